@@ -1,0 +1,1189 @@
+//! Consent records, the consent check, withdrawal, invitations and parent links, and Meldcode
+//! reports. The rules are in `domain::consent`; this module gathers the facts, asks the rules,
+//! and records the result with its access-log entry in one transaction.
+
+use super::children::{accessible_child, role_of};
+use super::extract::{Json, Path, Query};
+use crate::audit::{AuditAction, AuditRecord};
+use crate::auth::Principal;
+use crate::domain::calendar::{dutch_date, now};
+use crate::domain::consent::{
+    check_new_decision, consent_in_force, may_withdraw, supersedes, ConsentCheck, ConsentFact,
+    ConsentMethod, ConsentStatus, Decision, Giver, GuardianFact, NewDecision, Purpose, Recipient,
+    RuleFailure, Target,
+};
+use crate::domain::types::{OrganizationKind, RegionCode, Role};
+use crate::domain::{FieldError, Validation};
+use crate::error::ApiError;
+use crate::store::{
+    ChildRow, ConsentRecord, ConsentRow, GiverRow, GuardianRow, ParentLinkRow, StoreError,
+    VeiligThuisReportRow, Withdrawal,
+};
+use crate::AppState;
+use axum::extract::State;
+use axum::http::StatusCode;
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+/// Purpose recorded in the access log for keeping consent records.
+pub const PURPOSE_CONSENT: &str = "consent_management";
+
+// ---------------------------------------------------------------- wire types
+
+/// `{organization_id}` (a youth-care organisation) or `{region_code}` (the specialists of a region).
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RecipientDto {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub organization_id: Option<Uuid>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, example = "JZ22")]
+    pub region_code: Option<RegionCode>,
+}
+
+/// `{guardian_id}` or `{child: true}`.
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GiverDto {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub guardian_id: Option<Uuid>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub child: Option<bool>,
+}
+
+impl From<Giver> for GiverDto {
+    fn from(g: Giver) -> Self {
+        match g {
+            Giver::Guardian(id) => GiverDto {
+                guardian_id: Some(id),
+                child: None,
+            },
+            Giver::Child => GiverDto {
+                guardian_id: None,
+                child: Some(true),
+            },
+        }
+    }
+}
+
+fn parse_giver(v: &mut Validation, field: &str, g: &GiverDto) -> Option<Giver> {
+    match (g.guardian_id, g.child) {
+        (Some(id), None) => Some(Giver::Guardian(id)),
+        (None, Some(true)) => Some(Giver::Child),
+        _ => {
+            v.add(field, "give either guardian_id or child: true");
+            None
+        }
+    }
+}
+
+fn parse_recipient(v: &mut Validation, field: &str, r: &RecipientDto) -> Option<Recipient> {
+    match (r.organization_id, &r.region_code) {
+        (Some(o), None) => Some(Recipient::Organization(o)),
+        (None, Some(c)) => Some(Recipient::Region(c.clone())),
+        _ => {
+            v.add(field, "give either organization_id or region_code");
+            None
+        }
+    }
+}
+
+/// Checks that a recipient exists: a youth-care organisation, or a known region.
+async fn check_recipient(
+    state: &AppState,
+    v: &mut Validation,
+    field: &str,
+    r: &Recipient,
+) -> Result<(), ApiError> {
+    match r {
+        Recipient::Organization(o) => {
+            let ok = matches!(state.store.get_organization(*o).await?,
+                Some(org) if org.kind == OrganizationKind::YouthCare.as_str());
+            v.check(
+                ok,
+                &format!("{field}.organization_id"),
+                "not a youth-care organisation",
+            );
+        }
+        Recipient::Region(code) => {
+            let ok = state.store.get_region(code.as_str()).await?.is_some();
+            v.check(ok, &format!("{field}.region_code"), "unknown region");
+        }
+    }
+    Ok(())
+}
+
+fn recipient_dto(org: Option<Uuid>, region: Option<String>) -> RecipientDto {
+    RecipientDto {
+        organization_id: org,
+        region_code: region.and_then(|r| r.parse().ok()),
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewConsent {
+    pub purpose: Purpose,
+    pub recipient: RecipientDto,
+    pub decision: Decision,
+    /// Who gave (or refused) it: guardians with parental authority and/or the child.
+    pub given_by: Vec<GiverDto>,
+    pub method: ConsentMethod,
+    /// Written consent: the reference of the signed form.
+    pub evidence_ref: Option<String>,
+    /// Oral consent recorded by a partner system: the staff member who noted it.
+    pub noted_by_staff_id: Option<Uuid>,
+    /// The version of the information text the parents (and child) were given.
+    pub information_version: String,
+    pub valid_from: NaiveDate,
+    pub valid_until: Option<NaiveDate>,
+    /// Information sharing: one parent may consent for both when there are no signs the other disagrees.
+    #[serde(default)]
+    pub no_signs_of_disagreement: bool,
+    /// 16 or older but judged not competent (*wilsonbekwaam*): the parents decide.
+    #[serde(default)]
+    pub child_not_competent: bool,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct CreatedConsent {
+    pub id: Uuid,
+    pub status: String,
+    /// Earlier records of the same givers this decision replaces.
+    pub superseded: Vec<Uuid>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct WithdrawalView {
+    pub at: DateTime<Utc>,
+    pub by: GiverDto,
+    pub reason: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct RecordedBy {
+    pub subject: String,
+    pub role: String,
+    pub organization_id: Option<Uuid>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ConsentView {
+    pub id: Uuid,
+    pub child_id: Uuid,
+    pub purpose: String,
+    pub recipient: RecipientDto,
+    pub decision: String,
+    pub given_by: Vec<GiverDto>,
+    pub method: String,
+    pub evidence_ref: Option<String>,
+    pub noted_by_staff_id: Option<Uuid>,
+    pub information_version: String,
+    pub valid_from: NaiveDate,
+    pub valid_until: Option<NaiveDate>,
+    pub no_signs_of_disagreement: bool,
+    pub child_not_competent: bool,
+    /// `active`, `superseded` or `withdrawn`.
+    pub status: String,
+    pub superseded_by: Option<Uuid>,
+    pub withdrawal: Option<WithdrawalView>,
+    pub recorded_at: DateTime<Utc>,
+    pub recorded_by: RecordedBy,
+    /// Given by the parent through a parent link.
+    pub via_parent_link: bool,
+}
+
+fn givers_of(rows: &[GiverRow]) -> Vec<Giver> {
+    rows.iter()
+        .map(|g| match g.guardian_id {
+            Some(id) => Giver::Guardian(id),
+            None => Giver::Child,
+        })
+        .collect()
+}
+
+impl From<ConsentRecord> for ConsentView {
+    fn from(r: ConsentRecord) -> Self {
+        let givers = givers_of(&r.givers);
+        let c = r.consent;
+        let withdrawal = c.withdrawn_at.map(|at| WithdrawalView {
+            at,
+            by: match c.withdrawn_by_guardian_id {
+                Some(id) => Giver::Guardian(id).into(),
+                None => Giver::Child.into(),
+            },
+            reason: c.withdrawal_reason.clone(),
+        });
+        Self {
+            id: c.id,
+            child_id: c.child_id,
+            purpose: c.purpose,
+            recipient: recipient_dto(c.recipient_organization_id, c.recipient_region_code),
+            decision: c.decision,
+            given_by: givers.into_iter().map(Into::into).collect(),
+            method: c.method,
+            evidence_ref: c.evidence_ref,
+            noted_by_staff_id: c.noted_by_staff_id,
+            information_version: c.information_version,
+            valid_from: c.valid_from,
+            valid_until: c.valid_until,
+            no_signs_of_disagreement: c.no_signs_of_disagreement,
+            child_not_competent: c.child_not_competent,
+            status: c.status,
+            superseded_by: c.superseded_by,
+            withdrawal,
+            recorded_at: c.recorded_at,
+            recorded_by: RecordedBy {
+                subject: c.recorded_by_subject,
+                role: c.recorded_by_role,
+                organization_id: c.recorded_by_organization_id,
+            },
+            via_parent_link: c.parent_link_id.is_some(),
+        }
+    }
+}
+
+// ---------------------------------------------------------------- facts for the rules
+
+/// The rules' view of stored records; a record with an unreadable value is left out (it cannot
+/// grant anything).
+pub(crate) fn consent_facts(records: &[ConsentRecord]) -> Vec<ConsentFact> {
+    records
+        .iter()
+        .filter_map(|r| {
+            let c = &r.consent;
+            let recipient = match (c.recipient_organization_id, &c.recipient_region_code) {
+                (Some(o), _) => Recipient::Organization(o),
+                (None, Some(code)) => Recipient::Region(code.parse().ok()?),
+                _ => return None,
+            };
+            Some(ConsentFact {
+                id: c.id,
+                purpose: c.purpose.parse().ok()?,
+                recipient,
+                decision: c.decision.parse().ok()?,
+                status: c.status.parse().ok()?,
+                givers: givers_of(&r.givers),
+                valid_from: c.valid_from,
+                valid_until: c.valid_until,
+                no_signs_of_disagreement: c.no_signs_of_disagreement,
+                child_not_competent: c.child_not_competent,
+                recorded_at: c.recorded_at,
+            })
+        })
+        .collect()
+}
+
+pub(crate) fn guardian_facts(rows: &[GuardianRow]) -> Vec<GuardianFact> {
+    rows.iter()
+        .map(|g| GuardianFact {
+            id: g.id,
+            has_parental_authority: g.has_parental_authority,
+        })
+        .collect()
+}
+
+/// The region the child is served in today (from its location's municipality).
+pub(crate) async fn child_region(
+    state: &AppState,
+    child: &ChildRow,
+    at: DateTime<Utc>,
+) -> Result<Option<RegionCode>, ApiError> {
+    let Some(location) = state.store.get_location(child.location_id).await? else {
+        return Ok(None);
+    };
+    let region = state
+        .store
+        .region_of(&location.municipality_code, dutch_date(at))
+        .await?;
+    Ok(region.and_then(|r| r.parse().ok()))
+}
+
+/// Is `purpose` toward `organization_id` (or the specialists of `region`) allowed for `child`
+/// at `at`? The one place every feature asks; it reads the records afresh each time, so a
+/// withdrawal holds on the next request on every replica.
+pub(crate) async fn check_consent(
+    state: &AppState,
+    child: &ChildRow,
+    purpose: Purpose,
+    organization_id: Option<Uuid>,
+    region: Option<RegionCode>,
+    at: DateTime<Utc>,
+) -> Result<ConsentCheck, ApiError> {
+    let records = state
+        .store
+        .consents_of_child(child.id, Some(purpose.as_str()))
+        .await?;
+    let facts = consent_facts(&records);
+    let guardians = state.store.list_guardians(child.id).await?;
+    // a region-wide consent covers an organisation only in the child's region, and only when
+    // the organisation serves it; the lookups are made only when such a record exists
+    let mut target = Target {
+        organization_id,
+        region,
+    };
+    if target.region.is_none()
+        && facts
+            .iter()
+            .any(|f| matches!(f.recipient, Recipient::Region(_)))
+    {
+        if let Some(org) = organization_id {
+            if let Some(r) = child_region(state, child, at).await? {
+                if state
+                    .store
+                    .organization_serves_region(org, r.as_str())
+                    .await?
+                {
+                    target.region = Some(r);
+                }
+            }
+        }
+    }
+    Ok(consent_in_force(
+        child.date_of_birth,
+        &guardian_facts(&guardians),
+        &facts,
+        purpose,
+        &target,
+        at,
+    ))
+}
+
+/// A 422 naming each consent rule that failed.
+pub(crate) fn rule_problem(failures: Vec<RuleFailure>, field: &str) -> ApiError {
+    let first = failures
+        .first()
+        .map(|f| f.message.clone())
+        .unwrap_or_default();
+    let errors = failures
+        .iter()
+        .map(|f| FieldError::new(field, f.message.clone()))
+        .collect();
+    let mut e = ApiError::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "consent-rule",
+        "Consent rule not met",
+        first,
+    )
+    .with("rules", &failures);
+    e.errors = errors;
+    e
+}
+
+// ---------------------------------------------------------------- record a decision
+
+/// Records a consent decision (granted or refused) for the child. A grant must meet
+/// who-must-consent together with the decisions already in force, or it is refused with 422
+/// naming the rule (e.g. the second parent with authority has not consented).
+#[utoipa::path(post, path = "/api/v1/children/{id}/consents", tag = "consent", security(("bearer" = [])),
+    params(("id" = Uuid, Path)), request_body = NewConsent,
+    responses((status = 201, body = CreatedConsent), (status = 404, body = crate::error::Problem),
+        (status = 422, body = crate::error::Problem)))]
+#[tracing::instrument(skip_all)]
+pub async fn create_consent(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<Uuid>,
+    Json(body): Json<NewConsent>,
+) -> Result<(StatusCode, axum::Json<CreatedConsent>), ApiError> {
+    let (child, access) =
+        accessible_child(&state, &principal, id, AuditAction::Create, "consent").await?;
+    let at = now();
+    let mut v = Validation::new();
+    let recipient = parse_recipient(&mut v, "recipient", &body.recipient);
+    let mut givers = Vec::new();
+    for (i, g) in body.given_by.iter().enumerate() {
+        if let Some(giver) = parse_giver(&mut v, &format!("given_by[{i}]"), g) {
+            if givers.contains(&giver) {
+                v.add(format!("given_by[{i}]"), "named twice");
+            }
+            givers.push(giver);
+        }
+    }
+    v.check(
+        !body.given_by.is_empty(),
+        "given_by",
+        "say who gave or refused consent",
+    );
+    v.text("information_version", &body.information_version, 64);
+    v.optional_text("evidence_ref", body.evidence_ref.as_deref(), 200);
+    v.check(
+        body.valid_until.is_none_or(|u| u >= body.valid_from),
+        "valid_until",
+        "must not be before valid_from",
+    );
+    v.check(
+        body.valid_from <= dutch_date(at) + Duration::days(366),
+        "valid_from",
+        "at most a year ahead",
+    );
+    // provable (AVG art. 7(1)): how it was given, and who can show it
+    let mut noted_by = None;
+    match body.method {
+        ConsentMethod::Written => {
+            v.check(body.evidence_ref.is_some(), "evidence_ref", "written consent needs the reference of the signed form")
+        }
+        ConsentMethod::Oral => match (&principal.staff, body.noted_by_staff_id) {
+            (Some(s), None) => noted_by = Some(s.staff.id),
+            (_, Some(staff_id)) => {
+                let ok = matches!(state.store.get_staff(staff_id).await?,
+                    Some(s) if s.staff.organization_id == child.organization_id && s.staff.active);
+                v.check(ok, "noted_by_staff_id", "not a staff member of the child's organisation");
+                noted_by = Some(staff_id);
+            }
+            (None, None) => v.add("noted_by_staff_id", "oral consent is noted by a named staff member"),
+        },
+        ConsentMethod::Digital => v.check(
+            principal.has(Role::Integration),
+            "method",
+            "digital consent is given by the parent through a parent link or the organisation's parent portal",
+        ),
+    }
+    if let Some(r) = &recipient {
+        check_recipient(&state, &mut v, "recipient", r).await?;
+    }
+    v.finish().map_err(ApiError::validation)?;
+    let recipient = recipient.expect("validated");
+
+    let guardians = state.store.list_guardians(child.id).await?;
+    let existing = consent_facts(
+        &state
+            .store
+            .consents_of_child(child.id, Some(body.purpose.as_str()))
+            .await?,
+    );
+    let new = NewDecision {
+        purpose: body.purpose,
+        recipient: recipient.clone(),
+        decision: body.decision,
+        givers: givers.clone(),
+        valid_from: body.valid_from,
+        valid_until: body.valid_until,
+        no_signs_of_disagreement: body.no_signs_of_disagreement,
+        child_not_competent: body.child_not_competent,
+    };
+    check_new_decision(
+        child.date_of_birth,
+        &guardian_facts(&guardians),
+        &existing,
+        &new,
+        at,
+        true,
+    )
+    .map_err(|f| rule_problem(f, "given_by"))?;
+    let superseded: Vec<Uuid> = existing
+        .iter()
+        .filter(|r| supersedes(&new, r))
+        .map(|r| r.id)
+        .collect();
+    let record = consent_record(
+        &child,
+        &new,
+        RecordMeta {
+            method: body.method,
+            evidence_ref: body.evidence_ref,
+            noted_by_staff_id: noted_by,
+            information_version: body.information_version.trim().to_string(),
+            recorded_by_subject: principal.subject.clone(),
+            recorded_by_role: role_of(access).as_str().to_string(),
+            recorded_by_organization_id: principal.organization_id,
+            parent_link_id: None,
+            at,
+            region_code: child_region(&state, &child, at)
+                .await?
+                .map(|r| r.to_string()),
+        },
+    );
+    let audit = AuditRecord::new(
+        &principal.audit_actor(role_of(access)),
+        AuditAction::Create,
+        "consent",
+        Some(record.consent.id),
+        Some(child.id),
+        PURPOSE_CONSENT,
+    );
+    state
+        .store
+        .create_consent(&record, &superseded, &audit)
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(CreatedConsent {
+            id: record.consent.id,
+            status: "active".into(),
+            superseded,
+        }),
+    ))
+}
+
+/// How and by whom a decision is recorded.
+pub struct RecordMeta {
+    pub method: ConsentMethod,
+    pub evidence_ref: Option<String>,
+    pub noted_by_staff_id: Option<Uuid>,
+    pub information_version: String,
+    pub recorded_by_subject: String,
+    pub recorded_by_role: String,
+    pub recorded_by_organization_id: Option<Uuid>,
+    pub parent_link_id: Option<Uuid>,
+    pub at: DateTime<Utc>,
+    /// Figures: the child's youth-care region when the decision is recorded.
+    pub region_code: Option<String>,
+}
+
+pub fn consent_record(child: &ChildRow, new: &NewDecision, meta: RecordMeta) -> ConsentRecord {
+    let id = Uuid::now_v7();
+    let (org, region) = match &new.recipient {
+        Recipient::Organization(o) => (Some(*o), None),
+        Recipient::Region(r) => (None, Some(r.to_string())),
+    };
+    ConsentRecord {
+        consent: ConsentRow {
+            id,
+            child_id: child.id,
+            purpose: new.purpose.as_str().into(),
+            recipient_organization_id: org,
+            recipient_region_code: region,
+            decision: new.decision.as_str().into(),
+            method: meta.method.as_str().into(),
+            evidence_ref: meta.evidence_ref,
+            noted_by_staff_id: meta.noted_by_staff_id,
+            information_version: meta.information_version,
+            valid_from: new.valid_from,
+            valid_until: new.valid_until,
+            no_signs_of_disagreement: new.no_signs_of_disagreement,
+            child_not_competent: new.child_not_competent,
+            status: ConsentStatus::Active.as_str().into(),
+            superseded_by: None,
+            withdrawn_at: None,
+            withdrawn_by_guardian_id: None,
+            withdrawn_by_child: false,
+            withdrawal_reason: None,
+            recorded_by_subject: meta.recorded_by_subject,
+            recorded_by_role: meta.recorded_by_role,
+            recorded_by_organization_id: meta.recorded_by_organization_id,
+            parent_link_id: meta.parent_link_id,
+            recorded_at: meta.at,
+            region_code: meta.region_code,
+            organization_id: Some(child.organization_id),
+            half_year: Some(crate::domain::figures::HalfYear::of(dutch_date(meta.at)).to_string()),
+            age_band: Some(
+                crate::domain::figures::AgeBand::of(child.date_of_birth, dutch_date(meta.at))
+                    .as_str()
+                    .into(),
+            ),
+        },
+        givers: new
+            .givers
+            .iter()
+            .map(|g| GiverRow {
+                consent_id: id,
+                guardian_id: match g {
+                    Giver::Guardian(id) => Some(*id),
+                    Giver::Child => None,
+                },
+                is_child: *g == Giver::Child,
+            })
+            .collect(),
+    }
+}
+
+/// Every consent record of the child: in force, superseded, withdrawn and refused.
+#[utoipa::path(get, path = "/api/v1/children/{id}/consents", tag = "consent", security(("bearer" = [])),
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = [ConsentView]), (status = 404, body = crate::error::Problem)))]
+#[tracing::instrument(skip_all)]
+pub async fn list_consents(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<Uuid>,
+) -> Result<axum::Json<Vec<ConsentView>>, ApiError> {
+    let (child, access) =
+        accessible_child(&state, &principal, id, AuditAction::Read, "consent").await?;
+    let records = state.store.consents_of_child(child.id, None).await?;
+    let audit = AuditRecord::new(
+        &principal.audit_actor(role_of(access)),
+        AuditAction::Read,
+        "consent",
+        None,
+        Some(child.id),
+        PURPOSE_CONSENT,
+    );
+    state.store.record(&[audit]).await?;
+    Ok(axum::Json(records.into_iter().map(Into::into).collect()))
+}
+
+// ---------------------------------------------------------------- withdraw
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WithdrawRequest {
+    /// Who withdraws: a guardian who gave the consent, or the child where the child gave it.
+    pub by: GiverDto,
+    pub reason: Option<String>,
+}
+
+/// Withdraws consent at once, for a giver (recorded by staff or the partner system). What was
+/// done before stays lawful; nothing further happens under it. Again → 409.
+#[utoipa::path(post, path = "/api/v1/consents/{id}/withdraw", tag = "consent", security(("bearer" = [])),
+    params(("id" = Uuid, Path)), request_body = WithdrawRequest,
+    responses((status = 200, body = ConsentView), (status = 404, body = crate::error::Problem),
+        (status = 409, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
+#[tracing::instrument(skip_all)]
+pub async fn withdraw_consent(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<Uuid>,
+    Json(body): Json<WithdrawRequest>,
+) -> Result<axum::Json<ConsentView>, ApiError> {
+    let record = state
+        .store
+        .get_consent(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("consent"))?;
+    let (child, access) = accessible_child(
+        &state,
+        &principal,
+        record.consent.child_id,
+        AuditAction::Update,
+        "consent",
+    )
+    .await
+    .map_err(|_| ApiError::not_found("consent"))?;
+    let mut v = Validation::new();
+    let by = parse_giver(&mut v, "by", &body.by);
+    v.optional_text("reason", body.reason.as_deref(), 1000);
+    v.finish().map_err(ApiError::validation)?;
+    let by = by.expect("validated");
+    let actor = principal.audit_actor(role_of(access));
+    withdraw(&state, record, by, body.reason, actor, child.id)
+        .await
+        .map(axum::Json)
+}
+
+/// The withdrawal itself, shared by staff and the parent link.
+pub(crate) async fn withdraw(
+    state: &AppState,
+    record: ConsentRecord,
+    by: Giver,
+    reason: Option<String>,
+    actor: crate::audit::AuditActor,
+    child_id: Uuid,
+) -> Result<ConsentView, ApiError> {
+    if record.consent.decision != Decision::Granted.as_str() {
+        return Err(ApiError::conflict(
+            "not-withdrawable",
+            "a refusal is not withdrawn; record a new decision instead",
+        ));
+    }
+    if record.consent.status != ConsentStatus::Active.as_str() {
+        return Err(ApiError::conflict(
+            "not-in-force",
+            format!("the consent is {} already", record.consent.status),
+        )
+        .with("current_status", &record.consent.status));
+    }
+    may_withdraw(&givers_of(&record.givers), by).map_err(|f| rule_problem(vec![f], "by"))?;
+    let w = Withdrawal {
+        at: now(),
+        by_guardian_id: match by {
+            Giver::Guardian(id) => Some(id),
+            Giver::Child => None,
+        },
+        by_child: by == Giver::Child,
+        reason: reason.map(|r| r.trim().to_string()),
+    };
+    let audit = AuditRecord::new(
+        &actor,
+        AuditAction::Update,
+        "consent",
+        Some(record.consent.id),
+        Some(child_id),
+        PURPOSE_CONSENT,
+    );
+    match state
+        .store
+        .withdraw_consent(record.consent.id, &w, &audit)
+        .await
+    {
+        Ok(()) => {}
+        Err(StoreError::Conflict(_)) => {
+            return Err(ApiError::conflict(
+                "not-in-force",
+                "the consent was withdrawn or replaced meanwhile",
+            ))
+        }
+        Err(e) => return Err(e.into()),
+    }
+    let updated = state
+        .store
+        .get_consent(record.consent.id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("consent"))?;
+    Ok(updated.into())
+}
+
+// ---------------------------------------------------------------- the check
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct CheckParams {
+    pub purpose: Purpose,
+    /// The youth-care organisation the data would go to.
+    pub organization_id: Option<Uuid>,
+    /// Or: the specialists of this region.
+    #[param(value_type = Option<String>)]
+    pub region_code: Option<RegionCode>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct MissingGiver {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub guardian_id: Option<Uuid>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub child: Option<bool>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct RuleView {
+    pub rule: String,
+    pub message: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ConsentCheckView {
+    pub allowed: bool,
+    pub consent_id: Option<Uuid>,
+    /// Who still must consent (so the mentor knows whom to ask).
+    pub missing: Vec<MissingGiver>,
+    /// One of the `missing` guardians suffices (information sharing without signs of disagreement).
+    pub any_one_guardian: bool,
+    pub refused_by: Vec<MissingGiver>,
+    pub reasons: Vec<RuleView>,
+    /// The child's age on the day judged (Europe/Amsterdam).
+    pub age: Option<u32>,
+    pub checked_at: DateTime<Utc>,
+}
+
+fn named(givers: &[Giver], guardians: &[GuardianRow]) -> Vec<MissingGiver> {
+    givers
+        .iter()
+        .map(|g| match g {
+            Giver::Guardian(id) => MissingGiver {
+                guardian_id: Some(*id),
+                name: guardians
+                    .iter()
+                    .find(|x| x.id == *id)
+                    .map(|x| x.name.clone()),
+                child: None,
+            },
+            Giver::Child => MissingGiver {
+                guardian_id: None,
+                name: None,
+                child: Some(true),
+            },
+        })
+        .collect()
+}
+
+/// Is consent in force for a purpose toward an organisation (or a region's specialists) now?
+/// Names who still must consent.
+#[utoipa::path(get, path = "/api/v1/children/{id}/consent-check", tag = "consent", security(("bearer" = [])),
+    params(("id" = Uuid, Path), CheckParams),
+    responses((status = 200, body = ConsentCheckView), (status = 404, body = crate::error::Problem)))]
+#[tracing::instrument(skip_all)]
+pub async fn consent_check(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<Uuid>,
+    Query(q): Query<CheckParams>,
+) -> Result<axum::Json<ConsentCheckView>, ApiError> {
+    if q.organization_id.is_none() == q.region_code.is_none() {
+        return Err(ApiError::bad_request("give organization_id or region_code"));
+    }
+    let (child, access) =
+        accessible_child(&state, &principal, id, AuditAction::Read, "consent").await?;
+    let at = now();
+    let check = check_consent(
+        &state,
+        &child,
+        q.purpose,
+        q.organization_id,
+        q.region_code,
+        at,
+    )
+    .await?;
+    let guardians = if check.missing.is_empty() && check.refused_by.is_empty() {
+        Vec::new()
+    } else {
+        state.store.list_guardians(child.id).await?
+    };
+    let audit = AuditRecord::new(
+        &principal.audit_actor(role_of(access)),
+        AuditAction::Read,
+        "consent_check",
+        None,
+        Some(child.id),
+        PURPOSE_CONSENT,
+    );
+    state.store.record(&[audit]).await?;
+    Ok(axum::Json(ConsentCheckView {
+        allowed: check.allowed,
+        consent_id: check.consent_id,
+        missing: named(&check.missing, &guardians),
+        any_one_guardian: check.any_one_guardian,
+        refused_by: named(&check.refused_by, &guardians),
+        reasons: check
+            .reasons
+            .into_iter()
+            .map(|r| RuleView {
+                rule: r.rule.into(),
+                message: r.message,
+            })
+            .collect(),
+        age: check.age,
+        checked_at: at,
+    }))
+}
+
+// ---------------------------------------------------------------- parent links
+
+/// A fresh link token (256 random bits, URL-safe) and its stored hash.
+pub(crate) fn new_link_token() -> (String, String) {
+    use base64::Engine;
+    use rand::RngCore;
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+    let hash = link_token_hash(&token);
+    (token, hash)
+}
+
+/// Links are stored only as this hash.
+pub(crate) fn link_token_hash(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewInvitation {
+    /// The guardian (with parental authority) who is asked.
+    pub guardian_id: Uuid,
+    pub purpose: Purpose,
+    pub recipient: RecipientDto,
+    /// The version of the information text the parent will be shown.
+    pub information_version: String,
+    /// Until when the consent, if given, holds.
+    pub valid_until: Option<NaiveDate>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewParentLink {
+    pub guardian_id: Uuid,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct CreatedLink {
+    pub id: Uuid,
+    /// Send this to the parent; it is shown once and stored only as a hash.
+    pub url: String,
+    pub expires_at: DateTime<Utc>,
+}
+
+async fn guardian_of(
+    state: &AppState,
+    child: &ChildRow,
+    guardian_id: Uuid,
+) -> Result<GuardianRow, ApiError> {
+    state
+        .store
+        .list_guardians(child.id)
+        .await?
+        .into_iter()
+        .find(|g| g.id == guardian_id)
+        .ok_or_else(|| ApiError::field("guardian_id", "not a guardian of this child"))
+}
+
+/// Invites one guardian to decide digitally on one purpose toward one recipient. The link is
+/// single use for the decision and expires.
+#[utoipa::path(post, path = "/api/v1/children/{id}/consent-invitations", tag = "consent", security(("bearer" = [])),
+    params(("id" = Uuid, Path)), request_body = NewInvitation,
+    responses((status = 201, body = CreatedLink), (status = 404, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
+#[tracing::instrument(skip_all)]
+pub async fn create_invitation(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<Uuid>,
+    Json(body): Json<NewInvitation>,
+) -> Result<(StatusCode, axum::Json<CreatedLink>), ApiError> {
+    let (child, access) =
+        accessible_child(&state, &principal, id, AuditAction::Create, "parent_link").await?;
+    let mut v = Validation::new();
+    let recipient = parse_recipient(&mut v, "recipient", &body.recipient);
+    v.text("information_version", &body.information_version, 64);
+    v.check(
+        body.valid_until.is_none_or(|u| u >= dutch_date(now())),
+        "valid_until",
+        "must not be in the past",
+    );
+    if let Some(r) = &recipient {
+        check_recipient(&state, &mut v, "recipient", r).await?;
+    }
+    v.finish().map_err(ApiError::validation)?;
+    let guardian = guardian_of(&state, &child, body.guardian_id).await?;
+    if !guardian.has_parental_authority {
+        return Err(rule_problem(
+            vec![RuleFailure {
+                rule: "guardian-without-authority",
+                message: "a guardian without parental authority cannot consent (BW 1:245)".into(),
+            }],
+            "guardian_id",
+        ));
+    }
+    let (org, region) = match recipient.expect("validated") {
+        Recipient::Organization(o) => (Some(o), None),
+        Recipient::Region(r) => (None, Some(r.to_string())),
+    };
+    let at = now();
+    let (token, hash) = new_link_token();
+    let row = ParentLinkRow {
+        id: Uuid::now_v7(),
+        token_hash: hash,
+        kind: "invitation".into(),
+        child_id: child.id,
+        guardian_id: guardian.id,
+        purpose: Some(body.purpose.as_str().into()),
+        recipient_organization_id: org,
+        recipient_region_code: region,
+        consent_valid_until: body.valid_until,
+        information_version: Some(body.information_version.trim().into()),
+        expires_at: at + Duration::days(state.config.parent_invitation_days),
+        used_at: None,
+        created_by_subject: principal.subject.clone(),
+        created_by_organization_id: principal.organization_id,
+        created_at: at,
+    };
+    let audit = AuditRecord::new(
+        &principal.audit_actor(role_of(access)),
+        AuditAction::Create,
+        "parent_link",
+        Some(row.id),
+        Some(child.id),
+        PURPOSE_CONSENT,
+    );
+    state.store.create_parent_link(&row, &audit).await?;
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(link_view(&state, &row, &token)),
+    ))
+}
+
+fn link_view(state: &AppState, row: &ParentLinkRow, token: &str) -> CreatedLink {
+    CreatedLink {
+        id: row.id,
+        url: format!(
+            "{}/api/v1/parent/{token}",
+            state.config.public_base_url.trim_end_matches('/')
+        ),
+        expires_at: row.expires_at,
+    }
+}
+
+/// A standing link for one guardian: the child's consents, withdrawal, and the child's access
+/// log (NEN 7513 client view).
+#[utoipa::path(post, path = "/api/v1/children/{id}/parent-links", tag = "consent", security(("bearer" = [])),
+    params(("id" = Uuid, Path)), request_body = NewParentLink,
+    responses((status = 201, body = CreatedLink), (status = 404, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
+#[tracing::instrument(skip_all)]
+pub async fn create_parent_link(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<Uuid>,
+    Json(body): Json<NewParentLink>,
+) -> Result<(StatusCode, axum::Json<CreatedLink>), ApiError> {
+    let (child, access) =
+        accessible_child(&state, &principal, id, AuditAction::Create, "parent_link").await?;
+    let guardian = guardian_of(&state, &child, body.guardian_id).await?;
+    let at = now();
+    let (token, hash) = new_link_token();
+    let row = ParentLinkRow {
+        id: Uuid::now_v7(),
+        token_hash: hash,
+        kind: "standing".into(),
+        child_id: child.id,
+        guardian_id: guardian.id,
+        purpose: None,
+        recipient_organization_id: None,
+        recipient_region_code: None,
+        consent_valid_until: None,
+        information_version: None,
+        expires_at: at + Duration::days(state.config.parent_link_days),
+        used_at: None,
+        created_by_subject: principal.subject.clone(),
+        created_by_organization_id: principal.organization_id,
+        created_at: at,
+    };
+    let audit = AuditRecord::new(
+        &principal.audit_actor(role_of(access)),
+        AuditAction::Create,
+        "parent_link",
+        Some(row.id),
+        Some(child.id),
+        PURPOSE_CONSENT,
+    );
+    state.store.create_parent_link(&row, &audit).await?;
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(link_view(&state, &row, &token)),
+    ))
+}
+
+// ---------------------------------------------------------------- Meldcode
+
+crate::text_enum! {
+    /// The legal ground for informing Veilig Thuis without consent.
+    pub enum MeldcodeBasis {
+        /// Art. 5.2.6 Wmo 2015: a professional may inform Veilig Thuis without consent.
+        Wmo2015Art526 => "wmo_2015_art_5_2_6",
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewVeiligThuisReport {
+    pub legal_basis: MeldcodeBasis,
+    /// Why Veilig Thuis was informed.
+    pub reason: String,
+    /// Who was consulted (e.g. the aandachtsfunctionaris, Veilig Thuis advice line).
+    pub consulted: String,
+    /// The weighing of the Meldcode's steps.
+    pub weighing: String,
+    /// The day Veilig Thuis was informed (default today).
+    pub reported_on: Option<NaiveDate>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct VeiligThuisReportView {
+    pub id: Uuid,
+    pub child_id: Uuid,
+    pub legal_basis: String,
+    pub reason: String,
+    pub consulted: String,
+    pub weighing: String,
+    pub reported_on: NaiveDate,
+    pub recorded_by_subject: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Records that Veilig Thuis was informed without consent (Meldcode). An exceptional, reasoned
+/// event: flagged in every access-log view; it unlocks no sharing with specialists.
+#[utoipa::path(post, path = "/api/v1/children/{id}/veilig-thuis-reports", tag = "consent", security(("bearer" = [])),
+    params(("id" = Uuid, Path)), request_body = NewVeiligThuisReport,
+    responses((status = 201, body = crate::api::registry::CreatedId), (status = 404, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
+#[tracing::instrument(skip_all)]
+pub async fn create_veilig_thuis_report(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<Uuid>,
+    Json(body): Json<NewVeiligThuisReport>,
+) -> Result<(StatusCode, axum::Json<crate::api::registry::CreatedId>), ApiError> {
+    let (child, access) = accessible_child(
+        &state,
+        &principal,
+        id,
+        AuditAction::Transfer,
+        "veilig_thuis_report",
+    )
+    .await?;
+    let today = dutch_date(now());
+    let mut v = Validation::new();
+    v.text("reason", &body.reason, 4000);
+    v.text("consulted", &body.consulted, 1000);
+    v.text("weighing", &body.weighing, 4000);
+    v.check(
+        body.reported_on.is_none_or(|d| d <= today),
+        "reported_on",
+        "must not be in the future",
+    );
+    v.finish().map_err(ApiError::validation)?;
+    let row = VeiligThuisReportRow {
+        id: Uuid::now_v7(),
+        child_id: child.id,
+        legal_basis: body.legal_basis.as_str().into(),
+        reason: body.reason.trim().into(),
+        consulted: body.consulted.trim().into(),
+        weighing: body.weighing.trim().into(),
+        reported_on: body.reported_on.unwrap_or(today),
+        recorded_by_subject: principal.subject.clone(),
+        recorded_by_staff_id: principal.staff.as_ref().map(|s| s.staff.id),
+        organization_id: child.organization_id,
+        created_at: now(),
+    };
+    let mut audit = AuditRecord::new(
+        &principal.audit_actor(role_of(access)),
+        AuditAction::Transfer,
+        "veilig_thuis_report",
+        Some(row.id),
+        Some(child.id),
+        "meldcode_veilig_thuis",
+    );
+    audit.flag = Some("meldcode".into());
+    state.store.create_veilig_thuis_report(&row, &audit).await?;
+    tracing::warn!(report = %row.id, "Meldcode: Veilig Thuis informed without consent");
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(crate::api::registry::CreatedId { id: row.id }),
+    ))
+}
+
+/// The Meldcode reports of a child (for the child's mentors and organisation).
+#[utoipa::path(get, path = "/api/v1/children/{id}/veilig-thuis-reports", tag = "consent", security(("bearer" = [])),
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = [VeiligThuisReportView]), (status = 404, body = crate::error::Problem)))]
+#[tracing::instrument(skip_all)]
+pub async fn list_veilig_thuis_reports(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<Uuid>,
+) -> Result<axum::Json<Vec<VeiligThuisReportView>>, ApiError> {
+    let (child, access) = accessible_child(
+        &state,
+        &principal,
+        id,
+        AuditAction::Read,
+        "veilig_thuis_report",
+    )
+    .await?;
+    let rows = state.store.veilig_thuis_reports(child.id).await?;
+    let mut audit = AuditRecord::new(
+        &principal.audit_actor(role_of(access)),
+        AuditAction::Read,
+        "veilig_thuis_report",
+        None,
+        Some(child.id),
+        "meldcode_veilig_thuis",
+    );
+    audit.flag = Some("meldcode".into());
+    state.store.record(&[audit]).await?;
+    Ok(axum::Json(
+        rows.into_iter()
+            .map(|r| VeiligThuisReportView {
+                id: r.id,
+                child_id: r.child_id,
+                legal_basis: r.legal_basis,
+                reason: r.reason,
+                consulted: r.consulted,
+                weighing: r.weighing,
+                reported_on: r.reported_on,
+                recorded_by_subject: r.recorded_by_subject,
+                created_at: r.created_at,
+            })
+            .collect(),
+    ))
+}

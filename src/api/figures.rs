@@ -1,0 +1,692 @@
+//! Figures for policy staff: how the Alert4you way of working goes, per youth-care region ×
+//! half-year × age band, scoped to the caller's regions or organisation, with disclosure
+//! control (`domain::disclosure`) so that no child can be recognised. Only counts, shares,
+//! medians and percentiles leave here; never a child, a name or a free-text field.
+
+use super::extract::Query;
+use crate::auth::Principal;
+use crate::domain::calendar::{dutch_date, now};
+use crate::domain::consent::Purpose;
+use crate::domain::consultation::{Competence, ConsultationStatus, Outcome, Urgency};
+use crate::domain::disclosure::{percentage, publish, Published, Shown, Table};
+use crate::domain::figures::{AgeBand, HalfYear};
+use crate::domain::types::{ConcernDomain, OrganizationKind, Role};
+use crate::error::ApiError;
+use crate::store::{CountFigure, CountRow, FigureScope};
+use crate::AppState;
+use axum::extract::State;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+/// Most half-years one answer covers.
+const MAX_HALF_YEARS: usize = 20;
+
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum Format {
+    /// JSON (default).
+    Json,
+    /// CSV, UTF-8, comma-separated, decimal point, header row.
+    Csv,
+    /// CSV for Dutch spreadsheet settings (where the comma is the decimal sign): semicolon-separated.
+    CsvNl,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct FigureParams {
+    /// One region of the caller's scope (`JZxx`).
+    pub region: Option<String>,
+    /// First half-year, `YYYY-H1|H2` (default: three half-years before `to`).
+    pub from: Option<String>,
+    /// Last half-year (default: the current one).
+    pub to: Option<String>,
+    #[param(value_type = Option<Format>)]
+    pub format: Option<Format>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ScopeView {
+    /// `regions` or `organization`.
+    pub kind: String,
+    pub region_codes: Vec<String>,
+    pub organization_id: Option<Uuid>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Rules {
+    pub dimensions: Vec<String>,
+    pub suppressed_counts: String,
+    pub rounding: String,
+    pub zeros: String,
+    pub percentages: String,
+    pub medians: String,
+}
+
+fn rules() -> Rules {
+    Rules {
+        dimensions: vec!["region".into(), "half_year".into(), "age_band".into()],
+        suppressed_counts: "counts of 1 to 9 are not shown (small_count); other entries are hidden where a small count could otherwise be worked out from the totals (secondary)".into(),
+        rounding: "shown counts are rounded to the nearest multiple of 5".into(),
+        zeros: "a zero is shown as 0".into(),
+        percentages: "computed from the shown counts, whole percents, only where the denominator is at least 10".into(),
+        medians: "medians and 90th percentiles only over at least 10 requests; hours to acceptance, days to the first visit".into(),
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct FigureTable {
+    /// Which table of the figure (`consents`, `consent_delay`, `expertise`, …).
+    pub name: String,
+    pub region_code: String,
+    pub half_year: String,
+    /// Rows are age bands, columns categories; totals as published.
+    #[schema(value_type = Object)]
+    pub published: Published,
+    /// A share per age band (and `total`), where the figure has one.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub shares: Vec<Share>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Share {
+    pub age_band: String,
+    /// What the share is of (`delayed`, `rerouted`, `handled_within_childcare`, …).
+    pub of: String,
+    pub percent: Option<u64>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SuppressedCell {
+    pub table: String,
+    pub region_code: String,
+    pub half_year: String,
+    pub age_band: String,
+    pub column: String,
+    pub reason: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Timing {
+    pub region_code: String,
+    pub half_year: String,
+    pub age_band: String,
+    /// Accepted requests (rounded; hidden under 10).
+    #[schema(value_type = Object)]
+    pub accepted: Shown,
+    pub median_hours_to_acceptance: Option<i64>,
+    pub p90_hours_to_acceptance: Option<i64>,
+    pub median_days_to_first_visit: Option<i64>,
+    pub p90_days_to_first_visit: Option<i64>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct FigureAnswer {
+    pub figure: String,
+    pub scope: ScopeView,
+    pub half_years: Vec<String>,
+    /// When the figures were computed (they are refreshed in the background).
+    pub refreshed_at: chrono::DateTime<chrono::Utc>,
+    pub rules: Rules,
+    pub tables: Vec<FigureTable>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub timings: Vec<Timing>,
+    /// Every hidden entry and why.
+    pub suppressed: Vec<SuppressedCell>,
+}
+
+/// The caller's scope: a policy staff member's regions, else their organisation.
+async fn scope(
+    state: &AppState,
+    p: &Principal,
+    q: &FigureParams,
+) -> Result<(FigureScope, ScopeView), ApiError> {
+    if !p.has(Role::Policy) {
+        return Err(ApiError::forbidden("figures are for policy staff"));
+    }
+    let to = match &q.to {
+        Some(t) => t
+            .parse::<HalfYear>()
+            .map_err(|e| ApiError::bad_request(format!("to: {e}")))?,
+        None => HalfYear::of(dutch_date(now())),
+    };
+    let from = match &q.from {
+        Some(f) => f
+            .parse::<HalfYear>()
+            .map_err(|e| ApiError::bad_request(format!("from: {e}")))?,
+        None => {
+            let mut h = to;
+            for _ in 0..3 {
+                h = if h.half == 2 {
+                    HalfYear {
+                        year: h.year,
+                        half: 1,
+                    }
+                } else {
+                    HalfYear {
+                        year: h.year - 1,
+                        half: 2,
+                    }
+                };
+            }
+            h
+        }
+    };
+    let half_years =
+        HalfYear::range(from, to, MAX_HALF_YEARS).map_err(|e| ApiError::field("from", &e))?;
+    let mut s = FigureScope {
+        half_years: half_years.iter().map(|h| h.to_string()).collect(),
+        ..Default::default()
+    };
+    let regions: Vec<String> = p
+        .staff
+        .as_ref()
+        .map(|st| st.region_codes.clone())
+        .unwrap_or_default();
+    let view = if !regions.is_empty() {
+        let chosen = match &q.region {
+            Some(r) => {
+                let r = r.to_ascii_uppercase();
+                if !regions.contains(&r) {
+                    return Err(ApiError::forbidden("not a region of your scope"));
+                }
+                vec![r]
+            }
+            None => regions.clone(),
+        };
+        s.region_codes = Some(chosen.clone());
+        ScopeView {
+            kind: "regions".into(),
+            region_codes: chosen,
+            organization_id: None,
+        }
+    } else {
+        let org_id = p
+            .organization_id
+            .ok_or_else(|| ApiError::forbidden("no scope"))?;
+        let org = state
+            .store
+            .get_organization(org_id)
+            .await?
+            .ok_or_else(|| ApiError::forbidden("no scope"))?;
+        match org.kind.parse::<OrganizationKind>() {
+            Ok(OrganizationKind::Childcare) => s.organization_id = Some(org_id),
+            Ok(OrganizationKind::YouthCare) => s.provider_id = Some(org_id),
+            _ => return Err(ApiError::forbidden("policy staff of a municipality see the figures of their regions; ask the admin to link them")),
+        }
+        if let Some(r) = &q.region {
+            s.region_codes = Some(vec![r.to_ascii_uppercase()]);
+        }
+        ScopeView {
+            kind: "organization".into(),
+            region_codes: s.region_codes.clone().unwrap_or_default(),
+            organization_id: Some(org_id),
+        }
+    };
+    Ok((s, view))
+}
+
+/// Tables of one kind, one per region × half-year present, rows the age bands.
+fn tables(name: &str, rows: &[CountRow], columns: &[String]) -> Vec<FigureTable> {
+    let mut by_cell: BTreeMap<(String, String), Vec<Vec<u64>>> = BTreeMap::new();
+    for r in rows {
+        let Some(col) = columns.iter().position(|c| *c == r.category) else {
+            continue;
+        };
+        let Some(band) = AgeBand::ALL.iter().position(|b| b.as_str() == r.age_band) else {
+            continue;
+        };
+        let grid = by_cell
+            .entry((r.region_code.clone(), r.half_year.clone()))
+            .or_insert_with(|| vec![vec![0; columns.len()]; AgeBand::ALL.len()]);
+        grid[band][col] += r.n.max(0) as u64;
+    }
+    by_cell
+        .into_iter()
+        .map(|((region, half), counts)| FigureTable {
+            name: name.into(),
+            region_code: region,
+            half_year: half,
+            published: publish(&Table {
+                rows: AgeBand::ALL
+                    .iter()
+                    .map(|b| b.as_str().to_string())
+                    .collect(),
+                columns: columns.to_vec(),
+                counts,
+            }),
+            shares: Vec::new(),
+        })
+        .collect()
+}
+
+/// Adds per age band (and total) the share of `of` (one or more columns) in the row total.
+fn add_shares(t: &mut FigureTable, label: &str, of: &[&str]) {
+    let cols: Vec<usize> = of
+        .iter()
+        .filter_map(|c| t.published.columns.iter().position(|x| x == c))
+        .collect();
+    let sum = |cells: &[Shown]| -> Shown {
+        let mut total = 0;
+        for &c in &cols {
+            match cells[c].value {
+                Some(v) => total += v,
+                None => return cells[c],
+            }
+        }
+        Shown {
+            value: Some(total),
+            suppressed: None,
+        }
+    };
+    let mut shares = Vec::new();
+    for (i, band) in t.published.rows.iter().enumerate() {
+        shares.push(Share {
+            age_band: band.clone(),
+            of: label.into(),
+            percent: percentage(&sum(&t.published.cells[i]), &t.published.row_totals[i]),
+        });
+    }
+    shares.push(Share {
+        age_band: "total".into(),
+        of: label.into(),
+        percent: percentage(&sum(&t.published.column_totals), &t.published.total),
+    });
+    t.shares = shares;
+}
+
+fn suppressed_list(tables: &[FigureTable]) -> Vec<SuppressedCell> {
+    let mut out = Vec::new();
+    for t in tables {
+        let p = &t.published;
+        let mut note = |band: &str, column: &str, s: &Shown| {
+            if let Some(why) = s.suppressed {
+                out.push(SuppressedCell {
+                    table: t.name.clone(),
+                    region_code: t.region_code.clone(),
+                    half_year: t.half_year.clone(),
+                    age_band: band.into(),
+                    column: column.into(),
+                    reason: serde_json::to_value(why)
+                        .ok()
+                        .and_then(|v| v.as_str().map(String::from))
+                        .unwrap_or_default(),
+                });
+            }
+        };
+        for (i, band) in p.rows.iter().enumerate() {
+            for (j, col) in p.columns.iter().enumerate() {
+                note(band, col, &p.cells[i][j]);
+            }
+            note(band, "total", &p.row_totals[i]);
+        }
+        for (j, col) in p.columns.iter().enumerate() {
+            note("total", col, &p.column_totals[j]);
+        }
+        note("total", "total", &p.total);
+    }
+    out
+}
+
+fn strs(items: impl IntoIterator<Item = &'static str>) -> Vec<String> {
+    items.into_iter().map(String::from).collect()
+}
+
+async fn answer(
+    state: &AppState,
+    p: &Principal,
+    q: &FigureParams,
+    figure: &str,
+) -> Result<FigureAnswer, ApiError> {
+    let (s, view) = scope(state, p, q).await?;
+    // the summaries are rebuilt in the background; the very first answer builds them
+    let refreshed_at = match state.store.figures_refreshed_at().await? {
+        Some(at) => at,
+        None => {
+            let at = now();
+            state.store.refresh_figures(at).await?;
+            at
+        }
+    };
+    let counts = |f| {
+        let s = s.clone();
+        let store = state.store.clone();
+        async move { store.figure_counts(f, &s).await }
+    };
+    let mut all = Vec::new();
+    let mut timings = Vec::new();
+    match figure {
+        "consents" => {
+            let columns: Vec<String> = Purpose::ALL
+                .iter()
+                .flat_map(|p| {
+                    ["granted", "refused", "withdrawn"].map(|d| format!("{}:{d}", p.as_str()))
+                })
+                .collect();
+            all.extend(tables(
+                "consents",
+                &counts(CountFigure::Consents).await?,
+                &columns,
+            ));
+            let mut delay = tables(
+                "consent_delay",
+                &counts(CountFigure::ConsentDelay).await?,
+                &strs(["delayed", "not_delayed"]),
+            );
+            delay
+                .iter_mut()
+                .for_each(|t| add_shares(t, "delayed", &["delayed"]));
+            all.extend(delay);
+        }
+        "consultations" => {
+            all.extend(tables(
+                "expertise",
+                &counts(CountFigure::Expertise).await?,
+                &strs(ConcernDomain::ALL.iter().map(|d| d.as_str())),
+            ));
+            all.extend(tables(
+                "urgency",
+                &counts(CountFigure::Urgency).await?,
+                &strs(Urgency::ALL.iter().map(|u| u.as_str())),
+            ));
+            all.extend(tables(
+                "status",
+                &counts(CountFigure::Status).await?,
+                &strs(ConsultationStatus::ALL.iter().map(|s| s.as_str())),
+            ));
+        }
+        "response-times" => {
+            let mut rerouted = tables(
+                "rerouted",
+                &counts(CountFigure::Rerouted).await?,
+                &strs(["rerouted", "not_rerouted"]),
+            );
+            rerouted
+                .iter_mut()
+                .for_each(|t| add_shares(t, "rerouted", &["rerouted"]));
+            let mut unassigned = tables(
+                "unassigned",
+                &counts(CountFigure::Unassigned).await?,
+                &strs(["went_unassigned", "never_unassigned"]),
+            );
+            unassigned
+                .iter_mut()
+                .for_each(|t| add_shares(t, "went_unassigned", &["went_unassigned"]));
+            all.extend(rerouted);
+            all.extend(unassigned);
+            timings = timing(state.store.figure_timings(&s).await?);
+        }
+        "outcomes" => {
+            let mut t = tables(
+                "outcomes",
+                &counts(CountFigure::Outcomes).await?,
+                &strs(Outcome::ALL.iter().map(|o| o.as_str())),
+            );
+            for table in t.iter_mut() {
+                add_shares(
+                    table,
+                    "handled_within_childcare",
+                    &["handled_within_childcare"],
+                );
+                let within = std::mem::take(&mut table.shares);
+                add_shares(
+                    table,
+                    "referred_on",
+                    &["referred_youth_care", "referred_youth_health_care"],
+                );
+                let referred = std::mem::take(&mut table.shares);
+                table.shares = within.into_iter().chain(referred).collect();
+            }
+            all.extend(t);
+        }
+        "visits" => {
+            all.extend(tables(
+                "competences",
+                &counts(CountFigure::Competences).await?,
+                &strs(Competence::ALL.iter().map(|c| c.as_str())),
+            ));
+            let mut visits = tables(
+                "visits",
+                &counts(CountFigure::Visits).await?,
+                &strs(["visits"]),
+            );
+            let requests = tables(
+                "requests",
+                &counts(CountFigure::Status).await?,
+                &strs(ConsultationStatus::ALL.iter().map(|s| s.as_str())),
+            );
+            // visits per request: shown visits over shown requests of the same cell, as a share ×100
+            for v in visits.iter_mut() {
+                if let Some(r) = requests
+                    .iter()
+                    .find(|r| r.region_code == v.region_code && r.half_year == v.half_year)
+                {
+                    let mut shares = Vec::new();
+                    for (i, band) in v.published.rows.iter().enumerate() {
+                        shares.push(Share {
+                            age_band: band.clone(),
+                            of: "visits_per_100_requests".into(),
+                            percent: percentage(
+                                &v.published.row_totals[i],
+                                &r.published.row_totals[i],
+                            ),
+                        });
+                    }
+                    shares.push(Share {
+                        age_band: "total".into(),
+                        of: "visits_per_100_requests".into(),
+                        percent: percentage(&v.published.total, &r.published.total),
+                    });
+                    v.shares = shares;
+                }
+            }
+            all.extend(visits);
+        }
+        _ => return Err(ApiError::not_found("figure")),
+    }
+    let suppressed = suppressed_list(&all);
+    Ok(FigureAnswer {
+        figure: figure.into(),
+        scope: view,
+        half_years: s.half_years.clone(),
+        refreshed_at,
+        rules: rules(),
+        tables: all,
+        timings,
+        suppressed,
+    })
+}
+
+/// Response times per region × half-year × age band from the summaries; medians and
+/// percentiles exist there only over at least 10 requests.
+fn timing(rows: Vec<crate::store::TimingRow>) -> Vec<Timing> {
+    let mut merged: BTreeMap<(String, String, String), crate::store::TimingRow> = BTreeMap::new();
+    for r in rows {
+        merged.insert(
+            (
+                r.region_code.clone(),
+                r.half_year.clone(),
+                r.age_band.clone(),
+            ),
+            r,
+        );
+    }
+    merged
+        .into_values()
+        .map(|r| {
+            let accepted = publish(&Table {
+                rows: vec![r.age_band.clone()],
+                columns: vec!["accepted".into()],
+                counts: vec![vec![r.accepted.max(0) as u64]],
+            })
+            .cells[0][0];
+            let enough = |n: i64| n >= crate::domain::disclosure::MIN_DENOMINATOR as i64;
+            Timing {
+                region_code: r.region_code,
+                half_year: r.half_year,
+                age_band: r.age_band,
+                accepted,
+                median_hours_to_acceptance: r.median_hours.filter(|_| enough(r.accepted)),
+                p90_hours_to_acceptance: r.p90_hours.filter(|_| enough(r.accepted)),
+                median_days_to_first_visit: r.median_days.filter(|_| enough(r.visited)),
+                p90_days_to_first_visit: r.p90_days.filter(|_| enough(r.visited)),
+            }
+        })
+        .collect()
+}
+
+/// The answer as JSON or CSV.
+fn render(a: FigureAnswer, format: Format) -> Response {
+    if format == Format::Json {
+        return axum::Json(a).into_response();
+    }
+    // every value is a whole number (counts, whole percents, hours, days): only the separator
+    // differs for Dutch spreadsheet settings, where the comma is the decimal sign
+    let sep = if format == Format::CsvNl { ';' } else { ',' };
+    let mut out = String::new();
+    let line = |cells: &[String]| cells.join(&sep.to_string()) + "\r\n";
+    out.push_str(&line(&strs([
+        "figure",
+        "table",
+        "region",
+        "half_year",
+        "age_band",
+        "column",
+        "value",
+        "suppressed",
+    ])));
+    let value = |s: &Shown| {
+        (
+            s.value.map(|v| v.to_string()).unwrap_or_default(),
+            s.suppressed
+                .and_then(|w| serde_json::to_value(w).ok())
+                .and_then(|v| v.as_str().map(String::from))
+                .unwrap_or_default(),
+        )
+    };
+    for t in &a.tables {
+        let p = &t.published;
+        let mut emit = |band: &str, col: &str, s: &Shown| {
+            let (v, why) = value(s);
+            out.push_str(&line(&[
+                a.figure.clone(),
+                t.name.clone(),
+                t.region_code.clone(),
+                t.half_year.clone(),
+                band.into(),
+                col.into(),
+                v,
+                why,
+            ]));
+        };
+        for (i, band) in p.rows.iter().enumerate() {
+            for (j, col) in p.columns.iter().enumerate() {
+                emit(band, col, &p.cells[i][j]);
+            }
+            emit(band, "total", &p.row_totals[i]);
+        }
+        for (j, col) in p.columns.iter().enumerate() {
+            emit("total", col, &p.column_totals[j]);
+        }
+        emit("total", "total", &p.total);
+        for s in &t.shares {
+            out.push_str(&line(&[
+                a.figure.clone(),
+                t.name.clone(),
+                t.region_code.clone(),
+                t.half_year.clone(),
+                s.age_band.clone(),
+                format!("percent_{}", s.of),
+                s.percent.map(|p| p.to_string()).unwrap_or_default(),
+                if s.percent.is_none() {
+                    "denominator_under_10_or_hidden".into()
+                } else {
+                    String::new()
+                },
+            ]));
+        }
+    }
+    for tm in &a.timings {
+        let (v, why) = value(&tm.accepted);
+        let opt = |x: Option<i64>| x.map(|v| v.to_string()).unwrap_or_default();
+        for (col, val, w) in [
+            ("accepted", v, why),
+            (
+                "median_hours_to_acceptance",
+                opt(tm.median_hours_to_acceptance),
+                String::new(),
+            ),
+            (
+                "p90_hours_to_acceptance",
+                opt(tm.p90_hours_to_acceptance),
+                String::new(),
+            ),
+            (
+                "median_days_to_first_visit",
+                opt(tm.median_days_to_first_visit),
+                String::new(),
+            ),
+            (
+                "p90_days_to_first_visit",
+                opt(tm.p90_days_to_first_visit),
+                String::new(),
+            ),
+        ] {
+            out.push_str(&line(&[
+                a.figure.clone(),
+                "timings".into(),
+                tm.region_code.clone(),
+                tm.half_year.clone(),
+                tm.age_band.clone(),
+                col.into(),
+                val,
+                w,
+            ]));
+        }
+    }
+    let mut res = (StatusCode::OK, out).into_response();
+    res.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/csv; charset=utf-8"),
+    );
+    res
+}
+
+macro_rules! figure_endpoint {
+    ($fn:ident, $path:literal, $name:literal, $doc:literal) => {
+        #[doc = $doc]
+        #[utoipa::path(get, path = $path, tag = "figures", security(("bearer" = [])),
+            params(FigureParams),
+            responses(
+                (status = 200, body = FigureAnswer, description = "JSON; with format=csv a UTF-8 CSV (comma, decimal point) and with format=csv-nl one for Dutch spreadsheets (semicolon-separated; all values are whole numbers), columns figure, table, region, half_year, age_band, column, value, suppressed"),
+                (status = 400, body = crate::error::Problem), (status = 403, body = crate::error::Problem)))]
+        #[tracing::instrument(skip_all)]
+        pub async fn $fn(State(state): State<AppState>, principal: Principal, Query(q): Query<FigureParams>) -> Result<Response, ApiError> {
+            let format = q.format.unwrap_or(Format::Json);
+            Ok(render(answer(&state, &principal, &q, $name).await?, format))
+        }
+    };
+}
+
+figure_endpoint!(consents, "/api/v1/stats/consents", "consents",
+    "Consent decisions (granted, refused, withdrawn) per purpose, and the share of requests that waited for consent.");
+figure_endpoint!(
+    consultations,
+    "/api/v1/stats/consultations",
+    "consultations",
+    "Consultation requests opened, per expertise, urgency and status."
+);
+figure_endpoint!(response_times, "/api/v1/stats/response-times", "response-times",
+    "Hours from request to acceptance and days to the first visit (median, p90), the re-routing rate and the requests that went unassigned.");
+figure_endpoint!(outcomes, "/api/v1/stats/outcomes", "outcomes",
+    "Outcomes of closed requests per category: handled within childcare (the Alert4you aim) against referred on.");
+figure_endpoint!(
+    visits,
+    "/api/v1/stats/visits",
+    "visits",
+    "Coaching visits: which core competences they worked on, and visits per request."
+);

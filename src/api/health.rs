@@ -1,0 +1,35 @@
+//! Liveness and readiness for load balancers and orchestrators.
+
+use crate::AppState;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+#[derive(Serialize, ToSchema)]
+pub struct Health {
+    pub status: &'static str,
+}
+
+/// Alive: the process answers.
+#[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, body = Health)))]
+pub async fn healthz() -> Json<Health> {
+    Json(Health { status: "ok" })
+}
+
+/// Ready: the database answers and every migration is applied.
+#[utoipa::path(get, path = "/readyz", tag = "operations", responses(
+    (status = 200, body = Health), (status = 503, body = Health)))]
+pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Health>) {
+    if state.store.ready().await {
+        (StatusCode::OK, Json(Health { status: "ready" }))
+    } else {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(Health {
+                status: "not ready",
+            }),
+        )
+    }
+}

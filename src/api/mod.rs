@@ -1,0 +1,371 @@
+//! The HTTP API under `/api/v1`: one module per resource, each with its handlers,
+//! request/response types and `#[utoipa::path]` annotations. This module assembles the router,
+//! the middleware stack and the OpenAPI document.
+
+pub mod audit;
+pub mod children;
+pub mod consents;
+pub mod consultations;
+pub mod extract;
+pub mod figures;
+pub mod health;
+pub mod parent;
+pub mod regions;
+pub mod registry;
+pub mod visits;
+pub mod webhooks;
+
+use crate::error::{ApiError, PROBLEM_JSON, REQUEST_ID};
+use crate::store::Page;
+use crate::AppState;
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::http::{header, HeaderName, HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+use base64::Engine;
+use serde::Serialize;
+use std::time::Duration;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::{Modify, OpenApi, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use uuid::Uuid;
+
+pub const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Kindbrug",
+        description = "Interoperability gateway between childcare (kinderopvang) and youth-care specialists (jeugdhulp), following the Alert4you model. Errors are RFC 9457 problem details.",
+        license(name = "EUPL-1.2")
+    ),
+    modifiers(&BearerAuth),
+    components(schemas(crate::error::Problem, crate::domain::FieldError)),
+    tags(
+        (name = "operations", description = "Health and the API description"),
+        (name = "registry", description = "Regions, organisations, locations, groups and staff (admin)"),
+        (name = "children", description = "Children, guardians and mentors"),
+        (name = "consent", description = "Parental consent, the consent check, invitations and parent links, Meldcode reports"),
+        (name = "parent", description = "Pages a guardian opens with a parent link (no bearer token)"),
+        (name = "consultations", description = "Concerns and consultation requests, routed to regional specialists"),
+        (name = "specialist work", description = "Coaching visits, outcomes and the child's timeline"),
+        (name = "figures", description = "Disclosure-controlled figures for policy staff"),
+        (name = "webhooks", description = "Signed webhooks to partner systems (Standard Webhooks)"),
+        (name = "audit", description = "The NEN 7513 access log"),
+    )
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                Http::builder()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// The routes that need a bearer token, with their OpenAPI description.
+fn protected_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(regions::import_regions))
+        .routes(routes!(regions::list_regions))
+        .routes(routes!(regions::get_region))
+        .routes(routes!(
+            registry::create_organization,
+            registry::list_organizations
+        ))
+        .routes(routes!(registry::get_organization))
+        .routes(routes!(registry::create_location, registry::list_locations))
+        .routes(routes!(registry::get_location))
+        .routes(routes!(registry::create_group, registry::list_groups))
+        .routes(routes!(registry::create_staff, registry::list_staff))
+        .routes(routes!(registry::get_staff))
+        .routes(routes!(children::create_child, children::list_children))
+        .routes(routes!(children::get_child))
+        .routes(routes!(children::assign_mentor, children::mentor_history))
+        .routes(routes!(children::add_guardian, children::list_guardians))
+        .routes(routes!(consents::create_consent, consents::list_consents))
+        .routes(routes!(consents::withdraw_consent))
+        .routes(routes!(consents::consent_check))
+        .routes(routes!(consents::create_invitation))
+        .routes(routes!(consents::create_parent_link))
+        .routes(routes!(
+            consents::create_veilig_thuis_report,
+            consents::list_veilig_thuis_reports
+        ))
+        .routes(routes!(
+            consultations::create_concern,
+            consultations::list_concerns
+        ))
+        .routes(routes!(
+            consultations::submit,
+            consultations::list_consultations
+        ))
+        .routes(routes!(consultations::get_consultation))
+        .routes(routes!(consultations::routing))
+        .routes(routes!(consultations::accept))
+        .routes(routes!(consultations::decline))
+        .routes(routes!(consultations::assign))
+        .routes(routes!(consultations::cancel))
+        .routes(routes!(consultations::reject))
+        .routes(routes!(consultations::resume))
+        .routes(routes!(visits::create_visit, visits::list_visits))
+        .routes(routes!(visits::update_visit))
+        .routes(routes!(visits::close))
+        .routes(routes!(visits::timeline))
+        .routes(routes!(visits::request_destruction))
+        .routes(routes!(figures::consents))
+        .routes(routes!(figures::consultations))
+        .routes(routes!(figures::response_times))
+        .routes(routes!(figures::outcomes))
+        .routes(routes!(figures::visits))
+        .routes(routes!(webhooks::create_endpoint, webhooks::list_endpoints))
+        .routes(routes!(webhooks::list_attempts))
+        .routes(routes!(webhooks::redeliver))
+        .routes(routes!(audit::list_audit))
+}
+
+/// Parent-link routes: the token in the path is the credential.
+fn parent_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(parent::parent_page))
+        .routes(routes!(parent::parent_decision))
+        .routes(routes!(parent::parent_consents))
+        .routes(routes!(parent::parent_withdraw))
+        .routes(routes!(parent::parent_access_log))
+}
+
+/// The OpenAPI document of the whole API.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    let (_, protected) = protected_routes().split_for_parts();
+    let (_, parent) = parent_routes().split_for_parts();
+    let (_, public) = OpenApiRouter::<AppState>::with_openapi(ApiDoc::openapi())
+        .routes(routes!(health::healthz))
+        .routes(routes!(health::readyz))
+        .split_for_parts();
+    let mut doc = public;
+    doc.merge(protected);
+    doc.merge(parent);
+    doc
+}
+
+/// The complete application: routes and middleware.
+pub fn router(state: AppState) -> Router {
+    let (protected, _) = protected_routes().split_for_parts();
+    let protected = protected.layer(middleware::from_fn_with_state(
+        state.clone(),
+        crate::auth::principal::authenticate,
+    ));
+    let (parent, _) = parent_routes().split_for_parts();
+    let doc = openapi();
+    let public = Router::new()
+        .route("/healthz", axum::routing::get(health::healthz))
+        .route("/readyz", axum::routing::get(health::readyz))
+        .route(
+            "/openapi.json",
+            axum::routing::get(move || async move { axum::Json(doc) }),
+        );
+
+    let timeout = Duration::from_secs(state.config.request_timeout_seconds);
+    let limit = state.config.body_limit_bytes;
+    Router::new()
+        .merge(public)
+        .merge(parent)
+        .merge(protected)
+        .fallback(|| async { ApiError::from_status(StatusCode::NOT_FOUND) })
+        .layer(DefaultBodyLimit::max(limit))
+        .layer(RequestBodyLimitLayer::new(limit))
+        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, timeout))
+        .layer(CatchPanicLayer::custom(|_| {
+            tracing::error!("a handler panicked");
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }))
+        .layer(middleware::from_fn(problem_for_bare_errors))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(|req: &Request| {
+                    let matched = req
+                        .extensions()
+                        .get::<axum::extract::MatchedPath>()
+                        .map(|m| m.as_str().to_string())
+                        .unwrap_or_default();
+                    let id = req.headers().get(REQUEST_ID_HEADER).and_then(|v| v.to_str().ok()).unwrap_or("-");
+                    tracing::info_span!("request", method = %req.method(), route = %matched, request_id = %id, subject = tracing::field::Empty)
+                })
+                .on_request(())
+                .on_response(tower_http::trace::DefaultOnResponse::new().level(tracing::Level::INFO)),
+        )
+        .layer(middleware::from_fn(request_id))
+        .with_state(state)
+}
+
+/// Takes the caller's `X-Request-Id` when it is a sane token, else makes one; echoes it in the
+/// answer and makes it available to error bodies and the access log.
+async fn request_id(mut req: Request, next: Next) -> Response {
+    let id = req
+        .headers()
+        .get(REQUEST_ID_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| {
+            !v.is_empty()
+                && v.len() <= 128
+                && v.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'))
+        })
+        .map(String::from)
+        .unwrap_or_else(|| Uuid::now_v7().to_string());
+    let value = HeaderValue::from_str(&id).expect("checked above");
+    req.headers_mut().insert(REQUEST_ID_HEADER, value.clone());
+    let mut res = REQUEST_ID.scope(id, next.run(req)).await;
+    res.headers_mut().insert(REQUEST_ID_HEADER, value);
+    res
+}
+
+/// Errors made outside handlers (no route, wrong method, body too large, timeout, panic) get
+/// a problem body like every other error.
+async fn problem_for_bare_errors(req: Request, next: Next) -> Response {
+    let res = next.run(req).await;
+    let status = res.status();
+    let is_problem = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(PROBLEM_JSON.as_bytes()));
+    if (status.is_client_error() || status.is_server_error()) && !is_problem {
+        let allow = res.headers().get(header::ALLOW).cloned();
+        let mut out = ApiError::from_status(status).into_response();
+        if let Some(allow) = allow {
+            out.headers_mut().insert(header::ALLOW, allow);
+        }
+        return out;
+    }
+    res
+}
+
+// ---------------------------------------------------------------- paging
+
+/// Default and largest page size.
+pub const DEFAULT_LIMIT: u32 = 50;
+pub const MAX_LIMIT: u32 = 200;
+
+/// A page of a list; pass `next_cursor` as `cursor` for the next page (absent on the last).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PageOf<T> {
+    pub items: Vec<T>,
+    pub next_cursor: Option<String>,
+}
+
+/// Encodes an id cursor (opaque to clients).
+pub fn id_cursor(id: Uuid) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("i:{id}"))
+}
+
+pub fn seq_cursor(seq: i64) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("s:{seq}"))
+}
+
+fn decode_cursor(cursor: &str, prefix: &str) -> Result<String, ApiError> {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(cursor)
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok())
+        .and_then(|s| s.strip_prefix(prefix).map(String::from))
+        .ok_or_else(|| ApiError::bad_request("the cursor is not one this list handed out"))
+}
+
+fn checked_limit(limit: Option<u32>) -> Result<i64, ApiError> {
+    match limit.unwrap_or(DEFAULT_LIMIT) {
+        l @ 1..=MAX_LIMIT => Ok(i64::from(l)),
+        _ => Err(ApiError::bad_request(format!(
+            "limit must be 1 to {MAX_LIMIT}"
+        ))),
+    }
+}
+
+/// A store page from the `limit` and `cursor` query parameters of an id-ordered list.
+pub fn page(limit: Option<u32>, cursor: Option<&str>) -> Result<Page, ApiError> {
+    let after =
+        match cursor {
+            Some(c) => Some(decode_cursor(c, "i:")?.parse::<Uuid>().map_err(|_| {
+                ApiError::bad_request("the cursor is not one this list handed out")
+            })?),
+            None => None,
+        };
+    Ok(Page {
+        after,
+        limit: checked_limit(limit)?,
+    })
+}
+
+/// The `(after_seq, limit)` of a sequence-ordered list.
+pub fn seq_page(limit: Option<u32>, cursor: Option<&str>) -> Result<(Option<i64>, i64), ApiError> {
+    let after =
+        match cursor {
+            Some(c) => Some(decode_cursor(c, "s:")?.parse::<i64>().map_err(|_| {
+                ApiError::bad_request("the cursor is not one this list handed out")
+            })?),
+            None => None,
+        };
+    Ok((after, checked_limit(limit)?))
+}
+
+/// The cursor after rows fetched with `limit`: only a full page has a next one.
+pub fn next_cursor<R>(rows: &[R], limit: i64, id: impl Fn(&R) -> Uuid) -> Option<String> {
+    if rows.len() as i64 == limit {
+        rows.last().map(|r| id_cursor(id(r)))
+    } else {
+        None
+    }
+}
+
+/// Builds a page from rows fetched with `limit`.
+pub fn page_of<R, T>(
+    rows: Vec<R>,
+    limit: i64,
+    id: impl Fn(&R) -> Uuid,
+    view: impl Fn(R) -> T,
+) -> PageOf<T> {
+    let next_cursor = next_cursor(&rows, limit, id);
+    PageOf {
+        items: rows.into_iter().map(view).collect(),
+        next_cursor,
+    }
+}
+
+/// Reads the `If-Match` header as a version number (`"7"` or `W/"7"`); `*` or absent → none.
+pub fn if_match(headers: &axum::http::HeaderMap) -> Result<Option<i64>, ApiError> {
+    let Some(v) = headers.get(header::IF_MATCH) else {
+        return Ok(None);
+    };
+    let v = v
+        .to_str()
+        .map_err(|_| ApiError::bad_request("If-Match is not readable"))?
+        .trim();
+    if v == "*" {
+        return Ok(None);
+    }
+    let v = v.strip_prefix("W/").unwrap_or(v);
+    v.trim_matches('"')
+        .parse::<i64>()
+        .map(Some)
+        .map_err(|_| ApiError::stale())
+}
+
+/// The ETag of a version.
+pub fn etag(version: i64) -> HeaderValue {
+    HeaderValue::from_str(&format!("\"{version}\"")).expect("digits")
+}

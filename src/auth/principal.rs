@@ -1,0 +1,165 @@
+//! The authenticated caller. A middleware on the bearer-protected routes verifies the token,
+//! links it to its staff record and stores the [`Principal`] in the request; handlers take
+//! it as an extractor.
+
+use super::AuthError;
+use crate::audit::AuditActor;
+use crate::domain::access::Actor;
+use crate::domain::types::{RegionCode, Role};
+use crate::error::{current_request_id, ApiError};
+use crate::store::StaffRecord;
+use crate::AppState;
+use axum::extract::{FromRequestParts, Request, State};
+use axum::http::header;
+use axum::http::request::Parts;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use uuid::Uuid;
+
+/// Who is calling, as established from the token and the staff registry.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    pub issuer: String,
+    pub subject: String,
+    /// Roles from the token, those requiring a staff record kept only when the record has that role.
+    pub roles: Vec<Role>,
+    pub organization_id: Option<Uuid>,
+    pub staff: Option<StaffRecord>,
+}
+
+impl Principal {
+    pub fn has(&self, role: Role) -> bool {
+        self.roles.contains(&role)
+    }
+
+    /// The pure view the access rules decide on.
+    pub fn actor(&self) -> Actor {
+        Actor {
+            roles: self.roles.clone(),
+            organization_id: self.organization_id,
+            staff_id: self.staff.as_ref().map(|s| s.staff.id),
+            location_ids: self
+                .staff
+                .as_ref()
+                .map(|s| s.location_ids.clone())
+                .unwrap_or_default(),
+            region_codes: self
+                .staff
+                .as_ref()
+                .map(|s| {
+                    s.region_codes
+                        .iter()
+                        .filter_map(|c| c.parse::<RegionCode>().ok())
+                        .collect()
+                })
+                .unwrap_or_default(),
+        }
+    }
+
+    /// Who to name in the access log, acting in `role`.
+    pub fn audit_actor(&self, role: Role) -> AuditActor {
+        AuditActor {
+            issuer: self.issuer.clone(),
+            subject: self.subject.clone(),
+            role: role.as_str().to_string(),
+            organization_id: self.organization_id,
+            staff_id: self.staff.as_ref().map(|s| s.staff.id),
+            request_id: current_request_id(),
+        }
+    }
+}
+
+fn unauthorized(reason: &AuthError) -> ApiError {
+    tracing::info!(reason = %reason, "token refused");
+    ApiError::unauthorized("a valid bearer token is required")
+}
+
+/// Establishes the principal from `claims`.
+async fn principal_from(state: &AppState, claims: super::Claims) -> Result<Principal, ApiError> {
+    let mut roles: Vec<Role> = claims.roles.iter().filter_map(|r| r.parse().ok()).collect();
+    roles.sort();
+    roles.dedup();
+    let organization_id = match claims.org.as_deref() {
+        Some(org) => Some(
+            org.parse::<Uuid>()
+                .map_err(|_| unauthorized(&AuthError::Malformed))?,
+        ),
+        None => None,
+    };
+    if roles.is_empty() {
+        return Err(ApiError::forbidden(
+            "the token carries no role of this gateway",
+        ));
+    }
+    let needs_org = roles.iter().any(|r| *r != Role::Admin);
+    if needs_org && organization_id.is_none() {
+        return Err(ApiError::forbidden(
+            "the token names no organisation (org claim)",
+        ));
+    }
+    let mut staff = None;
+    if roles
+        .iter()
+        .any(|r| r.requires_staff_record() || *r == Role::Policy)
+    {
+        if let Some(org) = organization_id {
+            staff = state.store.staff_by_subject(org, &claims.sub).await?;
+        }
+        let staff_role = staff
+            .as_ref()
+            .and_then(|s| s.staff.role.parse::<Role>().ok());
+        roles.retain(|r| !r.requires_staff_record() || Some(*r) == staff_role);
+        if roles.is_empty() {
+            return Err(ApiError::forbidden(
+                "no active staff record of this organisation matches the token's subject and role",
+            ));
+        }
+    }
+    Ok(Principal {
+        issuer: claims.iss,
+        subject: claims.sub,
+        roles,
+        organization_id,
+        staff,
+    })
+}
+
+/// Middleware: a request without a valid token gets a 401 here and reaches no handler.
+pub async fn authenticate(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    let token = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(str::trim);
+    let Some(token) = token else {
+        return unauthorized(&AuthError::Missing).into_response();
+    };
+    let claims = match state.auth.verify(token).await {
+        Ok(c) => c,
+        Err(e) => return unauthorized(&e).into_response(),
+    };
+    match principal_from(&state, claims).await {
+        Ok(p) => {
+            tracing::Span::current().record("subject", p.subject.as_str());
+            req.extensions_mut().insert(p);
+            next.run(req).await
+        }
+        Err(e) => e.into_response(),
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Principal {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
+        parts
+            .extensions
+            .get::<Principal>()
+            .cloned()
+            .ok_or_else(|| ApiError::unauthorized("a valid bearer token is required"))
+    }
+}

@@ -1,0 +1,1544 @@
+//! Load benchmark: each scenario runs through the HTTP API (token check, authorisation, JSON,
+//! access log) and, in the same run and at the same concurrency, as the raw database work the
+//! endpoint does (the same store calls, no HTTP). The ratio HTTP / raw says what the gateway
+//! costs on top of its database. See BENCHMARKS.md for how to run it and the figures.
+//!
+//! ```text
+//! cargo run --release --bin kindbrug-bench -- [--backend sqlite|postgres|both] [--concurrency 16] [--seconds 10]
+//! ```
+
+use anyhow::Context;
+use futures::{StreamExt, TryStreamExt};
+use kindbrug::api::consents::{consent_record, RecordMeta};
+use kindbrug::audit::{AuditAction, AuditActor, AuditRecord};
+use kindbrug::domain::calendar::now;
+use kindbrug::domain::consent::{ConsentMethod, Decision, Giver, NewDecision, Purpose, Recipient};
+use kindbrug::store::*;
+use kindbrug::{AppState, Config};
+use secrecy::{ExposeSecret, SecretString};
+use serde_json::json;
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use uuid::Uuid;
+
+/// Children whose consents the withdrawal runs use up.
+const WITHDRAW_CHILDREN: usize = 200;
+
+struct Args {
+    backends: Vec<String>,
+    concurrency: usize,
+    seconds: u64,
+    children: usize,
+    postgres_url: String,
+    /// Figures mode: generate this many consultation requests (national scale) and time the
+    /// policy figures.
+    figures: Option<usize>,
+}
+
+fn args() -> anyhow::Result<Args> {
+    let mut a = Args {
+        backends: vec!["sqlite".into(), "postgres".into()],
+        concurrency: 16,
+        seconds: 10,
+        children: 2_000,
+        figures: None,
+        postgres_url: std::env::var("KINDBRUG_BENCH_POSTGRES_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into()),
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let mut value = || it.next().with_context(|| format!("{flag} needs a value"));
+        match flag.as_str() {
+            "--backend" => {
+                a.backends = match value()?.as_str() {
+                    "both" => vec!["sqlite".into(), "postgres".into()],
+                    b @ ("sqlite" | "postgres") => vec![b.into()],
+                    other => anyhow::bail!("unknown backend {other}"),
+                }
+            }
+            "--concurrency" => a.concurrency = value()?.parse()?,
+            "--seconds" => a.seconds = value()?.parse()?,
+            "--children" => a.children = value()?.parse()?,
+            "--figures" => a.figures = Some(value()?.parse()?),
+            other => anyhow::bail!("unknown flag {other}"),
+        }
+    }
+    Ok(a)
+}
+
+/// Throughput and latency of one run.
+struct Stats {
+    ops: u64,
+    errors: u64,
+    elapsed: Duration,
+    p50: Duration,
+    p99: Duration,
+}
+
+impl Stats {
+    fn per_second(&self) -> f64 {
+        self.ops as f64 / self.elapsed.as_secs_f64()
+    }
+}
+
+/// Runs `op` from `concurrency` tasks for `seconds` (after a one-second warm-up), or until
+/// `max_ops` operations were started (for scenarios that use up prepared data).
+async fn load<F, Fut>(concurrency: usize, seconds: u64, op: F) -> Stats
+where
+    F: Fn(u64) -> Fut + Clone + Send + Sync + 'static,
+    Fut: Future<Output = anyhow::Result<()>> + Send,
+{
+    load_at_most(concurrency, seconds, u64::MAX, op).await
+}
+
+async fn load_at_most<F, Fut>(concurrency: usize, seconds: u64, max_ops: u64, op: F) -> Stats
+where
+    F: Fn(u64) -> Fut + Clone + Send + Sync + 'static,
+    Fut: Future<Output = anyhow::Result<()>> + Send,
+{
+    let counter = Arc::new(AtomicU64::new(0));
+    let errors = Arc::new(AtomicU64::new(0));
+    let warmup_end = Instant::now() + Duration::from_secs(1);
+    let end = warmup_end + Duration::from_secs(seconds);
+    let mut tasks = Vec::new();
+    for _ in 0..concurrency {
+        let (op, counter, errors) = (op.clone(), counter.clone(), errors.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            loop {
+                let started = Instant::now();
+                if started >= end {
+                    break;
+                }
+                let i = counter.fetch_add(1, Ordering::Relaxed);
+                if i >= max_ops {
+                    break;
+                }
+                let result = op(i).await;
+                if started >= warmup_end {
+                    match result {
+                        Ok(()) => latencies.push((started.elapsed(), Instant::now())),
+                        Err(e) => {
+                            if errors.fetch_add(1, Ordering::Relaxed) == 0 {
+                                eprintln!("first error: {e:#}");
+                            }
+                        }
+                    }
+                }
+            }
+            latencies
+        }));
+    }
+    let mut done = Vec::new();
+    for t in tasks {
+        done.extend(t.await.unwrap_or_default());
+    }
+    let last = done.iter().map(|(_, at)| *at).max().unwrap_or(end).min(end);
+    let elapsed = last
+        .saturating_duration_since(warmup_end)
+        .max(Duration::from_millis(1));
+    let mut all: Vec<Duration> = done.into_iter().map(|(l, _)| l).collect();
+    all.sort();
+    let pct = |p: f64| {
+        all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or_default()
+    };
+    Stats {
+        ops: all.len() as u64,
+        errors: errors.load(Ordering::Relaxed),
+        elapsed,
+        p50: pct(0.50),
+        p99: pct(0.99),
+    }
+}
+
+/// One backend's app, seeded.
+struct Bench {
+    state: AppState,
+    base: String,
+    http: reqwest::Client,
+    org: Uuid,
+    location: Uuid,
+    mentor_sub: String,
+    mentor_token: String,
+    children: Vec<Uuid>,
+    /// The two guardians (with authority) of each seeded child, by index.
+    guardians: Vec<(Uuid, Uuid)>,
+    youth: Uuid,
+    /// Granted consents prepared for the withdrawal runs: (consent, child, guardian who gave it).
+    withdraw_http: Vec<(Uuid, Uuid, Uuid)>,
+    withdraw_raw: Vec<(Uuid, Uuid, Uuid)>,
+    /// A concern per seeded child, by index.
+    concerns: Vec<Uuid>,
+    actor: AuditActor,
+    config: Config,
+}
+
+async fn setup(
+    backend: &str,
+    args: &Args,
+    tmp: &std::path::Path,
+) -> anyhow::Result<(Bench, Option<String>)> {
+    let (url, pg_name) = match backend {
+        "sqlite" => (format!("sqlite://{}", tmp.join("bench.db").display()), None),
+        _ => {
+            let name = format!("kb_bench_{}", Uuid::new_v4().simple());
+            let admin = sqlx::PgPool::connect(&args.postgres_url)
+                .await
+                .context("PostgreSQL for the benchmark")?;
+            sqlx::query(&format!("CREATE DATABASE \"{name}\""))
+                .execute(&admin)
+                .await?;
+            admin.close().await;
+            let mut u = url::Url::parse(&args.postgres_url)?;
+            u.set_path(&name);
+            (u.to_string(), Some(name))
+        }
+    };
+    let config = Config {
+        database_url: SecretString::from(url),
+        database_max_connections: args.concurrency as u32,
+        dev_jwt_secret: Some(SecretString::from(
+            "bench-secret-bench-secret-bench-secret-00",
+        )),
+        listen: "127.0.0.1:0".into(),
+        // the relay is measured on its own, after the request scenarios
+        relay_enabled: false,
+        ..Config::default()
+    };
+    let state_config = config.clone();
+    let state = kindbrug::build_state(config).await?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let base = format!("http://{}", listener.local_addr()?);
+    tokio::spawn(kindbrug::serve(
+        state.clone(),
+        listener,
+        std::future::pending(),
+    ));
+
+    let store = state.store.as_ref();
+    let regions = kindbrug::domain::regions::parse_region_csv(
+        kindbrug::demo::DEMO_REGIONS_CSV.as_bytes(),
+        None,
+    )
+    .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    store.import_regions(&regions).await?;
+    let org = OrganizationRow {
+        id: Uuid::now_v7(),
+        name: "Bench".into(),
+        kind: "childcare".into(),
+        created_at: now(),
+    };
+    store.create_organization(&org).await?;
+    let location = LocationRow {
+        id: Uuid::now_v7(),
+        organization_id: org.id,
+        name: "KDV".into(),
+        location_type: "kdv".into(),
+        municipality_code: "GM0344".into(),
+        lrk_number: None,
+        created_at: now(),
+    };
+    store.create_location(&location).await?;
+    let mentor = StaffRecord {
+        staff: StaffRow {
+            id: Uuid::now_v7(),
+            organization_id: org.id,
+            subject: "bench-mentor".into(),
+            name: "M".into(),
+            role: "mentor".into(),
+            capacity: None,
+            active: true,
+            created_at: now(),
+        },
+        location_ids: vec![location.id],
+        region_codes: vec![],
+        expertise: vec![],
+    };
+    store.create_staff(&mentor).await?;
+    let actor = AuditActor {
+        issuer: "kindbrug-dev".into(),
+        subject: "bench-mentor".into(),
+        role: "mentor".into(),
+        organization_id: Some(org.id),
+        staff_id: Some(mentor.staff.id),
+        request_id: "bench".into(),
+    };
+    let youth = OrganizationRow {
+        id: Uuid::now_v7(),
+        name: "Jeugdhulp".into(),
+        kind: "youth_care".into(),
+        created_at: now(),
+    };
+    store.create_organization(&youth).await?;
+    store
+        .create_staff(&StaffRecord {
+            staff: StaffRow {
+                id: Uuid::now_v7(),
+                organization_id: youth.id,
+                subject: "spec".into(),
+                name: "S".into(),
+                role: "specialist".into(),
+                capacity: Some(10),
+                active: true,
+                created_at: now(),
+            },
+            location_ids: vec![],
+            region_codes: vec!["JZ22".into()],
+            expertise: vec!["language".into()],
+        })
+        .await?;
+    // children with two parents each and their consent to a consultation by the provider
+    let seeded: Vec<(Uuid, Uuid, Uuid)> =
+        futures::stream::iter(0..args.children + WITHDRAW_CHILDREN)
+            .map(|i| {
+                let actor = actor.clone();
+                let (org, location, youth) = (org.id, location.id, youth.id);
+                async move {
+                    let row = child_row(org, location, &format!("seed-{i}"));
+                    store
+                        .create_child(
+                            &row,
+                            &AuditRecord::new(
+                                &actor,
+                                AuditAction::Create,
+                                "child",
+                                Some(row.id),
+                                Some(row.id),
+                                "child_record",
+                            ),
+                        )
+                        .await?;
+                    let a = guardian(store, &actor, row.id, "Ouder A").await?;
+                    let b = guardian(store, &actor, row.id, "Ouder B").await?;
+                    seed_consent(store, &actor, &row, youth, a, b).await?;
+                    anyhow::Ok((row.id, a, b))
+                }
+            })
+            .buffer_unordered(args.concurrency)
+            .try_collect()
+            .await?;
+    // the last children carry the consents prepared for withdrawal, so the others keep one
+    // active consent each, as in real use
+    let (seeded, withdraw_children) = seeded.split_at(args.children);
+    let children: Vec<Uuid> = seeded.iter().map(|s| s.0).collect();
+    let guardians: Vec<(Uuid, Uuid)> = seeded.iter().map(|s| (s.1, s.2)).collect();
+    // consents to withdraw: enough for each run not to run out at the rates seen on 2 cores
+    let pool = (args.seconds as usize + 1) * 1_200;
+    let mut pools = Vec::new();
+    for _ in 0..2 {
+        let made: Vec<(Uuid, Uuid, Uuid)> = futures::stream::iter(0..pool)
+            .map(|i| {
+                let actor = actor.clone();
+                let (child, a, b) = withdraw_children[i % withdraw_children.len()];
+                let youth = youth.id;
+                async move {
+                    let row = ChildRow {
+                        id: child,
+                        ..child_row(Uuid::nil(), Uuid::nil(), "")
+                    };
+                    let id = seed_consent(store, &actor, &row, youth, a, b).await?;
+                    anyhow::Ok((id, child, a))
+                }
+            })
+            .buffer_unordered(args.concurrency)
+            .try_collect()
+            .await?;
+        pools.push(made);
+    }
+    let withdraw_raw = pools.pop().unwrap_or_default();
+    let withdraw_http = pools.pop().unwrap_or_default();
+    // specialists with room for every submission of the run, a concern per child, and webhook
+    // endpoints of both organisations at a local receiver (what a submission enqueues)
+    for n in 0..40 {
+        store
+            .create_staff(&StaffRecord {
+                staff: StaffRow {
+                    id: Uuid::now_v7(),
+                    organization_id: youth.id,
+                    subject: format!("lang-{n}"),
+                    name: "L".into(),
+                    role: "specialist".into(),
+                    capacity: Some(500),
+                    active: true,
+                    created_at: now(),
+                },
+                location_ids: vec![],
+                region_codes: vec!["JZ22".into()],
+                expertise: vec!["language".into()],
+            })
+            .await?;
+    }
+    let mut concerns = Vec::with_capacity(children.len());
+    for child in &children {
+        let row = ConcernRow {
+            id: Uuid::now_v7(),
+            child_id: *child,
+            domains: "language".into(),
+            observation: "bench".into(),
+            observed_since: chrono::NaiveDate::from_ymd_opt(2026, 9, 1).unwrap(),
+            recorded_by_subject: "bench-mentor".into(),
+            recorded_by_staff_id: None,
+            created_at: now(),
+        };
+        store
+            .create_concern(
+                &row,
+                &AuditRecord::new(
+                    &actor,
+                    AuditAction::Create,
+                    "concern",
+                    Some(row.id),
+                    Some(*child),
+                    "consultation",
+                ),
+            )
+            .await?;
+        concerns.push(row.id);
+    }
+    let receiver = start_receiver().await?;
+    for (org, events) in [(org.id, r#"["*"]"#), (youth.id, r#"["consultation.*"]"#)] {
+        store
+            .create_endpoint(&WebhookEndpointRow {
+                id: Uuid::now_v7(),
+                organization_id: org,
+                url: receiver.clone(),
+                events: events.into(),
+                signing: "hmac".into(),
+                secret: kindbrug::webhooks::new_secret(kindbrug::webhooks::Signing::Hmac).0,
+                status: "active".into(),
+                disabled_reason: None,
+                created_at: now(),
+            })
+            .await?;
+    }
+    let mentor_token = state.auth.dev_issuer().unwrap().mint(
+        "kindbrug",
+        "bench-mentor",
+        &["mentor".into()],
+        Some(&org.id.to_string()),
+        Duration::from_secs(3600),
+    );
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(args.concurrency)
+        .build()?;
+    Ok((
+        Bench {
+            state,
+            base,
+            http,
+            org: org.id,
+            location: location.id,
+            mentor_sub: "bench-mentor".into(),
+            mentor_token,
+            children,
+            guardians,
+            youth: youth.id,
+            withdraw_http,
+            withdraw_raw,
+            concerns,
+            actor,
+            config: state_config,
+        },
+        pg_name,
+    ))
+}
+
+async fn guardian(
+    store: &dyn Store,
+    actor: &AuditActor,
+    child: Uuid,
+    name: &str,
+) -> anyhow::Result<Uuid> {
+    let g = GuardianRow {
+        id: Uuid::now_v7(),
+        child_id: child,
+        name: name.into(),
+        relationship: "parent".into(),
+        has_parental_authority: true,
+        authority_source: Some("declared".into()),
+        email: None,
+        phone: None,
+        created_at: now(),
+    };
+    store
+        .add_guardian(
+            &g,
+            &AuditRecord::new(
+                actor,
+                AuditAction::Create,
+                "guardian",
+                Some(g.id),
+                Some(child),
+                "child_record",
+            ),
+        )
+        .await?;
+    Ok(g.id)
+}
+
+/// Both parents' consent to a consultation by `youth`, recorded directly (no rules applied).
+async fn seed_consent(
+    store: &dyn Store,
+    actor: &AuditActor,
+    child: &ChildRow,
+    youth: Uuid,
+    a: Uuid,
+    b: Uuid,
+) -> anyhow::Result<Uuid> {
+    let record = consent_record(child, &grant(youth, a, b), meta(actor));
+    store
+        .create_consent(
+            &record,
+            &[],
+            &AuditRecord::new(
+                actor,
+                AuditAction::Create,
+                "consent",
+                Some(record.consent.id),
+                Some(child.id),
+                "consent_management",
+            ),
+        )
+        .await?;
+    Ok(record.consent.id)
+}
+
+fn grant(youth: Uuid, a: Uuid, b: Uuid) -> NewDecision {
+    NewDecision {
+        purpose: Purpose::Consultation,
+        recipient: Recipient::Organization(youth),
+        decision: Decision::Granted,
+        givers: vec![Giver::Guardian(a), Giver::Guardian(b)],
+        valid_from: chrono::NaiveDate::from_ymd_opt(2026, 1, 1).unwrap(),
+        valid_until: None,
+        no_signs_of_disagreement: false,
+        child_not_competent: false,
+    }
+}
+
+fn meta(actor: &AuditActor) -> RecordMeta {
+    RecordMeta {
+        method: ConsentMethod::Oral,
+        evidence_ref: None,
+        noted_by_staff_id: actor.staff_id,
+        information_version: "bench-1".into(),
+        recorded_by_subject: actor.subject.clone(),
+        recorded_by_role: actor.role.clone(),
+        recorded_by_organization_id: actor.organization_id,
+        parent_link_id: None,
+        at: now(),
+        region_code: Some("JZ22".into()),
+    }
+}
+
+fn child_row(org: Uuid, location: Uuid, reference: &str) -> ChildRow {
+    let at = now();
+    ChildRow {
+        id: Uuid::now_v7(),
+        organization_id: org,
+        location_id: location,
+        group_id: None,
+        external_ref: reference.into(),
+        given_name: "Kind".into(),
+        date_of_birth: chrono::NaiveDate::from_ymd_opt(2022, 5, 1).unwrap(),
+        version: 1,
+        created_at: at,
+        updated_at: at,
+        mentor_staff_id: None,
+    }
+}
+
+struct Row {
+    scenario: &'static str,
+    backend: String,
+    http: Stats,
+    raw: Stats,
+}
+
+/// The store calls `POST /api/v1/consultations` makes, without HTTP, token or JSON.
+async fn raw_submission(b: &Bench, i: u64) -> anyhow::Result<()> {
+    use kindbrug::domain::routing::{rank, Candidate, Need};
+    let store = b.state.store.as_ref();
+    let k = (i as usize * 7919) % b.children.len();
+    store
+        .staff_by_subject(b.org, &b.mentor_sub)
+        .await?
+        .context("staff")?;
+    let child = store.get_child(b.children[k]).await?.context("child")?;
+    store.get_concern(b.concerns[k]).await?.context("concern")?;
+    let location = store
+        .get_location(child.location_id)
+        .await?
+        .context("location")?;
+    let region = store
+        .region_of(&location.municipality_code, chrono::Utc::now().date_naive())
+        .await?
+        .context("region")?;
+    let rows = store.routing_candidates(&region).await?;
+    let consents = store
+        .consents_of_child(child.id, Some("consultation"))
+        .await?;
+    store.list_guardians(child.id).await?;
+    let candidates: Vec<Candidate> = rows
+        .into_iter()
+        .map(|r| Candidate {
+            staff_id: r.staff_id,
+            organization_id: r.organization_id,
+            active: r.active,
+            regions: r
+                .region_codes
+                .iter()
+                .filter_map(|c| c.parse().ok())
+                .collect(),
+            expertise: r.expertise.iter().filter_map(|e| e.parse().ok()).collect(),
+            capacity: r.capacity,
+            open: r.open_count,
+            last_offered_at: r.last_offered_at,
+        })
+        .collect();
+    let region_code: kindbrug::domain::types::RegionCode =
+        region.parse().map_err(|e: String| anyhow::anyhow!(e))?;
+    let ranking = rank(
+        &Need {
+            region: &region_code,
+            expertise: kindbrug::domain::types::ConcernDomain::Language,
+            declined: &[],
+        },
+        &candidates,
+        |_| true,
+    );
+    let at = now();
+    let row = ConsultationRow {
+        id: Uuid::now_v7(),
+        child_id: child.id,
+        organization_id: child.organization_id,
+        location_id: child.location_id,
+        concern_id: b.concerns[k],
+        question: "Hoe kan dit kind meer meedoen?".into(),
+        expertise: "language".into(),
+        urgency: "normal".into(),
+        region_code: region,
+        status: "requested".into(),
+        held_from: None,
+        offered_to: None,
+        offered_at: None,
+        answer_due: None,
+        assigned_to: None,
+        accepted_at: None,
+        status_reason: None,
+        requested_by_subject: b.mentor_sub.clone(),
+        requested_by_staff_id: b.actor.staff_id,
+        version: 1,
+        created_at: at,
+        updated_at: at,
+        outcome: None,
+        closed_at: None,
+        summary_sealed: None,
+        advice_sealed: None,
+        parents_involved: None,
+        referral_kind: None,
+        referral_consent_in_force: None,
+        half_year: Some("2026-H2".into()),
+        age_band: Some("4-13".into()),
+        consent_delayed: Some(false),
+    };
+    let submission = Submission {
+        consent_ids: consents.iter().map(|c| c.consent.id).collect(),
+        route: RouteRequest {
+            ranking,
+            answer_due: at + chrono::Duration::days(3),
+            trigger: "submitted".into(),
+        },
+        audit: AuditRecord::new(
+            &b.actor,
+            AuditAction::Create,
+            "consultation",
+            Some(row.id),
+            Some(child.id),
+            "consultation",
+        ),
+        idempotency: None,
+        respond: |r| r.id.to_string(),
+        row,
+    };
+    store.submit_consultation(&submission).await?;
+    Ok(())
+}
+
+/// A webhook receiver that answers 204 at once.
+async fn start_receiver() -> anyhow::Result<String> {
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(|| async { axum::http::StatusCode::NO_CONTENT }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let url = format!("http://{}/hook", listener.local_addr()?);
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    Ok(url)
+}
+
+async fn run_backend(
+    backend: &str,
+    args: &Args,
+    relays: &mut Vec<String>,
+    timeline_sizes: &mut Vec<String>,
+) -> anyhow::Result<Vec<Row>> {
+    let tmp = tempfile_dir()?;
+    let (b, pg_name) = setup(backend, args, &tmp).await?;
+    let b = Arc::new(b);
+    let mut rows = Vec::new();
+    let (c, s) = (args.concurrency, args.seconds);
+
+    // -- read one child: GET /api/v1/children/{id}
+    let bb = b.clone();
+    let http = load(c, s, move |i| {
+        let b = bb.clone();
+        async move {
+            let id = b.children[(i as usize * 7919) % b.children.len()];
+            let r = b
+                .http
+                .get(format!("{}/api/v1/children/{id}", b.base))
+                .bearer_auth(&b.mentor_token)
+                .send()
+                .await?;
+            anyhow::ensure!(r.status() == 200, "status {}", r.status());
+            r.bytes().await?;
+            Ok(())
+        }
+    })
+    .await;
+    let bb = b.clone();
+    let raw = load(c, s, move |i| {
+        let b = bb.clone();
+        async move {
+            let store = b.state.store.as_ref();
+            let id = b.children[(i as usize * 7919) % b.children.len()];
+            store
+                .staff_by_subject(b.org, &b.mentor_sub)
+                .await?
+                .context("staff")?;
+            store.get_child(id).await?.context("child")?;
+            store
+                .record(&[AuditRecord::new(
+                    &b.actor,
+                    AuditAction::Read,
+                    "child",
+                    Some(id),
+                    Some(id),
+                    "child_record",
+                )])
+                .await?;
+            Ok(())
+        }
+    })
+    .await;
+    rows.push(Row {
+        scenario: "read child",
+        backend: backend.into(),
+        http,
+        raw,
+    });
+
+    // -- register a child: POST /api/v1/children
+    let bb = b.clone();
+    let http = load(c, s, move |i| {
+        let b = bb.clone();
+        async move {
+            let body = json!({"location_id": b.location, "external_ref": format!("http-{i}"), "given_name": "Kind", "date_of_birth": "2022-05-01"});
+            let r = b.http.post(format!("{}/api/v1/children", b.base)).bearer_auth(&b.mentor_token).json(&body).send().await?;
+            anyhow::ensure!(r.status() == 201, "status {}", r.status());
+            r.bytes().await?;
+            Ok(())
+        }
+    })
+    .await;
+    let bb = b.clone();
+    let raw = load(c, s, move |i| {
+        let b = bb.clone();
+        async move {
+            let store = b.state.store.as_ref();
+            store
+                .staff_by_subject(b.org, &b.mentor_sub)
+                .await?
+                .context("staff")?;
+            store.get_location(b.location).await?.context("location")?;
+            let row = child_row(b.org, b.location, &format!("raw-{i}"));
+            store
+                .create_child(
+                    &row,
+                    &AuditRecord::new(
+                        &b.actor,
+                        AuditAction::Create,
+                        "child",
+                        Some(row.id),
+                        Some(row.id),
+                        "child_record",
+                    ),
+                )
+                .await?;
+            Ok(())
+        }
+    })
+    .await;
+    rows.push(Row {
+        scenario: "register child",
+        backend: backend.into(),
+        http,
+        raw,
+    });
+
+    // -- consent check: GET /api/v1/children/{id}/consent-check
+    let bb = b.clone();
+    let http = load(c, s, move |i| {
+        let b = bb.clone();
+        async move {
+            let id = b.children[(i as usize * 7919) % b.children.len()];
+            let url = format!(
+                "{}/api/v1/children/{id}/consent-check?purpose=consultation&organization_id={}",
+                b.base, b.youth
+            );
+            let r = b.http.get(url).bearer_auth(&b.mentor_token).send().await?;
+            anyhow::ensure!(r.status() == 200, "status {}", r.status());
+            let body: serde_json::Value = r.json().await?;
+            anyhow::ensure!(body["allowed"] == true, "not allowed: {body}");
+            Ok(())
+        }
+    })
+    .await;
+    let bb = b.clone();
+    let raw = load(c, s, move |i| {
+        let b = bb.clone();
+        async move {
+            let store = b.state.store.as_ref();
+            let id = b.children[(i as usize * 7919) % b.children.len()];
+            store
+                .staff_by_subject(b.org, &b.mentor_sub)
+                .await?
+                .context("staff")?;
+            store.get_child(id).await?.context("child")?;
+            store.consents_of_child(id, Some("consultation")).await?;
+            store.list_guardians(id).await?;
+            store
+                .record(&[AuditRecord::new(
+                    &b.actor,
+                    AuditAction::Read,
+                    "consent_check",
+                    None,
+                    Some(id),
+                    "consent_management",
+                )])
+                .await?;
+            Ok(())
+        }
+    })
+    .await;
+    rows.push(Row {
+        scenario: "consent check",
+        backend: backend.into(),
+        http,
+        raw,
+    });
+
+    // -- withdraw consent: POST /api/v1/consents/{id}/withdraw (prepared consents, each once;
+    //    before "record consent", which supersedes them)
+    let bb = b.clone();
+    let http = load_at_most(c, s, b.withdraw_http.len() as u64, move |i| {
+        let b = bb.clone();
+        async move {
+            let (consent, _, by) = b.withdraw_http[i as usize];
+            let r = b
+                .http
+                .post(format!("{}/api/v1/consents/{consent}/withdraw", b.base))
+                .bearer_auth(&b.mentor_token)
+                .json(&json!({"by": {"guardian_id": by}}))
+                .send()
+                .await?;
+            anyhow::ensure!(r.status() == 200, "status {}", r.status());
+            r.bytes().await?;
+            Ok(())
+        }
+    })
+    .await;
+    let bb = b.clone();
+    let raw = load_at_most(c, s, b.withdraw_raw.len() as u64, move |i| {
+        let b = bb.clone();
+        async move {
+            let store = b.state.store.as_ref();
+            let (consent, child, by) = b.withdraw_raw[i as usize];
+            store
+                .staff_by_subject(b.org, &b.mentor_sub)
+                .await?
+                .context("staff")?;
+            store.get_consent(consent).await?.context("consent")?;
+            store.get_child(child).await?.context("child")?;
+            let w = Withdrawal {
+                at: now(),
+                by_guardian_id: Some(by),
+                by_child: false,
+                reason: None,
+            };
+            store
+                .withdraw_consent(
+                    consent,
+                    &w,
+                    &AuditRecord::new(
+                        &b.actor,
+                        AuditAction::Update,
+                        "consent",
+                        Some(consent),
+                        Some(child),
+                        "consent_management",
+                    ),
+                )
+                .await?;
+            store.get_consent(consent).await?.context("consent")?;
+            Ok(())
+        }
+    })
+    .await;
+    rows.push(Row {
+        scenario: "withdraw consent",
+        backend: backend.into(),
+        http,
+        raw,
+    });
+
+    // -- record consent: POST /api/v1/children/{id}/consents (both parents; replaces the last)
+    let bb = b.clone();
+    let http = load(c, s, move |i| {
+        let b = bb.clone();
+        async move {
+            let k = (i as usize * 7919) % b.children.len();
+            let (id, (a, g)) = (b.children[k], b.guardians[k]);
+            let body = json!({"purpose": "consultation", "recipient": {"organization_id": b.youth}, "decision": "granted",
+                "given_by": [{"guardian_id": a}, {"guardian_id": g}], "method": "oral", "information_version": "bench-1", "valid_from": "2026-01-01"});
+            let r = b.http.post(format!("{}/api/v1/children/{id}/consents", b.base)).bearer_auth(&b.mentor_token).json(&body).send().await?;
+            anyhow::ensure!(r.status() == 201, "status {}", r.status());
+            r.bytes().await?;
+            Ok(())
+        }
+    })
+    .await;
+    let bb = b.clone();
+    let raw = load(c, s, move |i| {
+        let b = bb.clone();
+        async move {
+            let store = b.state.store.as_ref();
+            let k = (i as usize * 7919) % b.children.len();
+            let (id, (a, g)) = (b.children[k], b.guardians[k]);
+            store
+                .staff_by_subject(b.org, &b.mentor_sub)
+                .await?
+                .context("staff")?;
+            let child = store.get_child(id).await?.context("child")?;
+            store
+                .get_organization(b.youth)
+                .await?
+                .context("recipient")?;
+            store.list_guardians(id).await?;
+            let active = store.consents_of_child(id, Some("consultation")).await?;
+            let supersede: Vec<Uuid> = active.iter().map(|r| r.consent.id).collect();
+            let record = consent_record(&child, &grant(b.youth, a, g), meta(&b.actor));
+            store
+                .create_consent(
+                    &record,
+                    &supersede,
+                    &AuditRecord::new(
+                        &b.actor,
+                        AuditAction::Create,
+                        "consent",
+                        Some(record.consent.id),
+                        Some(id),
+                        "consent_management",
+                    ),
+                )
+                .await?;
+            Ok(())
+        }
+    })
+    .await;
+    rows.push(Row {
+        scenario: "record consent",
+        backend: backend.into(),
+        http,
+        raw,
+    });
+
+    // -- submit a consultation: consent check + routing + audit + outbox in one transaction
+    let bb = b.clone();
+    let http = load(c, s, move |i| {
+        let b = bb.clone();
+        async move {
+            let k = (i as usize * 7919) % b.children.len();
+            let body = json!({"child_id": b.children[k], "concern_id": b.concerns[k], "question": "Hoe kan dit kind meer meedoen?", "expertise": "language", "urgency": "normal"});
+            let r = b.http.post(format!("{}/api/v1/consultations", b.base)).bearer_auth(&b.mentor_token).json(&body).send().await?;
+            anyhow::ensure!(r.status() == 201, "status {}", r.status());
+            r.bytes().await?;
+            Ok(())
+        }
+    })
+    .await;
+    let bb = b.clone();
+    let raw = load(c, s, move |i| {
+        let b = bb.clone();
+        async move { raw_submission(&b, i).await }
+    })
+    .await;
+    rows.push(Row {
+        scenario: "submit consultation",
+        backend: backend.into(),
+        http,
+        raw,
+    });
+
+    // -- specialist work: requests of 20 children accepted by their specialists, then visits
+    //    logged on them (hundreds per child) and the children's timelines read
+    let mut accepted = Vec::new();
+    for k in 0..20.min(b.children.len()) {
+        let body = json!({"child_id": b.children[k], "concern_id": b.concerns[k], "question": "Wat helpt?", "expertise": "language", "urgency": "normal"});
+        let r: serde_json::Value = b
+            .http
+            .post(format!("{}/api/v1/consultations", b.base))
+            .bearer_auth(&b.mentor_token)
+            .json(&body)
+            .send()
+            .await?
+            .json()
+            .await?;
+        let Some(to) = r["offered_to"]
+            .as_str()
+            .and_then(|s| s.parse::<Uuid>().ok())
+        else {
+            continue;
+        };
+        let staff = b.state.store.get_staff(to).await?.context("specialist")?;
+        let token = b.state.auth.dev_issuer().unwrap().mint(
+            "kindbrug",
+            &staff.staff.subject,
+            &["specialist".into()],
+            Some(&staff.staff.organization_id.to_string()),
+            Duration::from_secs(3600),
+        );
+        let id: Uuid = r["id"].as_str().context("id")?.parse()?;
+        let ok = b
+            .http
+            .post(format!("{}/api/v1/consultations/{id}/accept", b.base))
+            .bearer_auth(&token)
+            .send()
+            .await?;
+        anyhow::ensure!(ok.status() == 200, "accept: {}", ok.status());
+        accepted.push((
+            id,
+            b.children[k],
+            token,
+            staff.staff.id,
+            staff.staff.subject.clone(),
+            staff.staff.organization_id,
+        ));
+    }
+    let accepted = Arc::new(accepted);
+    let visit_body = json!({"date": "2026-11-20", "duration_minutes": 60, "kind": "staff_coaching", "participants": ["mentor", "practitioner"],
+        "competences": ["striking_behaviour"], "notes": "Observatie op de groep; gesprek met de mentor.", "advice": "Vaste dagritmekaarten gebruiken"});
+    let (bb, acc, vb) = (b.clone(), accepted.clone(), visit_body.clone());
+    let http = load(c, s, move |i| {
+        let (b, acc, vb) = (bb.clone(), acc.clone(), vb.clone());
+        async move {
+            let (id, _, token, ..) = &acc[i as usize % acc.len()];
+            let r = b
+                .http
+                .post(format!("{}/api/v1/consultations/{id}/visits", b.base))
+                .bearer_auth(token)
+                .json(&vb)
+                .send()
+                .await?;
+            anyhow::ensure!(r.status() == 201, "status {}", r.status());
+            r.bytes().await?;
+            Ok(())
+        }
+    })
+    .await;
+    let (bb, acc) = (b.clone(), accepted.clone());
+    let raw = load(c, s, move |i| {
+        let (b, acc) = (bb.clone(), acc.clone());
+        async move {
+            let store = b.state.store.as_ref();
+            let (id, child, _, staff, subject, org) = &acc[i as usize % acc.len()];
+            store
+                .staff_by_subject(*org, subject)
+                .await?
+                .context("staff")?;
+            let row = store.get_consultation(*id).await?.context("consultation")?;
+            store.get_child(*child).await?.context("child")?;
+            store
+                .consents_of_child(*child, Some("consultation"))
+                .await?;
+            store.list_guardians(*child).await?;
+            let at = now();
+            let visit_id = Uuid::now_v7();
+            let visit = VisitRow {
+                id: visit_id,
+                consultation_id: *id,
+                child_id: *child,
+                specialist_id: *staff,
+                date: chrono::NaiveDate::from_ymd_opt(2026, 11, 20).unwrap(),
+                duration_minutes: 60,
+                kind: "staff_coaching".into(),
+                participants: "mentor,practitioner".into(),
+                competences: "striking_behaviour".into(),
+                status: "held".into(),
+                notes_sealed: Some(
+                    b.state
+                        .keys
+                        .seal(visit_id, "Observatie op de groep; gesprek met de mentor."),
+                ),
+                advice_sealed: Some(
+                    b.state
+                        .keys
+                        .seal(visit_id, "Vaste dagritmekaarten gebruiken"),
+                ),
+                notes_shared: false,
+                version: 1,
+                created_at: at,
+                updated_at: at,
+                region_code: Some("JZ22".into()),
+                organization_id: Some(b.org),
+                half_year: Some("2026-H2".into()),
+                age_band: Some("4-13".into()),
+            };
+            let start = (row.status == "accepted").then_some(&row);
+            store
+                .create_visit(
+                    &visit,
+                    start,
+                    &AuditRecord::new(
+                        &b.actor,
+                        AuditAction::Create,
+                        "visit",
+                        Some(visit_id),
+                        Some(*child),
+                        "consultation",
+                    ),
+                )
+                .await?;
+            Ok(())
+        }
+    })
+    .await;
+    rows.push(Row {
+        scenario: "log visit",
+        backend: backend.into(),
+        http,
+        raw,
+    });
+
+    let (bb, acc) = (b.clone(), accepted.clone());
+    let http = load(c, s, move |i| {
+        let (b, acc) = (bb.clone(), acc.clone());
+        async move {
+            let (_, child, ..) = &acc[i as usize % acc.len()];
+            let r = b
+                .http
+                .get(format!(
+                    "{}/api/v1/children/{child}/timeline?limit=50",
+                    b.base
+                ))
+                .bearer_auth(&b.mentor_token)
+                .send()
+                .await?;
+            anyhow::ensure!(r.status() == 200, "status {}", r.status());
+            r.bytes().await?;
+            Ok(())
+        }
+    })
+    .await;
+    let (bb, acc) = (b.clone(), accepted.clone());
+    let raw = load(c, s, move |i| {
+        let (b, acc) = (bb.clone(), acc.clone());
+        async move {
+            let store = b.state.store.as_ref();
+            let (_, child, ..) = &acc[i as usize % acc.len()];
+            store
+                .staff_by_subject(b.org, &b.mentor_sub)
+                .await?
+                .context("staff")?;
+            store.get_child(*child).await?.context("child")?;
+            let rows = store.timeline(*child, None, None, 50).await?;
+            anyhow::ensure!(!rows.is_empty(), "empty timeline");
+            store
+                .record(&[AuditRecord::new(
+                    &b.actor,
+                    AuditAction::Read,
+                    "timeline",
+                    None,
+                    Some(*child),
+                    "consultation",
+                )])
+                .await?;
+            Ok(())
+        }
+    })
+    .await;
+    let events = b
+        .state
+        .store
+        .timeline(
+            accepted.first().map(|a| a.1).unwrap_or_default(),
+            None,
+            None,
+            100_000,
+        )
+        .await?
+        .len();
+    timeline_sizes.push(format!(
+        "{backend}: {events} events on a child's timeline at the end of the run"
+    ));
+    rows.push(Row {
+        scenario: "read timeline (50)",
+        backend: backend.into(),
+        http,
+        raw,
+    });
+
+    // -- the relay: deliver everything the scenarios enqueued to a local receiver
+    let pending = b.state.store.count_pending_deliveries().await?;
+    let relay = kindbrug::webhooks::relay::Relay::new(
+        b.state.store.clone(),
+        b.config.webhook_policy(),
+        b.config.relay_settings(),
+    )?;
+    let started = Instant::now();
+    let mut delivered = 0usize;
+    loop {
+        let n = relay.run_once().await?;
+        if n == 0 {
+            break;
+        }
+        delivered += n;
+    }
+    let elapsed = started.elapsed();
+    let left = b.state.store.count_pending_deliveries().await?;
+    relays.push(format!(
+        "| {backend} | {pending} | {delivered} | {:.1} | {:.0} | {left} |",
+        elapsed.as_secs_f64(),
+        delivered as f64 / elapsed.as_secs_f64().max(1e-9)
+    ));
+
+    b.state.store.close().await;
+    if let Some(name) = pg_name {
+        let admin = sqlx::PgPool::connect(&args.postgres_url).await?;
+        sqlx::query(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+            .execute(&admin)
+            .await?;
+    }
+    let _ = std::fs::remove_dir_all(&tmp);
+    Ok(rows)
+}
+
+/// Figures at national scale: generate, then time every figure for a region's policy staff
+/// and for a childcare organisation's.
+async fn figures(args: &Args, n: usize) -> anyhow::Result<()> {
+    let mut out = Vec::new();
+    for backend in &args.backends {
+        let tmp = tempfile_dir()?;
+        let (url, pg_name) = match backend.as_str() {
+            "sqlite" => (
+                format!("sqlite://{}", tmp.join("figures.db").display()),
+                None,
+            ),
+            _ => {
+                let name = format!("kb_figures_{}", Uuid::new_v4().simple());
+                let admin = sqlx::PgPool::connect(&args.postgres_url).await?;
+                sqlx::query(&format!("CREATE DATABASE \"{name}\""))
+                    .execute(&admin)
+                    .await?;
+                admin.close().await;
+                let mut u = url::Url::parse(&args.postgres_url)?;
+                u.set_path(&name);
+                (u.to_string(), Some(name))
+            }
+        };
+        let config = Config {
+            database_url: SecretString::from(url),
+            database_max_connections: 8,
+            dev_jwt_secret: Some(SecretString::from(
+                "bench-secret-bench-secret-bench-secret-00",
+            )),
+            relay_enabled: false,
+            ..Config::default()
+        };
+        let state = kindbrug::build_state(config).await?;
+        eprintln!("{backend}: generating {n} requests …");
+        let started = Instant::now();
+        let g = kindbrug::scale::generate(state.store.as_ref(), n, 2026).await?;
+        let generated_in = started.elapsed();
+        // PostgreSQL plans from statistics: refresh them after the bulk load, as autovacuum would
+        if backend == "postgres" {
+            let pool = sqlx::PgPool::connect(state.config.database_url.expose_secret()).await?;
+            sqlx::query("ANALYZE").execute(&pool).await?;
+            pool.close().await;
+        } else {
+            let pool = sqlx::SqlitePool::connect(state.config.database_url.expose_secret()).await?;
+            sqlx::query("ANALYZE").execute(&pool).await?;
+            pool.close().await;
+        }
+        let started = Instant::now();
+        let summary_rows = state.store.refresh_figures(now()).await?;
+        let refreshed_in = started.elapsed();
+        let muni = OrganizationRow {
+            id: Uuid::now_v7(),
+            name: "Gemeente".into(),
+            kind: "municipality".into(),
+            created_at: now(),
+        };
+        state.store.create_organization(&muni).await?;
+        state
+            .store
+            .create_staff(&StaffRecord {
+                staff: StaffRow {
+                    id: Uuid::now_v7(),
+                    organization_id: muni.id,
+                    subject: "beleid".into(),
+                    name: "B".into(),
+                    role: "policy".into(),
+                    capacity: None,
+                    active: true,
+                    created_at: now(),
+                },
+                location_ids: vec![],
+                region_codes: vec!["JZ01".into()],
+                expertise: vec![],
+            })
+            .await?;
+        let issuer = state.auth.dev_issuer().unwrap();
+        let tokens = [
+            (
+                "region JZ01",
+                issuer.mint(
+                    "kindbrug",
+                    "beleid",
+                    &["policy".into()],
+                    Some(&muni.id.to_string()),
+                    Duration::from_secs(3600),
+                ),
+            ),
+            (
+                "childcare organisation",
+                issuer.mint(
+                    "kindbrug",
+                    "beleid-org",
+                    &["policy".into()],
+                    Some(&g.childcare_orgs[1].to_string()),
+                    Duration::from_secs(3600),
+                ),
+            ),
+        ];
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let base = format!("http://{}", listener.local_addr()?);
+        tokio::spawn(kindbrug::serve(
+            state.clone(),
+            listener,
+            std::future::pending(),
+        ));
+        let http = reqwest::Client::new();
+        for (scope, token) in &tokens {
+            for figure in [
+                "consents",
+                "consultations",
+                "response-times",
+                "outcomes",
+                "visits",
+            ] {
+                let url = format!("{base}/api/v1/stats/{figure}?from=2021-H2&to=2026-H2");
+                for _ in 0..3 {
+                    http.get(&url)
+                        .bearer_auth(token)
+                        .send()
+                        .await?
+                        .bytes()
+                        .await?;
+                }
+                let mut latencies = Vec::new();
+                let mut tasks = Vec::new();
+                for _ in 0..4 {
+                    let (http, url, token) = (http.clone(), url.clone(), token.clone());
+                    tasks.push(tokio::spawn(async move {
+                        let mut l = Vec::new();
+                        for _ in 0..15 {
+                            let t = Instant::now();
+                            let r = http.get(&url).bearer_auth(&token).send().await?;
+                            anyhow::ensure!(r.status() == 200, "{}", r.status());
+                            r.bytes().await?;
+                            l.push(t.elapsed());
+                        }
+                        anyhow::Ok(l)
+                    }));
+                }
+                for t in tasks {
+                    latencies.extend(t.await??);
+                }
+                latencies.sort();
+                let pct = |p: f64| latencies[((latencies.len() as f64 - 1.0) * p).round() as usize];
+                out.push(format!(
+                    "| {figure} | {backend} | {scope} | {} | {} | {} | {} |",
+                    latencies.len(),
+                    ms(pct(0.5)),
+                    ms(pct(0.95)),
+                    ms(*latencies.last().unwrap())
+                ));
+            }
+        }
+        println!(
+            "{backend}: {} requests, {} visits, {} consent records generated in {:.0} s; summaries ({summary_rows} rows) rebuilt in {:.1} s",
+            g.consultations,
+            g.visits,
+            g.consents,
+            generated_in.as_secs_f64(),
+            refreshed_in.as_secs_f64()
+        );
+        state.store.close().await;
+        if let Some(name) = pg_name {
+            let admin = sqlx::PgPool::connect(&args.postgres_url).await?;
+            sqlx::query(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+                .execute(&admin)
+                .await?;
+        }
+        let _ = std::fs::remove_dir_all(&tmp);
+    }
+    println!();
+    println!("| figure | backend | scope | requests | p50 ms | p95 ms | max ms |");
+    println!("|---|---|---|---:|---:|---:|---:|");
+    for line in out {
+        println!("{line}");
+    }
+    Ok(())
+}
+
+/// CPU cost of the consent rules alone (no I/O): one check over a child with two parents and
+/// a handful of records, the shape every request with child data evaluates.
+fn rule_cost() -> String {
+    use kindbrug::domain::consent::{
+        consent_in_force, ConsentFact, ConsentStatus, GuardianFact, Target,
+    };
+    let (a, b, youth) = (Uuid::now_v7(), Uuid::now_v7(), Uuid::now_v7());
+    let guardians = [
+        GuardianFact {
+            id: a,
+            has_parental_authority: true,
+        },
+        GuardianFact {
+            id: b,
+            has_parental_authority: true,
+        },
+    ];
+    let mut records: Vec<ConsentFact> = (0..4)
+        .map(|i| ConsentFact {
+            id: Uuid::now_v7(),
+            purpose: Purpose::Consultation,
+            recipient: Recipient::Organization(youth),
+            decision: Decision::Granted,
+            status: if i == 3 {
+                ConsentStatus::Active
+            } else {
+                ConsentStatus::Superseded
+            },
+            givers: vec![Giver::Guardian(a), Giver::Guardian(b)],
+            valid_from: chrono::NaiveDate::from_ymd_opt(2026, 1, 1).unwrap(),
+            valid_until: None,
+            no_signs_of_disagreement: false,
+            child_not_competent: false,
+            recorded_at: now(),
+        })
+        .collect();
+    records.rotate_left(1);
+    let target = Target {
+        organization_id: Some(youth),
+        region: None,
+    };
+    let born = chrono::NaiveDate::from_ymd_opt(2021, 3, 1).unwrap();
+    let n = 200_000u32;
+    let at = now();
+    let started = Instant::now();
+    let mut allowed = 0u32;
+    for _ in 0..n {
+        allowed += u32::from(
+            consent_in_force(
+                born,
+                &guardians,
+                std::hint::black_box(&records),
+                Purpose::Consultation,
+                &target,
+                at,
+            )
+            .allowed,
+        );
+    }
+    let per = started.elapsed() / n;
+    format!("consent rules alone (domain::consent::consent_in_force, 4 records, 2 parents): {:.2} µs per check ({allowed} of {n} allowed)", per.as_secs_f64() * 1e6)
+}
+
+fn tempfile_dir() -> anyhow::Result<std::path::PathBuf> {
+    let dir = std::env::temp_dir().join(format!("kindbrug-bench-{}", Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.2}", d.as_secs_f64() * 1000.0)
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = args()?;
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
+    println!(
+        "kindbrug-bench: concurrency {}, {} s per run after 1 s warm-up, {} seeded children, {} cores, {}",
+        args.concurrency, args.seconds, args.children, cores,
+        if cfg!(debug_assertions) { "DEBUG build (use --release)" } else { "release build" }
+    );
+    if let Some(n) = args.figures {
+        return figures(&args, n).await;
+    }
+    println!("{}", rule_cost());
+    let mut rows = Vec::new();
+    let mut relays = Vec::new();
+    let mut timeline_sizes = Vec::new();
+    for backend in &args.backends {
+        eprintln!("running {backend} …");
+        rows.extend(run_backend(backend, &args, &mut relays, &mut timeline_sizes).await?);
+    }
+    println!();
+    println!("| scenario | backend | HTTP req/s | HTTP p50 ms | HTTP p99 ms | raw ops/s | raw p50 ms | raw p99 ms | ratio | errors |");
+    println!("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+    for r in &rows {
+        println!(
+            "| {} | {} | {:.0} | {} | {} | {:.0} | {} | {} | {:.2} | {} |",
+            r.scenario,
+            r.backend,
+            r.http.per_second(),
+            ms(r.http.p50),
+            ms(r.http.p99),
+            r.raw.per_second(),
+            ms(r.raw.p50),
+            ms(r.raw.p99),
+            r.http.per_second() / r.raw.per_second().max(f64::MIN_POSITIVE),
+            r.http.errors + r.raw.errors
+        );
+    }
+    println!();
+    println!("| relay | deliveries queued | delivered | seconds | deliveries/s | left |");
+    println!("|---|---:|---:|---:|---:|---:|");
+    for r in &relays {
+        println!("{r}");
+    }
+    println!();
+    for t in &timeline_sizes {
+        println!("{t}");
+    }
+    Ok(())
+}

@@ -1,0 +1,408 @@
+//! Configuration, layered: built-in defaults → `kindbrug.toml` (or the file `KINDBRUG_CONFIG`
+//! names) → `KINDBRUG_*` environment variables. Validated at start; secrets are `secrecy`
+//! types and print as `[REDACTED]`.
+//!
+//! ```toml
+//! # kindbrug.toml — every key is optional; shown with its default.
+//! env = "development"                 # or "production": refuses the development token issuer
+//! listen = "127.0.0.1:8080"
+//! database_url = "sqlite://kindbrug.db" # or postgres://user:pass@host/db
+//! database_max_connections = 16
+//! # dev_jwt_secret = "at least 32 characters"   (KINDBRUG_DEV_JWT_SECRET)
+//! # encryption_keys = "k2026:base64-of-32-bytes,k2025:…"   (KINDBRUG_ENCRYPTION_KEYS; `kindbrug keys generate`)
+//! # encryption_key_id = "k2026"     the key new values are sealed with (default: the first)
+//! oidc_issuers = []                   # e.g. ["https://login.example.nl/realms/zorg"]
+//! audience = "kindbrug"
+//! jwt_leeway_seconds = 30
+//! jwks_min_refetch_seconds = 60       # unknown key ids refetch the JWKS at most this often
+//! log_format = "text"                 # or "json"
+//! request_timeout_seconds = 30
+//! body_limit_bytes = 1048576
+//! public_base_url = "http://127.0.0.1:8080"
+//! parent_invitation_days = 14        # a consent invitation link expires after this
+//! parent_link_days = 90               # a standing parent link expires after this
+//! answer_days_normal = 3             # working days (Europe/Amsterdam) to answer an offer
+//! answer_days_high = 1
+//! deadline_check_seconds = 30         # how often overdue offers move on
+//! webhook_allowed_hosts = []          # non-empty: only these hosts receive webhooks
+//! webhook_allow_private = false       # private address ranges (loopback is allowed in development)
+//! webhook_timeout_seconds = 10
+//! webhook_retry_schedule_seconds = [5, 300, 1800, 7200, 18000, 36000, 36000]
+//! relay_enabled = true                # deliver webhooks from this process
+//! relay_lease_seconds = 60            # a crashed relay's deliveries are taken over after this
+//! relay_batch = 200
+//! relay_concurrency = 64
+//! relay_poll_millis = 200
+//! retention_interval_hours = 24      # the retention job runs this often
+//! figures_refresh_minutes = 10        # policy figures are rebuilt this often
+//! demo_on_empty = true
+//!
+//! [retention]                          # days; KINDBRUG_RETENTION__CONCERN_DAYS=… in the environment
+//! concern_days = 730
+//! ended_consent_days = 1825
+//! youth_care_file_days = 7305         # at least 20 years (Jeugdwet art. 7.3.10)
+//! meldcode_days = 1825
+//! parent_link_days = 30
+//! operational_days = 30               # webhook deliveries, idempotency keys
+//! audit_days = 3650                   # at least 5 years (NEN 7513)                # development: `serve` loads the demo into an empty database
+//! ```
+
+use figment::providers::{Env, Format, Toml};
+use figment::Figment;
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Deserializer};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// Where the gateway runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum RunEnv {
+    #[default]
+    Development,
+    Production,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+/// The gateway's settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct Config {
+    pub env: RunEnv,
+    pub listen: String,
+    pub database_url: SecretString,
+    pub database_max_connections: u32,
+    /// Enables the HS256 development issuer `kindbrug-dev`. In development without it, a
+    /// secret is generated once and kept in the database.
+    pub dev_jwt_secret: Option<SecretString>,
+    /// Keys for specialists' free text at rest: `kid:base64(32 bytes)`, comma-separated.
+    /// Required in production; in development a key is generated and kept in the database.
+    pub encryption_keys: Option<SecretString>,
+    /// The key id new values are sealed with (default: the first key).
+    pub encryption_key_id: Option<String>,
+    /// Real token issuers, found by OIDC discovery.
+    #[serde(deserialize_with = "string_or_list")]
+    pub oidc_issuers: Vec<String>,
+    pub audience: String,
+    pub jwt_leeway_seconds: u64,
+    /// An unknown key id makes the gateway refetch an issuer's keys at most this often.
+    pub jwks_min_refetch_seconds: u64,
+    pub log_format: LogFormat,
+    pub request_timeout_seconds: u64,
+    pub body_limit_bytes: usize,
+    /// Base of links the gateway hands out (parent links, webhook payloads).
+    pub public_base_url: String,
+    /// How long a consent invitation link (one decision) stays valid.
+    pub parent_invitation_days: i64,
+    /// How long a standing parent link (consents, withdrawal, access log) stays valid.
+    pub parent_link_days: i64,
+    /// Working days a specialist has to answer an offer (normal and high urgency).
+    pub answer_days_normal: u32,
+    pub answer_days_high: u32,
+    /// How often overdue offers are looked for and moved on.
+    pub deadline_check_seconds: u64,
+    /// Webhook destinations: when non-empty, only these host names.
+    #[serde(deserialize_with = "string_or_list")]
+    pub webhook_allowed_hosts: Vec<String>,
+    /// Allow webhook destinations in private address ranges (never by default).
+    pub webhook_allow_private: bool,
+    pub webhook_timeout_seconds: u64,
+    /// Waits between delivery attempts (seconds); about a day in all by default.
+    pub webhook_retry_schedule_seconds: Vec<u64>,
+    /// Run a webhook relay in this process.
+    pub relay_enabled: bool,
+    pub relay_lease_seconds: u64,
+    pub relay_batch: i64,
+    pub relay_concurrency: usize,
+    pub relay_poll_millis: u64,
+    /// How long each kind of record is kept (`[retention]`; floors from the law are enforced).
+    pub retention: crate::domain::retention::RetentionPolicy,
+    /// How often the retention job runs.
+    pub retention_interval_hours: u64,
+    /// How often the policy figures' summaries are rebuilt.
+    pub figures_refresh_minutes: u64,
+    /// `serve` in development fills an empty database with the demo data.
+    pub demo_on_empty: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            env: RunEnv::Development,
+            listen: "127.0.0.1:8080".into(),
+            database_url: SecretString::from("sqlite://kindbrug.db"),
+            database_max_connections: 16,
+            dev_jwt_secret: None,
+            encryption_keys: None,
+            encryption_key_id: None,
+            oidc_issuers: Vec::new(),
+            audience: "kindbrug".into(),
+            jwt_leeway_seconds: 30,
+            jwks_min_refetch_seconds: 60,
+            log_format: LogFormat::Text,
+            request_timeout_seconds: 30,
+            body_limit_bytes: 1024 * 1024,
+            public_base_url: "http://127.0.0.1:8080".into(),
+            parent_invitation_days: 14,
+            parent_link_days: 90,
+            answer_days_normal: 3,
+            answer_days_high: 1,
+            deadline_check_seconds: 30,
+            webhook_allowed_hosts: Vec::new(),
+            webhook_allow_private: false,
+            webhook_timeout_seconds: 10,
+            webhook_retry_schedule_seconds: crate::webhooks::DEFAULT_SCHEDULE.to_vec(),
+            relay_enabled: true,
+            relay_lease_seconds: 60,
+            relay_batch: 200,
+            relay_concurrency: 64,
+            relay_poll_millis: 200,
+            retention: crate::domain::retention::RetentionPolicy::default(),
+            retention_interval_hours: 24,
+            figures_refresh_minutes: 10,
+            demo_on_empty: true,
+        }
+    }
+}
+
+fn string_or_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(String),
+        Many(Vec<String>),
+    }
+    Ok(match OneOrMany::deserialize(d)? {
+        OneOrMany::One(s) => s
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(String::from)
+            .collect(),
+        OneOrMany::Many(v) => v,
+    })
+}
+
+/// Minimum length of the development HS256 secret.
+pub const MIN_DEV_SECRET_LEN: usize = 32;
+
+impl Config {
+    /// Where webhooks may be sent.
+    pub fn webhook_policy(&self) -> crate::webhooks::net::AddressPolicy {
+        crate::webhooks::net::AddressPolicy {
+            allowed_hosts: self.webhook_allowed_hosts.clone(),
+            allow_private: self.webhook_allow_private,
+            allow_loopback: self.env == RunEnv::Development,
+            https_only: self.env == RunEnv::Production,
+        }
+    }
+
+    /// How a webhook relay of this process works.
+    pub fn relay_settings(&self) -> crate::webhooks::relay::RelaySettings {
+        crate::webhooks::relay::RelaySettings {
+            batch: self.relay_batch,
+            concurrency: self.relay_concurrency,
+            lease: std::time::Duration::from_secs(self.relay_lease_seconds),
+            poll: std::time::Duration::from_millis(self.relay_poll_millis),
+            timeout: std::time::Duration::from_secs(self.webhook_timeout_seconds),
+            schedule: self.webhook_retry_schedule_seconds.clone(),
+            base_url: self.public_base_url.clone(),
+        }
+    }
+
+    /// Loads defaults → config file → environment, then validates.
+    pub fn load() -> anyhow::Result<Self> {
+        let file = std::env::var_os("KINDBRUG_CONFIG")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from("kindbrug.toml"));
+        let config: Config = Figment::new()
+            .merge(Toml::file(file))
+            .merge(
+                Env::prefixed("KINDBRUG_")
+                    .ignore(&["CONFIG", "REQUIRE_POSTGRES", "REQUIRE_WEBHOOK_VERIFIER"])
+                    .split("__"),
+            )
+            .extract()
+            .map_err(|e| anyhow::anyhow!("configuration: {e}"))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks the settings together; every problem is named.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        let mut problems = Vec::new();
+        if self.listen.parse::<SocketAddr>().is_err() {
+            problems.push(format!("listen: {:?} is not host:port", self.listen));
+        }
+        let url = self.database_url.expose_secret();
+        if !(url.starts_with("sqlite:")
+            || url.starts_with("postgres:")
+            || url.starts_with("postgresql:"))
+        {
+            problems.push("database_url: must start with sqlite: or postgres:".to_string());
+        }
+        if self.database_max_connections == 0 {
+            problems.push("database_max_connections: must be at least 1".into());
+        }
+        if let Some(secret) = &self.dev_jwt_secret {
+            if self.env == RunEnv::Production {
+                problems.push(
+                    "dev_jwt_secret: the development token issuer is refused in production; \
+                     configure oidc_issuers instead"
+                        .into(),
+                );
+            } else if secret.expose_secret().len() < MIN_DEV_SECRET_LEN {
+                problems.push(format!(
+                    "dev_jwt_secret: must be at least {MIN_DEV_SECRET_LEN} characters"
+                ));
+            }
+        }
+        for issuer in &self.oidc_issuers {
+            match url::Url::parse(issuer) {
+                Ok(u) if u.scheme() == "https" => {}
+                Ok(u) if u.scheme() == "http" && self.env == RunEnv::Development => {}
+                _ => problems.push(format!(
+                    "oidc_issuers: {issuer:?} must be an https URL (http only in development)"
+                )),
+            }
+        }
+        if let Some(keys) = &self.encryption_keys {
+            if let Err(e) = crate::crypto::Keyring::parse(keys, self.encryption_key_id.as_deref()) {
+                problems.push(e.to_string());
+            }
+        } else if self.env == RunEnv::Production {
+            problems.push("encryption_keys: production needs a key for data at rest".into());
+        }
+        if self.env == RunEnv::Production && self.oidc_issuers.is_empty() {
+            problems.push("oidc_issuers: production needs at least one token issuer".into());
+        }
+        if self.audience.trim().is_empty() {
+            problems.push("audience: must not be empty".into());
+        }
+        if self.request_timeout_seconds == 0 {
+            problems.push("request_timeout_seconds: must be at least 1".into());
+        }
+        if self.body_limit_bytes < 1024 {
+            problems.push("body_limit_bytes: must be at least 1024".into());
+        }
+        if !(1..=365).contains(&self.parent_invitation_days)
+            || !(1..=730).contains(&self.parent_link_days)
+        {
+            problems.push("parent_invitation_days / parent_link_days: 1 to 365 / 730 days".into());
+        }
+        if self.answer_days_normal == 0
+            || self.answer_days_high == 0
+            || self.answer_days_high > self.answer_days_normal
+        {
+            problems.push(
+                "answer_days_normal / answer_days_high: at least 1, high not longer than normal"
+                    .into(),
+            );
+        }
+        if self.webhook_retry_schedule_seconds.is_empty() || self.webhook_timeout_seconds == 0 {
+            problems.push("webhook_retry_schedule_seconds / webhook_timeout_seconds: must not be empty / zero".into());
+        }
+        if self.relay_lease_seconds <= self.webhook_timeout_seconds {
+            problems
+                .push("relay_lease_seconds: must be longer than webhook_timeout_seconds".into());
+        }
+        if self.relay_batch < 1 || self.relay_concurrency == 0 || self.deadline_check_seconds == 0 {
+            problems.push(
+                "relay_batch / relay_concurrency / deadline_check_seconds: at least 1".into(),
+            );
+        }
+        problems.extend(self.retention.problems());
+        if self.figures_refresh_minutes == 0 {
+            problems.push("figures_refresh_minutes: at least 1".into());
+        }
+        if self.retention_interval_hours == 0 {
+            problems.push("retention_interval_hours: at least 1".into());
+        }
+        if url::Url::parse(&self.public_base_url).is_err() {
+            problems.push("public_base_url: must be a URL".into());
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            anyhow::bail!("invalid configuration:\n  - {}", problems.join("\n  - "))
+        }
+    }
+
+    pub fn listen_addr(&self) -> SocketAddr {
+        self.listen.parse().expect("validated")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid_and_secrets_are_redacted() {
+        let c = Config {
+            dev_jwt_secret: Some(SecretString::from("x".repeat(40))),
+            database_url: SecretString::from("postgres://u:hunter2@db/kb"),
+            ..Config::default()
+        };
+        c.validate().unwrap();
+        let printed = format!("{c:?}");
+        assert!(!printed.contains("hunter2"));
+        assert!(!printed.contains(&"x".repeat(40)));
+    }
+
+    #[test]
+    fn production_refuses_the_development_issuer() {
+        let c = Config {
+            env: RunEnv::Production,
+            dev_jwt_secret: Some(SecretString::from("x".repeat(40))),
+            oidc_issuers: vec!["https://idp.example.nl".into()],
+            ..Config::default()
+        };
+        let err = c.validate().unwrap_err().to_string();
+        assert!(err.contains("refused in production"), "{err}");
+    }
+
+    #[test]
+    fn names_each_problem() {
+        let c = Config {
+            listen: "nope".into(),
+            database_url: SecretString::from("mysql://x"),
+            dev_jwt_secret: Some(SecretString::from("short")),
+            ..Config::default()
+        };
+        let err = c.validate().unwrap_err().to_string();
+        assert!(
+            err.contains("listen")
+                && err.contains("database_url")
+                && err.contains("dev_jwt_secret")
+        );
+    }
+
+    #[test]
+    #[allow(clippy::result_large_err)]
+    fn environment_overrides_file() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "kindbrug.toml",
+                "listen = \"127.0.0.1:9000\"\naudience = \"from-file\"",
+            )?;
+            jail.set_env("KINDBRUG_AUDIENCE", "from-env");
+            jail.set_env(
+                "KINDBRUG_OIDC_ISSUERS",
+                "https://a.example, https://b.example",
+            );
+            let c = Config::load().map_err(|e| e.to_string())?;
+            assert_eq!(c.listen, "127.0.0.1:9000");
+            assert_eq!(c.audience, "from-env");
+            assert_eq!(c.oidc_issuers, ["https://a.example", "https://b.example"]);
+            Ok(())
+        });
+    }
+}

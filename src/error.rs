@@ -1,0 +1,222 @@
+//! One error type for the HTTP API, answered as RFC 9457 problem details
+//! (`application/problem+json`) with a stable `type`, the request id, and per-field `errors`
+//! for validation. 5xx answers are generic; their cause goes to the log with the request id.
+//! No error carries child data: details name fields and rules, never values.
+
+use crate::domain::FieldError;
+use crate::store::StoreError;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+tokio::task_local! {
+    /// The current request's id, set by the request-id middleware for the handler's duration.
+    pub static REQUEST_ID: String;
+}
+
+/// The current request id, or `-` outside a request.
+pub fn current_request_id() -> String {
+    REQUEST_ID
+        .try_with(Clone::clone)
+        .unwrap_or_else(|_| "-".to_string())
+}
+
+/// Prefix of every problem `type`; the slug after it is stable and documented.
+pub const PROBLEM_BASE: &str = "urn:kindbrug:problem:";
+
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+/// An error answer.
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub slug: &'static str,
+    pub title: &'static str,
+    pub detail: String,
+    pub errors: Vec<FieldError>,
+    pub extensions: Map<String, Value>,
+}
+
+/// The body of a problem answer (for the OpenAPI document).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Problem {
+    /// `urn:kindbrug:problem:<slug>`; stable, safe to branch on.
+    #[serde(rename = "type")]
+    pub problem_type: String,
+    pub title: String,
+    pub status: u16,
+    pub detail: String,
+    pub request_id: String,
+    /// Per-field problems of a validation error.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FieldError>,
+}
+
+impl ApiError {
+    pub fn new(
+        status: StatusCode,
+        slug: &'static str,
+        title: &'static str,
+        detail: impl Into<String>,
+    ) -> Self {
+        Self {
+            status,
+            slug,
+            title,
+            detail: detail.into(),
+            errors: Vec::new(),
+            extensions: Map::new(),
+        }
+    }
+
+    /// 422: the request is well-formed but its fields break rules.
+    pub fn validation(errors: Vec<FieldError>) -> Self {
+        let mut e = Self::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation",
+            "Validation failed",
+            "one or more fields are invalid; see errors",
+        );
+        e.errors = errors;
+        e
+    }
+
+    /// 422 for a single field.
+    pub fn field(field: &str, message: &str) -> Self {
+        Self::validation(vec![FieldError::new(field, message)])
+    }
+
+    pub fn bad_request(detail: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "bad-request",
+            "Bad request",
+            detail,
+        )
+    }
+
+    pub fn unauthorized(detail: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "Not authenticated",
+            detail,
+        )
+    }
+
+    pub fn forbidden(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, "forbidden", "Not allowed", detail)
+    }
+
+    /// 404; also answered where a 403 would reveal that a child exists.
+    pub fn not_found(what: &str) -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "not-found",
+            "Not found",
+            format!("{what} not found"),
+        )
+    }
+
+    pub fn conflict(slug: &'static str, detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::CONFLICT, slug, "Conflict", detail)
+    }
+
+    pub fn stale() -> Self {
+        Self::new(
+            StatusCode::PRECONDITION_FAILED,
+            "stale",
+            "Precondition failed",
+            "the resource changed since the ETag in If-Match; read it again",
+        )
+    }
+
+    /// 500 with a generic body; the cause is logged with the request id.
+    pub fn internal(cause: impl std::fmt::Display) -> Self {
+        tracing::error!(request_id = %current_request_id(), error = %cause, "internal error");
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "Internal error",
+            "the gateway could not complete the request; quote the request id to the operator",
+        )
+    }
+
+    /// A problem for a bare status (used for errors produced outside handlers).
+    pub fn from_status(status: StatusCode) -> Self {
+        let (slug, detail) = match status {
+            StatusCode::NOT_FOUND => ("not-found", "no such resource"),
+            StatusCode::METHOD_NOT_ALLOWED => (
+                "method-not-allowed",
+                "this method is not allowed on this path",
+            ),
+            StatusCode::PAYLOAD_TOO_LARGE => ("payload-too-large", "the request body is too large"),
+            StatusCode::REQUEST_TIMEOUT => ("timeout", "the request took too long"),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => {
+                ("unsupported-media-type", "unsupported content type")
+            }
+            StatusCode::SERVICE_UNAVAILABLE => ("unavailable", "the service is not available"),
+            s if s.is_server_error() => ("internal", "the gateway could not complete the request"),
+            _ => ("error", "the request failed"),
+        };
+        Self::new(
+            status,
+            slug,
+            status.canonical_reason().unwrap_or("Error"),
+            detail,
+        )
+    }
+
+    /// Adds a member to the problem body (RFC 9457 extension).
+    pub fn with(mut self, key: &str, value: impl Serialize) -> Self {
+        if let Ok(v) = serde_json::to_value(value) {
+            self.extensions.insert(key.to_string(), v);
+        }
+        self
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound => ApiError::not_found("resource"),
+            StoreError::Conflict(detail) => ApiError::conflict("conflict", detail),
+            StoreError::Stale => ApiError::stale(),
+            other => ApiError::internal(other),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut body = Map::new();
+        body.insert(
+            "type".into(),
+            Value::String(format!("{PROBLEM_BASE}{}", self.slug)),
+        );
+        body.insert("title".into(), Value::String(self.title.into()));
+        body.insert("status".into(), Value::from(self.status.as_u16()));
+        body.insert("detail".into(), Value::String(self.detail));
+        body.insert("request_id".into(), Value::String(current_request_id()));
+        if !self.errors.is_empty() {
+            body.insert(
+                "errors".into(),
+                serde_json::to_value(&self.errors).unwrap_or_default(),
+            );
+        }
+        for (k, v) in self.extensions {
+            body.entry(k).or_insert(v);
+        }
+        let mut res = (self.status, Value::Object(body).to_string()).into_response();
+        res.headers_mut()
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+        if self.status == StatusCode::UNAUTHORIZED {
+            res.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"kindbrug\""),
+            );
+        }
+        res
+    }
+}

@@ -1,0 +1,170 @@
+//! Kindbrug: an interoperability gateway between childcare (*kinderopvang*) and youth-care
+//! specialists (*jeugdhulp*), following the Alert4you model. This crate builds the whole
+//! application from a [`Config`]; the binary and the tests both use it.
+
+#![forbid(unsafe_code)]
+
+pub mod api;
+pub mod audit;
+pub mod auth;
+pub mod config;
+pub mod crypto;
+pub mod demo;
+pub mod domain;
+pub mod error;
+pub mod retention;
+pub mod scale;
+pub mod store;
+pub mod telemetry;
+pub mod webhooks;
+
+pub use config::Config;
+
+use anyhow::Context;
+use auth::{Authenticator, DevIssuer};
+use secrecy::{ExposeSecret, SecretString};
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+use store::DynStore;
+use tokio::net::TcpListener;
+
+/// Shared state of every request handler.
+#[derive(Clone)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub store: DynStore,
+    pub auth: Arc<Authenticator>,
+    /// Keys for specialists' free text at rest.
+    pub keys: Arc<crypto::Keyring>,
+}
+
+/// Name of the setting holding the generated development signing secret.
+const DEV_SECRET_SETTING: &str = "dev_jwt_secret";
+
+/// Opens the database named in the configuration and applies migrations.
+pub async fn open_store(config: &Config) -> anyhow::Result<DynStore> {
+    let url = config.database_url.expose_secret();
+    let store = store::connect(url, config.database_max_connections)
+        .await
+        .context("could not open the database")?;
+    store
+        .migrate()
+        .await
+        .context("could not apply database migrations")?;
+    Ok(store)
+}
+
+/// The development issuer's secret: configured, or in development generated once and kept
+/// in the database so `serve`, `demo` and `token` agree. Never in production.
+pub async fn dev_secret(config: &Config, store: &DynStore) -> anyhow::Result<Option<SecretString>> {
+    if let Some(s) = &config.dev_jwt_secret {
+        return Ok(Some(s.clone()));
+    }
+    if config.env == config::RunEnv::Production {
+        return Ok(None);
+    }
+    use rand::RngCore;
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    let value = store
+        .setting_or_insert(DEV_SECRET_SETTING, &hex::encode(bytes))
+        .await?;
+    Ok(Some(SecretString::from(value)))
+}
+
+/// Name of the setting holding the generated development encryption key.
+const DEV_KEY_SETTING: &str = "dev_encryption_key";
+
+/// The encryption keys: configured, or in development generated once and kept in the database
+/// (which defeats encryption at rest: development only, and said so in the log).
+pub async fn keyring(config: &Config, store: &DynStore) -> anyhow::Result<crypto::Keyring> {
+    if let Some(keys) = &config.encryption_keys {
+        return Ok(crypto::Keyring::parse(
+            keys,
+            config.encryption_key_id.as_deref(),
+        )?);
+    }
+    anyhow::ensure!(
+        config.env == config::RunEnv::Development,
+        "encryption_keys must be configured in production"
+    );
+    let value = store
+        .setting_or_insert(DEV_KEY_SETTING, &crypto::Keyring::generate("dev"))
+        .await?;
+    tracing::warn!("no encryption_keys configured: using a development key kept in the database");
+    Ok(crypto::Keyring::parse(&SecretString::from(value), None)?)
+}
+
+/// Builds the application state: database, token issuers, encryption keys.
+pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
+    let store = open_store(&config).await?;
+    let dev = dev_secret(&config, &store).await?.map(DevIssuer::new);
+    let keys = keyring(&config, &store).await?;
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .user_agent(concat!("kindbrug/", env!("CARGO_PKG_VERSION")))
+        .build()?;
+    let oidc = config
+        .oidc_issuers
+        .iter()
+        .map(|i| {
+            auth::oidc::OidcIssuer::new(
+                i,
+                http.clone(),
+                Duration::from_secs(config.jwks_min_refetch_seconds),
+            )
+        })
+        .collect();
+    let auth = Authenticator::new(
+        dev,
+        oidc,
+        config.audience.clone(),
+        config.jwt_leeway_seconds,
+    );
+    auth.warm_up().await;
+    Ok(AppState {
+        config: Arc::new(config),
+        store,
+        auth: Arc::new(auth),
+        keys: Arc::new(keys),
+    })
+}
+
+/// Serves the API on `listener` until `shutdown` completes, then drains in-flight requests.
+pub async fn serve(
+    state: AppState,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let app = api::router(state.clone());
+    tracing::info!(addr = %listener.local_addr()?, backend = state.store.backend(), "kindbrug listening");
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await?;
+    state.store.close().await;
+    Ok(())
+}
+
+/// Completes on SIGTERM or Ctrl-C.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutting down: finishing requests in flight");
+}

@@ -1,0 +1,316 @@
+//! The `kindbrug` command: serve the gateway and operate it.
+
+#![forbid(unsafe_code)]
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use kindbrug::auth::DevIssuer;
+use kindbrug::Config;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+#[derive(Parser)]
+#[command(
+    name = "kindbrug",
+    version,
+    about = "Childcare ↔ youth-care consultation gateway (Alert4you model)"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the HTTP gateway (applies migrations first). In development, an empty database is
+    /// filled with the demo data and a token per role is printed (`demo_on_empty = false` to skip).
+    Serve {
+        /// Load the demo data first even when the database is not empty (development only).
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Print a development token (development issuer; never in production).
+    Token {
+        #[arg(long)]
+        sub: String,
+        /// A role; repeat for several.
+        #[arg(long = "role", required = true)]
+        roles: Vec<String>,
+        /// The Kindbrug organisation id (absent for admin).
+        #[arg(long)]
+        org: Option<String>,
+        /// Lifetime in seconds.
+        #[arg(long, default_value_t = 3600)]
+        ttl: u64,
+    },
+    /// Fill the database with a small realistic demo and print a token per role.
+    Demo {
+        /// Instead: a national-size synthetic dataset of this many consultation requests (with
+        /// 3 visits and 2 consent records each, over five years, 42 regions) for the figures.
+        #[arg(long)]
+        scale: Option<usize>,
+    },
+    /// The NEN 7513 access log.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+    /// Youth-care region reference data.
+    Regions {
+        #[command(subcommand)]
+        command: RegionsCommand,
+    },
+    /// Retention: remove what is past its period (also runs daily inside `serve`).
+    Retention {
+        #[command(subcommand)]
+        command: RetentionCommand,
+    },
+    /// Re-encrypt every sealed value under the active key (after adding a new key).
+    Reencrypt,
+    /// Policy figures.
+    Figures {
+        #[command(subcommand)]
+        command: FiguresCommand,
+    },
+    /// Encryption keys for data at rest.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum RetentionCommand {
+    /// Purge what is past its retention period and carry out early-destruction requests.
+    Run,
+}
+
+#[derive(Subcommand)]
+enum FiguresCommand {
+    /// Rebuild the summaries the figures are read from (also runs inside `serve`).
+    Refresh,
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Print a new random AES-256 key as `kid:base64`, for `encryption_keys`.
+    Generate {
+        #[arg(long, default_value = "k1")]
+        id: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Check the whole hash chain; names the first entry that was edited, deleted or reordered.
+    Verify,
+}
+
+#[derive(Subcommand)]
+enum RegionsCommand {
+    /// Import a municipality → region CSV (our header or the CBS labels).
+    Import {
+        file: PathBuf,
+        /// Validity start for files without a valid_from column.
+        #[arg(long)]
+        valid_from: Option<chrono::NaiveDate>,
+    },
+}
+
+fn dev_issuer_or_fail(secret: Option<secrecy::SecretString>) -> anyhow::Result<DevIssuer> {
+    secret
+        .map(DevIssuer::new)
+        .context("the development token issuer is not available (production, or KINDBRUG_DEV_JWT_SECRET unset)")
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let config = match Config::load() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    kindbrug::telemetry::init(config.log_format);
+    match run(cli, config).await {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli, config: Config) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Serve { demo } => {
+            let listener = tokio::net::TcpListener::bind(config.listen_addr())
+                .await
+                .with_context(|| format!("could not listen on {}", config.listen))?;
+            let audience = config.audience.clone();
+            let is_dev = config.env == kindbrug::config::RunEnv::Development;
+            let demo_on_empty = config.demo_on_empty;
+            let state = kindbrug::build_state(config).await?;
+            let empty = state
+                .store
+                .list_organizations(kindbrug::store::Page {
+                    after: None,
+                    limit: 1,
+                })
+                .await?
+                .is_empty();
+            if demo || (is_dev && demo_on_empty && empty) {
+                anyhow::ensure!(is_dev, "--demo is for development only");
+                let ids = kindbrug::demo::load(state.store.as_ref()).await?;
+                let issuer = state.auth.dev_issuer().context("no development issuer")?;
+                println!(
+                    "{}",
+                    kindbrug::demo::summary(
+                        &ids,
+                        issuer,
+                        &audience,
+                        Duration::from_secs(12 * 3600)
+                    )
+                );
+            }
+            kindbrug::serve(state, listener, kindbrug::shutdown_signal()).await?;
+        }
+        Command::Migrate => {
+            let store = kindbrug::open_store(&config).await?;
+            println!("migrations applied ({})", store.backend());
+            store.close().await;
+        }
+        Command::Token {
+            sub,
+            roles,
+            org,
+            ttl,
+        } => {
+            let store = kindbrug::open_store(&config).await?;
+            let issuer = dev_issuer_or_fail(kindbrug::dev_secret(&config, &store).await?)?;
+            store.close().await;
+            for r in &roles {
+                r.parse::<kindbrug::domain::types::Role>()
+                    .map_err(|_| anyhow::anyhow!("unknown role {r:?}"))?;
+            }
+            if let Some(o) = &org {
+                o.parse::<uuid::Uuid>()
+                    .context("--org must be an organisation id (UUID)")?;
+            }
+            println!(
+                "{}",
+                issuer.mint(
+                    &config.audience,
+                    &sub,
+                    &roles,
+                    org.as_deref(),
+                    Duration::from_secs(ttl)
+                )
+            );
+        }
+        Command::Demo { scale: Some(n) } => {
+            let store = kindbrug::open_store(&config).await?;
+            let started = std::time::Instant::now();
+            let g = kindbrug::scale::generate(store.as_ref(), n, 2026).await?;
+            store.close().await;
+            println!(
+                "generated {} requests, {} visits, {} consent records in {:.0} s",
+                g.consultations,
+                g.visits,
+                g.consents,
+                started.elapsed().as_secs_f64()
+            );
+        }
+        Command::Demo { scale: None } => {
+            let store = kindbrug::open_store(&config).await?;
+            let issuer = dev_issuer_or_fail(kindbrug::dev_secret(&config, &store).await?)?;
+            let ids = kindbrug::demo::load(store.as_ref()).await?;
+            println!(
+                "{}",
+                kindbrug::demo::summary(
+                    &ids,
+                    &issuer,
+                    &config.audience,
+                    Duration::from_secs(12 * 3600)
+                )
+            );
+            store.close().await;
+        }
+        Command::Audit {
+            command: AuditCommand::Verify,
+        } => {
+            let store = kindbrug::open_store(&config).await?;
+            let result = kindbrug::audit::verify::verify_store(store.as_ref()).await;
+            store.close().await;
+            match result? {
+                Ok(count) => println!("access log intact: {count} entries verified"),
+                Err(brk) => {
+                    println!("access log BROKEN: {brk}");
+                    return Ok(ExitCode::FAILURE);
+                }
+            }
+        }
+        Command::Retention {
+            command: RetentionCommand::Run,
+        } => {
+            let store = kindbrug::open_store(&config).await?;
+            let report = kindbrug::retention::run(&store, &config.retention).await?;
+            store.close().await;
+            println!("{}", serde_json::to_string_pretty(&report)?);
+        }
+        Command::Figures {
+            command: FiguresCommand::Refresh,
+        } => {
+            let store = kindbrug::open_store(&config).await?;
+            let started = std::time::Instant::now();
+            let rows = store
+                .refresh_figures(kindbrug::domain::calendar::now())
+                .await?;
+            store.close().await;
+            println!(
+                "figures refreshed: {rows} summary rows in {:.1} s",
+                started.elapsed().as_secs_f64()
+            );
+        }
+        Command::Reencrypt => {
+            let store = kindbrug::open_store(&config).await?;
+            let keys = kindbrug::keyring(&config, &store).await?;
+            let (resealed, total) = kindbrug::retention::reencrypt(&store, &keys).await?;
+            store.close().await;
+            println!(
+                "re-encrypted {resealed} of {total} sealed values under key {}",
+                keys.active_key_id()
+            );
+        }
+        Command::Keys {
+            command: KeysCommand::Generate { id },
+        } => {
+            println!("{}", kindbrug::crypto::Keyring::generate(&id));
+        }
+        Command::Regions {
+            command: RegionsCommand::Import { file, valid_from },
+        } => {
+            let bytes = std::fs::read(&file)
+                .with_context(|| format!("could not read {}", file.display()))?;
+            let rows = match kindbrug::domain::regions::parse_region_csv(&bytes, valid_from) {
+                Ok(rows) => rows,
+                Err(errors) => {
+                    for e in errors {
+                        eprintln!("{}: {}", e.field, e.message);
+                    }
+                    return Ok(ExitCode::FAILURE);
+                }
+            };
+            let store = kindbrug::open_store(&config).await?;
+            let n = store.import_regions(&rows).await?;
+            store.close().await;
+            println!("imported {n} municipality memberships");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

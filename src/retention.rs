@@ -1,0 +1,27 @@
+//! Running retention and re-encryption over the store (the rules and periods are in
+//! `domain::retention`). Both are idempotent and safe to run on several replicas.
+
+use crate::crypto::Keyring;
+use crate::domain::calendar::now;
+use crate::domain::retention::RetentionPolicy;
+use crate::store::{DynStore, PurgeReport, StoreResult};
+
+/// Removes what is past its period and carries out early-destruction requests.
+pub async fn run(store: &DynStore, policy: &RetentionPolicy) -> StoreResult<PurgeReport> {
+    let at = now();
+    store.purge(&policy.cutoffs(at), at).await
+}
+
+/// Re-seals every value not sealed with the active key; returns (re-sealed, total).
+pub async fn reencrypt(store: &DynStore, keys: &Keyring) -> anyhow::Result<(usize, usize)> {
+    let values = store.sealed_values().await?;
+    let mut done = 0;
+    for v in &values {
+        if keys.needs_reseal(&v.value) {
+            let plain = keys.open(v.id, &v.value)?;
+            store.reseal(v, &keys.seal(v.id, &plain)).await?;
+            done += 1;
+        }
+    }
+    Ok((done, values.len()))
+}

@@ -1,0 +1,1047 @@
+//! Persistence. One trait per aggregate; each backend (SQLite, PostgreSQL) implements them all
+//! with sqlx. The statements both backends share are written once in [`sql`] and instantiated
+//! per backend; what must differ on purpose (transaction start, locking, connection setup)
+//! lives in `sqlite.rs` and `postgres.rs`. A write and its audit entries commit together.
+
+use crate::audit::{AuditRecord, ChainCursor, ChainedEntry};
+use crate::domain::regions::RegionMembership;
+use async_trait::async_trait;
+use chrono::{DateTime, NaiveDate, Utc};
+use std::sync::Arc;
+use uuid::Uuid;
+
+#[macro_use]
+mod sql;
+pub mod postgres;
+pub mod sqlite;
+
+/// What can go wrong in the store, in terms the API can answer.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("not found")]
+    NotFound,
+    /// A uniqueness or reference rule of the database refused the write.
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// The idempotency key was used before (the stored response stands).
+    #[error("duplicate idempotency key")]
+    Duplicate,
+    /// An `If-Match` precondition no longer holds.
+    #[error("the record changed since it was read")]
+    Stale,
+    /// A shared worker (the access-log writer) failed or stopped.
+    #[error("unavailable: {0}")]
+    Unavailable(String),
+    /// An access-log row holds a value the gateway never writes: it was changed outside it.
+    #[error("access log entry {0} holds a value the gateway never writes")]
+    CorruptAuditEntry(i64),
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+    #[error(transparent)]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// A page request: at most `limit` rows after the opaque cursor's id.
+#[derive(Debug, Clone, Copy)]
+pub struct Page {
+    pub after: Option<Uuid>,
+    pub limit: i64,
+}
+
+// ---------------------------------------------------------------- rows
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct RegionRow {
+    pub code: String,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct MunicipalityRow {
+    pub municipality_code: String,
+    pub municipality_name: String,
+    pub region_code: String,
+    pub valid_from: NaiveDate,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct OrganizationRow {
+    pub id: Uuid,
+    pub name: String,
+    pub kind: String,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct LocationRow {
+    pub id: Uuid,
+    pub organization_id: Uuid,
+    pub name: String,
+    #[sqlx(rename = "type")]
+    pub location_type: String,
+    pub municipality_code: String,
+    pub lrk_number: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct GroupRow {
+    pub id: Uuid,
+    pub location_id: Uuid,
+    pub name: String,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct StaffRow {
+    pub id: Uuid,
+    pub organization_id: Uuid,
+    pub subject: String,
+    pub name: String,
+    pub role: String,
+    pub capacity: Option<i64>,
+    pub active: bool,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A staff member with the locations, regions and expertise their record links them to.
+#[derive(Debug, Clone)]
+pub struct StaffRecord {
+    pub staff: StaffRow,
+    pub location_ids: Vec<Uuid>,
+    pub region_codes: Vec<String>,
+    pub expertise: Vec<String>,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ChildRow {
+    pub id: Uuid,
+    pub organization_id: Uuid,
+    pub location_id: Uuid,
+    pub group_id: Option<Uuid>,
+    pub external_ref: String,
+    pub given_name: String,
+    pub date_of_birth: NaiveDate,
+    pub version: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// The current mentor, if any (joined in on reads).
+    pub mentor_staff_id: Option<Uuid>,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct MentorAssignmentRow {
+    pub id: Uuid,
+    pub child_id: Uuid,
+    pub staff_id: Uuid,
+    pub assigned_at: DateTime<Utc>,
+    pub ended_at: Option<DateTime<Utc>>,
+    pub parents_informed_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct GuardianRow {
+    pub id: Uuid,
+    pub child_id: Uuid,
+    pub name: String,
+    pub relationship: String,
+    pub has_parental_authority: bool,
+    pub authority_source: Option<String>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ConsentRow {
+    pub id: Uuid,
+    pub child_id: Uuid,
+    pub purpose: String,
+    pub recipient_organization_id: Option<Uuid>,
+    pub recipient_region_code: Option<String>,
+    pub decision: String,
+    pub method: String,
+    pub evidence_ref: Option<String>,
+    pub noted_by_staff_id: Option<Uuid>,
+    pub information_version: String,
+    pub valid_from: NaiveDate,
+    pub valid_until: Option<NaiveDate>,
+    pub no_signs_of_disagreement: bool,
+    pub child_not_competent: bool,
+    pub status: String,
+    pub superseded_by: Option<Uuid>,
+    pub withdrawn_at: Option<DateTime<Utc>>,
+    pub withdrawn_by_guardian_id: Option<Uuid>,
+    pub withdrawn_by_child: bool,
+    pub withdrawal_reason: Option<String>,
+    pub recorded_by_subject: String,
+    pub recorded_by_role: String,
+    pub recorded_by_organization_id: Option<Uuid>,
+    pub parent_link_id: Option<Uuid>,
+    pub recorded_at: DateTime<Utc>,
+    /// Figures: the child's region and organisation, the half-year and age band at recording.
+    pub region_code: Option<String>,
+    pub organization_id: Option<Uuid>,
+    pub half_year: Option<String>,
+    pub age_band: Option<String>,
+}
+
+/// One giver of a consent record: a guardian, or the child (`guardian_id` empty).
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct GiverRow {
+    pub consent_id: Uuid,
+    pub guardian_id: Option<Uuid>,
+    pub is_child: bool,
+}
+
+/// A consent record with its givers.
+#[derive(Debug, Clone)]
+pub struct ConsentRecord {
+    pub consent: ConsentRow,
+    pub givers: Vec<GiverRow>,
+}
+
+/// Who withdrew, when and why.
+#[derive(Debug, Clone)]
+pub struct Withdrawal {
+    pub at: DateTime<Utc>,
+    pub by_guardian_id: Option<Uuid>,
+    pub by_child: bool,
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ParentLinkRow {
+    pub id: Uuid,
+    pub token_hash: String,
+    pub kind: String,
+    pub child_id: Uuid,
+    pub guardian_id: Uuid,
+    pub purpose: Option<String>,
+    pub recipient_organization_id: Option<Uuid>,
+    pub recipient_region_code: Option<String>,
+    pub consent_valid_until: Option<NaiveDate>,
+    pub information_version: Option<String>,
+    pub expires_at: DateTime<Utc>,
+    pub used_at: Option<DateTime<Utc>>,
+    pub created_by_subject: String,
+    pub created_by_organization_id: Option<Uuid>,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct VeiligThuisReportRow {
+    pub id: Uuid,
+    pub child_id: Uuid,
+    pub legal_basis: String,
+    pub reason: String,
+    pub consulted: String,
+    pub weighing: String,
+    pub reported_on: NaiveDate,
+    pub recorded_by_subject: String,
+    pub recorded_by_staff_id: Option<Uuid>,
+    pub organization_id: Uuid,
+    pub created_at: DateTime<Utc>,
+}
+
+/// An access-log entry as a parent sees it: who (name, organisation, role), what, when.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ChildAccessRow {
+    pub seq: i64,
+    pub occurred_at: DateTime<Utc>,
+    pub actor_role: String,
+    pub actor_subject: String,
+    pub staff_name: Option<String>,
+    pub organization_name: Option<String>,
+    pub action: String,
+    pub resource_type: String,
+    pub outcome: String,
+    pub flag: Option<String>,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ConcernRow {
+    pub id: Uuid,
+    pub child_id: Uuid,
+    /// Comma-separated concern domains.
+    pub domains: String,
+    pub observation: String,
+    pub observed_since: NaiveDate,
+    pub recorded_by_subject: String,
+    pub recorded_by_staff_id: Option<Uuid>,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ConsultationRow {
+    pub id: Uuid,
+    pub child_id: Uuid,
+    pub organization_id: Uuid,
+    pub location_id: Uuid,
+    pub concern_id: Uuid,
+    pub question: String,
+    pub expertise: String,
+    pub urgency: String,
+    pub region_code: String,
+    pub status: String,
+    pub held_from: Option<String>,
+    pub offered_to: Option<Uuid>,
+    pub offered_at: Option<DateTime<Utc>>,
+    pub answer_due: Option<DateTime<Utc>>,
+    pub assigned_to: Option<Uuid>,
+    pub accepted_at: Option<DateTime<Utc>>,
+    pub status_reason: Option<String>,
+    pub requested_by_subject: String,
+    pub requested_by_staff_id: Option<Uuid>,
+    pub version: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub outcome: Option<String>,
+    pub closed_at: Option<DateTime<Utc>>,
+    /// The closing summary, sealed (see `crypto`).
+    pub summary_sealed: Option<String>,
+    /// Advice for the group at closing, sealed.
+    pub advice_sealed: Option<String>,
+    pub parents_involved: Option<bool>,
+    /// For a referral: the kind of care referred to.
+    pub referral_kind: Option<String>,
+    /// Whether `referral` consent was in force when the request was closed.
+    pub referral_consent_in_force: Option<bool>,
+    /// Figures: the half-year and the child's age band when the request was made.
+    pub half_year: Option<String>,
+    pub age_band: Option<String>,
+    /// Figures: the request waited for consent (the consent came after the concern).
+    pub consent_delayed: Option<bool>,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct VisitRow {
+    pub id: Uuid,
+    pub consultation_id: Uuid,
+    pub child_id: Uuid,
+    pub specialist_id: Uuid,
+    pub date: NaiveDate,
+    pub duration_minutes: i64,
+    pub kind: String,
+    /// Comma-separated participant roles.
+    pub participants: String,
+    /// Comma-separated core competences.
+    pub competences: String,
+    pub status: String,
+    /// Private notes of the specialist, sealed.
+    pub notes_sealed: Option<String>,
+    /// Advice for the group, sealed.
+    pub advice_sealed: Option<String>,
+    /// The specialist shares the notes with the child's mentors.
+    pub notes_shared: bool,
+    pub version: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// Figures: region and organisation of the request, half-year of the visit, age band.
+    pub region_code: Option<String>,
+    pub organization_id: Option<Uuid>,
+    pub half_year: Option<String>,
+    pub age_band: Option<String>,
+}
+
+/// One event of a child's timeline.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct TimelineRow {
+    pub happened_at: DateTime<Utc>,
+    pub kind: String,
+    pub id: Uuid,
+    pub consultation_id: Option<Uuid>,
+    /// A short, non-free-text description (`purpose:decision:status`, `kind:status`, …).
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct DestructionRequestRow {
+    pub id: Uuid,
+    pub child_id: Uuid,
+    pub organization_id: Uuid,
+    pub requested_by: String,
+    pub reason: Option<String>,
+    pub recorded_by_subject: String,
+    pub requested_at: DateTime<Utc>,
+    pub carried_out_at: Option<DateTime<Utc>>,
+}
+
+/// What a retention run removed, per kind of record.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct PurgeReport {
+    pub concerns: u64,
+    pub consents: u64,
+    pub consultations: u64,
+    pub visits: u64,
+    pub meldcode_reports: u64,
+    pub parent_links: u64,
+    pub webhook_records: u64,
+    pub idempotency_keys: u64,
+    pub audit_entries: u64,
+    /// Children destroyed early on request.
+    pub children_destroyed: u64,
+}
+
+/// A sealed value somewhere in the database (for re-encryption).
+#[derive(Debug, Clone)]
+pub struct SealedValue {
+    pub table: &'static str,
+    pub column: &'static str,
+    pub id: Uuid,
+    pub value: String,
+}
+
+/// A specialist as routing needs them.
+#[derive(Debug, Clone)]
+pub struct CandidateRow {
+    pub staff_id: Uuid,
+    pub organization_id: Uuid,
+    pub active: bool,
+    pub capacity: i64,
+    pub open_count: i64,
+    pub last_offered_at: Option<DateTime<Utc>>,
+    pub region_codes: Vec<String>,
+    pub expertise: Vec<String>,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct RoutingDecisionRow {
+    pub id: Uuid,
+    pub consultation_id: Uuid,
+    pub decided_at: DateTime<Utc>,
+    pub trigger: String,
+    pub chosen_staff_id: Option<Uuid>,
+    pub reason: String,
+    /// JSON: every candidate with its verdict.
+    pub considered: String,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct DeclineRow {
+    pub id: Uuid,
+    pub consultation_id: Uuid,
+    pub staff_id: Uuid,
+    pub kind: String,
+    pub reason: Option<String>,
+    pub at: DateTime<Utc>,
+}
+
+/// Routing to do inside a change: offer to the first of `ranked` whose slot can be claimed.
+#[derive(Debug, Clone)]
+pub struct RouteRequest {
+    pub ranking: crate::domain::routing::Ranking,
+    pub answer_due: DateTime<Utc>,
+    pub trigger: String,
+}
+
+/// A stored response for an `Idempotency-Key`.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct IdempotentResponse {
+    pub request_hash: String,
+    pub status_code: i64,
+    pub response_body: String,
+}
+
+/// The key a creating request was sent with.
+#[derive(Debug, Clone)]
+pub struct IdempotencyKey {
+    pub scope: String,
+    pub key: String,
+    pub request_hash: String,
+}
+
+/// A new consultation request and everything that commits with it.
+#[derive(Debug, Clone)]
+pub struct Submission {
+    /// The request in status `requested`.
+    pub row: ConsultationRow,
+    /// The consent records the permission rests on; each must still be active at commit.
+    pub consent_ids: Vec<Uuid>,
+    pub route: RouteRequest,
+    pub audit: AuditRecord,
+    pub idempotency: Option<IdempotencyKey>,
+    /// The response body stored with the idempotency key.
+    pub respond: fn(&ConsultationRow) -> String,
+}
+
+/// A change of a consultation: the new row (routing fields are filled in by `route`), the
+/// slot to release and to claim, and the records that commit with it.
+#[derive(Debug, Clone)]
+pub struct ConsultationChange {
+    pub after: ConsultationRow,
+    pub expected_version: i64,
+    /// The specialist whose slot frees up.
+    pub release: Option<Uuid>,
+    /// Claim this specialist's slot (manual assignment); refused when full.
+    pub claim: Option<Uuid>,
+    pub route: Option<RouteRequest>,
+    pub decline: Option<DeclineRow>,
+    /// The consent records the request rests on from now (on resume).
+    pub relink_consents: Option<Vec<Uuid>>,
+    pub audit: Vec<AuditRecord>,
+}
+
+/// Filter for listing consultations; every set field narrows the list.
+#[derive(Debug, Clone, Default)]
+pub struct ConsultationFilter {
+    pub organization_id: Option<Uuid>,
+    pub location_ids: Option<Vec<Uuid>>,
+    pub staff_id: Option<Uuid>,
+    pub region_codes: Option<Vec<String>>,
+    pub status: Option<String>,
+    pub after: Option<Uuid>,
+    pub limit: i64,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct WebhookEndpointRow {
+    pub id: Uuid,
+    pub organization_id: Uuid,
+    pub url: String,
+    /// JSON array of event types (`*` for all, `consultation.*` for a family).
+    pub events: String,
+    pub signing: String,
+    pub secret: String,
+    pub status: String,
+    pub disabled_reason: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct WebhookMessageRow {
+    pub id: Uuid,
+    pub organization_id: Uuid,
+    pub event_type: String,
+    pub data: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A delivery claimed by a relay, with what it needs to send it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct DeliveryJob {
+    pub delivery_id: Uuid,
+    pub attempts: i64,
+    pub message_id: Uuid,
+    pub event_type: String,
+    pub data: String,
+    pub message_created_at: DateTime<Utc>,
+    pub endpoint_id: Uuid,
+    pub url: String,
+    pub signing: String,
+    pub secret: String,
+}
+
+/// How one attempt ended.
+#[derive(Debug, Clone)]
+pub enum DeliveryOutcome {
+    Delivered,
+    Retry {
+        at: DateTime<Utc>,
+    },
+    Failed,
+    /// The receiver answered 410 Gone: the endpoint is disabled.
+    EndpointGone,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct AttemptRow {
+    pub id: Uuid,
+    pub delivery_id: Uuid,
+    pub message_id: Uuid,
+    pub endpoint_id: Uuid,
+    pub attempted_at: DateTime<Utc>,
+    pub status_code: Option<i64>,
+    pub error: Option<String>,
+    pub duration_ms: i64,
+    pub next_attempt_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone)]
+pub struct DeliveryResult {
+    pub job: DeliveryJob,
+    pub outcome: DeliveryOutcome,
+    pub attempt: AttemptRow,
+}
+
+/// Filter for reading the access log.
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    pub child_id: Option<Uuid>,
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+    /// Only entries with this flag (e.g. `meldcode`).
+    pub flag: Option<String>,
+    /// Entries with a sequence number above this (the page cursor).
+    pub after_seq: Option<i64>,
+    pub limit: i64,
+}
+
+// ---------------------------------------------------------------- traits
+
+/// Regions, organisations, locations, groups and staff: reference data kept by admins.
+#[async_trait]
+pub trait RegistryStore: Send + Sync {
+    /// Upserts the memberships and region names in one transaction; returns how many rows.
+    async fn import_regions(&self, rows: &[RegionMembership]) -> StoreResult<u64>;
+    async fn list_regions(&self) -> StoreResult<Vec<RegionRow>>;
+    async fn get_region(&self, code: &str) -> StoreResult<Option<RegionRow>>;
+    /// The municipalities of a region on a date.
+    async fn region_municipalities(
+        &self,
+        code: &str,
+        on: NaiveDate,
+    ) -> StoreResult<Vec<MunicipalityRow>>;
+    /// The region of a municipality on a date (the membership with the latest `valid_from <= on`).
+    async fn region_of(
+        &self,
+        municipality_code: &str,
+        on: NaiveDate,
+    ) -> StoreResult<Option<String>>;
+
+    async fn create_organization(&self, row: &OrganizationRow) -> StoreResult<()>;
+    async fn get_organization(&self, id: Uuid) -> StoreResult<Option<OrganizationRow>>;
+    async fn list_organizations(&self, page: Page) -> StoreResult<Vec<OrganizationRow>>;
+
+    async fn create_location(&self, row: &LocationRow) -> StoreResult<()>;
+    async fn get_location(&self, id: Uuid) -> StoreResult<Option<LocationRow>>;
+    async fn list_locations(
+        &self,
+        organization_id: Uuid,
+        page: Page,
+    ) -> StoreResult<Vec<LocationRow>>;
+
+    async fn create_group(&self, row: &GroupRow) -> StoreResult<()>;
+    async fn get_group(&self, id: Uuid) -> StoreResult<Option<GroupRow>>;
+    async fn list_groups(&self, location_id: Uuid) -> StoreResult<Vec<GroupRow>>;
+
+    async fn create_staff(&self, record: &StaffRecord) -> StoreResult<()>;
+    async fn get_staff(&self, id: Uuid) -> StoreResult<Option<StaffRecord>>;
+    async fn list_staff(&self, organization_id: Uuid, page: Page) -> StoreResult<Vec<StaffRecord>>;
+    /// Does the organisation have an active specialist serving the region?
+    async fn organization_serves_region(
+        &self,
+        organization_id: Uuid,
+        region_code: &str,
+    ) -> StoreResult<bool>;
+    /// The active staff record a token's `org` + `sub` refers to.
+    async fn staff_by_subject(
+        &self,
+        organization_id: Uuid,
+        subject: &str,
+    ) -> StoreResult<Option<StaffRecord>>;
+}
+
+/// Children, their guardians and their mentor history.
+#[async_trait]
+pub trait ChildStore: Send + Sync {
+    async fn create_child(&self, row: &ChildRow, audit: &AuditRecord) -> StoreResult<()>;
+    async fn get_child(&self, id: Uuid) -> StoreResult<Option<ChildRow>>;
+    async fn list_children(
+        &self,
+        organization_id: Uuid,
+        location_id: Option<Uuid>,
+        page: Page,
+    ) -> StoreResult<Vec<ChildRow>>;
+    /// Ends the current mentor assignment and starts `row`; bumps the child's version.
+    /// With `if_version`, refuses with [`StoreError::Stale`] when the child has changed.
+    async fn assign_mentor(
+        &self,
+        row: &MentorAssignmentRow,
+        if_version: Option<i64>,
+        audit: &AuditRecord,
+    ) -> StoreResult<i64>;
+    async fn mentor_history(&self, child_id: Uuid) -> StoreResult<Vec<MentorAssignmentRow>>;
+    async fn add_guardian(&self, row: &GuardianRow, audit: &AuditRecord) -> StoreResult<()>;
+    async fn list_guardians(&self, child_id: Uuid) -> StoreResult<Vec<GuardianRow>>;
+}
+
+/// Consent records, parent links and Meldcode reports.
+#[async_trait]
+pub trait ConsentStore: Send + Sync {
+    /// Records a decision, marks `supersede` (active records it replaces) superseded, and logs.
+    async fn create_consent(
+        &self,
+        record: &ConsentRecord,
+        supersede: &[Uuid],
+        audit: &AuditRecord,
+    ) -> StoreResult<()>;
+    /// A child's consent records, every version; with `active_purpose`, only the active ones
+    /// for that purpose (what the consent check needs).
+    async fn consents_of_child(
+        &self,
+        child_id: Uuid,
+        active_purpose: Option<&str>,
+    ) -> StoreResult<Vec<ConsentRecord>>;
+    async fn get_consent(&self, id: Uuid) -> StoreResult<Option<ConsentRecord>>;
+    /// Withdraws an active record; [`StoreError::Conflict`] when it is not active (any more).
+    async fn withdraw_consent(
+        &self,
+        id: Uuid,
+        withdrawal: &Withdrawal,
+        audit: &AuditRecord,
+    ) -> StoreResult<()>;
+
+    async fn create_parent_link(&self, row: &ParentLinkRow, audit: &AuditRecord)
+        -> StoreResult<()>;
+    async fn parent_link_by_hash(&self, token_hash: &str) -> StoreResult<Option<ParentLinkRow>>;
+    /// Uses an invitation once: records the parent's decision with it, or
+    /// [`StoreError::Conflict`] when the link was used already.
+    async fn decide_invitation(
+        &self,
+        link_id: Uuid,
+        record: &ConsentRecord,
+        supersede: &[Uuid],
+        audit: &AuditRecord,
+    ) -> StoreResult<()>;
+
+    async fn create_veilig_thuis_report(
+        &self,
+        row: &VeiligThuisReportRow,
+        audit: &AuditRecord,
+    ) -> StoreResult<()>;
+    async fn veilig_thuis_reports(&self, child_id: Uuid) -> StoreResult<Vec<VeiligThuisReportRow>>;
+
+    /// The access log of one child, with names, for the parent's view (NEN 7513 client view).
+    async fn child_access_log(
+        &self,
+        child_id: Uuid,
+        after_seq: Option<i64>,
+        limit: i64,
+    ) -> StoreResult<Vec<ChildAccessRow>>;
+}
+
+/// Concerns, consultation requests, routing and idempotency.
+#[async_trait]
+pub trait ConsultationStore: Send + Sync {
+    async fn create_concern(&self, row: &ConcernRow, audit: &AuditRecord) -> StoreResult<()>;
+    async fn get_concern(&self, id: Uuid) -> StoreResult<Option<ConcernRow>>;
+    async fn concerns_of_child(&self, child_id: Uuid) -> StoreResult<Vec<ConcernRow>>;
+    /// Active specialists serving `region_code` (with their load), for routing.
+    async fn routing_candidates(&self, region_code: &str) -> StoreResult<Vec<CandidateRow>>;
+    /// Inserts the request and routes it in one transaction with its consent links, audit entry,
+    /// webhook messages and idempotency key. [`StoreError::Conflict`] when a consent it rests
+    /// on is no longer active; [`StoreError::Duplicate`] when the idempotency key exists.
+    async fn submit_consultation(&self, submission: &Submission) -> StoreResult<ConsultationRow>;
+    async fn get_consultation(&self, id: Uuid) -> StoreResult<Option<ConsultationRow>>;
+    async fn list_consultations(
+        &self,
+        filter: &ConsultationFilter,
+    ) -> StoreResult<Vec<ConsultationRow>>;
+    /// Applies a change if the request is still at `expected_version` ([`StoreError::Stale`]
+    /// otherwise); [`StoreError::Conflict`] when a slot to claim is taken.
+    async fn change_consultation(
+        &self,
+        change: &ConsultationChange,
+    ) -> StoreResult<ConsultationRow>;
+    async fn declines(&self, consultation_id: Uuid) -> StoreResult<Vec<DeclineRow>>;
+    async fn routing_decisions(
+        &self,
+        consultation_id: Uuid,
+    ) -> StoreResult<Vec<RoutingDecisionRow>>;
+    /// Offers whose answer deadline passed.
+    async fn overdue_offers(
+        &self,
+        now: DateTime<Utc>,
+        limit: i64,
+    ) -> StoreResult<Vec<ConsultationRow>>;
+    async fn idempotent_response(
+        &self,
+        scope: &str,
+        key: &str,
+    ) -> StoreResult<Option<IdempotentResponse>>;
+    /// Adds a visit; `start` also moves an accepted request to `in_progress` (first held visit).
+    async fn create_visit(
+        &self,
+        row: &VisitRow,
+        start: Option<&ConsultationRow>,
+        audit: &AuditRecord,
+    ) -> StoreResult<()>;
+    async fn get_visit(&self, id: Uuid) -> StoreResult<Option<VisitRow>>;
+    async fn visits_of(&self, consultation_id: Uuid) -> StoreResult<Vec<VisitRow>>;
+    /// Replaces a visit if it is still at `expected_version` ([`StoreError::Stale`] otherwise).
+    async fn update_visit(
+        &self,
+        row: &VisitRow,
+        expected_version: i64,
+        start: Option<&ConsultationRow>,
+        audit: &AuditRecord,
+    ) -> StoreResult<i64>;
+    /// A child's timeline, newest first, before the cursor `(at, id)`; with `consultations`,
+    /// only the events of those requests.
+    async fn timeline(
+        &self,
+        child_id: Uuid,
+        before: Option<(DateTime<Utc>, Uuid)>,
+        consultations: Option<&[Uuid]>,
+        limit: i64,
+    ) -> StoreResult<Vec<TimelineRow>>;
+}
+
+/// Which records a policy figure covers: the caller's regions or organisation, and whole
+/// half-years.
+#[derive(Debug, Clone, Default)]
+pub struct FigureScope {
+    pub region_codes: Option<Vec<String>>,
+    /// A childcare organisation: its children's records.
+    pub organization_id: Option<Uuid>,
+    /// A youth-care provider: the requests its specialists took, their visits, consents toward it.
+    pub provider_id: Option<Uuid>,
+    pub half_years: Vec<String>,
+}
+
+/// What a figure counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CountFigure {
+    // (see `CountFigure::name` for the summary's name of each)
+    /// Consent records by purpose and state (granted, refused, withdrawn).
+    Consents,
+    /// Requests that waited for consent.
+    ConsentDelay,
+    Expertise,
+    Urgency,
+    Status,
+    /// Closed requests by outcome.
+    Outcomes,
+    /// Requests moved on at least once (declined or deadline missed).
+    Rerouted,
+    /// Requests that went to the coordinator's queue.
+    Unassigned,
+    /// Visits by the core competence they worked on.
+    Competences,
+    /// Visits.
+    Visits,
+}
+
+impl CountFigure {
+    pub const ALL: [CountFigure; 10] = [
+        CountFigure::Consents,
+        CountFigure::ConsentDelay,
+        CountFigure::Expertise,
+        CountFigure::Urgency,
+        CountFigure::Status,
+        CountFigure::Outcomes,
+        CountFigure::Rerouted,
+        CountFigure::Unassigned,
+        CountFigure::Competences,
+        CountFigure::Visits,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            CountFigure::Consents => "consents",
+            CountFigure::ConsentDelay => "consent_delay",
+            CountFigure::Expertise => "expertise",
+            CountFigure::Urgency => "urgency",
+            CountFigure::Status => "status",
+            CountFigure::Outcomes => "outcomes",
+            CountFigure::Rerouted => "rerouted",
+            CountFigure::Unassigned => "unassigned",
+            CountFigure::Competences => "competences",
+            CountFigure::Visits => "visits",
+        }
+    }
+}
+
+/// One count of a figure: region × half-year × age band × category.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct CountRow {
+    pub region_code: String,
+    pub half_year: String,
+    pub age_band: String,
+    pub category: String,
+    pub n: i64,
+}
+
+/// Response times of one cell, as summarised at the last refresh.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct TimingRow {
+    pub region_code: String,
+    pub half_year: String,
+    pub age_band: String,
+    /// Accepted requests.
+    pub accepted: i64,
+    pub median_hours: Option<i64>,
+    pub p90_hours: Option<i64>,
+    /// Requests with a first visit.
+    pub visited: i64,
+    pub median_days: Option<i64>,
+    pub p90_days: Option<i64>,
+}
+
+/// A value for bulk loading (the national-scale generator).
+#[derive(Debug, Clone)]
+pub enum BulkValue {
+    Uuid(Option<Uuid>),
+    Text(Option<String>),
+    Int(Option<i64>),
+    Bool(Option<bool>),
+    Date(Option<NaiveDate>),
+    Time(Option<DateTime<Utc>>),
+}
+
+/// Policy figures (aggregates only: no row about a child leaves this trait). Figures are read
+/// from summaries that [`FigureStore::refresh_figures`] rebuilds: the aggregation reads, one
+/// short transaction swaps the result in.
+#[async_trait]
+pub trait FigureStore: Send + Sync {
+    /// Rebuilds the summaries; returns the number of summary rows.
+    async fn refresh_figures(&self, now: DateTime<Utc>) -> StoreResult<u64>;
+    /// When the summaries were last rebuilt.
+    async fn figures_refreshed_at(&self) -> StoreResult<Option<DateTime<Utc>>>;
+    async fn figure_counts(
+        &self,
+        figure: CountFigure,
+        scope: &FigureScope,
+    ) -> StoreResult<Vec<CountRow>>;
+    async fn figure_timings(&self, scope: &FigureScope) -> StoreResult<Vec<TimingRow>>;
+    /// Inserts rows as they are (generator only: no rules, no access log).
+    async fn bulk_insert(
+        &self,
+        table: &str,
+        columns: &[&str],
+        rows: &[Vec<BulkValue>],
+    ) -> StoreResult<()>;
+}
+
+/// Retention: what is past its period goes; early destruction on request.
+#[async_trait]
+pub trait RetentionStore: Send + Sync {
+    async fn create_destruction_request(
+        &self,
+        row: &DestructionRequestRow,
+        audit: &AuditRecord,
+    ) -> StoreResult<()>;
+    /// Removes what is past the cutoffs and carries out pending destruction requests.
+    async fn purge(
+        &self,
+        cutoffs: &crate::domain::retention::Cutoffs,
+        now: DateTime<Utc>,
+    ) -> StoreResult<PurgeReport>;
+    /// Every sealed value, for re-encryption under a new key.
+    async fn sealed_values(&self) -> StoreResult<Vec<SealedValue>>;
+    async fn reseal(&self, value: &SealedValue, sealed: &str) -> StoreResult<()>;
+}
+
+/// Webhook endpoints, the outbox and its deliveries.
+#[async_trait]
+pub trait WebhookStore: Send + Sync {
+    async fn create_endpoint(&self, row: &WebhookEndpointRow) -> StoreResult<()>;
+    async fn get_endpoint(&self, id: Uuid) -> StoreResult<Option<WebhookEndpointRow>>;
+    async fn list_endpoints(&self, organization_id: Uuid) -> StoreResult<Vec<WebhookEndpointRow>>;
+    async fn get_message(&self, id: Uuid) -> StoreResult<Option<WebhookMessageRow>>;
+    /// Leases up to `limit` due deliveries to `owner` until `lease_until` (expired leases of
+    /// crashed relays included). Several relays never lease the same delivery at once.
+    async fn claim_deliveries(
+        &self,
+        owner: &str,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: i64,
+    ) -> StoreResult<Vec<DeliveryJob>>;
+    /// Records the attempts and their outcomes in one transaction.
+    async fn finish_deliveries(&self, owner: &str, results: &[DeliveryResult]) -> StoreResult<()>;
+    async fn list_attempts(
+        &self,
+        endpoint_id: Uuid,
+        after: Option<Uuid>,
+        limit: i64,
+    ) -> StoreResult<Vec<AttemptRow>>;
+    /// Deliveries not yet delivered or failed (the relay's backlog).
+    async fn count_pending_deliveries(&self) -> StoreResult<i64>;
+    /// Queues the message again for the organisation's active endpoints; returns how many.
+    async fn redeliver(&self, message_id: Uuid, now: DateTime<Utc>) -> StoreResult<u64>;
+}
+
+/// The NEN 7513 access log.
+#[async_trait]
+pub trait AuditStore: Send + Sync {
+    /// Appends entries for reads (writes append theirs in their own transaction).
+    async fn record(&self, records: &[AuditRecord]) -> StoreResult<()>;
+    async fn list_audit(&self, filter: &AuditFilter) -> StoreResult<Vec<ChainedEntry>>;
+    /// Up to `limit` entries after `after_seq`, in chain order (for verification).
+    async fn audit_chain(&self, after_seq: i64, limit: i64) -> StoreResult<Vec<ChainedEntry>>;
+    /// The head recorded at the last append.
+    async fn audit_head(&self) -> StoreResult<ChainCursor>;
+    /// Where the chain starts: the last entry removed by retention (seq 0 when none was).
+    async fn audit_anchor(&self) -> StoreResult<ChainCursor>;
+}
+
+/// Operating the database itself.
+#[async_trait]
+pub trait Maintenance: Send + Sync {
+    async fn migrate(&self) -> StoreResult<()>;
+    /// True when the database answers and every known migration is applied.
+    async fn ready(&self) -> bool;
+    /// A per-installation setting (e.g. the generated development signing secret).
+    async fn setting(&self, name: &str) -> StoreResult<Option<String>>;
+    /// Stores a setting unless one exists; returns the value now in force.
+    async fn setting_or_insert(&self, name: &str, value: &str) -> StoreResult<String>;
+    /// Which backend this is (`sqlite` or `postgres`).
+    fn backend(&self) -> &'static str;
+    async fn close(&self);
+}
+
+/// Everything the application needs from a database.
+pub trait Store:
+    RegistryStore
+    + ChildStore
+    + ConsentStore
+    + ConsultationStore
+    + WebhookStore
+    + RetentionStore
+    + FigureStore
+    + AuditStore
+    + Maintenance
+{
+}
+impl<T> Store for T where
+    T: RegistryStore
+        + ChildStore
+        + ConsentStore
+        + ConsultationStore
+        + WebhookStore
+        + RetentionStore
+        + FigureStore
+        + AuditStore
+        + Maintenance
+{
+}
+
+pub type DynStore = Arc<dyn Store>;
+
+/// Opens the backend the URL's scheme names (`sqlite:` or `postgres:`/`postgresql:`).
+pub async fn connect(url: &str, max_connections: u32) -> StoreResult<DynStore> {
+    if url.starts_with("sqlite:") {
+        Ok(Arc::new(
+            sqlite::SqliteStore::connect(url, max_connections).await?,
+        ))
+    } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+        Ok(Arc::new(
+            postgres::PgStore::connect(url, max_connections).await?,
+        ))
+    } else {
+        Err(StoreError::Database(sqlx::Error::Configuration(
+            "the database URL must start with sqlite: or postgres:".into(),
+        )))
+    }
+}
+
+/// Turns a database refusal into a [`StoreError`]: unique and foreign-key violations are
+/// conflicts the API can explain; anything else stays a database error.
+pub(crate) fn classify(err: sqlx::Error) -> StoreError {
+    if let Some(db) = err.as_database_error() {
+        if db.is_unique_violation() {
+            return StoreError::Conflict("already exists".into());
+        }
+        if db.is_foreign_key_violation() {
+            return StoreError::Conflict("refers to a record that does not exist".into());
+        }
+        if db.is_check_violation() {
+            return StoreError::Conflict("violates a rule of the database".into());
+        }
+    }
+    StoreError::Database(err)
+}

@@ -1,0 +1,101 @@
+//! SQLite backend: the embedded default. One writer connection (SQLite has one writer at a
+//! time; funnelling writes through one connection avoids busy-waiting) and a pool of readers,
+//! WAL journal so readers never block the writer.
+
+use super::sql::AuditQueue;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Sqlite, SqlitePool};
+use std::str::FromStr;
+use std::time::Duration;
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
+
+/// The SQLite store.
+pub struct SqliteStore {
+    write: SqlitePool,
+    read: SqlitePool,
+    audit: AuditQueue,
+}
+
+impl SqliteStore {
+    /// Opens (and creates if missing) the database file of `url`.
+    pub async fn connect(url: &str, max_connections: u32) -> Result<Self, sqlx::Error> {
+        let options = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10))
+            .pragma("temp_store", "memory")
+            .pragma("cache_size", "-32000");
+        let write = SqlitePoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(Duration::from_secs(30))
+            .connect_with(options.clone())
+            .await?;
+        let read = SqlitePoolOptions::new()
+            .max_connections(max_connections.max(1))
+            .acquire_timeout(Duration::from_secs(30))
+            .connect_with(options.read_only(true))
+            .await?;
+        let audit = Self::spawn_audit_writer(write.clone());
+        Ok(Self { write, read, audit })
+    }
+
+    /// Serialises writes about one child (a no-op in SQLite, whose writer is single anyway).
+    const LOCK_CHILD: &'static str = "SELECT id FROM children WHERE id = $1";
+
+    /// Leases due deliveries: in SQLite the single writer makes the update atomic, and the
+    /// lease (`locked_until`) lets another relay take over from one that died.
+    async fn claim_delivery_ids(
+        &self,
+        owner: &str,
+        now: chrono::DateTime<chrono::Utc>,
+        until: chrono::DateTime<chrono::Utc>,
+        limit: i64,
+    ) -> Result<Vec<uuid::Uuid>, sqlx::Error> {
+        sqlx::query_scalar(
+            "UPDATE webhook_deliveries SET state = 'delivering', locked_until = $2, lease_owner = $3 \
+             WHERE id IN (SELECT id FROM webhook_deliveries \
+               WHERE (state = 'pending' AND next_attempt_at <= $1) OR (state = 'delivering' AND locked_until < $1) \
+               ORDER BY next_attempt_at LIMIT $4) RETURNING id",
+        )
+        .bind(now)
+        .bind(until)
+        .bind(owner)
+        .bind(limit)
+        .fetch_all(&self.write)
+        .await
+    }
+
+    const LOCK_AUDIT_HEAD: &'static str = "SELECT last_seq, last_hash FROM audit_head WHERE id = 1";
+
+    const BACKEND: &'static str = "sqlite";
+
+    fn migrator() -> &'static sqlx::migrate::Migrator {
+        &MIGRATOR
+    }
+
+    async fn close_pools(&self) {
+        self.read.close().await;
+        self.write.close().await;
+    }
+
+    fn reader(&self) -> &SqlitePool {
+        &self.read
+    }
+
+    fn writer(&self) -> &SqlitePool {
+        &self.write
+    }
+
+    /// `BEGIN IMMEDIATE` takes the write lock up front, so a transaction that reads before it
+    /// writes cannot fail to upgrade when another process (a CLI command) wrote in between.
+    async fn begin_on(
+        pool: &SqlitePool,
+    ) -> Result<sqlx::Transaction<'static, Sqlite>, sqlx::Error> {
+        pool.begin_with("BEGIN IMMEDIATE").await
+    }
+}
+
+impl_store!(SqliteStore, sqlx::Sqlite);

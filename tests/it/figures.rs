@@ -1,0 +1,177 @@
+//! Policy figures: scope, disclosure control on what is published, bad input, and that policy
+//! staff reach no child.
+
+use crate::common::*;
+use crate::db_test;
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+/// A synthetic national dataset (small) and policy tokens: one for region JZ01, one for the
+/// childcare organisation of region 2.
+async fn national(app: &TestApp) -> (kindbrug::scale::Generated, String, String) {
+    let g = kindbrug::scale::generate(app.state.store.as_ref(), 3000, 7)
+        .await
+        .unwrap();
+    let admin = app.admin();
+    let muni = app
+        .post(
+            "/api/v1/organizations",
+            &admin,
+            json!({"name": "Gemeente X", "kind": "municipality"}),
+        )
+        .await
+        .id();
+    app.post(
+        &format!("/api/v1/organizations/{muni}/staff"),
+        &admin,
+        json!({"subject": "beleid-regio", "name": "B", "role": "policy", "region_codes": ["JZ01"]}),
+    )
+    .await
+    .ok(201);
+    let region_policy = app.token("beleid-regio", &["policy"], Some(muni));
+    let org_policy = app.token("beleid-org", &["policy"], Some(g.childcare_orgs[1]));
+    (g, region_policy, org_policy)
+}
+
+fn all_shown(answer: &Value) -> Vec<Value> {
+    let mut out = Vec::new();
+    for t in answer["tables"].as_array().unwrap() {
+        let p = &t["published"];
+        for row in p["cells"].as_array().unwrap() {
+            out.extend(row.as_array().unwrap().iter().cloned());
+        }
+        out.extend(p["row_totals"].as_array().unwrap().iter().cloned());
+        out.extend(p["column_totals"].as_array().unwrap().iter().cloned());
+        out.push(p["total"].clone());
+    }
+    out
+}
+
+db_test!(
+    async fn figures_are_scoped_and_disclosure_controlled(app) {
+        let (_, region_policy, org_policy) = national(&app).await;
+        for figure in ["consents", "consultations", "response-times", "outcomes", "visits"] {
+            let r = app.get(&format!("/api/v1/stats/{figure}?from=2021-H1&to=2026-H2"), &region_policy).await;
+            let body = r.ok(200).clone();
+            let tables = body["tables"].as_array().unwrap();
+            assert!(!tables.is_empty(), "{figure} has tables");
+            assert!(tables.iter().all(|t| t["region_code"] == "JZ01"), "{figure}: only the caller's region");
+            // every shown count is 0 or a multiple of 5 of at least 10
+            let mut hidden = 0;
+            for s in all_shown(&body) {
+                match s["value"].as_u64() {
+                    Some(v) => assert!(v == 0 || (v >= 10 && v % 5 == 0), "{figure}: {v} shown"),
+                    None => {
+                        hidden += 1;
+                        assert!(s["suppressed"] == "small_count" || s["suppressed"] == "secondary");
+                    }
+                }
+            }
+            assert_eq!(body["suppressed"].as_array().unwrap().len(), hidden, "{figure}: each hidden entry is listed with its reason");
+            // no row or column of a table has exactly one hidden entry
+            for t in tables {
+                let p = &t["published"];
+                let rows = p["cells"].as_array().unwrap();
+                for (i, row) in rows.iter().enumerate() {
+                    let n = row.as_array().unwrap().iter().chain([&p["row_totals"][i]]).filter(|s| s["value"].is_null()).count();
+                    assert_ne!(n, 1, "{figure}: a row with one hidden entry");
+                }
+                for j in 0..p["columns"].as_array().unwrap().len() {
+                    let n = rows.iter().map(|r| &r[j]).chain([&p["column_totals"][j]]).filter(|s| s["value"].is_null()).count();
+                    assert_ne!(n, 1, "{figure}: a column with one hidden entry");
+                }
+            }
+            // the organisation's policy staff see their own organisation (in region 2) only
+            let org = app.get(&format!("/api/v1/stats/{figure}?from=2021-H1&to=2026-H2"), &org_policy).await;
+            let ot = org.ok(200)["tables"].as_array().unwrap().clone();
+            assert!(!ot.is_empty() && ot.iter().all(|t| t["region_code"] == "JZ02"), "{figure}: org scope");
+        }
+        // percentages only from shown counts with a denominator of 10 or more
+        let outcomes = app.get("/api/v1/stats/outcomes?from=2021-H1&to=2026-H2", &region_policy).await;
+        for t in outcomes.body["tables"].as_array().unwrap() {
+            for s in t["shares"].as_array().unwrap() {
+                if let Some(p) = s["percent"].as_u64() {
+                    assert!(p <= 100);
+                }
+            }
+        }
+        let times = app.get("/api/v1/stats/response-times?from=2021-H1&to=2026-H2", &region_policy).await;
+        for t in times.body["timings"].as_array().unwrap() {
+            if t["accepted"]["value"].is_null() {
+                assert!(t["median_hours_to_acceptance"].is_null(), "no median over fewer than 10");
+            }
+        }
+        // CSV, also for Dutch spreadsheets
+        let csv = app.client.get(format!("{}/api/v1/stats/consultations?format=csv&from=2025-H1&to=2025-H2", app.base)).bearer_auth(&region_policy).send().await.unwrap();
+        assert!(csv.headers()["content-type"].to_str().unwrap().starts_with("text/csv"));
+        let text = csv.text().await.unwrap();
+        assert!(text.starts_with("figure,table,region,half_year,age_band,column,value,suppressed\r\n"));
+        let nl = app.client.get(format!("{}/api/v1/stats/consultations?format=csv-nl&from=2025-H1&to=2025-H2", app.base)).bearer_auth(&region_policy).send().await.unwrap();
+        assert!(nl.text().await.unwrap().starts_with("figure;table;region;half_year;age_band;column;value;suppressed"));
+    }
+);
+
+db_test!(
+    async fn a_region_sees_nothing_of_another_and_free_filters_are_refused(app) {
+        let (_, region_policy, org_policy) = national(&app).await;
+        let t = &region_policy;
+        app.get("/api/v1/stats/consents?region=JZ02", t).await.problem(403);
+        app.get("/api/v1/stats/consents?region=JZ01", t).await.ok(200);
+        for bad in [
+            "/api/v1/stats/consents?child_id=x",
+            "/api/v1/stats/consents?from=2026-01-01",
+            "/api/v1/stats/consents?to=2026-H3",
+            "/api/v1/stats/consents?format=xml",
+            "/api/v1/stats/consents?municipality=GM5001",
+            "/api/v1/stats/consents?age=3",
+        ] {
+            app.get(bad, t).await.problem(400);
+        }
+        app.get("/api/v1/stats/consents?from=2026-H2&to=2026-H1", t).await.problem(422);
+        app.get("/api/v1/stats/consents?from=2000-H1&to=2026-H1", t).await.problem(422);
+        app.get("/api/v1/stats/nonsense", t).await.problem(404);
+        // only policy staff
+        let w = app.world().await;
+        for token in [&w.mentor_a1_token, &w.integration_a, &w.specialist_token, &app.admin()] {
+            app.get("/api/v1/stats/consents", token).await.problem(403);
+        }
+        // a policy token without a scope gets nothing
+        let muni = app.post("/api/v1/organizations", &app.admin(), json!({"name": "Gemeente Y", "kind": "municipality"})).await.id();
+        app.get("/api/v1/stats/consents", &app.token("loose", &["policy"], Some(muni))).await.problem(403);
+        let _ = org_policy;
+    }
+);
+
+db_test!(
+    async fn policy_staff_reach_no_child_name_or_free_text(app) {
+        let w = app.world().await;
+        let policy = app.token("beleid-a", &["policy"], Some(w.org_a));
+        let child = w.child_a1;
+        let paths = [
+            format!("/api/v1/children?location_id={}", w.loc_a1),
+            "/api/v1/children".to_string(),
+            format!("/api/v1/children/{child}"),
+            format!("/api/v1/children/{child}/guardians"),
+            format!("/api/v1/children/{child}/mentor"),
+            format!("/api/v1/children/{child}/consents"),
+            format!("/api/v1/children/{child}/concerns"),
+            format!("/api/v1/children/{child}/timeline"),
+            format!("/api/v1/children/{child}/veilig-thuis-reports"),
+            format!("/api/v1/children/{child}/consent-check?purpose=consultation&organization_id={}", w.youth),
+            "/api/v1/consultations".to_string(),
+            format!("/api/v1/organizations/{}/staff", w.org_a),
+            "/api/v1/audit".to_string(),
+        ];
+        for p in &paths {
+            let r = app.get(p, &policy).await;
+            assert!(matches!(r.status.as_u16(), 403 | 404 | 422), "{p}: {} {}", r.status, r.text);
+            assert!(!r.text.contains("Noor"), "{p} showed a name");
+        }
+        let id = Uuid::now_v7();
+        app.post(&format!("/api/v1/children/{child}/concerns"), &policy, json!({"domains": ["motor"], "observation": "x", "observed_since": "2026-01-01"})).await.problem(404);
+        let _ = id;
+        // the figures of their organisation hold no free text either
+        let figures = app.get("/api/v1/stats/consultations?from=2025-H1&to=2026-H2", &policy).await;
+        assert!(!figures.text.contains("Noor"));
+    }
+);

@@ -1,0 +1,15 @@
+//! HTTP-level tests against the real application, on SQLite and PostgreSQL.
+
+mod common;
+
+mod access_log;
+mod auth_tokens;
+mod children;
+mod consent;
+mod consultations;
+mod figures;
+mod http_basics;
+mod registry;
+mod schema;
+mod specialist_work;
+mod webhooks;

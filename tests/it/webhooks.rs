@@ -1,0 +1,500 @@
+//! Webhooks: registration, signed delivery verified by independent implementations, receiver
+//! failures, several relays, a relay that dies, and who may manage endpoints.
+
+use crate::common::*;
+use crate::consultations::{ctx, request};
+use crate::db_test;
+use axum::http::StatusCode;
+use kindbrug::webhooks::relay::Relay;
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use uuid::Uuid;
+
+/// A receiver in the test process whose answer the test sets; counts deliveries per webhook-id.
+#[derive(Clone, Default)]
+struct Receiver {
+    seen: Arc<Mutex<Vec<(String, Value)>>>,
+    /// 0 = 204; otherwise this status; 999 = hang past the timeout.
+    answer: Arc<AtomicUsize>,
+    retry_after: Arc<Mutex<Option<String>>>,
+}
+
+impl Receiver {
+    async fn start(&self) -> String {
+        let me = self.clone();
+        let app = axum::Router::new().route(
+            "/hook",
+            axum::routing::post(move |headers: axum::http::HeaderMap, body: String| {
+                let me = me.clone();
+                async move {
+                    let id = headers
+                        .get("webhook-id")
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or("")
+                        .to_string();
+                    me.seen
+                        .lock()
+                        .unwrap()
+                        .push((id, serde_json::from_str(&body).unwrap_or(Value::Null)));
+                    let answer = me.answer.load(Ordering::SeqCst);
+                    if answer == 999 {
+                        tokio::time::sleep(Duration::from_secs(5)).await;
+                    }
+                    let status = if answer == 0 {
+                        StatusCode::NO_CONTENT
+                    } else {
+                        StatusCode::from_u16(answer as u16).unwrap()
+                    };
+                    let mut res = axum::response::Response::builder().status(status);
+                    if let Some(ra) = me.retry_after.lock().unwrap().clone() {
+                        res = res.header("retry-after", ra);
+                    }
+                    res.body(axum::body::Body::empty()).unwrap()
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/hook", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        url
+    }
+
+    fn counts(&self) -> HashMap<String, usize> {
+        let mut m = HashMap::new();
+        for (id, _) in self.seen.lock().unwrap().iter() {
+            *m.entry(id.clone()).or_default() += 1;
+        }
+        m
+    }
+}
+
+fn quiet(c: &mut kindbrug::Config) {
+    c.relay_enabled = false;
+    c.webhook_timeout_seconds = 1;
+    c.relay_lease_seconds = 2;
+    c.webhook_retry_schedule_seconds = vec![1, 1];
+}
+
+async fn app_without_relay(backend: Backend) -> Option<TestApp> {
+    match backend {
+        Backend::Sqlite => Some(TestApp::sqlite_with(quiet).await),
+        Backend::Postgres => TestApp::postgres_with(quiet).await,
+    }
+}
+
+fn relay(app: &TestApp) -> Relay {
+    let mut config = test_config(&app.db_url);
+    quiet(&mut config);
+    Relay::new(
+        app.state.store.clone(),
+        config.webhook_policy(),
+        config.relay_settings(),
+    )
+    .unwrap()
+}
+
+async fn endpoint(app: &TestApp, org: Uuid, url: &str, signing: &str, events: Value) -> Value {
+    app.post(
+        &format!("/api/v1/organizations/{org}/webhook-endpoints"),
+        &app.admin(),
+        json!({"url": url, "events": events, "signing": signing}),
+    )
+    .await
+    .ok(201)
+    .clone()
+}
+
+/// Drives the relay until nothing is due (or the time runs out).
+async fn drain(relay: &Relay, rounds: usize) {
+    for _ in 0..rounds {
+        if relay.run_once().await.unwrap() == 0 {
+            break;
+        }
+    }
+}
+
+async fn signed_deliveries_verify_independently(backend: Backend) {
+    // the receiver verifies with the official Standard Webhooks library (HMAC) and `cryptography` (Ed25519)
+    let probe = std::process::Command::new("python3")
+        .args(["-c", "import standardwebhooks, cryptography"])
+        .output();
+    if !probe.is_ok_and(|o| o.status.success()) {
+        if std::env::var("KINDBRUG_REQUIRE_WEBHOOK_VERIFIER").is_ok() {
+            panic!("python3 with standardwebhooks and cryptography is required (pip install standardwebhooks cryptography)");
+        }
+        eprintln!("\n*** SKIPPED: python3 with standardwebhooks + cryptography not found; .ci/run installs them ***\n");
+        return;
+    }
+    let Some(app) = app_without_relay(backend).await else {
+        return;
+    };
+    let c = ctx(&app).await;
+    let w = &c.w;
+    let hmac = endpoint(
+        &app,
+        w.org_a,
+        "http://127.0.0.1:1/placeholder",
+        "hmac",
+        json!(["*"]),
+    )
+    .await;
+    let ed = endpoint(
+        &app,
+        w.youth,
+        "http://127.0.0.1:1/placeholder",
+        "ed25519",
+        json!(["consultation.*"]),
+    )
+    .await;
+    let mut child = tokio::process::Command::new("python3")
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/support/webhook_receiver.py"
+        ))
+        .arg(hmac["secret"].as_str().unwrap())
+        .arg(ed["public_key"].as_str().unwrap())
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut stdout = tokio::io::BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    tokio::io::AsyncBufReadExt::read_line(&mut stdout, &mut line)
+        .await
+        .unwrap();
+    let port: u16 = line.trim().parse().unwrap();
+    app.exec_sql(&format!(
+        "UPDATE webhook_endpoints SET url = 'http://127.0.0.1:{port}/hmac' WHERE signing = 'hmac'"
+    ))
+    .await;
+    app.exec_sql(&format!("UPDATE webhook_endpoints SET url = 'http://127.0.0.1:{port}/ed25519' WHERE signing = 'ed25519'")).await;
+
+    let t = &w.mentor_a1_token;
+    let id = app
+        .post("/api/v1/consultations", t, request(&c, "language"))
+        .await
+        .id();
+    app.post(
+        &format!("/api/v1/consultations/{id}/accept"),
+        &w.specialist_token,
+        json!({}),
+    )
+    .await
+    .ok(200);
+    app.post(
+        &format!("/api/v1/consents/{}/withdraw", c.consent),
+        t,
+        json!({"by": {"guardian_id": c.eva}}),
+    )
+    .await
+    .ok(200);
+    drain(&relay(&app), 10).await;
+    let log: Vec<Value> = reqwest::get(format!("http://127.0.0.1:{port}/_log"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let types = |path: &str| -> Vec<String> {
+        log.iter()
+            .filter(|e| e["path"] == path)
+            .map(|e| e["type"].as_str().unwrap().to_string())
+            .collect()
+    };
+    // the childcare organisation hears everything about its child, the provider its consultation
+    let childcare = types("/hmac");
+    let provider = types("/ed25519");
+    for t in [
+        "consultation.offered",
+        "consultation.accepted",
+        "consultation.on_hold",
+        "consent.withdrawn",
+    ] {
+        assert!(
+            childcare.contains(&t.to_string()),
+            "childcare misses {t}: {childcare:?}"
+        );
+    }
+    for t in [
+        "consultation.offered",
+        "consultation.accepted",
+        "consultation.on_hold",
+    ] {
+        assert!(
+            provider.contains(&t.to_string()),
+            "provider misses {t}: {provider:?}"
+        );
+    }
+    assert!(
+        !provider.contains(&"consent.withdrawn".to_string()),
+        "the provider subscribed to consultations only"
+    );
+    assert!(
+        log.iter().all(|e| e["verified"] == true),
+        "every signature verifies: {log:?}"
+    );
+    // no child data in any event: ids and links only
+    let text = serde_json::to_string(&log).unwrap();
+    assert!(!text.contains("Noor") && !text.contains("meedoen") && !text.contains("Eva"));
+    assert!(log.iter().all(|e| e["data"]["link"]
+        .as_str()
+        .unwrap()
+        .starts_with("http://127.0.0.1:8080/api/v1/")));
+    let _ = child.kill().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_signed_deliveries_verify_independently() {
+    signed_deliveries_verify_independently(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_signed_deliveries_verify_independently() {
+    signed_deliveries_verify_independently(Backend::Postgres).await;
+}
+
+async fn receivers_that_fail_get_the_specified_behaviour(backend: Backend) {
+    let Some(app) = app_without_relay(backend).await else {
+        return;
+    };
+    let c = ctx(&app).await;
+    let w = &c.w;
+    let rx = Receiver::default();
+    let url = rx.start().await;
+    let ep = endpoint(&app, w.org_a, &url, "hmac", json!(["consultation.*"])).await;
+    let ep_id = ep["id"].as_str().unwrap().to_string();
+    let relay = relay(&app);
+    let t = &w.mentor_a1_token;
+
+    // 500: retried per schedule; a 429 with Retry-After waits at least that long
+    rx.answer.store(500, Ordering::SeqCst);
+    app.post("/api/v1/consultations", t, request(&c, "language"))
+        .await
+        .ok(201);
+    relay.run_once().await.unwrap();
+    assert_eq!(rx.seen.lock().unwrap().len(), 1);
+    relay.run_once().await.unwrap();
+    assert_eq!(
+        rx.seen.lock().unwrap().len(),
+        1,
+        "not again before the retry time"
+    );
+    tokio::time::sleep(Duration::from_millis(1300)).await;
+    rx.answer.store(429, Ordering::SeqCst);
+    *rx.retry_after.lock().unwrap() = Some("3600".into());
+    relay.run_once().await.unwrap();
+    assert_eq!(rx.seen.lock().unwrap().len(), 2);
+    let attempts = app
+        .get(
+            &format!("/api/v1/webhook-endpoints/{ep_id}/attempts"),
+            &app.admin(),
+        )
+        .await;
+    let a = attempts.ok(200)["items"].as_array().unwrap().clone();
+    assert_eq!(a.len(), 2);
+    assert_eq!(a[0]["status_code"], 500);
+    assert_eq!(a[1]["status_code"], 429);
+    let next: chrono::DateTime<chrono::Utc> =
+        a[1]["next_attempt_at"].as_str().unwrap().parse().unwrap();
+    assert!(
+        next > chrono::Utc::now() + chrono::Duration::minutes(55),
+        "Retry-After honoured"
+    );
+
+    // a receiver that hangs past the timeout: the attempt is recorded as timed out
+    *rx.retry_after.lock().unwrap() = None;
+    rx.answer.store(999, Ordering::SeqCst);
+    app.post("/api/v1/consultations", t, request(&c, "language"))
+        .await
+        .ok(201);
+    relay.run_once().await.unwrap();
+    let attempts = app
+        .get(
+            &format!("/api/v1/webhook-endpoints/{ep_id}/attempts"),
+            &app.admin(),
+        )
+        .await;
+    let last = attempts.ok(200)["items"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .clone();
+    assert_eq!(last["error"], "timed out");
+    assert!(last["next_attempt_at"].is_string());
+
+    // the schedule runs out: the delivery is failed, and a redelivery sends it again
+    rx.answer.store(500, Ordering::SeqCst);
+    for _ in 0..3 {
+        tokio::time::sleep(Duration::from_millis(1300)).await;
+        relay.run_once().await.unwrap();
+    }
+    assert_eq!(
+        app.count("webhook_deliveries WHERE state = 'failed'").await,
+        1
+    );
+    let message: Value = app
+        .get(
+            &format!("/api/v1/webhook-endpoints/{ep_id}/attempts?limit=200"),
+            &app.admin(),
+        )
+        .await
+        .body["items"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()["message_id"]
+        .clone();
+    rx.answer.store(0, Ordering::SeqCst);
+    let re = app
+        .post(
+            &format!(
+                "/api/v1/webhook-messages/{}/redeliver",
+                message.as_str().unwrap()
+            ),
+            &app.admin(),
+            json!({}),
+        )
+        .await;
+    assert_eq!(re.ok(202)["queued"], 1);
+    relay.run_once().await.unwrap();
+    assert_eq!(
+        app.count("webhook_deliveries WHERE state = 'delivered'")
+            .await,
+        1
+    );
+
+    // 410 Gone disables the endpoint, and nothing more is sent to it
+    rx.answer.store(410, Ordering::SeqCst);
+    app.post("/api/v1/consultations", t, request(&c, "language"))
+        .await
+        .ok(201);
+    tokio::time::sleep(Duration::from_millis(1300)).await;
+    drain(&relay, 5).await;
+    let eps = app
+        .get(
+            &format!("/api/v1/organizations/{}/webhook-endpoints", w.org_a),
+            &app.admin(),
+        )
+        .await;
+    assert_eq!(eps.ok(200)[0]["status"], "disabled");
+    let seen = rx.seen.lock().unwrap().len();
+    app.post("/api/v1/consultations", t, request(&c, "language"))
+        .await
+        .ok(201);
+    tokio::time::sleep(Duration::from_millis(1300)).await;
+    drain(&relay, 5).await;
+    assert_eq!(rx.seen.lock().unwrap().len(), seen);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_receivers_that_fail_get_the_specified_behaviour() {
+    receivers_that_fail_get_the_specified_behaviour(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_receivers_that_fail_get_the_specified_behaviour() {
+    receivers_that_fail_get_the_specified_behaviour(Backend::Postgres).await;
+}
+
+async fn three_relays_deliver_each_event_once_and_a_dead_relay_loses_nothing(backend: Backend) {
+    let Some(app) = app_without_relay(backend).await else {
+        return;
+    };
+    let c = ctx(&app).await;
+    let w = &c.w;
+    let rx = Receiver::default();
+    let url = rx.start().await;
+    endpoint(&app, w.org_a, &url, "ed25519", json!(["*"])).await;
+    let t = &w.mentor_a1_token;
+    for _ in 0..40 {
+        app.post("/api/v1/consultations", t, request(&c, "language"))
+            .await
+            .ok(201);
+    }
+    let expected = app.count("webhook_deliveries").await as usize;
+    assert!(expected >= 40);
+    // a relay leases a batch and dies before sending
+    let doomed = relay(&app);
+    let leased = doomed.claim().await.unwrap();
+    assert!(!leased.is_empty());
+    drop(doomed);
+    // three relays work the outbox at once
+    let relays: Vec<Arc<Relay>> = (0..3).map(|_| Arc::new(relay(&app))).collect();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let mut tasks = Vec::new();
+        for r in &relays {
+            let r = r.clone();
+            tasks.push(tokio::spawn(async move { r.run_once().await.unwrap() }));
+        }
+        for t in tasks {
+            t.await.unwrap();
+        }
+        let delivered = app
+            .count("webhook_deliveries WHERE state = 'delivered'")
+            .await as usize;
+        if delivered == expected || std::time::Instant::now() > deadline {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(
+        app.count("webhook_deliveries WHERE state = 'delivered'")
+            .await as usize,
+        expected,
+        "nothing lost"
+    );
+    let counts = rx.counts();
+    assert_eq!(counts.len(), expected);
+    assert!(
+        counts.values().all(|n| *n == 1),
+        "each event exactly once: {counts:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_three_relays_deliver_each_event_once_and_a_dead_relay_loses_nothing() {
+    three_relays_deliver_each_event_once_and_a_dead_relay_loses_nothing(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_three_relays_deliver_each_event_once_and_a_dead_relay_loses_nothing() {
+    three_relays_deliver_each_event_once_and_a_dead_relay_loses_nothing(Backend::Postgres).await;
+}
+
+db_test!(
+    async fn endpoints_are_validated_and_kept_to_their_organisation(app) {
+        let w = app.world().await;
+        let path = format!("/api/v1/organizations/{}/webhook-endpoints", w.org_a);
+        let before = app.count("webhook_endpoints").await;
+        for (body, field) in [
+            (json!({"url": "ftp://x.example/", "events": ["*"], "signing": "hmac"}), "url"),
+            (json!({"url": "http://10.0.0.8/hook", "events": ["*"], "signing": "hmac"}), "url"),
+            (json!({"url": "http://169.254.169.254/", "events": ["*"], "signing": "hmac"}), "url"),
+            (json!({"url": "https://partner.example/hook", "events": [], "signing": "hmac"}), "events"),
+            (json!({"url": "https://partner.example/hook", "events": ["child.born"], "signing": "hmac"}), "events[0]"),
+            (json!({"url": "https://partner.example/hook", "events": ["*"], "signing": "rsa"}), "signing"),
+        ] {
+            let r = app.post(&path, &w.integration_a, body).await;
+            r.problem(422);
+            assert_eq!(r.error_fields(), [field]);
+        }
+        let created = app.post(&path, &w.integration_a, json!({"url": "https://partner.example/hook", "events": ["consultation.*"], "signing": "hmac"})).await;
+        assert!(created.ok(201)["secret"].as_str().unwrap().starts_with("whsec_"));
+        let ep = created.id();
+        // another organisation's system, a mentor, a specialist: nothing
+        for token in [&w.integration_b, &w.mentor_a1_token, &w.specialist_token] {
+            app.post(&path, token, json!({"url": "https://evil.example/", "events": ["*"], "signing": "hmac"})).await.problem(404);
+            app.get(&path, token).await.problem(404);
+            app.get(&format!("/api/v1/webhook-endpoints/{ep}/attempts"), token).await.problem(404);
+        }
+        assert_eq!(app.count("webhook_endpoints").await, before + 1);
+        let list = app.get(&path, &w.integration_a).await;
+        assert!(!list.text.contains("whsec_"), "secrets are not listed");
+        app.post(&format!("/api/v1/webhook-messages/{}/redeliver", Uuid::now_v7()), &app.admin(), json!({})).await.problem(404);
+    }
+);
