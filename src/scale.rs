@@ -202,9 +202,12 @@ pub async fn generate(store: &dyn Store, n: usize, seed: u64) -> anyhow::Result<
         let batch = CHUNK.min(n - done);
         let (mut children, mut concerns, mut requests, mut visits, mut consents) =
             (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
-        for _ in 0..batch {
+        for j in 0..batch {
             let r = rng.gen_range(0..REGIONS);
-            let at = start + Duration::seconds(rng.gen_range(0..span_secs));
+            // requests arrive spread evenly over the five years, in time order (as they do in
+            // production), so their time-ordered ids are appended to the indexes
+            let slot = (done + j) as f64 + rng.gen::<f64>();
+            let at = start + Duration::seconds((slot / n as f64 * span_secs as f64) as i64);
             let day = dutch_date(at);
             let age_days = rng.gen_range(30..(13 * 365));
             let born = day - Duration::days(age_days);
