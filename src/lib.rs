@@ -12,6 +12,7 @@ pub mod crypto;
 pub mod demo;
 pub mod domain;
 pub mod error;
+pub mod jobs;
 pub mod retention;
 pub mod scale;
 pub mod store;
@@ -132,17 +133,55 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
 }
 
 /// Serves the API on `listener` until `shutdown` completes, then drains in-flight requests.
+/// Runs no background jobs (see [`serve_with_jobs`]).
 pub async fn serve(
     state: AppState,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    serve_inner(state, listener, shutdown, None).await
+}
+
+/// Serves the API and runs the background jobs (`jobs`) until `shutdown` completes; then
+/// drains in-flight requests and lets each job finish its round before the store closes.
+pub async fn serve_with_jobs(
+    state: AppState,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    schedule: &jobs::Schedule,
+) -> anyhow::Result<()> {
+    serve_inner(state, listener, shutdown, Some(schedule)).await
+}
+
+async fn serve_inner(
+    state: AppState,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    schedule: Option<&jobs::Schedule>,
+) -> anyhow::Result<()> {
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let running = match schedule {
+        Some(s) => jobs::spawn(&state, s, stopped)?,
+        None => Vec::new(),
+    };
     let app = api::router(state.clone());
-    tracing::info!(addr = %listener.local_addr()?, backend = state.store.backend(), "kindbrug listening");
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await?;
+    tracing::info!(addr = %listener.local_addr()?, backend = state.store.backend(), jobs = running.len(), "kindbrug listening");
+    let served = axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            let _ = stop.send(true);
+        })
+        .await;
+    for job in running {
+        if tokio::time::timeout(Duration::from_secs(30), job)
+            .await
+            .is_err()
+        {
+            tracing::warn!("a background job did not finish within 30 s of shutdown");
+        }
+    }
     state.store.close().await;
+    served?;
     Ok(())
 }
 

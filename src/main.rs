@@ -90,8 +90,13 @@ enum RetentionCommand {
 
 #[derive(Subcommand)]
 enum FiguresCommand {
-    /// Rebuild the summaries the figures are read from (also runs inside `serve`).
-    Refresh,
+    /// Bring the summaries the figures are read from up to date: the half-years whose records
+    /// changed since the last refresh (also runs inside `serve`).
+    Refresh {
+        /// Recompute every half-year.
+        #[arg(long)]
+        full: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -178,7 +183,9 @@ async fn run(cli: Cli, config: Config) -> anyhow::Result<ExitCode> {
                     )
                 );
             }
-            kindbrug::serve(state, listener, kindbrug::shutdown_signal()).await?;
+            let schedule = kindbrug::jobs::Schedule::from_config(&state.config);
+            kindbrug::serve_with_jobs(state, listener, kindbrug::shutdown_signal(), &schedule)
+                .await?;
         }
         Command::Migrate => {
             let store = kindbrug::open_store(&config).await?;
@@ -264,16 +271,26 @@ async fn run(cli: Cli, config: Config) -> anyhow::Result<ExitCode> {
             println!("{}", serde_json::to_string_pretty(&report)?);
         }
         Command::Figures {
-            command: FiguresCommand::Refresh,
+            command: FiguresCommand::Refresh { full },
         } => {
             let store = kindbrug::open_store(&config).await?;
             let started = std::time::Instant::now();
-            let rows = store
-                .refresh_figures(kindbrug::domain::calendar::now())
+            let r = store
+                .refresh_figures(kindbrug::domain::calendar::now(), full)
                 .await?;
             store.close().await;
+            let what = if r.skipped {
+                "nothing: another refresh wrote newer summaries meanwhile".to_string()
+            } else if r.full {
+                "all half-years".to_string()
+            } else if r.half_years.is_empty() {
+                "nothing changed".to_string()
+            } else {
+                r.half_years.join(", ")
+            };
             println!(
-                "figures refreshed: {rows} summary rows in {:.1} s",
+                "figures refreshed: {what}; {} summary rows in {:.1} s",
+                r.rows,
                 started.elapsed().as_secs_f64()
             );
         }

@@ -348,7 +348,7 @@ async fn answer(
         Some(at) => at,
         None => {
             let at = now();
-            state.store.refresh_figures(at).await?;
+            state.store.refresh_figures(at, true).await?;
             at
         }
     };

@@ -1286,7 +1286,7 @@ async fn figures(args: &Args, n: usize) -> anyhow::Result<()> {
             pool.close().await;
         }
         let started = Instant::now();
-        let summary_rows = state.store.refresh_figures(now()).await?;
+        let summary_rows = state.store.refresh_figures(now(), true).await?.rows;
         let refreshed_in = started.elapsed();
         let muni = OrganizationRow {
             id: Uuid::now_v7(),

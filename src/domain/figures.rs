@@ -2,10 +2,14 @@
 //! whole half-years and ages whole bands, so no two figures can be subtracted to isolate a few
 //! children. Each record carries its half-year and age band from the moment it happened.
 
-use super::calendar::age_on;
-use chrono::{Datelike, NaiveDate};
+use super::calendar::{age_on, dutch_date};
+use super::consultation::Competence;
+use super::disclosure::percentile;
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
+use std::collections::HashMap;
 use std::fmt;
 use std::str::FromStr;
+use uuid::Uuid;
 
 /// A half-year: `2026-H1` (January–June) or `2026-H2`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -95,12 +99,474 @@ impl AgeBand {
     }
 }
 
+/// What a figure counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum CountFigure {
+    // (see `CountFigure::name` for the summary's name of each)
+    /// Consent records by purpose and state (granted, refused, withdrawn).
+    Consents,
+    /// Requests that waited for consent.
+    ConsentDelay,
+    Expertise,
+    Urgency,
+    Status,
+    /// Closed requests by outcome.
+    Outcomes,
+    /// Requests moved on at least once (declined or deadline missed).
+    Rerouted,
+    /// Requests that went to the coordinator's queue.
+    Unassigned,
+    /// Visits by the core competence they worked on.
+    Competences,
+    /// Visits.
+    Visits,
+}
+
+impl CountFigure {
+    pub const ALL: [CountFigure; 10] = [
+        CountFigure::Consents,
+        CountFigure::ConsentDelay,
+        CountFigure::Expertise,
+        CountFigure::Urgency,
+        CountFigure::Status,
+        CountFigure::Outcomes,
+        CountFigure::Rerouted,
+        CountFigure::Unassigned,
+        CountFigure::Competences,
+        CountFigure::Visits,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            CountFigure::Consents => "consents",
+            CountFigure::ConsentDelay => "consent_delay",
+            CountFigure::Expertise => "expertise",
+            CountFigure::Urgency => "urgency",
+            CountFigure::Status => "status",
+            CountFigure::Outcomes => "outcomes",
+            CountFigure::Rerouted => "rerouted",
+            CountFigure::Unassigned => "unassigned",
+            CountFigure::Competences => "competences",
+            CountFigure::Visits => "visits",
+        }
+    }
+}
+
+/// Whose figures a summary row holds: everything in a region, a childcare organisation's
+/// children, or a youth-care provider's work (the requests its specialists took, their visits,
+/// consents toward it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ScopeKind {
+    Region,
+    Organization,
+    Provider,
+}
+
+impl ScopeKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ScopeKind::Region => "region",
+            ScopeKind::Organization => "organization",
+            ScopeKind::Provider => "provider",
+        }
+    }
+}
+
+/// One cell of the summaries: scope × region × half-year × age band (× figure × category for
+/// counts). The region scope's organisation is the nil id.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct CellKey {
+    pub scope: ScopeKind,
+    pub org: Uuid,
+    pub region_code: String,
+    pub half_year: String,
+    pub age_band: String,
+}
+
+/// What the figures need of a consultation request (no child, no free text).
+#[derive(Debug, Clone)]
+pub struct RequestFacts {
+    pub region_code: String,
+    pub half_year: String,
+    pub age_band: String,
+    /// The childcare organisation that asked.
+    pub organization_id: Option<Uuid>,
+    /// The youth-care provider of the specialist who took it.
+    pub provider_id: Option<Uuid>,
+    pub expertise: String,
+    pub urgency: String,
+    pub status: String,
+    pub outcome: Option<String>,
+    pub reroutes: i64,
+    pub ever_unassigned: bool,
+    pub consent_delayed: Option<bool>,
+    pub created_at: DateTime<Utc>,
+    pub accepted_at: Option<DateTime<Utc>>,
+    pub first_visit_on: Option<NaiveDate>,
+}
+
+/// What the figures need of a consent record.
+#[derive(Debug, Clone)]
+pub struct ConsentFacts {
+    pub region_code: String,
+    pub half_year: String,
+    pub age_band: String,
+    pub organization_id: Option<Uuid>,
+    pub recipient_id: Option<Uuid>,
+    pub purpose: String,
+    pub decision: String,
+    pub status: String,
+}
+
+/// What the figures need of a visit.
+#[derive(Debug, Clone)]
+pub struct VisitFacts {
+    pub region_code: String,
+    pub half_year: String,
+    pub age_band: String,
+    pub organization_id: Option<Uuid>,
+    pub provider_id: Option<Uuid>,
+    pub status: String,
+    /// Comma-separated core competences the visit worked on.
+    pub competences: String,
+}
+
+/// Response times of one cell: hours from request to acceptance, days from request to the first
+/// visit; medians and 90th percentiles only over at least 10 requests.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TimingStats {
+    pub accepted: i64,
+    pub median_hours: Option<i64>,
+    pub p90_hours: Option<i64>,
+    pub visited: i64,
+    pub median_days: Option<i64>,
+    pub p90_days: Option<i64>,
+}
+
+/// Counts records into the summaries' cells. Every record counts only in the cells of its own
+/// half-year, so the summaries of one half-year can be recomputed from that half-year's records
+/// alone (what the incremental refresh relies on).
+#[derive(Debug, Default)]
+pub struct Tally {
+    counts: HashMap<(CellKey, CountFigure, String), i64>,
+    timings: HashMap<CellKey, (Vec<i64>, Vec<i64>)>,
+}
+
+impl Tally {
+    fn scopes(
+        region: &str,
+        half: &str,
+        band: &str,
+        org: Option<Uuid>,
+        provider: Option<Uuid>,
+    ) -> impl Iterator<Item = CellKey> {
+        let cell = |scope, org| CellKey {
+            scope,
+            org,
+            region_code: region.to_string(),
+            half_year: half.to_string(),
+            age_band: band.to_string(),
+        };
+        let mut cells = vec![cell(ScopeKind::Region, Uuid::nil())];
+        cells.extend(org.map(|o| cell(ScopeKind::Organization, o)));
+        cells.extend(provider.map(|p| cell(ScopeKind::Provider, p)));
+        cells.into_iter()
+    }
+
+    fn add(&mut self, cells: &[CellKey], figure: CountFigure, category: &str) {
+        for c in cells {
+            *self
+                .counts
+                .entry((c.clone(), figure, category.to_string()))
+                .or_default() += 1;
+        }
+    }
+
+    pub fn request(&mut self, r: &RequestFacts) {
+        let cells: Vec<CellKey> = Self::scopes(
+            &r.region_code,
+            &r.half_year,
+            &r.age_band,
+            r.organization_id,
+            r.provider_id,
+        )
+        .collect();
+        let delayed = if r.consent_delayed == Some(true) {
+            "delayed"
+        } else {
+            "not_delayed"
+        };
+        self.add(&cells, CountFigure::ConsentDelay, delayed);
+        self.add(&cells, CountFigure::Expertise, &r.expertise);
+        self.add(&cells, CountFigure::Urgency, &r.urgency);
+        self.add(&cells, CountFigure::Status, &r.status);
+        if let (Some(outcome), "completed") = (&r.outcome, r.status.as_str()) {
+            self.add(&cells, CountFigure::Outcomes, outcome);
+        }
+        let rerouted = if r.reroutes > 0 {
+            "rerouted"
+        } else {
+            "not_rerouted"
+        };
+        self.add(&cells, CountFigure::Rerouted, rerouted);
+        let unassigned = if r.ever_unassigned {
+            "went_unassigned"
+        } else {
+            "never_unassigned"
+        };
+        self.add(&cells, CountFigure::Unassigned, unassigned);
+        if let Some(accepted) = r.accepted_at {
+            let hours = (accepted - r.created_at).num_hours();
+            let days = r
+                .first_visit_on
+                .map(|d| (d - dutch_date(r.created_at)).num_days());
+            for c in cells {
+                let t = self.timings.entry(c).or_default();
+                t.0.push(hours);
+                t.1.extend(days);
+            }
+        }
+    }
+
+    pub fn consent(&mut self, c: &ConsentFacts) {
+        let cells: Vec<CellKey> = Self::scopes(
+            &c.region_code,
+            &c.half_year,
+            &c.age_band,
+            c.organization_id,
+            c.recipient_id,
+        )
+        .collect();
+        let state = if c.status == "withdrawn" {
+            "withdrawn"
+        } else {
+            c.decision.as_str()
+        };
+        self.add(
+            &cells,
+            CountFigure::Consents,
+            &format!("{}:{state}", c.purpose),
+        );
+    }
+
+    pub fn visit(&mut self, v: &VisitFacts) {
+        if v.status != "held" {
+            return;
+        }
+        let cells: Vec<CellKey> = Self::scopes(
+            &v.region_code,
+            &v.half_year,
+            &v.age_band,
+            v.organization_id,
+            v.provider_id,
+        )
+        .collect();
+        self.add(&cells, CountFigure::Visits, "visits");
+        for c in Competence::ALL {
+            if v.competences.split(',').any(|x| x.trim() == c.as_str()) {
+                self.add(&cells, CountFigure::Competences, c.as_str());
+            }
+        }
+    }
+
+    /// The counts, sorted.
+    pub fn counts(&self) -> Vec<(CellKey, CountFigure, String, i64)> {
+        let mut out: Vec<_> = self
+            .counts
+            .iter()
+            .map(|((cell, f, cat), n)| (cell.clone(), *f, cat.clone(), *n))
+            .collect();
+        out.sort();
+        out
+    }
+
+    /// The response times per cell, sorted.
+    pub fn timings(&self) -> Vec<(CellKey, TimingStats)> {
+        let mut out: Vec<_> = self
+            .timings
+            .iter()
+            .map(|(cell, (hours, days))| {
+                let (mut hours, mut days) = (hours.clone(), days.clone());
+                let stats = TimingStats {
+                    accepted: hours.len() as i64,
+                    median_hours: percentile(&mut hours, 0.5),
+                    p90_hours: percentile(&mut hours, 0.9),
+                    visited: days.len() as i64,
+                    median_days: percentile(&mut days, 0.5),
+                    p90_days: percentile(&mut days, 0.9),
+                };
+                (cell.clone(), stats)
+            })
+            .collect();
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        out
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn d(s: &str) -> NaiveDate {
         s.parse().unwrap()
+    }
+
+    use proptest::prelude::*;
+
+    const HALVES: [&str; 3] = ["2025-H1", "2025-H2", "2026-H1"];
+
+    fn org(i: u8) -> Option<Uuid> {
+        (i > 0).then(|| Uuid::from_u128(i as u128))
+    }
+
+    prop_compose! {
+        fn request()(h in 0..3usize, b in 0..2usize, o in 0..3u8, p in 0..3u8, status in 0..4usize,
+                     reroutes in 0..2i64, unassigned: bool, delayed in proptest::option::of(any::<bool>()),
+                     hours in proptest::option::of(0..200i64), days in proptest::option::of(0..40i64)) -> RequestFacts {
+            let created = "2025-03-01T10:00:00Z".parse::<DateTime<Utc>>().unwrap();
+            RequestFacts {
+                region_code: "JZ01".into(),
+                half_year: HALVES[h].into(),
+                age_band: ["0-4", "4-13"][b].into(),
+                organization_id: org(o),
+                provider_id: org(p + 10).filter(|_| p > 0),
+                expertise: "language".into(),
+                urgency: "normal".into(),
+                status: ["completed", "offered", "in_progress", "cancelled"][status].into(),
+                outcome: (status == 0).then(|| "handled_within_childcare".into()),
+                reroutes,
+                ever_unassigned: unassigned,
+                consent_delayed: delayed,
+                created_at: created,
+                accepted_at: hours.map(|h| created + chrono::Duration::hours(h)),
+                first_visit_on: days.map(|d| dutch_date(created) + chrono::Duration::days(d)),
+            }
+        }
+    }
+
+    prop_compose! {
+        fn visit()(h in 0..3usize, o in 0..3u8, held: bool, comps in proptest::collection::vec(0..4usize, 0..4)) -> VisitFacts {
+            VisitFacts {
+                region_code: "JZ02".into(),
+                half_year: HALVES[h].into(),
+                age_band: "4-13".into(),
+                organization_id: org(o),
+                provider_id: org(20),
+                status: if held { "held" } else { "planned" }.into(),
+                competences: comps.iter().map(|c| Competence::ALL[*c].as_str()).collect::<Vec<_>>().join(","),
+            }
+        }
+    }
+
+    fn tally(requests: &[RequestFacts], visits: &[VisitFacts]) -> Tally {
+        let mut t = Tally::default();
+        requests.iter().for_each(|r| t.request(r));
+        visits.iter().for_each(|v| t.visit(v));
+        t
+    }
+
+    proptest! {
+        /// The incremental refresh recomputes only the half-years whose records changed: that is
+        /// right only if a half-year's cells depend on that half-year's records alone.
+        #[test]
+        fn a_half_year_is_summarised_from_its_own_records(
+            requests in proptest::collection::vec(request(), 0..40),
+            visits in proptest::collection::vec(visit(), 0..40),
+        ) {
+            let whole = tally(&requests, &visits);
+            let mut counts = Vec::new();
+            let mut timings = Vec::new();
+            for h in HALVES {
+                let part = tally(
+                    &requests.iter().filter(|r| r.half_year == h).cloned().collect::<Vec<_>>(),
+                    &visits.iter().filter(|v| v.half_year == h).cloned().collect::<Vec<_>>(),
+                );
+                prop_assert!(part.counts().iter().all(|c| c.0.half_year == h));
+                counts.extend(part.counts());
+                timings.extend(part.timings());
+            }
+            counts.sort();
+            timings.sort_by(|a, b| a.0.cmp(&b.0));
+            prop_assert_eq!(counts, whole.counts());
+            prop_assert_eq!(timings, whole.timings());
+            // every request is counted once per scope it belongs to, in each per-request figure
+            let regional: i64 = whole.counts().iter()
+                .filter(|c| c.0.scope == ScopeKind::Region && c.1 == CountFigure::Status)
+                .map(|c| c.3).sum();
+            prop_assert_eq!(regional, requests.len() as i64);
+        }
+    }
+
+    #[test]
+    fn categories_of_each_figure() {
+        let created = "2026-01-05T09:00:00Z".parse::<DateTime<Utc>>().unwrap();
+        let r = RequestFacts {
+            region_code: "JZ01".into(),
+            half_year: "2026-H1".into(),
+            age_band: "0-4".into(),
+            organization_id: org(1),
+            provider_id: org(2),
+            expertise: "language".into(),
+            urgency: "high".into(),
+            status: "completed".into(),
+            outcome: Some("referred_youth_care".into()),
+            reroutes: 2,
+            ever_unassigned: false,
+            consent_delayed: None,
+            created_at: created,
+            accepted_at: Some(created + chrono::Duration::hours(30)),
+            first_visit_on: Some(d("2026-01-12")),
+        };
+        let mut t = Tally::default();
+        t.request(&r);
+        t.consent(&ConsentFacts {
+            region_code: "JZ01".into(),
+            half_year: "2026-H1".into(),
+            age_band: "0-4".into(),
+            organization_id: org(1),
+            recipient_id: None,
+            purpose: "consultation".into(),
+            decision: "granted".into(),
+            status: "withdrawn".into(),
+        });
+        t.visit(&VisitFacts {
+            region_code: "JZ01".into(),
+            half_year: "2026-H1".into(),
+            age_band: "0-4".into(),
+            organization_id: org(1),
+            provider_id: org(2),
+            status: "held".into(),
+            competences: "parents,asking_help".into(),
+        });
+        let region: Vec<(CountFigure, String, i64)> = t
+            .counts()
+            .into_iter()
+            .filter(|c| c.0.scope == ScopeKind::Region)
+            .map(|c| (c.1, c.2, c.3))
+            .collect();
+        let has = |f, c: &str| region.contains(&(f, c.to_string(), 1));
+        assert!(has(CountFigure::ConsentDelay, "not_delayed"));
+        assert!(has(CountFigure::Outcomes, "referred_youth_care"));
+        assert!(has(CountFigure::Rerouted, "rerouted"));
+        assert!(has(CountFigure::Unassigned, "never_unassigned"));
+        assert!(has(CountFigure::Consents, "consultation:withdrawn"));
+        assert!(has(CountFigure::Competences, "parents"));
+        assert!(has(CountFigure::Competences, "asking_help"));
+        assert!(!has(CountFigure::Competences, "development_knowledge"));
+        assert!(has(CountFigure::Visits, "visits"));
+        // the consent has no recipient: it counts for the region and the organisation only
+        let scopes: Vec<ScopeKind> = t
+            .counts()
+            .into_iter()
+            .filter(|c| c.1 == CountFigure::Consents)
+            .map(|c| c.0.scope)
+            .collect();
+        assert_eq!(scopes, [ScopeKind::Region, ScopeKind::Organization]);
+        // one accepted request: its cell has a count but no median (fewer than 10)
+        let timings = t.timings();
+        assert_eq!(timings.len(), 3);
+        assert_eq!(timings[0].1.accepted, 1);
+        assert_eq!(timings[0].1.median_hours, None);
     }
 
     #[test]

@@ -792,57 +792,21 @@ pub struct FigureScope {
     pub half_years: Vec<String>,
 }
 
-/// What a figure counts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CountFigure {
-    // (see `CountFigure::name` for the summary's name of each)
-    /// Consent records by purpose and state (granted, refused, withdrawn).
-    Consents,
-    /// Requests that waited for consent.
-    ConsentDelay,
-    Expertise,
-    Urgency,
-    Status,
-    /// Closed requests by outcome.
-    Outcomes,
-    /// Requests moved on at least once (declined or deadline missed).
-    Rerouted,
-    /// Requests that went to the coordinator's queue.
-    Unassigned,
-    /// Visits by the core competence they worked on.
-    Competences,
-    /// Visits.
-    Visits,
-}
+pub use crate::domain::figures::CountFigure;
 
-impl CountFigure {
-    pub const ALL: [CountFigure; 10] = [
-        CountFigure::Consents,
-        CountFigure::ConsentDelay,
-        CountFigure::Expertise,
-        CountFigure::Urgency,
-        CountFigure::Status,
-        CountFigure::Outcomes,
-        CountFigure::Rerouted,
-        CountFigure::Unassigned,
-        CountFigure::Competences,
-        CountFigure::Visits,
-    ];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            CountFigure::Consents => "consents",
-            CountFigure::ConsentDelay => "consent_delay",
-            CountFigure::Expertise => "expertise",
-            CountFigure::Urgency => "urgency",
-            CountFigure::Status => "status",
-            CountFigure::Outcomes => "outcomes",
-            CountFigure::Rerouted => "rerouted",
-            CountFigure::Unassigned => "unassigned",
-            CountFigure::Competences => "competences",
-            CountFigure::Visits => "visits",
-        }
-    }
+/// What a refresh of the figures' summaries did.
+#[derive(Debug, Clone, Default)]
+pub struct FigureRefresh {
+    /// Every half-year was recomputed.
+    pub full: bool,
+    /// The half-years recomputed (when not `full`).
+    pub half_years: Vec<String>,
+    /// Summary rows written.
+    pub rows: u64,
+    /// The last change included.
+    pub through_change: i64,
+    /// Another refresh, from a newer snapshot, had written already.
+    pub skipped: bool,
 }
 
 /// One count of a figure: region × half-year × age band × category.
@@ -883,12 +847,12 @@ pub enum BulkValue {
 }
 
 /// Policy figures (aggregates only: no row about a child leaves this trait). Figures are read
-/// from summaries that [`FigureStore::refresh_figures`] rebuilds: the aggregation reads, one
-/// short transaction swaps the result in.
+/// from summaries that [`FigureStore::refresh_figures`] keeps up to date, half-year by half-year.
 #[async_trait]
 pub trait FigureStore: Send + Sync {
-    /// Rebuilds the summaries; returns the number of summary rows.
-    async fn refresh_figures(&self, now: DateTime<Utc>) -> StoreResult<u64>;
+    /// Brings the summaries up to date: recomputes the half-years whose records changed since
+    /// the last refresh, or all of them when `full` (and the first time).
+    async fn refresh_figures(&self, now: DateTime<Utc>, full: bool) -> StoreResult<FigureRefresh>;
     /// When the summaries were last rebuilt.
     async fn figures_refreshed_at(&self) -> StoreResult<Option<DateTime<Utc>>>;
     async fn figure_counts(

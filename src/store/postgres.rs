@@ -78,6 +78,17 @@ impl PgStore {
     async fn begin_on(pool: &PgPool) -> Result<sqlx::Transaction<'static, Postgres>, sqlx::Error> {
         pool.begin().await
     }
+
+    /// The figures' refresh reads and writes in one REPEATABLE READ transaction: it deletes
+    /// exactly the changes its snapshot saw, and a concurrent refresh fails to serialise
+    /// instead of overwriting newer summaries with older ones.
+    const SUMMARIES_WRITTEN_IN_SNAPSHOT: bool = true;
+
+    async fn begin_snapshot(&self) -> Result<sqlx::Transaction<'static, Postgres>, sqlx::Error> {
+        self.pool
+            .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ")
+            .await
+    }
 }
 
 impl_store!(PgStore, sqlx::Postgres);

@@ -1,6 +1,7 @@
 //! The statements both backends share, written once. `impl_store!` expands to the trait
 //! implementations for one backend type; it relies on that type providing `reader()`,
-//! `writer()`, `begin_on(pool)`, `migrator()`, `close_pools()`, an `audit: AuditQueue` field,
+//! `writer()`, `begin_on(pool)`, `begin_snapshot()`, `migrator()`, `close_pools()`, an
+//! `audit: AuditQueue` field, the constant `SUMMARIES_WRITTEN_IN_SNAPSHOT`,
 //! the constant `BACKEND` and the constant `LOCK_AUDIT_HEAD` (the statement that reads the
 //! chain head and, in PostgreSQL, locks it). Placeholders are `$n`, which both accept.
 //!
@@ -69,168 +70,6 @@ pub(crate) fn consultation_event(row: &super::ConsultationRow) -> serde_json::Va
         "status": row.status,
         "link": format!("/api/v1/consultations/{}", row.id),
     })
-}
-
-/// A summary row before it is stored.
-pub(crate) struct SummaryRow {
-    pub scope: &'static str,
-    pub org: uuid::Uuid,
-    pub figure: String,
-    pub region: String,
-    pub half: String,
-    pub band: String,
-    pub category: String,
-    pub n: i64,
-}
-
-/// The statements that aggregate each figure for each kind of scope. Each selects
-/// `(scope organisation, region, half-year, age band, category, count)`; the region scope's
-/// organisation is the nil id, bound as `$1`.
-pub(crate) fn figure_sources() -> Vec<(String, Vec<(&'static str, String)>)> {
-    struct Source {
-        figure: &'static str,
-        category: String,
-        table: &'static str,
-        extra: String,
-        provider_join: &'static str,
-        provider_col: &'static str,
-    }
-    let requests = |figure: &'static str, category: &str, extra: &str| Source {
-        figure,
-        category: category.to_string(),
-        table: "consultations",
-        extra: extra.to_string(),
-        provider_join: "JOIN staff s ON s.id = t.assigned_to",
-        provider_col: "s.organization_id",
-    };
-    let mut sources = vec![
-        Source {
-            figure: "consents",
-            category: "t.purpose || ':' || CASE WHEN t.status = 'withdrawn' THEN 'withdrawn' ELSE t.decision END".into(),
-            table: "consents",
-            extra: String::new(),
-            provider_join: "",
-            provider_col: "t.recipient_organization_id",
-        },
-        requests("consent_delay", "CASE WHEN t.consent_delayed THEN 'delayed' ELSE 'not_delayed' END", ""),
-        requests("expertise", "t.expertise", ""),
-        requests("urgency", "t.urgency", ""),
-        requests("status", "t.status", ""),
-        requests("outcomes", "t.outcome", " AND t.status = 'completed' AND t.outcome IS NOT NULL"),
-        requests("rerouted", "CASE WHEN t.reroutes > 0 THEN 'rerouted' ELSE 'not_rerouted' END", ""),
-        requests("unassigned", "CASE WHEN t.ever_unassigned THEN 'went_unassigned' ELSE 'never_unassigned' END", ""),
-        Source {
-            figure: "visits",
-            category: "'visits'".into(),
-            table: "visits",
-            extra: " AND t.status = 'held'".into(),
-            provider_join: "JOIN staff s ON s.id = t.specialist_id",
-            provider_col: "s.organization_id",
-        },
-    ];
-    for c in crate::domain::consultation::Competence::ALL {
-        sources.push(Source {
-            figure: "competences",
-            category: format!("'{}'", c.as_str()),
-            table: "visits",
-            extra: format!(
-                " AND t.status = 'held' AND t.competences LIKE '%{}%'",
-                c.as_str()
-            ),
-            provider_join: "JOIN staff s ON s.id = t.specialist_id",
-            provider_col: "s.organization_id",
-        });
-    }
-    sources
-        .into_iter()
-        .map(|src| {
-            let cells = format!("t.region_code, t.half_year, t.age_band, {}", src.category);
-            let base = format!("FROM {} t", src.table);
-            let filter = format!("WHERE t.half_year IS NOT NULL{}", src.extra);
-            let statements = vec![
-                // grouped by position: a category may be a constant, which PostgreSQL will not group by
-                ("region", format!("SELECT $1, {cells}, COUNT(*) {base} {filter} GROUP BY 2, 3, 4, 5")),
-                (
-                    "organization",
-                    format!("SELECT t.organization_id, {cells}, COUNT(*) {base} {filter} AND t.organization_id IS NOT NULL AND $1 IS NOT NULL GROUP BY 1, 2, 3, 4, 5"),
-                ),
-                (
-                    "provider",
-                    format!(
-                        "SELECT {col}, {cells}, COUNT(*) {base} {join} {filter} AND {col} IS NOT NULL AND $1 IS NOT NULL GROUP BY 1, 2, 3, 4, 5",
-                        col = src.provider_col,
-                        join = src.provider_join
-                    ),
-                ),
-            ];
-            (src.figure.to_string(), statements)
-        })
-        .collect()
-}
-
-/// An accepted request's timing, read for the summaries.
-#[derive(sqlx::FromRow)]
-pub(crate) struct FigureRawTiming {
-    region_code: String,
-    organization_id: Option<uuid::Uuid>,
-    provider_id: Option<uuid::Uuid>,
-    half_year: String,
-    age_band: String,
-    created_at: chrono::DateTime<chrono::Utc>,
-    accepted_at: chrono::DateTime<chrono::Utc>,
-    first_visit_on: Option<chrono::NaiveDate>,
-}
-
-/// Response times per scope and cell: hours to acceptance, days to the first visit; medians and
-/// 90th percentiles only over at least 10 requests (`domain::disclosure::percentile`).
-pub(crate) fn timing_rows(
-    raw: Vec<FigureRawTiming>,
-) -> Vec<(&'static str, uuid::Uuid, super::TimingRow)> {
-    use std::collections::BTreeMap;
-    type Key = (&'static str, uuid::Uuid, String, String, String);
-    let mut groups: BTreeMap<Key, (Vec<i64>, Vec<i64>)> = BTreeMap::new();
-    for r in raw {
-        let hours = (r.accepted_at - r.created_at).num_hours();
-        let days = r
-            .first_visit_on
-            .map(|d| (d - crate::domain::calendar::dutch_date(r.created_at)).num_days());
-        let mut scopes = vec![("region", uuid::Uuid::nil())];
-        scopes.extend(r.organization_id.map(|o| ("organization", o)));
-        scopes.extend(r.provider_id.map(|p| ("provider", p)));
-        for (kind, org) in scopes {
-            let g = groups
-                .entry((
-                    kind,
-                    org,
-                    r.region_code.clone(),
-                    r.half_year.clone(),
-                    r.age_band.clone(),
-                ))
-                .or_default();
-            g.0.push(hours);
-            g.1.extend(days);
-        }
-    }
-    groups
-        .into_iter()
-        .map(
-            |((kind, org, region_code, half_year, age_band), (mut hours, mut days))| {
-                use crate::domain::disclosure::percentile;
-                let row = super::TimingRow {
-                    region_code,
-                    half_year,
-                    age_band,
-                    accepted: hours.len() as i64,
-                    median_hours: percentile(&mut hours, 0.5),
-                    p90_hours: percentile(&mut hours, 0.9),
-                    visited: days.len() as i64,
-                    median_days: percentile(&mut days, 0.5),
-                    p90_days: percentile(&mut days, 0.9),
-                };
-                (kind, org, row)
-            },
-        )
-        .collect()
 }
 
 pub(crate) const CHILD_SELECT: &str = "SELECT c.id, c.organization_id, c.location_id, c.group_id, \
@@ -1834,6 +1673,169 @@ macro_rules! impl_store {
 
         impl $store {
             /// Which summary rows a scope reads.
+            /// Recomputes the summaries of the half-years whose records changed since the last
+            /// refresh (all of them when `full` or the first time), from one snapshot.
+            async fn refresh_figures_once(&self, now: DateTime<Utc>, full: bool) -> StoreResult<FigureRefresh> {
+                use $crate::domain::figures::{ConsentFacts, RequestFacts, Tally, VisitFacts};
+                use futures::TryStreamExt;
+                let mut snap = self.begin_snapshot().await?;
+                let done: Option<i64> = sqlx::query_scalar("SELECT through_change FROM figure_refresh WHERE id = 1")
+                    .fetch_optional(&mut *snap)
+                    .await?;
+                let full = full || done.is_none();
+                let (through, half_years) = if full {
+                    let through: Option<i64> = sqlx::query_scalar("SELECT MAX(id) FROM figure_changes")
+                        .fetch_one(&mut *snap)
+                        .await?;
+                    (through, Vec::new())
+                } else {
+                    let changed: Vec<(String, i64)> =
+                        sqlx::query_as("SELECT half_year, MAX(id) FROM figure_changes GROUP BY half_year ORDER BY half_year")
+                            .fetch_all(&mut *snap)
+                            .await?;
+                    (changed.iter().map(|c| c.1).max(), changed.into_iter().map(|c| c.0).collect())
+                };
+                let through = through.unwrap_or(0).max(done.unwrap_or(0));
+                // only what the figures count leaves the database: no child, no free text
+                let filter = |qb: &mut QueryBuilder<'_, $db>| {
+                    if full {
+                        qb.push(" WHERE t.half_year IS NOT NULL");
+                    } else {
+                        qb.push(" WHERE t.half_year IN (");
+                        let mut sep = qb.separated(", ");
+                        sep.push_bind(String::new());
+                        for h in &half_years {
+                            sep.push_bind(h.clone());
+                        }
+                        qb.push(")");
+                    }
+                };
+                let mut tally = Tally::default();
+                if full || !half_years.is_empty() {
+                    type RequestTuple = (
+                        Option<String>, String, Option<String>, Option<Uuid>, Option<Uuid>, String, String, String,
+                        Option<String>, i64, bool, Option<bool>, DateTime<Utc>, Option<DateTime<Utc>>, Option<NaiveDate>,
+                    );
+                    let mut qb: QueryBuilder<$db> = QueryBuilder::new(
+                        "SELECT t.region_code, t.half_year, t.age_band, t.organization_id, s.organization_id, t.expertise, \
+                         t.urgency, t.status, t.outcome, t.reroutes, t.ever_unassigned, t.consent_delayed, t.created_at, \
+                         t.accepted_at, t.first_visit_on FROM consultations t LEFT JOIN staff s ON s.id = t.assigned_to",
+                    );
+                    filter(&mut qb);
+                    let mut rows = qb.build_query_as::<RequestTuple>().fetch(&mut *snap);
+                    while let Some(r) = rows.try_next().await? {
+                        let (Some(region_code), Some(age_band)) = (r.0, r.2) else { continue };
+                        tally.request(&RequestFacts {
+                            region_code, half_year: r.1, age_band, organization_id: r.3, provider_id: r.4, expertise: r.5,
+                            urgency: r.6, status: r.7, outcome: r.8, reroutes: r.9, ever_unassigned: r.10,
+                            consent_delayed: r.11, created_at: r.12, accepted_at: r.13, first_visit_on: r.14,
+                        });
+                    }
+                    drop(rows);
+                    type ConsentTuple = (Option<String>, String, Option<String>, Option<Uuid>, Option<Uuid>, String, String, String);
+                    let mut qb: QueryBuilder<$db> = QueryBuilder::new(
+                        "SELECT t.region_code, t.half_year, t.age_band, t.organization_id, t.recipient_organization_id, \
+                         t.purpose, t.decision, t.status FROM consents t",
+                    );
+                    filter(&mut qb);
+                    let mut rows = qb.build_query_as::<ConsentTuple>().fetch(&mut *snap);
+                    while let Some(r) = rows.try_next().await? {
+                        let (Some(region_code), Some(age_band)) = (r.0, r.2) else { continue };
+                        tally.consent(&ConsentFacts {
+                            region_code, half_year: r.1, age_band, organization_id: r.3, recipient_id: r.4,
+                            purpose: r.5, decision: r.6, status: r.7,
+                        });
+                    }
+                    drop(rows);
+                    type VisitTuple = (Option<String>, String, Option<String>, Option<Uuid>, Option<Uuid>, String, String);
+                    let mut qb: QueryBuilder<$db> = QueryBuilder::new(
+                        "SELECT t.region_code, t.half_year, t.age_band, t.organization_id, s.organization_id, t.status, \
+                         t.competences FROM visits t LEFT JOIN staff s ON s.id = t.specialist_id",
+                    );
+                    filter(&mut qb);
+                    let mut rows = qb.build_query_as::<VisitTuple>().fetch(&mut *snap);
+                    while let Some(r) = rows.try_next().await? {
+                        let (Some(region_code), Some(age_band)) = (r.0, r.2) else { continue };
+                        tally.visit(&VisitFacts {
+                            region_code, half_year: r.1, age_band, organization_id: r.3, provider_id: r.4,
+                            status: r.5, competences: r.6,
+                        });
+                    }
+                }
+                let counts = tally.counts();
+                let timings = tally.timings();
+                let mut tx = if Self::SUMMARIES_WRITTEN_IN_SNAPSHOT {
+                    snap
+                } else {
+                    snap.rollback().await?;
+                    let mut tx = self.begin_write().await?;
+                    // a refresh that read a newer snapshot has written already: this one is older
+                    let stored: Option<i64> = sqlx::query_scalar("SELECT through_change FROM figure_refresh WHERE id = 1")
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                    if stored.is_some_and(|s| s > through) {
+                        return Ok(FigureRefresh { skipped: true, ..FigureRefresh::default() });
+                    }
+                    tx
+                };
+                for table in ["figure_summary", "figure_timings"] {
+                    let mut qb: QueryBuilder<$db> = QueryBuilder::new(format!("DELETE FROM {table}"));
+                    if !full {
+                        qb.push(" WHERE half_year IN (");
+                        let mut sep = qb.separated(", ");
+                        sep.push_bind(String::new());
+                        for h in &half_years {
+                            sep.push_bind(h.clone());
+                        }
+                        qb.push(")");
+                    }
+                    qb.build().execute(&mut *tx).await?;
+                }
+                for chunk in counts.chunks(3000) {
+                    let mut qb: QueryBuilder<$db> = QueryBuilder::new(
+                        "INSERT INTO figure_summary (scope_kind, scope_org, figure, region_code, half_year, age_band, category, n) ",
+                    );
+                    qb.push_values(chunk, |mut b, (cell, figure, category, n)| {
+                        b.push_bind(cell.scope.as_str()).push_bind(cell.org).push_bind(figure.name())
+                            .push_bind(cell.region_code.clone()).push_bind(cell.half_year.clone())
+                            .push_bind(cell.age_band.clone()).push_bind(category.clone()).push_bind(*n);
+                    });
+                    qb.build().execute(&mut *tx).await?;
+                }
+                for chunk in timings.chunks(2000) {
+                    let mut qb: QueryBuilder<$db> = QueryBuilder::new(
+                        "INSERT INTO figure_timings (scope_kind, scope_org, region_code, half_year, age_band, accepted, \
+                         median_hours, p90_hours, visited, median_days, p90_days) ",
+                    );
+                    qb.push_values(chunk, |mut b, (cell, t)| {
+                        b.push_bind(cell.scope.as_str()).push_bind(cell.org).push_bind(cell.region_code.clone())
+                            .push_bind(cell.half_year.clone()).push_bind(cell.age_band.clone()).push_bind(t.accepted)
+                            .push_bind(t.median_hours).push_bind(t.p90_hours).push_bind(t.visited)
+                            .push_bind(t.median_days).push_bind(t.p90_days);
+                    });
+                    qb.build().execute(&mut *tx).await?;
+                }
+                // in PostgreSQL this deletes only the changes the snapshot saw; in SQLite ids are
+                // in commit order, so those are all the changes up to `through`
+                sqlx::query("DELETE FROM figure_changes WHERE id <= $1").bind(through).execute(&mut *tx).await?;
+                sqlx::query(
+                    "INSERT INTO figure_refresh (id, refreshed_at, through_change) VALUES (1, $1, $2) \
+                     ON CONFLICT (id) DO UPDATE SET refreshed_at = excluded.refreshed_at, through_change = excluded.through_change",
+                )
+                .bind(now)
+                .bind(through)
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok(FigureRefresh {
+                    full,
+                    half_years,
+                    rows: (counts.len() + timings.len()) as u64,
+                    through_change: through,
+                    skipped: false,
+                })
+            }
+
             fn push_figure_scope(qb: &mut QueryBuilder<'_, $db>, scope: &FigureScope) {
                 let (kind, org) = match (scope.organization_id, scope.provider_id) {
                     (Some(o), _) => ("organization", o),
@@ -1862,62 +1864,14 @@ macro_rules! impl_store {
 
         #[async_trait::async_trait]
         impl FigureStore for $store {
-            async fn refresh_figures(&self, now: DateTime<Utc>) -> StoreResult<u64> {
-                use $crate::store::sql::{figure_sources, timing_rows, FigureRawTiming, SummaryRow};
-                // aggregate with reads only; the write below is one short transaction
-                let mut rows: Vec<SummaryRow> = Vec::new();
-                for (figure, scopes) in figure_sources() {
-                    for (scope, sql) in scopes {
-                        let found: Vec<(Uuid, String, String, String, String, i64)> =
-                            sqlx::query_as(&sql).bind(Uuid::nil()).fetch_all(self.reader()).await?;
-                        rows.extend(found.into_iter().map(|(org, region, half, band, category, n)| SummaryRow {
-                            scope, org, figure: figure.clone(), region, half, band, category, n,
-                        }));
+            async fn refresh_figures(&self, now: DateTime<Utc>, full: bool) -> StoreResult<FigureRefresh> {
+                match self.refresh_figures_once(now, full).await {
+                    // another replica refreshed at the same time (PostgreSQL): its summaries stand
+                    Err(StoreError::Database(sqlx::Error::Database(e))) if e.code().as_deref() == Some("40001") => {
+                        Ok(FigureRefresh { skipped: true, ..FigureRefresh::default() })
                     }
+                    other => other,
                 }
-                let raw: Vec<FigureRawTiming> = sqlx::query_as(
-                    "SELECT t.region_code, t.organization_id, s.organization_id AS provider_id, t.half_year, t.age_band, \
-                     t.created_at, t.accepted_at, t.first_visit_on FROM consultations t \
-                     LEFT JOIN staff s ON s.id = t.assigned_to \
-                     WHERE t.half_year IS NOT NULL AND t.accepted_at IS NOT NULL",
-                )
-                .fetch_all(self.reader())
-                .await?;
-                let timings = timing_rows(raw);
-                let mut tx = self.begin_write().await?;
-                sqlx::query("DELETE FROM figure_summary").execute(&mut *tx).await?;
-                sqlx::query("DELETE FROM figure_timings").execute(&mut *tx).await?;
-                for chunk in rows.chunks(3000) {
-                    let mut qb: QueryBuilder<$db> = QueryBuilder::new(
-                        "INSERT INTO figure_summary (scope_kind, scope_org, figure, region_code, half_year, age_band, category, n) ",
-                    );
-                    qb.push_values(chunk, |mut b, r| {
-                        b.push_bind(r.scope).push_bind(r.org).push_bind(r.figure.clone()).push_bind(r.region.clone())
-                            .push_bind(r.half.clone()).push_bind(r.band.clone()).push_bind(r.category.clone()).push_bind(r.n);
-                    });
-                    qb.build().execute(&mut *tx).await?;
-                }
-                for chunk in timings.chunks(2000) {
-                    let mut qb: QueryBuilder<$db> = QueryBuilder::new(
-                        "INSERT INTO figure_timings (scope_kind, scope_org, region_code, half_year, age_band, accepted, \
-                         median_hours, p90_hours, visited, median_days, p90_days) ",
-                    );
-                    qb.push_values(chunk, |mut b, t| {
-                        b.push_bind(t.0).push_bind(t.1).push_bind(t.2.region_code.clone()).push_bind(t.2.half_year.clone())
-                            .push_bind(t.2.age_band.clone()).push_bind(t.2.accepted).push_bind(t.2.median_hours).push_bind(t.2.p90_hours)
-                            .push_bind(t.2.visited).push_bind(t.2.median_days).push_bind(t.2.p90_days);
-                    });
-                    qb.build().execute(&mut *tx).await?;
-                }
-                sqlx::query(
-                    "INSERT INTO figure_refresh (id, refreshed_at) VALUES (1, $1) \
-                     ON CONFLICT (id) DO UPDATE SET refreshed_at = excluded.refreshed_at",
-                )
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
-                tx.commit().await?;
-                Ok((rows.len() + timings.len()) as u64)
             }
 
             async fn figures_refreshed_at(&self) -> StoreResult<Option<DateTime<Utc>>> {

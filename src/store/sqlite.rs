@@ -96,6 +96,14 @@ impl SqliteStore {
     ) -> Result<sqlx::Transaction<'static, Sqlite>, sqlx::Error> {
         pool.begin_with("BEGIN IMMEDIATE").await
     }
+
+    /// A read snapshot for the figures' refresh: a deferred transaction on a reader sees the
+    /// database as of its first read. Its summaries are written afterwards by the writer.
+    const SUMMARIES_WRITTEN_IN_SNAPSHOT: bool = false;
+
+    async fn begin_snapshot(&self) -> Result<sqlx::Transaction<'static, Sqlite>, sqlx::Error> {
+        self.read.begin().await
+    }
 }
 
 impl_store!(SqliteStore, sqlx::Sqlite);

@@ -175,3 +175,161 @@ db_test!(
         assert!(!figures.text.contains("Noor"));
     }
 );
+
+/// Every figure the summaries hold, for every region and for each of the given organisations.
+async fn summaries(app: &TestApp, orgs: &[Uuid]) -> Vec<String> {
+    use kindbrug::store::{CountFigure, FigureScope};
+    let half_years = kindbrug::domain::figures::HalfYear::range(
+        "2020-H1".parse().unwrap(),
+        "2027-H2".parse().unwrap(),
+        20,
+    )
+    .unwrap()
+    .iter()
+    .map(|h| h.to_string())
+    .collect::<Vec<_>>();
+    let mut scopes = vec![FigureScope {
+        half_years: half_years.clone(),
+        ..Default::default()
+    }];
+    for o in orgs {
+        scopes.push(FigureScope {
+            organization_id: Some(*o),
+            half_years: half_years.clone(),
+            ..Default::default()
+        });
+        scopes.push(FigureScope {
+            provider_id: Some(*o),
+            half_years: half_years.clone(),
+            ..Default::default()
+        });
+    }
+    let mut out = Vec::new();
+    for s in &scopes {
+        for f in CountFigure::ALL {
+            for r in app.state.store.figure_counts(f, s).await.unwrap() {
+                out.push(format!(
+                    "{:?} {:?} {} {} {} {} {}",
+                    s.organization_id.or(s.provider_id),
+                    f,
+                    r.region_code,
+                    r.half_year,
+                    r.age_band,
+                    r.category,
+                    r.n
+                ));
+            }
+        }
+        for t in app.state.store.figure_timings(s).await.unwrap() {
+            out.push(format!(
+                "{:?} timing {} {} {} {} {:?} {:?} {} {:?} {:?}",
+                s.organization_id.or(s.provider_id),
+                t.region_code,
+                t.half_year,
+                t.age_band,
+                t.accepted,
+                t.median_hours,
+                t.p90_hours,
+                t.visited,
+                t.median_days,
+                t.p90_days
+            ));
+        }
+    }
+    out.sort();
+    out
+}
+
+fn this_half_year() -> String {
+    use kindbrug::domain::calendar::{dutch_date, now};
+    kindbrug::domain::figures::HalfYear::of(dutch_date(now())).to_string()
+}
+
+db_test!(
+    async fn the_summaries_follow_each_change_in_its_own_half_year(app) {
+        use kindbrug::domain::calendar::now;
+        let store = app.state.store.clone();
+        kindbrug::scale::generate(store.as_ref(), 1500, 11).await.unwrap();
+        let first = store.refresh_figures(now(), false).await.unwrap();
+        assert!(first.full, "the first refresh summarises everything");
+        assert!(first.rows > 0);
+        let calm = store.refresh_figures(now(), false).await.unwrap();
+        assert!(!calm.full && calm.half_years.is_empty(), "nothing changed, nothing recomputed: {calm:?}");
+        // real work through the API: a request accepted, a visit, closed with an outcome
+        let (c, id) = crate::specialist_work::accepted(&app).await;
+        let spec = &c.w.specialist_token;
+        let mut v = crate::specialist_work::visit("n", false);
+        v["date"] = json!(kindbrug::domain::calendar::dutch_date(now()).to_string());
+        app.post(&format!("/api/v1/consultations/{id}/visits"), spec, v).await.ok(201);
+        app.post(&format!("/api/v1/consultations/{id}/close"), spec, json!({"outcome": "handled_within_childcare", "summary": "s", "parents_involved": true})).await.ok(200);
+        let orgs = [c.w.org_a, c.w.youth];
+        let before = summaries(&app, &orgs).await;
+        let r = store.refresh_figures(now(), false).await.unwrap();
+        assert_eq!(r.half_years, [this_half_year()]);
+        let after = summaries(&app, &orgs).await;
+        assert_ne!(before, after, "the new request, visit and consents are counted");
+        // an old record changes (as a late correction or retention would): only its half-year
+        app.exec_sql("UPDATE consultations SET status = 'cancelled', outcome = NULL WHERE id = \
+                      (SELECT id FROM consultations WHERE half_year = '2023-H1' AND status = 'completed' ORDER BY id LIMIT 1)").await;
+        app.exec_sql("DELETE FROM visits WHERE id = (SELECT id FROM visits WHERE half_year = '2024-H2' ORDER BY id LIMIT 1)").await;
+        let r = store.refresh_figures(now(), false).await.unwrap();
+        assert_eq!(r.half_years, ["2023-H1", "2024-H2"]);
+        // refreshes racing each other and the writers still end where a full recomputation does
+        let mut racing = Vec::new();
+        for k in 0..3 {
+            let store = store.clone();
+            racing.push(tokio::spawn(async move { store.refresh_figures(now(), k == 0).await }));
+        }
+        for year in ["2022-H1", "2025-H2"] {
+            app.exec_sql(&format!("UPDATE consents SET status = 'withdrawn' WHERE id = \
+                          (SELECT id FROM consents WHERE half_year = '{year}' AND status = 'active' ORDER BY id LIMIT 1)")).await;
+        }
+        for r in racing {
+            r.await.unwrap().unwrap();
+        }
+        store.refresh_figures(now(), false).await.unwrap();
+        let incremental = summaries(&app, &orgs).await;
+        let full = store.refresh_figures(now(), true).await.unwrap();
+        assert!(full.full);
+        assert_eq!(incremental, summaries(&app, &orgs).await, "incremental summaries equal a full recomputation");
+        assert_eq!(app.count("figure_changes").await, 0, "every change was taken in");
+    }
+);
+
+db_test!(
+    async fn the_background_jobs_move_overdue_offers_and_refresh_the_figures(app) {
+        use kindbrug::domain::calendar::now;
+        let store = app.state.store.clone();
+        store.refresh_figures(now(), true).await.unwrap();
+        let c = crate::consultations::ctx(&app).await;
+        let id = app.post("/api/v1/consultations", &c.w.mentor_a1_token, crate::consultations::request(&c, "language")).await.id();
+        app.exec_sql("UPDATE consultations SET answer_due = '2020-01-01T00:00:00+00:00' WHERE status = 'offered'").await;
+        let schedule = kindbrug::jobs::Schedule {
+            relay: false,
+            deadlines: std::time::Duration::from_millis(100),
+            retention: std::time::Duration::from_secs(3600),
+            figures: std::time::Duration::from_millis(100),
+        };
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let jobs = kindbrug::jobs::spawn(&app.state, &schedule, stopped).unwrap();
+        let mut moved = false;
+        for _ in 0..100 {
+            let status = app.get(&format!("/api/v1/consultations/{id}"), &c.w.mentor_a1_token).await.body["status"].clone();
+            if status != "offered" && app.count("figure_changes").await == 0 {
+                moved = true;
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        assert!(moved, "the deadline job moved the offer on and the figures job took the changes in");
+        let status_counts = store
+            .figure_counts(kindbrug::store::CountFigure::Status, &kindbrug::store::FigureScope { half_years: vec![this_half_year()], ..Default::default() })
+            .await
+            .unwrap();
+        assert!(status_counts.iter().all(|r| r.category != "offered"), "{status_counts:?}");
+        stop.send(true).unwrap();
+        for j in jobs {
+            tokio::time::timeout(std::time::Duration::from_secs(10), j).await.expect("a job stops on shutdown").unwrap();
+        }
+    }
+);

@@ -11,7 +11,7 @@ use uuid::Uuid;
 const SECRET_NOTE: &str = "Moeder vertelde over spanningen thuis; geheime-notitie-7781";
 
 /// An accepted request of the world's child, assigned to spec-1.
-async fn accepted(app: &TestApp) -> (Ctx, Uuid) {
+pub async fn accepted(app: &TestApp) -> (Ctx, Uuid) {
     let c = ctx(app).await;
     let id = app
         .post(
@@ -31,7 +31,7 @@ async fn accepted(app: &TestApp) -> (Ctx, Uuid) {
     (c, id)
 }
 
-fn visit(notes: &str, shared: bool) -> Value {
+pub fn visit(notes: &str, shared: bool) -> Value {
     json!({"date": "2026-11-20", "duration_minutes": 90, "kind": "observation", "participants": ["mentor", "practitioner"],
            "competences": ["striking_behaviour", "development_knowledge"], "notes": notes,
            "advice": "Kondig overgangen aan met een prentenkaart", "notes_shared": shared})

@@ -1,0 +1,146 @@
+//! The work a running gateway does besides answering requests: the webhook relay, moving on
+//! offers whose answer deadline passed, the retention job and the refresh of the policy
+//! figures. Each is safe on several replicas at once (leases, version-checked changes,
+//! snapshot-checked summaries), so every replica may run them. `serve` runs them until shutdown.
+
+use crate::webhooks::relay::Relay;
+use crate::AppState;
+use std::future::Future;
+use std::time::Duration;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+/// How often each job runs.
+#[derive(Debug, Clone)]
+pub struct Schedule {
+    /// Deliver webhooks from this process.
+    pub relay: bool,
+    pub deadlines: Duration,
+    pub retention: Duration,
+    pub figures: Duration,
+}
+
+impl Schedule {
+    pub fn from_config(config: &crate::Config) -> Self {
+        Self {
+            relay: config.relay_enabled,
+            deadlines: Duration::from_secs(config.deadline_check_seconds),
+            retention: Duration::from_secs(config.retention_interval_hours * 3600),
+            figures: Duration::from_secs(config.figures_refresh_minutes * 60),
+        }
+    }
+}
+
+/// Runs `work` every `every` (the first time after one period, so a starting replica does not
+/// add load at once) until `shutdown` turns true. Failures are logged and the next round runs.
+fn every<F, Fut>(
+    name: &'static str,
+    every: Duration,
+    mut shutdown: watch::Receiver<bool>,
+    mut work: F,
+) -> JoinHandle<()>
+where
+    F: FnMut() -> Fut + Send + 'static,
+    Fut: Future<Output = anyhow::Result<String>> + Send,
+{
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = ticks.tick() => {}
+                _ = shutdown.changed() => {}
+            }
+            if *shutdown.borrow() {
+                break;
+            }
+            let started = std::time::Instant::now();
+            match work().await {
+                Ok(done) if done.is_empty() => {}
+                Ok(done) => {
+                    tracing::info!(
+                        job = name,
+                        ms = started.elapsed().as_millis() as u64,
+                        "{done}"
+                    )
+                }
+                Err(e) => tracing::warn!(job = name, error = %e, "background job failed"),
+            }
+        }
+    })
+}
+
+/// Starts the background jobs; they stop when `shutdown` turns true.
+pub fn spawn(
+    state: &AppState,
+    schedule: &Schedule,
+    shutdown: watch::Receiver<bool>,
+) -> anyhow::Result<Vec<JoinHandle<()>>> {
+    let mut jobs = Vec::new();
+    if schedule.relay {
+        let relay = Relay::new(
+            state.store.clone(),
+            state.config.webhook_policy(),
+            state.config.relay_settings(),
+        )?;
+        jobs.push(tokio::spawn(relay.run(shutdown.clone())));
+    }
+    let s = state.clone();
+    jobs.push(every(
+        "deadlines",
+        schedule.deadlines,
+        shutdown.clone(),
+        move || {
+            let s = s.clone();
+            async move {
+                let moved = crate::api::consultations::expire_overdue_offers(&s)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{}", e.detail))?;
+                Ok(if moved == 0 {
+                    String::new()
+                } else {
+                    format!("{moved} overdue offers moved on")
+                })
+            }
+        },
+    ));
+    let s = state.clone();
+    jobs.push(every(
+        "retention",
+        schedule.retention,
+        shutdown.clone(),
+        move || {
+            let s = s.clone();
+            async move {
+                let report = crate::retention::run(&s.store, &s.config.retention).await?;
+                Ok(format!("retention: {}", serde_json::to_string(&report)?))
+            }
+        },
+    ));
+    let s = state.clone();
+    jobs.push(every("figures", schedule.figures, shutdown, move || {
+        let s = s.clone();
+        async move {
+            let r = s
+                .store
+                .refresh_figures(crate::domain::calendar::now(), false)
+                .await?;
+            Ok(if r.skipped {
+                "figures: another replica refreshed at the same time".into()
+            } else if r.half_years.is_empty() && !r.full {
+                String::new()
+            } else {
+                format!(
+                    "figures refreshed: {} ({} summary rows)",
+                    if r.full {
+                        "all half-years".to_string()
+                    } else {
+                        r.half_years.join(", ")
+                    },
+                    r.rows
+                )
+            })
+        }
+    }));
+    Ok(jobs)
+}
