@@ -34,7 +34,7 @@
 //! relay_concurrency = 64
 //! relay_poll_millis = 200
 //! retention_interval_hours = 24      # the retention job runs this often
-//! figures_refresh_minutes = 10        # policy figures are rebuilt this often
+//! figures_refresh_minutes = 10        # policy figures take in changed records this often
 //! demo_on_empty = true
 //!
 //! [retention]                          # days; KINDBRUG_RETENTION__CONCERN_DAYS=… in the environment

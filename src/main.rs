@@ -224,12 +224,22 @@ async fn run(cli: Cli, config: Config) -> anyhow::Result<ExitCode> {
             let store = kindbrug::open_store(&config).await?;
             let started = std::time::Instant::now();
             let g = kindbrug::scale::generate(store.as_ref(), n, 2026).await?;
-            store.close().await;
             println!(
                 "generated {} requests, {} visits, {} consent records in {:.0} s",
                 g.consultations,
                 g.visits,
                 g.consents,
+                started.elapsed().as_secs_f64()
+            );
+            // the figures answer from their summaries: build them now rather than on first use
+            let started = std::time::Instant::now();
+            let r = store
+                .refresh_figures(kindbrug::domain::calendar::now(), true)
+                .await?;
+            store.close().await;
+            println!(
+                "figures summarised: {} rows in {:.0} s",
+                r.rows,
                 started.elapsed().as_secs_f64()
             );
         }

@@ -336,6 +336,39 @@ fn strs(items: impl IntoIterator<Item = &'static str>) -> Vec<String> {
     items.into_iter().map(String::from).collect()
 }
 
+/// One first build of the summaries at a time in this process.
+static FIRST_BUILD: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// When the summaries were brought up to date (the background job keeps them so). Before the
+/// very first build, the first request starts it: a small database answers at once, a national
+/// one gets 503 with Retry-After while the build goes on (it is not tied to the request).
+async fn refreshed_at(state: &AppState) -> Result<chrono::DateTime<chrono::Utc>, ApiError> {
+    if let Some(at) = state.store.figures_refreshed_at().await? {
+        return Ok(at);
+    }
+    let store = state.store.clone();
+    let build = tokio::spawn(async move {
+        let _one = FIRST_BUILD.lock().await;
+        if let Some(at) = store.figures_refreshed_at().await? {
+            return Ok(at);
+        }
+        let at = now();
+        store.refresh_figures(at, true).await?;
+        Ok::<_, crate::store::StoreError>(at)
+    });
+    match tokio::time::timeout(std::time::Duration::from_secs(10), build).await {
+        Ok(Ok(built)) => Ok(built?),
+        Ok(Err(e)) => Err(ApiError::internal(e)),
+        Err(_) => Err(ApiError::new(
+            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            "figures-being-prepared",
+            "the figures are being prepared",
+            "the figures are computed for the first time; try again in a minute",
+        )
+        .with("retry_after_seconds", 60)),
+    }
+}
+
 async fn answer(
     state: &AppState,
     p: &Principal,
@@ -343,15 +376,7 @@ async fn answer(
     figure: &str,
 ) -> Result<FigureAnswer, ApiError> {
     let (s, view) = scope(state, p, q).await?;
-    // the summaries are rebuilt in the background; the very first answer builds them
-    let refreshed_at = match state.store.figures_refreshed_at().await? {
-        Some(at) => at,
-        None => {
-            let at = now();
-            state.store.refresh_figures(at, true).await?;
-            at
-        }
-    };
+    let refreshed_at = refreshed_at(state).await?;
     let counts = |f| {
         let s = s.clone();
         let store = state.store.clone();
@@ -663,7 +688,8 @@ macro_rules! figure_endpoint {
             params(FigureParams),
             responses(
                 (status = 200, body = FigureAnswer, description = "JSON; with format=csv a UTF-8 CSV (comma, decimal point) and with format=csv-nl one for Dutch spreadsheets (semicolon-separated; all values are whole numbers), columns figure, table, region, half_year, age_band, column, value, suppressed"),
-                (status = 400, body = crate::error::Problem), (status = 403, body = crate::error::Problem)))]
+                (status = 400, body = crate::error::Problem), (status = 403, body = crate::error::Problem),
+                (status = 503, body = crate::error::Problem, description = "The figures are being computed for the first time (a national database); Retry-After says when to ask again")))]
         #[tracing::instrument(skip_all)]
         pub async fn $fn(State(state): State<AppState>, principal: Principal, Query(q): Query<FigureParams>) -> Result<Response, ApiError> {
             let format = q.format.unwrap_or(Format::Json);

@@ -1288,6 +1288,35 @@ async fn figures(args: &Args, n: usize) -> anyhow::Result<()> {
         let started = Instant::now();
         let summary_rows = state.store.refresh_figures(now(), true).await?.rows;
         let refreshed_in = started.elapsed();
+        // what the background job does: take in the changes since its last round. 1,000
+        // requests of the current half-year change status (a busy ten minutes, nationally)
+        let current =
+            kindbrug::domain::figures::HalfYear::of(kindbrug::domain::calendar::dutch_date(now()))
+                .to_string();
+        let change = format!(
+            "UPDATE consultations SET reroutes = reroutes + 1 WHERE id IN \
+             (SELECT id FROM consultations WHERE half_year = '{current}' ORDER BY id DESC LIMIT 1000)"
+        );
+        if backend == "postgres" {
+            let pool = sqlx::PgPool::connect(state.config.database_url.expose_secret()).await?;
+            sqlx::query(&change).execute(&pool).await?;
+            pool.close().await;
+        } else {
+            let pool = sqlx::SqlitePool::connect(state.config.database_url.expose_secret()).await?;
+            sqlx::query(&change).execute(&pool).await?;
+            pool.close().await;
+        }
+        let started = Instant::now();
+        let incremental = state.store.refresh_figures(now(), false).await?;
+        let incremental_in = started.elapsed();
+        anyhow::ensure!(
+            incremental.half_years == [current.clone()],
+            "{incremental:?}"
+        );
+        let started = Instant::now();
+        let idle = state.store.refresh_figures(now(), false).await?;
+        let idle_in = started.elapsed();
+        anyhow::ensure!(idle.half_years.is_empty());
         let muni = OrganizationRow {
             id: Uuid::now_v7(),
             name: "Gemeente".into(),
@@ -1314,6 +1343,27 @@ async fn figures(args: &Args, n: usize) -> anyhow::Result<()> {
             })
             .await?;
         let issuer = state.auth.dev_issuer().unwrap();
+        let half_years: Vec<String> = kindbrug::domain::figures::HalfYear::range(
+            "2021-H2".parse().map_err(|e: String| anyhow::anyhow!(e))?,
+            "2026-H2".parse().map_err(|e: String| anyhow::anyhow!(e))?,
+            20,
+        )
+        .map_err(|e| anyhow::anyhow!(e))?
+        .iter()
+        .map(|h| h.to_string())
+        .collect();
+        let scopes = [
+            FigureScope {
+                region_codes: Some(vec!["JZ01".into()]),
+                half_years: half_years.clone(),
+                ..Default::default()
+            },
+            FigureScope {
+                organization_id: Some(g.childcare_orgs[1]),
+                half_years,
+                ..Default::default()
+            },
+        ];
         let tokens = [
             (
                 "region JZ01",
@@ -1344,7 +1394,7 @@ async fn figures(args: &Args, n: usize) -> anyhow::Result<()> {
             std::future::pending(),
         ));
         let http = reqwest::Client::new();
-        for (scope, token) in &tokens {
+        for ((scope, token), raw_scope) in tokens.iter().zip(&scopes) {
             for figure in [
                 "consents",
                 "consultations",
@@ -1361,8 +1411,33 @@ async fn figures(args: &Args, n: usize) -> anyhow::Result<()> {
                         .bytes()
                         .await?;
                 }
+                // the raw ceiling: the same summary reads straight from the store, no HTTP,
+                // tokens, disclosure control or rendering
+                let (counts, with_timings) = figure_reads(figure);
+                let started = Instant::now();
+                let mut tasks = Vec::new();
+                for _ in 0..4 {
+                    let (store, s, counts) =
+                        (state.store.clone(), raw_scope.clone(), counts.clone());
+                    tasks.push(tokio::spawn(async move {
+                        for _ in 0..15 {
+                            for f in &counts {
+                                store.figure_counts(*f, &s).await?;
+                            }
+                            if with_timings {
+                                store.figure_timings(&s).await?;
+                            }
+                        }
+                        anyhow::Ok(())
+                    }));
+                }
+                for t in tasks {
+                    t.await??;
+                }
+                let raw_per_second = 60.0 / started.elapsed().as_secs_f64();
                 let mut latencies = Vec::new();
                 let mut tasks = Vec::new();
+                let started = Instant::now();
                 for _ in 0..4 {
                     let (http, url, token) = (http.clone(), url.clone(), token.clone());
                     tasks.push(tokio::spawn(async move {
@@ -1380,24 +1455,30 @@ async fn figures(args: &Args, n: usize) -> anyhow::Result<()> {
                 for t in tasks {
                     latencies.extend(t.await??);
                 }
+                let per_second = latencies.len() as f64 / started.elapsed().as_secs_f64();
                 latencies.sort();
                 let pct = |p: f64| latencies[((latencies.len() as f64 - 1.0) * p).round() as usize];
                 out.push(format!(
-                    "| {figure} | {backend} | {scope} | {} | {} | {} | {} |",
+                    "| {figure} | {backend} | {scope} | {} | {} | {} | {} | {per_second:.0} | {raw_per_second:.0} | {:.2} |",
                     latencies.len(),
                     ms(pct(0.5)),
                     ms(pct(0.95)),
-                    ms(*latencies.last().unwrap())
+                    ms(*latencies.last().unwrap()),
+                    per_second / raw_per_second
                 ));
             }
         }
         println!(
-            "{backend}: {} requests, {} visits, {} consent records generated in {:.0} s; summaries ({summary_rows} rows) rebuilt in {:.1} s",
+            "{backend}: {} requests, {} visits, {} consent records generated in {:.0} s; summaries ({summary_rows} rows) built in {:.1} s; \
+             after 1,000 changes in {current} brought up to date in {:.2} s ({} rows); a refresh with nothing changed {:.3} s",
             g.consultations,
             g.visits,
             g.consents,
             generated_in.as_secs_f64(),
-            refreshed_in.as_secs_f64()
+            refreshed_in.as_secs_f64(),
+            incremental_in.as_secs_f64(),
+            incremental.rows,
+            idle_in.as_secs_f64()
         );
         state.store.close().await;
         if let Some(name) = pg_name {
@@ -1409,12 +1490,24 @@ async fn figures(args: &Args, n: usize) -> anyhow::Result<()> {
         let _ = std::fs::remove_dir_all(&tmp);
     }
     println!();
-    println!("| figure | backend | scope | requests | p50 ms | p95 ms | max ms |");
-    println!("|---|---|---|---:|---:|---:|---:|");
+    println!("| figure | backend | scope | requests | p50 ms | p95 ms | max ms | req/s (c=4) | raw reads/s | ratio |");
+    println!("|---|---|---|---:|---:|---:|---:|---:|---:|---:|");
     for line in out {
         println!("{line}");
     }
     Ok(())
+}
+
+/// The summary reads behind each figure endpoint (as `api::figures` makes them).
+fn figure_reads(figure: &str) -> (Vec<CountFigure>, bool) {
+    use CountFigure as F;
+    match figure {
+        "consents" => (vec![F::Consents, F::ConsentDelay], false),
+        "consultations" => (vec![F::Expertise, F::Urgency, F::Status], false),
+        "response-times" => (vec![F::Rerouted, F::Unassigned], true),
+        "outcomes" => (vec![F::Outcomes], false),
+        _ => (vec![F::Competences, F::Visits, F::Status], false),
+    }
 }
 
 /// CPU cost of the consent rules alone (no I/O): one check over a child with two parents and

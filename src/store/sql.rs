@@ -1827,6 +1827,12 @@ macro_rules! impl_store {
                 .execute(&mut *tx)
                 .await?;
                 tx.commit().await?;
+                if full {
+                    // the planner's statistics of the summaries changed wholesale
+                    for table in ["figure_summary", "figure_timings"] {
+                        sqlx::query(&format!("ANALYZE {table}")).execute(self.writer()).await?;
+                    }
+                }
                 Ok(FigureRefresh {
                     full,
                     half_years,
@@ -1867,7 +1873,7 @@ macro_rules! impl_store {
             async fn refresh_figures(&self, now: DateTime<Utc>, full: bool) -> StoreResult<FigureRefresh> {
                 match self.refresh_figures_once(now, full).await {
                     // another replica refreshed at the same time (PostgreSQL): its summaries stand
-                    Err(StoreError::Database(sqlx::Error::Database(e))) if e.code().as_deref() == Some("40001") => {
+                    Err(StoreError::Database(sqlx::Error::Database(e))) if matches!(e.code().as_deref(), Some("40001" | "40P01")) => {
                         Ok(FigureRefresh { skipped: true, ..FigureRefresh::default() })
                     }
                     other => other,
