@@ -78,119 +78,188 @@ pub struct Published {
     pub total: Shown,
 }
 
-/// The table with its margins as one grid: cells, then the row totals as the last column, the
-/// column totals as the last row, the grand total in the corner.
-struct Grid {
-    r: usize,
-    c: usize,
-    v: Vec<Vec<u64>>,
-    why: Vec<Vec<Option<Suppression>>>,
+/// Where in a published table an entry is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Entry {
+    Cell(usize, usize),
+    RowTotal(usize),
+    ColumnTotal(usize),
+    Total,
 }
 
-impl Grid {
-    fn new(t: &Table) -> Self {
-        let (r, c) = (t.rows.len(), t.columns.len());
-        let mut v = vec![vec![0u64; c + 1]; r + 1];
-        for i in 0..r {
-            for j in 0..c {
-                let x = t
-                    .counts
-                    .get(i)
-                    .and_then(|row| row.get(j))
-                    .copied()
-                    .unwrap_or(0);
-                v[i][j] = x;
-                v[i][c] += x;
-                v[r][j] += x;
-                v[r][c] += x;
+/// Two entries of tables published together that count the same records: the requests of an
+/// age band appear as a row total in every table about requests, and the completed requests of
+/// a band are both a cell of the status table and the row total of the outcomes table. Linked
+/// entries are one unknown to the reader, so they are hidden or shown together and the attack
+/// combines the tables.
+#[derive(Debug, Clone, Copy)]
+pub struct Link {
+    pub a: (usize, Entry),
+    pub b: (usize, Entry),
+}
+
+/// The tables with their margins as one system of unknowns: each table a grid of cells with the
+/// row totals as the last column, the column totals as the last row and the grand total in the
+/// corner; linked entries share one unknown.
+struct System {
+    /// True value of each unknown.
+    v: Vec<u64>,
+    why: Vec<Option<Suppression>>,
+    /// A total (cells are hidden for company before totals).
+    margin: Vec<bool>,
+    /// Every row and column of every grid; in each the last unknown is the total of the others.
+    lines: Vec<Vec<usize>>,
+    /// Per table, per grid position, its unknown.
+    ids: Vec<Vec<Vec<usize>>>,
+}
+
+impl System {
+    fn new(tables: &[Table], links: &[Link]) -> Self {
+        let mut values: Vec<u64> = Vec::new();
+        let mut margin = Vec::new();
+        let mut ids = Vec::new();
+        let mut grids = Vec::new();
+        for t in tables {
+            let (r, c) = (t.rows.len(), t.columns.len());
+            let mut v = vec![vec![0u64; c + 1]; r + 1];
+            for i in 0..r {
+                for j in 0..c {
+                    let x = t
+                        .counts
+                        .get(i)
+                        .and_then(|row| row.get(j))
+                        .copied()
+                        .unwrap_or(0);
+                    v[i][j] = x;
+                    v[i][c] += x;
+                    v[r][j] += x;
+                    v[r][c] += x;
+                }
+            }
+            let mut grid_ids = vec![vec![0usize; c + 1]; r + 1];
+            for i in 0..=r {
+                for j in 0..=c {
+                    grid_ids[i][j] = values.len();
+                    values.push(v[i][j]);
+                    margin.push(i == r || j == c);
+                }
+            }
+            ids.push(grid_ids);
+            grids.push((r, c));
+        }
+        // linked entries become one unknown (only where they agree: they count the same records)
+        let mut parent: Vec<usize> = (0..values.len()).collect();
+        fn root(parent: &mut [usize], mut x: usize) -> usize {
+            while parent[x] != x {
+                parent[x] = parent[parent[x]];
+                x = parent[x];
+            }
+            x
+        }
+        let pos = |k: usize, e: Entry| -> Option<usize> {
+            let (r, c) = *grids.get(k)?;
+            let (i, j) = match e {
+                Entry::Cell(i, j) if i < r && j < c => (i, j),
+                Entry::RowTotal(i) if i < r => (i, c),
+                Entry::ColumnTotal(j) if j < c => (r, j),
+                Entry::Total => (r, c),
+                _ => return None,
+            };
+            Some(ids[k][i][j])
+        };
+        for l in links {
+            if let (Some(x), Some(y)) = (pos(l.a.0, l.a.1), pos(l.b.0, l.b.1)) {
+                if values[x] == values[y] {
+                    let (rx, ry) = (root(&mut parent, x), root(&mut parent, y));
+                    if rx != ry {
+                        parent[ry] = rx;
+                        margin[rx] = margin[rx] || margin[ry];
+                    }
+                }
             }
         }
-        let why = v
+        for grid in ids.iter_mut() {
+            for row in grid.iter_mut() {
+                for id in row.iter_mut() {
+                    *id = root(&mut parent, *id);
+                }
+            }
+        }
+        let mut lines = Vec::new();
+        for (k, &(r, c)) in grids.iter().enumerate() {
+            for i in 0..=r {
+                lines.push((0..=c).map(|j| ids[k][i][j]).collect());
+            }
+            for j in 0..=c {
+                lines.push((0..=r).map(|i| ids[k][i][j]).collect());
+            }
+        }
+        let why = values
             .iter()
-            .map(|row| {
-                row.iter()
-                    .map(|x| {
-                        (1..SMALLEST_SHOWN)
-                            .contains(x)
-                            .then_some(Suppression::SmallCount)
-                    })
-                    .collect()
+            .map(|x| {
+                (1..SMALLEST_SHOWN)
+                    .contains(x)
+                    .then_some(Suppression::SmallCount)
             })
             .collect();
-        Self { r, c, v, why }
-    }
-
-    /// Every row and column of the grid (margins included) as lists of positions; in each the
-    /// last position is the total of the others.
-    fn lines(&self) -> Vec<Vec<(usize, usize)>> {
-        let mut lines = Vec::new();
-        for i in 0..=self.r {
-            lines.push((0..=self.c).map(|j| (i, j)).collect());
+        Self {
+            v: values,
+            why,
+            margin,
+            lines,
+            ids,
         }
-        for j in 0..=self.c {
-            lines.push((0..=self.r).map(|i| (i, j)).collect());
-        }
-        lines
     }
 
-    fn is_margin(&self, (i, j): (usize, usize)) -> bool {
-        i == self.r || j == self.c
-    }
-
-    /// Hides the smallest shown non-zero entry of `line` (cells before totals); false if none.
-    fn hide_company(&mut self, line: &[(usize, usize)]) -> bool {
+    /// Hides the smallest shown non-zero unknown of `line` (cells before totals); false if none.
+    fn hide_company(&mut self, line: &[usize]) -> bool {
         let pick = line
             .iter()
             .copied()
-            .filter(|&(i, j)| self.why[i][j].is_none() && self.v[i][j] > 0)
-            .min_by_key(|&(i, j)| (self.is_margin((i, j)), self.v[i][j]));
+            .filter(|&x| self.why[x].is_none() && self.v[x] > 0)
+            .min_by_key(|&x| (self.margin[x], self.v[x]));
         match pick {
-            Some((i, j)) => {
-                self.why[i][j] = Some(Suppression::Secondary);
+            Some(x) => {
+                self.why[x] = Some(Suppression::Secondary);
                 true
             }
             None => false,
         }
     }
 
-    /// What a reader can know of each entry: an interval of possible true values.
-    fn attack(&self) -> Vec<Vec<(u64, u64)>> {
-        let big = self.v[self.r][self.c].saturating_mul(2) + 100;
-        let mut iv: Vec<Vec<(u64, u64)>> = (0..=self.r)
-            .map(|i| {
-                (0..=self.c)
-                    .map(|j| match self.why[i][j] {
-                        Some(_) => (1, big),
-                        None => known_interval(round5(self.v[i][j]), self.v[i][j] == 0),
-                    })
-                    .collect()
+    /// What a reader can know of each unknown: an interval of possible true values.
+    fn attack(&self) -> Vec<(u64, u64)> {
+        let big = self.v.iter().copied().max().unwrap_or(0).saturating_mul(2) + 100;
+        let mut iv: Vec<(u64, u64)> = (0..self.v.len())
+            .map(|x| match self.why[x] {
+                Some(_) => (1, big),
+                None => known_interval(round5(self.v[x]), self.v[x] == 0),
             })
             .collect();
-        let lines = self.lines();
         for _ in 0..100 {
             let mut changed = false;
-            for line in &lines {
+            for line in &self.lines {
                 let (cells, total) = line.split_at(line.len() - 1);
                 let t = total[0];
-                let sum_lo: u64 = cells.iter().map(|&(i, j)| iv[i][j].0).sum();
+                let sum_lo: u64 = cells.iter().map(|&x| iv[x].0).sum();
                 let sum_hi: u64 = cells
                     .iter()
-                    .map(|&(i, j)| iv[i][j].1)
+                    .map(|&x| iv[x].1)
                     .fold(0u64, |a, b| a.saturating_add(b));
                 // the total lies within the sum of its parts
-                let (lo, hi) = (iv[t.0][t.1].0.max(sum_lo), iv[t.0][t.1].1.min(sum_hi));
-                if (lo, hi) != iv[t.0][t.1] {
-                    iv[t.0][t.1] = (lo, hi);
+                let (lo, hi) = (iv[t].0.max(sum_lo), iv[t].1.min(sum_hi));
+                if (lo, hi) != iv[t] && lo <= hi {
+                    iv[t] = (lo, hi);
                     changed = true;
                 }
                 // each part lies within the total less the others
-                for &(i, j) in cells {
-                    let others_lo = sum_lo - iv[i][j].0;
-                    let others_hi = sum_hi.saturating_sub(iv[i][j].1);
-                    let lo = iv[i][j].0.max(iv[t.0][t.1].0.saturating_sub(others_hi));
-                    let hi = iv[i][j].1.min(iv[t.0][t.1].1.saturating_sub(others_lo));
-                    if (lo, hi) != iv[i][j] && lo <= hi {
-                        iv[i][j] = (lo, hi);
+                for &x in cells {
+                    let others_lo = sum_lo - iv[x].0;
+                    let others_hi = sum_hi.saturating_sub(iv[x].1);
+                    let lo = iv[x].0.max(iv[t].0.saturating_sub(others_hi));
+                    let hi = iv[x].1.min(iv[t].1.saturating_sub(others_lo));
+                    if (lo, hi) != iv[x] && lo <= hi {
+                        iv[x] = (lo, hi);
                         changed = true;
                     }
                 }
@@ -218,13 +287,21 @@ pub fn known_interval(shown: u64, is_zero: bool) -> (u64, u64) {
 
 /// Publishes a table under the rules above.
 pub fn publish(t: &Table) -> Published {
-    let mut g = Grid::new(t);
-    let lines = g.lines();
+    publish_linked(std::slice::from_ref(t), &[])
+        .pop()
+        .expect("one table in, one out")
+}
+
+/// Publishes tables that share records together: suppression and the reader's attack run over
+/// all of them at once, with linked entries as one unknown.
+pub fn publish_linked(tables: &[Table], links: &[Link]) -> Vec<Published> {
+    let mut g = System::new(tables, links);
+    let lines = g.lines.clone();
     for _ in 0..1000 {
         let mut changed = false;
         // secondary suppression: no row or column with exactly one hidden entry
         for line in &lines {
-            let hidden = line.iter().filter(|&&(i, j)| g.why[i][j].is_some()).count();
+            let hidden = line.iter().filter(|&&x| g.why[x].is_some()).count();
             if hidden == 1 && g.hide_company(line) {
                 changed = true;
             }
@@ -234,19 +311,11 @@ pub fn publish(t: &Table) -> Published {
         }
         // the reader's attack: anything pinned down gets company in one of its lines
         let iv = g.attack();
-        let pinned: Vec<(usize, usize)> = iv
-            .iter()
-            .enumerate()
-            .flat_map(|(i, row)| {
-                row.iter()
-                    .enumerate()
-                    .filter(|(_, (lo, hi))| lo == hi)
-                    .map(move |(j, _)| (i, j))
-            })
-            .filter(|&(i, j)| g.why[i][j].is_some())
+        let pinned: Vec<usize> = (0..iv.len())
+            .filter(|&x| iv[x].0 == iv[x].1 && g.why[x].is_some())
             .collect();
-        for pos in pinned {
-            for line in lines.iter().filter(|l| l.contains(&pos)) {
+        for x in pinned {
+            for line in lines.iter().filter(|l| l.contains(&x)) {
                 if g.hide_company(line) {
                     changed = true;
                     break;
@@ -257,20 +326,30 @@ pub fn publish(t: &Table) -> Published {
             break;
         }
     }
-    let shown = |i: usize, j: usize| match g.why[i][j] {
-        Some(why) => Shown::hidden(why),
-        None => Shown::value(round5(g.v[i][j])),
-    };
-    Published {
-        rows: t.rows.clone(),
-        columns: t.columns.clone(),
-        cells: (0..g.r)
-            .map(|i| (0..g.c).map(|j| shown(i, j)).collect())
-            .collect(),
-        row_totals: (0..g.r).map(|i| shown(i, g.c)).collect(),
-        column_totals: (0..g.c).map(|j| shown(g.r, j)).collect(),
-        total: shown(g.r, g.c),
-    }
+    tables
+        .iter()
+        .enumerate()
+        .map(|(k, t)| {
+            let (r, c) = (t.rows.len(), t.columns.len());
+            let shown = |i: usize, j: usize| {
+                let x = g.ids[k][i][j];
+                match g.why[x] {
+                    Some(why) => Shown::hidden(why),
+                    None => Shown::value(round5(g.v[x])),
+                }
+            };
+            Published {
+                rows: t.rows.clone(),
+                columns: t.columns.clone(),
+                cells: (0..r)
+                    .map(|i| (0..c).map(|j| shown(i, j)).collect())
+                    .collect(),
+                row_totals: (0..r).map(|i| shown(i, c)).collect(),
+                column_totals: (0..c).map(|j| shown(r, j)).collect(),
+                total: shown(r, c),
+            }
+        })
+        .collect()
 }
 
 /// A percentage of two shown counts, to whole percents; only with a denominator of 10 or more.
@@ -414,6 +493,129 @@ mod tests {
         out
     }
 
+    /// Every 2 × 2 table of cells (each at most `cap`) consistent with what is published.
+    fn consistent(p: &Published, cap: u64) -> Vec<[u64; 4]> {
+        let fits = |s: &Shown, total: u64| match s.value {
+            Some(0) => total == 0,
+            Some(v) => total >= SMALLEST_SHOWN && round5(total) == v,
+            None => total >= 1,
+        };
+        let mut out = Vec::new();
+        let range = |s: &Shown| -> Vec<u64> {
+            match s.value {
+                Some(0) => vec![0],
+                Some(v) => {
+                    let (lo, hi) = known_interval(v, false);
+                    (lo..=hi).collect()
+                }
+                None => (1..=cap).collect(),
+            }
+        };
+        for a in range(&p.cells[0][0]) {
+            for b in range(&p.cells[0][1]) {
+                if !fits(&p.row_totals[0], a + b) {
+                    continue;
+                }
+                for c in range(&p.cells[1][0]) {
+                    if !fits(&p.column_totals[0], a + c) {
+                        continue;
+                    }
+                    for d in range(&p.cells[1][1]) {
+                        if fits(&p.row_totals[1], c + d)
+                            && fits(&p.column_totals[1], b + d)
+                            && fits(&p.total, a + b + c + d)
+                        {
+                            out.push([a, b, c, d]);
+                        }
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// The requests of each age band are the row totals of two tables (say, by urgency and by
+    /// status): both tables are published together.
+    fn two_tables_of_one_population(x: [u64; 4], y: [u64; 2]) -> (Vec<Table>, Vec<Link>) {
+        let rows = [x[0] + x[1], x[2] + x[3]];
+        // the second table splits the same row totals another way
+        let split = |total: u64, k: u64| (total.min(k), total - total.min(k));
+        let (b00, b01) = split(rows[0], y[0] % (rows[0] + 1));
+        let (b10, b11) = split(rows[1], y[1] % (rows[1] + 1));
+        let tables = vec![
+            table(vec![vec![x[0], x[1]], vec![x[2], x[3]]]),
+            table(vec![vec![b00, b01], vec![b10, b11]]),
+        ];
+        let links = vec![
+            Link {
+                a: (0, Entry::RowTotal(0)),
+                b: (1, Entry::RowTotal(0)),
+            },
+            Link {
+                a: (0, Entry::RowTotal(1)),
+                b: (1, Entry::RowTotal(1)),
+            },
+            Link {
+                a: (0, Entry::Total),
+                b: (1, Entry::Total),
+            },
+        ];
+        (tables, links)
+    }
+
+    #[test]
+    fn linked_entries_are_shown_or_hidden_together() {
+        // the same requests per age band (12 + 16) split two ways: on its own the first table
+        // hides its row totals (company for the 4), the second shows them, and whoever reads
+        // both has the totals the first one hid
+        let t = vec![
+            table(vec![vec![0, 12], vec![12, 4]]),
+            table(vec![vec![12, 0], vec![16, 0]]),
+        ];
+        let links = vec![
+            Link {
+                a: (0, Entry::RowTotal(0)),
+                b: (1, Entry::RowTotal(0)),
+            },
+            Link {
+                a: (0, Entry::RowTotal(1)),
+                b: (1, Entry::RowTotal(1)),
+            },
+            Link {
+                a: (0, Entry::Total),
+                b: (1, Entry::Total),
+            },
+        ];
+        let apart: Vec<Published> = t.iter().map(publish).collect();
+        assert_ne!(
+            apart[0].row_totals, apart[1].row_totals,
+            "the inconsistency this guards against"
+        );
+        let together = publish_linked(&t, &links);
+        assert_eq!(together[0].row_totals, together[1].row_totals);
+        assert_eq!(together[0].total, together[1].total);
+        // still every rule of a single table
+        for p in &together {
+            for line in p.cells.iter().zip(&p.row_totals) {
+                let hidden = line
+                    .0
+                    .iter()
+                    .chain([line.1])
+                    .filter(|s| s.value.is_none())
+                    .count();
+                assert_ne!(hidden, 1);
+            }
+        }
+        // entries that do not count the same records are not linked
+        let unequal = vec![table(vec![vec![20, 20]]), table(vec![vec![3, 30]])];
+        let l = [Link {
+            a: (0, Entry::Cell(0, 0)),
+            b: (1, Entry::Cell(0, 0)),
+        }];
+        let p = publish_linked(&unequal, &l);
+        assert_eq!(p[0].cells[0][0].value, Some(20));
+    }
+
     fn small_counts() -> impl Strategy<Value = u64> {
         prop_oneof![3 => 0u64..10, 2 => 10u64..30, 1 => Just(0u64)]
     }
@@ -444,6 +646,31 @@ mod tests {
             for s in p.cells.iter().flatten().chain(&p.row_totals).chain(&p.column_totals).chain([&p.total]) {
                 if let Some(v) = s.value {
                     prop_assert!(v == 0 || (v >= SMALLEST_SHOWN && v % ROUND_TO == 0));
+                }
+            }
+        }
+
+        /// Two tables that split the same records two ways, published together: a reader who
+        /// tries every pair of tables consistent with both publications (and with equal row
+        /// totals) never recovers a hidden count of either.
+        #[test]
+        fn linked_tables_give_no_hidden_count_away(x in proptest::array::uniform4(prop_oneof![3 => 0u64..10, 2 => 10u64..20, 1 => Just(0u64)]), y in proptest::array::uniform2(0u64..40)) {
+            let (tables, links) = two_tables_of_one_population(x, y);
+            let published = publish_linked(&tables, &links);
+            let a = consistent(&published[0], 45);
+            let b = consistent(&published[1], 45);
+            let rows = |t: &[u64; 4]| (t[0] + t[1], t[2] + t[3]);
+            let b_rows: std::collections::BTreeSet<(u64, u64)> = b.iter().map(rows).collect();
+            let a_rows: std::collections::BTreeSet<(u64, u64)> = a.iter().map(rows).collect();
+            for (k, (p, options, other)) in [(&published[0], &a, &b_rows), (&published[1], &b, &a_rows)].into_iter().enumerate() {
+                let truth = tables[k].counts.concat();
+                let joint: Vec<&[u64; 4]> = options.iter().filter(|t| other.contains(&rows(t))).collect();
+                prop_assert!(joint.iter().any(|t| t[..] == truth[..]), "truth lost in table {k}");
+                for cell in 0..4 {
+                    if p.cells[cell / 2][cell % 2].value.is_none() {
+                        let values: std::collections::BTreeSet<u64> = joint.iter().map(|t| t[cell]).collect();
+                        prop_assert!(values.len() >= 2, "table {k} cell {cell} = {} recovered: {:?}", truth[cell], published);
+                    }
                 }
             }
         }
