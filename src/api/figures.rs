@@ -8,7 +8,9 @@ use crate::auth::Principal;
 use crate::domain::calendar::{dutch_date, now};
 use crate::domain::consent::Purpose;
 use crate::domain::consultation::{Competence, ConsultationStatus, Outcome, Urgency};
-use crate::domain::disclosure::{percentage, publish, Published, Shown, Table};
+use crate::domain::disclosure::{
+    percentage, publish, publish_linked, Entry, Link, Published, Shown, Table,
+};
 use crate::domain::figures::{AgeBand, HalfYear};
 use crate::domain::types::{ConcernDomain, OrganizationKind, Role};
 use crate::error::ApiError;
@@ -78,7 +80,7 @@ fn rules() -> Rules {
     }
 }
 
-#[derive(Serialize, ToSchema)]
+#[derive(Clone, Serialize, ToSchema)]
 pub struct FigureTable {
     /// Which table of the figure (`consents`, `consent_delay`, `expertise`, …).
     pub name: String,
@@ -92,7 +94,7 @@ pub struct FigureTable {
     pub shares: Vec<Share>,
 }
 
-#[derive(Serialize, ToSchema)]
+#[derive(Clone, Serialize, ToSchema)]
 pub struct Share {
     pub age_band: String,
     /// What the share is of (`delayed`, `rerouted`, `handled_within_childcare`, …).
@@ -230,38 +232,138 @@ async fn scope(
     Ok((s, view))
 }
 
-/// Tables of one kind, one per region × half-year present, rows the age bands.
-fn tables(name: &str, rows: &[CountRow], columns: &[String]) -> Vec<FigureTable> {
-    let mut by_cell: BTreeMap<(String, String), Vec<Vec<u64>>> = BTreeMap::new();
+/// The columns of each figure's table, in order.
+fn columns(f: CountFigure) -> Vec<String> {
+    match f {
+        CountFigure::Consents => Purpose::ALL
+            .iter()
+            .flat_map(|p| {
+                ["granted", "refused", "withdrawn"].map(|d| format!("{}:{d}", p.as_str()))
+            })
+            .collect(),
+        CountFigure::ConsentDelay => strs(["delayed", "not_delayed"]),
+        CountFigure::Expertise => strs(ConcernDomain::ALL.iter().map(|d| d.as_str())),
+        CountFigure::Urgency => strs(Urgency::ALL.iter().map(|u| u.as_str())),
+        CountFigure::Status => strs(ConsultationStatus::ALL.iter().map(|s| s.as_str())),
+        CountFigure::Outcomes => strs(Outcome::ALL.iter().map(|o| o.as_str())),
+        CountFigure::Rerouted => strs(["rerouted", "not_rerouted"]),
+        CountFigure::Unassigned => strs(["went_unassigned", "never_unassigned"]),
+        CountFigure::Competences => strs(Competence::ALL.iter().map(|c| c.as_str())),
+        CountFigure::Visits => strs(["visits"]),
+    }
+}
+
+/// The tables about requests. They count the same requests, so they are published together
+/// (`disclosure::publish_linked`), whichever endpoint shows them: each band's requests are one
+/// unknown in all of them, and the completed requests of the status table are the outcomes
+/// table's total. Every endpoint shows the same suppression of them.
+const REQUEST_FIGURES: [CountFigure; 7] = [
+    CountFigure::ConsentDelay,
+    CountFigure::Expertise,
+    CountFigure::Urgency,
+    CountFigure::Status,
+    CountFigure::Rerouted,
+    CountFigure::Unassigned,
+    CountFigure::Outcomes,
+];
+
+fn request_links() -> Vec<Link> {
+    let bands = AgeBand::ALL.len();
+    let mut links = Vec::new();
+    // the first six partition all requests: same row totals and total as the first
+    for k in 1..6 {
+        for i in 0..bands {
+            links.push(Link {
+                a: (0, Entry::RowTotal(i)),
+                b: (k, Entry::RowTotal(i)),
+            });
+        }
+        links.push(Link {
+            a: (0, Entry::Total),
+            b: (k, Entry::Total),
+        });
+    }
+    // outcomes partition the completed requests
+    let status = columns(CountFigure::Status);
+    if let Some(completed) = status
+        .iter()
+        .position(|c| c == ConsultationStatus::Completed.as_str())
+    {
+        for i in 0..bands {
+            links.push(Link {
+                a: (3, Entry::Cell(i, completed)),
+                b: (6, Entry::RowTotal(i)),
+            });
+        }
+        links.push(Link {
+            a: (3, Entry::ColumnTotal(completed)),
+            b: (6, Entry::Total),
+        });
+    }
+    links
+}
+
+/// Tables of the given figures, one per figure and region × half-year where it counts anything,
+/// rows the age bands; the figures of one region × half-year published together with `links`
+/// between them (indexes into `figures`).
+fn tables(rows: &[CountRow], figures: &[CountFigure], links: &[Link]) -> Vec<FigureTable> {
+    let cols: Vec<Vec<String>> = figures.iter().map(|f| columns(*f)).collect();
+    let mut by_cell: BTreeMap<(String, String), Vec<Vec<Vec<u64>>>> = BTreeMap::new();
     for r in rows {
-        let Some(col) = columns.iter().position(|c| *c == r.category) else {
+        let Some(k) = figures.iter().position(|f| *f == r.figure) else {
+            continue;
+        };
+        let Some(col) = cols[k].iter().position(|c| *c == r.category) else {
             continue;
         };
         let Some(band) = AgeBand::ALL.iter().position(|b| b.as_str() == r.age_band) else {
             continue;
         };
-        let grid = by_cell
+        let grids = by_cell
             .entry((r.region_code.clone(), r.half_year.clone()))
-            .or_insert_with(|| vec![vec![0; columns.len()]; AgeBand::ALL.len()]);
-        grid[band][col] += r.n.max(0) as u64;
+            .or_insert_with(|| {
+                cols.iter()
+                    .map(|c| vec![vec![0; c.len()]; AgeBand::ALL.len()])
+                    .collect()
+            });
+        grids[k][band][col] += r.n.max(0) as u64;
     }
-    by_cell
-        .into_iter()
-        .map(|((region, half), counts)| FigureTable {
-            name: name.into(),
-            region_code: region,
-            half_year: half,
-            published: publish(&Table {
+    let mut out = Vec::new();
+    for ((region, half), grids) in by_cell {
+        let counted: Vec<bool> = grids
+            .iter()
+            .map(|g| g.iter().flatten().any(|n| *n > 0))
+            .collect();
+        let tables: Vec<Table> = grids
+            .into_iter()
+            .zip(&cols)
+            .map(|(counts, columns)| Table {
                 rows: AgeBand::ALL
                     .iter()
                     .map(|b| b.as_str().to_string())
                     .collect(),
-                columns: columns.to_vec(),
+                columns: columns.clone(),
                 counts,
-            }),
-            shares: Vec::new(),
-        })
-        .collect()
+            })
+            .collect();
+        for (k, published) in publish_linked(&tables, links).into_iter().enumerate() {
+            if counted[k] {
+                out.push(FigureTable {
+                    name: table_name(figures[k]).into(),
+                    region_code: region.clone(),
+                    half_year: half.clone(),
+                    published,
+                    shares: Vec::new(),
+                });
+            }
+        }
+    }
+    out
+}
+
+/// The name of a figure's table in answers.
+fn table_name(f: CountFigure) -> &'static str {
+    f.name()
 }
 
 /// Adds per age band (and total) the share of `of` (one or more columns) in the row total.
@@ -377,67 +479,44 @@ async fn answer(
 ) -> Result<FigureAnswer, ApiError> {
     let (s, view) = scope(state, p, q).await?;
     let refreshed_at = refreshed_at(state).await?;
-    let counts = |f| {
-        let s = s.clone();
-        let store = state.store.clone();
-        async move { store.figure_counts(f, &s).await }
+    let own: &[CountFigure] = match figure {
+        "consents" => &[CountFigure::Consents],
+        "visits" => &[CountFigure::Competences, CountFigure::Visits],
+        "consultations" | "response-times" | "outcomes" => &[],
+        _ => return Err(ApiError::not_found("figure")),
+    };
+    let wanted: Vec<CountFigure> = REQUEST_FIGURES.iter().chain(own).copied().collect();
+    let rows = state.store.figure_counts(&wanted, &s).await?;
+    let requests = tables(&rows, &REQUEST_FIGURES, &request_links());
+    let of = |f: CountFigure| -> Vec<FigureTable> {
+        requests
+            .iter()
+            .filter(|t| t.name == table_name(f))
+            .cloned()
+            .collect()
     };
     let mut all = Vec::new();
     let mut timings = Vec::new();
     match figure {
         "consents" => {
-            let columns: Vec<String> = Purpose::ALL
-                .iter()
-                .flat_map(|p| {
-                    ["granted", "refused", "withdrawn"].map(|d| format!("{}:{d}", p.as_str()))
-                })
-                .collect();
-            all.extend(tables(
-                "consents",
-                &counts(CountFigure::Consents).await?,
-                &columns,
-            ));
-            let mut delay = tables(
-                "consent_delay",
-                &counts(CountFigure::ConsentDelay).await?,
-                &strs(["delayed", "not_delayed"]),
-            );
+            all.extend(tables(&rows, &[CountFigure::Consents], &[]));
+            let mut delay = of(CountFigure::ConsentDelay);
             delay
                 .iter_mut()
                 .for_each(|t| add_shares(t, "delayed", &["delayed"]));
             all.extend(delay);
         }
         "consultations" => {
-            all.extend(tables(
-                "expertise",
-                &counts(CountFigure::Expertise).await?,
-                &strs(ConcernDomain::ALL.iter().map(|d| d.as_str())),
-            ));
-            all.extend(tables(
-                "urgency",
-                &counts(CountFigure::Urgency).await?,
-                &strs(Urgency::ALL.iter().map(|u| u.as_str())),
-            ));
-            all.extend(tables(
-                "status",
-                &counts(CountFigure::Status).await?,
-                &strs(ConsultationStatus::ALL.iter().map(|s| s.as_str())),
-            ));
+            all.extend(of(CountFigure::Expertise));
+            all.extend(of(CountFigure::Urgency));
+            all.extend(of(CountFigure::Status));
         }
         "response-times" => {
-            let mut rerouted = tables(
-                "rerouted",
-                &counts(CountFigure::Rerouted).await?,
-                &strs(["rerouted", "not_rerouted"]),
-            );
+            let mut rerouted = of(CountFigure::Rerouted);
             rerouted
                 .iter_mut()
                 .for_each(|t| add_shares(t, "rerouted", &["rerouted"]));
-            let mut unassigned = tables(
-                "unassigned",
-                &counts(CountFigure::Unassigned).await?,
-                &strs(["went_unassigned", "never_unassigned"]),
-            );
+            let mut unassigned = of(CountFigure::Unassigned);
             unassigned
                 .iter_mut()
                 .for_each(|t| add_shares(t, "went_unassigned", &["went_unassigned"]));
@@ -446,11 +525,7 @@ async fn answer(
             timings = timing(state.store.figure_timings(&s).await?);
         }
         "outcomes" => {
-            let mut t = tables(
-                "outcomes",
-                &counts(CountFigure::Outcomes).await?,
-                &strs(Outcome::ALL.iter().map(|o| o.as_str())),
-            );
+            let mut t = of(CountFigure::Outcomes);
             for table in t.iter_mut() {
                 add_shares(
                     table,
@@ -468,22 +543,10 @@ async fn answer(
             }
             all.extend(t);
         }
-        "visits" => {
-            all.extend(tables(
-                "competences",
-                &counts(CountFigure::Competences).await?,
-                &strs(Competence::ALL.iter().map(|c| c.as_str())),
-            ));
-            let mut visits = tables(
-                "visits",
-                &counts(CountFigure::Visits).await?,
-                &strs(["visits"]),
-            );
-            let requests = tables(
-                "requests",
-                &counts(CountFigure::Status).await?,
-                &strs(ConsultationStatus::ALL.iter().map(|s| s.as_str())),
-            );
+        _ => {
+            all.extend(tables(&rows, &[CountFigure::Competences], &[]));
+            let mut visits = tables(&rows, &[CountFigure::Visits], &[]);
+            let requests = of(CountFigure::Status);
             // visits per request: shown visits over shown requests of the same cell, as a share ×100
             for v in visits.iter_mut() {
                 if let Some(r) = requests
@@ -511,7 +574,6 @@ async fn answer(
             }
             all.extend(visits);
         }
-        _ => return Err(ApiError::not_found("figure")),
     }
     let suppressed = suppressed_list(&all);
     Ok(FigureAnswer {

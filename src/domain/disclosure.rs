@@ -186,13 +186,9 @@ impl System {
             }
         }
         let mut lines = Vec::new();
-        for (k, &(r, c)) in grids.iter().enumerate() {
-            for i in 0..=r {
-                lines.push((0..=c).map(|j| ids[k][i][j]).collect());
-            }
-            for j in 0..=c {
-                lines.push((0..=r).map(|i| ids[k][i][j]).collect());
-            }
+        for (grid, &(r, c)) in ids.iter().zip(&grids) {
+            lines.extend(grid.iter().cloned());
+            lines.extend((0..=c).map(|j| (0..=r).map(|i| grid[i][j]).collect()));
         }
         let why = values
             .iter()

@@ -810,8 +810,9 @@ pub struct FigureRefresh {
 }
 
 /// One count of a figure: region × half-year × age band × category.
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone)]
 pub struct CountRow {
+    pub figure: CountFigure,
     pub region_code: String,
     pub half_year: String,
     pub age_band: String,
@@ -855,9 +856,10 @@ pub trait FigureStore: Send + Sync {
     async fn refresh_figures(&self, now: DateTime<Utc>, full: bool) -> StoreResult<FigureRefresh>;
     /// When the summaries were last rebuilt.
     async fn figures_refreshed_at(&self) -> StoreResult<Option<DateTime<Utc>>>;
+    /// The counts of the given figures in the scope, summed over the scope's organisations.
     async fn figure_counts(
         &self,
-        figure: CountFigure,
+        figures: &[CountFigure],
         scope: &FigureScope,
     ) -> StoreResult<Vec<CountRow>>;
     async fn figure_timings(&self, scope: &FigureScope) -> StoreResult<Vec<TimingRow>>;

@@ -1886,17 +1886,25 @@ macro_rules! impl_store {
                     .await?)
             }
 
-            async fn figure_counts(&self, figure: CountFigure, scope: &FigureScope) -> StoreResult<Vec<CountRow>> {
+            async fn figure_counts(&self, figures: &[CountFigure], scope: &FigureScope) -> StoreResult<Vec<CountRow>> {
                 let mut qb: QueryBuilder<$db> = QueryBuilder::new(
-                    "SELECT region_code, half_year, age_band, category, CAST(SUM(n) AS BIGINT) AS n FROM figure_summary WHERE figure = ",
+                    "SELECT figure, region_code, half_year, age_band, category, CAST(SUM(n) AS BIGINT) AS n FROM figure_summary WHERE figure IN (",
                 );
-                qb.push_bind(figure.name());
+                let mut sep = qb.separated(", ");
+                sep.push_bind("");
+                for f in figures {
+                    sep.push_bind(f.name());
+                }
+                qb.push(")");
                 Self::push_figure_scope(&mut qb, scope);
-                qb.push(" GROUP BY region_code, half_year, age_band, category");
-                let rows: Vec<(String, String, String, String, i64)> = qb.build_query_as().fetch_all(self.reader()).await?;
+                qb.push(" GROUP BY figure, region_code, half_year, age_band, category");
+                let rows: Vec<(String, String, String, String, String, i64)> = qb.build_query_as().fetch_all(self.reader()).await?;
                 Ok(rows
                     .into_iter()
-                    .map(|(region_code, half_year, age_band, category, n)| CountRow { region_code, half_year, age_band, category, n })
+                    .filter_map(|(figure, region_code, half_year, age_band, category, n)| {
+                        let figure = figures.iter().copied().find(|f| f.name() == figure)?;
+                        Some(CountRow { figure, region_code, half_year, age_band, category, n })
+                    })
                     .collect())
             }
 
