@@ -257,7 +257,7 @@ db_test!(
     async fn the_summaries_follow_each_change_in_its_own_half_year(app) {
         use kindbrug::domain::calendar::now;
         let store = app.state.store.clone();
-        kindbrug::scale::generate(store.as_ref(), 1500, 11).await.unwrap();
+        let g = kindbrug::scale::generate(store.as_ref(), 1500, 11).await.unwrap();
         let first = store.refresh_figures(now(), false).await.unwrap();
         assert!(first.full, "the first refresh summarises everything");
         assert!(first.rows > 0);
@@ -272,10 +272,23 @@ db_test!(
         app.post(&format!("/api/v1/consultations/{id}/close"), spec, json!({"outcome": "handled_within_childcare", "summary": "s", "parents_involved": true})).await.ok(200);
         let orgs = [c.w.org_a, c.w.youth];
         let before = summaries(&app, &orgs).await;
+        // the generated childcare organisation of the same region (JZ22)
+        let neighbour = |app: &TestApp| {
+            let scope = kindbrug::store::FigureScope { organization_id: Some(g.childcare_orgs[21]), half_years: vec![this_half_year()], ..Default::default() };
+            let store = app.state.store.clone();
+            async move { store.figure_counts(&kindbrug::store::CountFigure::ALL, &scope).await.unwrap().into_iter().map(|r| format!("{r:?}")).collect::<Vec<_>>() }
+        };
+        let neighbour_before = neighbour(&app).await;
         let r = store.refresh_figures(now(), false).await.unwrap();
         assert_eq!(r.half_years, [this_half_year()]);
         let after = summaries(&app, &orgs).await;
         assert_ne!(before, after, "the new request, visit and consents are counted");
+        // counted for its own organisation, and not for the other one in the same region
+        let own = kindbrug::store::FigureScope { organization_id: Some(c.w.org_a), half_years: vec![this_half_year()], ..Default::default() };
+        let status = store.figure_counts(&[kindbrug::store::CountFigure::Status], &own).await.unwrap();
+        assert_eq!(status.len(), 1, "{status:?}");
+        assert_eq!((status[0].region_code.as_str(), status[0].category.as_str(), status[0].n), ("JZ22", "completed", 1));
+        assert_eq!(neighbour(&app).await, neighbour_before);
         // an old record changes (as a late correction or retention would): only its half-year
         app.exec_sql("UPDATE consultations SET status = 'cancelled', outcome = NULL WHERE id = \
                       (SELECT id FROM consultations WHERE half_year = '2023-H1' AND status = 'completed' ORDER BY id LIMIT 1)").await;
