@@ -272,16 +272,7 @@ fn request_links() -> Vec<Link> {
     let mut links = Vec::new();
     // the first six partition all requests: same row totals and total as the first
     for k in 1..6 {
-        for i in 0..bands {
-            links.push(Link {
-                a: (0, Entry::RowTotal(i)),
-                b: (k, Entry::RowTotal(i)),
-            });
-        }
-        links.push(Link {
-            a: (0, Entry::Total),
-            b: (k, Entry::Total),
-        });
+        links.extend(Link::same_rows(0, k, bands));
     }
     // outcomes partition the completed requests
     let status = columns(CountFigure::Status);
@@ -608,7 +599,7 @@ fn timing(rows: Vec<crate::store::TimingRow>) -> Vec<Timing> {
             let accepted = publish(&Table {
                 rows: vec![r.age_band.clone()],
                 columns: vec!["accepted".into()],
-                counts: vec![vec![r.accepted.max(0) as u64]],
+                counts: vec![vec![r.stats.accepted.max(0) as u64]],
             })
             .cells[0][0];
             let enough = |n: i64| n >= crate::domain::disclosure::MIN_DENOMINATOR as i64;
@@ -617,10 +608,13 @@ fn timing(rows: Vec<crate::store::TimingRow>) -> Vec<Timing> {
                 half_year: r.half_year,
                 age_band: r.age_band,
                 accepted,
-                median_hours_to_acceptance: r.median_hours.filter(|_| enough(r.accepted)),
-                p90_hours_to_acceptance: r.p90_hours.filter(|_| enough(r.accepted)),
-                median_days_to_first_visit: r.median_days.filter(|_| enough(r.visited)),
-                p90_days_to_first_visit: r.p90_days.filter(|_| enough(r.visited)),
+                median_hours_to_acceptance: r
+                    .stats
+                    .median_hours
+                    .filter(|_| enough(r.stats.accepted)),
+                p90_hours_to_acceptance: r.stats.p90_hours.filter(|_| enough(r.stats.accepted)),
+                median_days_to_first_visit: r.stats.median_days.filter(|_| enough(r.stats.visited)),
+                p90_days_to_first_visit: r.stats.p90_days.filter(|_| enough(r.stats.visited)),
             }
         })
         .collect()

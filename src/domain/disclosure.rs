@@ -98,6 +98,23 @@ pub struct Link {
     pub b: (usize, Entry),
 }
 
+impl Link {
+    /// Tables `a` and `b` split the same records another way: each row total (and the grand
+    /// total) of one counts what the other's does.
+    pub fn same_rows(a: usize, b: usize, rows: usize) -> Vec<Link> {
+        (0..rows)
+            .map(|i| Link {
+                a: (a, Entry::RowTotal(i)),
+                b: (b, Entry::RowTotal(i)),
+            })
+            .chain([Link {
+                a: (a, Entry::Total),
+                b: (b, Entry::Total),
+            }])
+            .collect()
+    }
+}
+
 /// The tables with their margins as one system of unknowns: each table a grid of cells with the
 /// row totals as the last column, the column totals as the last row and the grand total in the
 /// corner; linked entries share one unknown.
@@ -424,25 +441,32 @@ mod tests {
         assert_eq!(percentile(&mut ten, 0.9), Some(9));
     }
 
+    /// The true values a published entry can stand for, to a reader who knows the rules.
+    fn possible(s: &Shown, cap: u64) -> Vec<u64> {
+        match s.value {
+            Some(0) => vec![0],
+            Some(v) => {
+                let (lo, hi) = known_interval(v, false);
+                (lo..=hi).collect()
+            }
+            None => (1..=cap).collect(),
+        }
+    }
+
+    /// Whether a published entry could stand for the true value `total`.
+    fn fits(s: &Shown, total: u64) -> bool {
+        match s.value {
+            Some(0) => total == 0,
+            Some(v) => total >= SMALLEST_SHOWN && round5(total) == v,
+            None => total >= 1,
+        }
+    }
+
     /// Every true table consistent with what is published (given the rules a reader knows):
     /// for each cell, the set of values it can take. Exhaustive, for small tables.
     fn feasible(p: &Published, cap: u64) -> Vec<Vec<std::collections::BTreeSet<u64>>> {
         let (r, c) = (p.rows.len(), p.columns.len());
-        let domain = |s: &Shown| -> Vec<u64> {
-            match s.value {
-                Some(0) => vec![0],
-                Some(v) => {
-                    let (lo, hi) = known_interval(v, false);
-                    (lo..=hi).collect()
-                }
-                None => (1..=cap).collect(),
-            }
-        };
-        let fits = |s: &Shown, total: u64| match s.value {
-            Some(0) => total == 0,
-            Some(v) => total >= SMALLEST_SHOWN && round5(total) == v,
-            None => total >= 1,
-        };
+        let domain = |s: &Shown| possible(s, cap);
         let domains: Vec<Vec<u64>> = (0..r * c).map(|k| domain(&p.cells[k / c][k % c])).collect();
         let mut out = vec![vec![std::collections::BTreeSet::new(); c]; r];
         let mut assign = vec![0u64; r * c];
@@ -491,22 +515,8 @@ mod tests {
 
     /// Every 2 × 2 table of cells (each at most `cap`) consistent with what is published.
     fn consistent(p: &Published, cap: u64) -> Vec<[u64; 4]> {
-        let fits = |s: &Shown, total: u64| match s.value {
-            Some(0) => total == 0,
-            Some(v) => total >= SMALLEST_SHOWN && round5(total) == v,
-            None => total >= 1,
-        };
         let mut out = Vec::new();
-        let range = |s: &Shown| -> Vec<u64> {
-            match s.value {
-                Some(0) => vec![0],
-                Some(v) => {
-                    let (lo, hi) = known_interval(v, false);
-                    (lo..=hi).collect()
-                }
-                None => (1..=cap).collect(),
-            }
-        };
+        let range = |s: &Shown| possible(s, cap);
         for a in range(&p.cells[0][0]) {
             for b in range(&p.cells[0][1]) {
                 if !fits(&p.row_totals[0], a + b) {
@@ -542,20 +552,7 @@ mod tests {
             table(vec![vec![x[0], x[1]], vec![x[2], x[3]]]),
             table(vec![vec![b00, b01], vec![b10, b11]]),
         ];
-        let links = vec![
-            Link {
-                a: (0, Entry::RowTotal(0)),
-                b: (1, Entry::RowTotal(0)),
-            },
-            Link {
-                a: (0, Entry::RowTotal(1)),
-                b: (1, Entry::RowTotal(1)),
-            },
-            Link {
-                a: (0, Entry::Total),
-                b: (1, Entry::Total),
-            },
-        ];
+        let links = Link::same_rows(0, 1, 2);
         (tables, links)
     }
 
@@ -568,20 +565,7 @@ mod tests {
             table(vec![vec![0, 12], vec![12, 4]]),
             table(vec![vec![12, 0], vec![16, 0]]),
         ];
-        let links = vec![
-            Link {
-                a: (0, Entry::RowTotal(0)),
-                b: (1, Entry::RowTotal(0)),
-            },
-            Link {
-                a: (0, Entry::RowTotal(1)),
-                b: (1, Entry::RowTotal(1)),
-            },
-            Link {
-                a: (0, Entry::Total),
-                b: (1, Entry::Total),
-            },
-        ];
+        let links = Link::same_rows(0, 1, 2);
         let apart: Vec<Published> = t.iter().map(publish).collect();
         assert_ne!(
             apart[0].row_totals, apart[1].row_totals,

@@ -821,19 +821,12 @@ pub struct CountRow {
 }
 
 /// Response times of one cell, as summarised at the last refresh.
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone)]
 pub struct TimingRow {
     pub region_code: String,
     pub half_year: String,
     pub age_band: String,
-    /// Accepted requests.
-    pub accepted: i64,
-    pub median_hours: Option<i64>,
-    pub p90_hours: Option<i64>,
-    /// Requests with a first visit.
-    pub visited: i64,
-    pub median_days: Option<i64>,
-    pub p90_days: Option<i64>,
+    pub stats: crate::domain::figures::TimingStats,
 }
 
 /// A value for bulk loading (the national-scale generator).

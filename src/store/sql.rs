@@ -1701,13 +1701,7 @@ macro_rules! impl_store {
                     if full {
                         qb.push(" WHERE t.half_year IS NOT NULL");
                     } else {
-                        qb.push(" WHERE t.half_year IN (");
-                        let mut sep = qb.separated(", ");
-                        sep.push_bind(String::new());
-                        for h in &half_years {
-                            sep.push_bind(h.clone());
-                        }
-                        qb.push(")");
+                        Self::push_in(qb, " WHERE t.half_year", &half_years);
                     }
                 };
                 let mut tally = Tally::default();
@@ -1781,13 +1775,7 @@ macro_rules! impl_store {
                 for table in ["figure_summary", "figure_timings"] {
                     let mut qb: QueryBuilder<$db> = QueryBuilder::new(format!("DELETE FROM {table}"));
                     if !full {
-                        qb.push(" WHERE half_year IN (");
-                        let mut sep = qb.separated(", ");
-                        sep.push_bind(String::new());
-                        for h in &half_years {
-                            sep.push_bind(h.clone());
-                        }
-                        qb.push(")");
+                        Self::push_in(&mut qb, " WHERE half_year", &half_years);
                     }
                     qb.build().execute(&mut *tx).await?;
                 }
@@ -1850,19 +1838,18 @@ macro_rules! impl_store {
                 };
                 qb.push(" AND scope_kind = ").push_bind(kind).push(" AND scope_org = ").push_bind(org);
                 if let Some(regions) = &scope.region_codes {
-                    qb.push(" AND region_code IN (");
-                    let mut sep = qb.separated(", ");
-                    sep.push_bind(String::new());
-                    for r in regions {
-                        sep.push_bind(r.clone());
-                    }
-                    qb.push(")");
+                    Self::push_in(qb, " AND region_code", regions);
                 }
-                qb.push(" AND half_year IN (");
+                Self::push_in(qb, " AND half_year", &scope.half_years);
+            }
+
+            /// `{column} IN (…values)`; never an empty list (an empty string matches nothing).
+            fn push_in(qb: &mut QueryBuilder<'_, $db>, column: &str, values: &[String]) {
+                qb.push(column).push(" IN (");
                 let mut sep = qb.separated(", ");
                 sep.push_bind(String::new());
-                for h in &scope.half_years {
-                    sep.push_bind(h.clone());
+                for v in values {
+                    sep.push_bind(v.clone());
                 }
                 qb.push(")");
             }
@@ -1888,14 +1875,10 @@ macro_rules! impl_store {
 
             async fn figure_counts(&self, figures: &[CountFigure], scope: &FigureScope) -> StoreResult<Vec<CountRow>> {
                 let mut qb: QueryBuilder<$db> = QueryBuilder::new(
-                    "SELECT figure, region_code, half_year, age_band, category, CAST(SUM(n) AS BIGINT) AS n FROM figure_summary WHERE figure IN (",
+                    "SELECT figure, region_code, half_year, age_band, category, CAST(SUM(n) AS BIGINT) AS n FROM figure_summary WHERE 1 = 1",
                 );
-                let mut sep = qb.separated(", ");
-                sep.push_bind("");
-                for f in figures {
-                    sep.push_bind(f.name());
-                }
-                qb.push(")");
+                let names: Vec<String> = figures.iter().map(|f| f.name().to_string()).collect();
+                Self::push_in(&mut qb, " AND figure", &names);
                 Self::push_figure_scope(&mut qb, scope);
                 qb.push(" GROUP BY figure, region_code, half_year, age_band, category");
                 let rows: Vec<(String, String, String, String, String, i64)> = qb.build_query_as().fetch_all(self.reader()).await?;
@@ -1914,7 +1897,19 @@ macro_rules! impl_store {
                      FROM figure_timings WHERE 1 = 1",
                 );
                 Self::push_figure_scope(&mut qb, scope);
-                Ok(qb.build_query_as().fetch_all(self.reader()).await?)
+                type Row = (String, String, String, i64, Option<i64>, Option<i64>, i64, Option<i64>, Option<i64>);
+                let rows: Vec<Row> = qb.build_query_as().fetch_all(self.reader()).await?;
+                Ok(rows
+                    .into_iter()
+                    .map(|r| TimingRow {
+                        region_code: r.0,
+                        half_year: r.1,
+                        age_band: r.2,
+                        stats: $crate::domain::figures::TimingStats {
+                            accepted: r.3, median_hours: r.4, p90_hours: r.5, visited: r.6, median_days: r.7, p90_days: r.8,
+                        },
+                    })
+                    .collect())
             }
 
             async fn bulk_insert(&self, table: &str, columns: &[&str], rows: &[Vec<BulkValue>]) -> StoreResult<()> {

@@ -235,12 +235,12 @@ async fn summaries(app: &TestApp, orgs: &[Uuid]) -> Vec<String> {
                 t.region_code,
                 t.half_year,
                 t.age_band,
-                t.accepted,
-                t.median_hours,
-                t.p90_hours,
-                t.visited,
-                t.median_days,
-                t.p90_days
+                t.stats.accepted,
+                t.stats.median_hours,
+                t.stats.p90_hours,
+                t.stats.visited,
+                t.stats.median_days,
+                t.stats.p90_days
             ));
         }
     }
