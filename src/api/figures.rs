@@ -429,13 +429,19 @@ fn strs(items: impl IntoIterator<Item = &'static str>) -> Vec<String> {
     items.into_iter().map(String::from).collect()
 }
 
+/// How long a request waits for the very first build of the summaries.
+const FIRST_BUILD_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// One first build of the summaries at a time in this process.
 static FIRST_BUILD: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// When the summaries were brought up to date (the background job keeps them so). Before the
 /// very first build, the first request starts it: a small database answers at once, a national
 /// one gets 503 with Retry-After while the build goes on (it is not tied to the request).
-async fn refreshed_at(state: &AppState) -> Result<chrono::DateTime<chrono::Utc>, ApiError> {
+pub async fn refreshed_at(
+    state: &AppState,
+    wait: std::time::Duration,
+) -> Result<chrono::DateTime<chrono::Utc>, ApiError> {
     if let Some(at) = state.store.figures_refreshed_at().await? {
         return Ok(at);
     }
@@ -449,7 +455,7 @@ async fn refreshed_at(state: &AppState) -> Result<chrono::DateTime<chrono::Utc>,
         store.refresh_figures(at, true).await?;
         Ok::<_, crate::store::StoreError>(at)
     });
-    match tokio::time::timeout(std::time::Duration::from_secs(10), build).await {
+    match tokio::time::timeout(wait, build).await {
         Ok(Ok(built)) => Ok(built?),
         Ok(Err(e)) => Err(ApiError::internal(e)),
         Err(_) => Err(ApiError::new(
@@ -469,7 +475,7 @@ async fn answer(
     figure: &str,
 ) -> Result<FigureAnswer, ApiError> {
     let (s, view) = scope(state, p, q).await?;
-    let refreshed_at = refreshed_at(state).await?;
+    let refreshed_at = refreshed_at(state, FIRST_BUILD_WAIT).await?;
     let own: &[CountFigure] = match figure {
         "consents" => &[CountFigure::Consents],
         "visits" => &[CountFigure::Competences, CountFigure::Visits],

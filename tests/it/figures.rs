@@ -393,3 +393,27 @@ db_test!(
         assert!(compared > 20, "{compared} tables compared");
     }
 );
+
+db_test!(
+    async fn a_slow_first_build_answers_503_and_goes_on(app) {
+        use axum::response::IntoResponse;
+        kindbrug::scale::generate(app.state.store.as_ref(), 500, 3).await.unwrap();
+        // a request that may not wait: 503 with Retry-After, the build is not tied to it
+        let e = kindbrug::api::figures::refreshed_at(&app.state, std::time::Duration::ZERO).await.unwrap_err();
+        assert_eq!(e.status, 503);
+        let res = e.into_response();
+        assert_eq!(res.headers()["retry-after"], "60");
+        let mut built = None;
+        for _ in 0..100 {
+            built = app.state.store.figures_refreshed_at().await.unwrap();
+            if built.is_some() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        assert!(built.is_some(), "the first build went on after the request gave up");
+        // from then on the figures answer at once
+        let answered = kindbrug::api::figures::refreshed_at(&app.state, std::time::Duration::ZERO).await.unwrap();
+        assert_eq!(Some(answered), built);
+    }
+);
