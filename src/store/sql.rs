@@ -1672,7 +1672,6 @@ macro_rules! impl_store {
         }
 
         impl $store {
-            /// Which summary rows a scope reads.
             /// Recomputes the summaries of the half-years whose records changed since the last
             /// refresh (all of them when `full` or the first time), from one snapshot.
             async fn refresh_figures_once(&self, now: DateTime<Utc>, full: bool) -> StoreResult<FigureRefresh> {
@@ -1830,6 +1829,7 @@ macro_rules! impl_store {
                 })
             }
 
+            /// Which summary rows a scope reads.
             fn push_figure_scope(qb: &mut QueryBuilder<'_, $db>, scope: &FigureScope) {
                 let (kind, org) = match (scope.organization_id, scope.provider_id) {
                     (Some(o), _) => ("organization", o),
