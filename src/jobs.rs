@@ -31,8 +31,10 @@ impl Schedule {
     }
 }
 
-/// Runs `work` every `every` (the first time after one period, so a starting replica does not
-/// add load at once) until `shutdown` turns true. Failures are logged and the next round runs.
+/// Runs `work` every `every` until `shutdown` turns true; the first round a minute after start
+/// (or after one period, if shorter), so a starting replica does not add load at once and a
+/// gateway restarted more often than a period still does the work. Failures are logged and the
+/// next round runs.
 fn every<F, Fut>(
     name: &'static str,
     every: Duration,
@@ -44,7 +46,8 @@ where
     Fut: Future<Output = anyhow::Result<String>> + Send,
 {
     tokio::spawn(async move {
-        let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+        let first = every.min(Duration::from_secs(60));
+        let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + first, every);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
