@@ -205,21 +205,21 @@ impl IntoResponse for ApiError {
                 serde_json::to_value(&self.errors).unwrap_or_default(),
             );
         }
-        let retry_after = self
-            .extensions
-            .get("retry_after_seconds")
-            .and_then(Value::as_u64)
-            .unwrap_or(30);
+        // how long a 503 asks the caller to wait
+        let retry_after = (self.status == StatusCode::SERVICE_UNAVAILABLE).then(|| {
+            self.extensions
+                .get("retry_after_seconds")
+                .and_then(Value::as_u64)
+                .unwrap_or(30)
+        });
         for (k, v) in self.extensions {
             body.entry(k).or_insert(v);
         }
         let mut res = (self.status, Value::Object(body).to_string()).into_response();
         res.headers_mut()
             .insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
-        if self.status == StatusCode::SERVICE_UNAVAILABLE {
-            if let Ok(v) = HeaderValue::from_str(&retry_after.to_string()) {
-                res.headers_mut().insert(header::RETRY_AFTER, v);
-            }
+        if let Some(Ok(v)) = retry_after.map(|s| HeaderValue::from_str(&s.to_string())) {
+            res.headers_mut().insert(header::RETRY_AFTER, v);
         }
         if self.status == StatusCode::UNAUTHORIZED {
             res.headers_mut().insert(

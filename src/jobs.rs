@@ -128,20 +128,10 @@ pub fn spawn(
                 .store
                 .refresh_figures(crate::domain::calendar::now(), false)
                 .await?;
-            Ok(if r.skipped {
-                "figures: another replica refreshed at the same time".into()
-            } else if r.half_years.is_empty() && !r.full {
+            Ok(if r.idle() {
                 String::new()
             } else {
-                format!(
-                    "figures refreshed: {} ({} summary rows)",
-                    if r.full {
-                        "all half-years".to_string()
-                    } else {
-                        r.half_years.join(", ")
-                    },
-                    r.rows
-                )
+                format!("figures refreshed: {r}")
             })
         }
     }));

@@ -289,18 +289,8 @@ async fn run(cli: Cli, config: Config) -> anyhow::Result<ExitCode> {
                 .refresh_figures(kindbrug::domain::calendar::now(), full)
                 .await?;
             store.close().await;
-            let what = if r.skipped {
-                "nothing: another refresh wrote newer summaries meanwhile".to_string()
-            } else if r.full {
-                "all half-years".to_string()
-            } else if r.half_years.is_empty() {
-                "nothing changed".to_string()
-            } else {
-                r.half_years.join(", ")
-            };
             println!(
-                "figures refreshed: {what}; {} summary rows in {:.1} s",
-                r.rows,
+                "figures refreshed: {r} in {:.1} s",
                 started.elapsed().as_secs_f64()
             );
         }

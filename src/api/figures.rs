@@ -6,13 +6,11 @@
 use super::extract::Query;
 use crate::auth::Principal;
 use crate::domain::calendar::{dutch_date, now};
-use crate::domain::consent::Purpose;
-use crate::domain::consultation::{Competence, ConsultationStatus, Outcome, Urgency};
 use crate::domain::disclosure::{
-    percentage, publish, publish_linked, Entry, Link, Published, Shown, Table,
+    percentage, publish, publish_linked, Link, Published, Shown, Table,
 };
-use crate::domain::figures::{AgeBand, HalfYear};
-use crate::domain::types::{ConcernDomain, OrganizationKind, Role};
+use crate::domain::figures::{request_links, AgeBand, HalfYear, REQUEST_FIGURES};
+use crate::domain::types::{OrganizationKind, Role};
 use crate::error::ApiError;
 use crate::store::{CountFigure, CountRow, FigureScope};
 use crate::AppState;
@@ -232,73 +230,11 @@ async fn scope(
     Ok((s, view))
 }
 
-/// The columns of each figure's table, in order.
-fn columns(f: CountFigure) -> Vec<String> {
-    match f {
-        CountFigure::Consents => Purpose::ALL
-            .iter()
-            .flat_map(|p| {
-                ["granted", "refused", "withdrawn"].map(|d| format!("{}:{d}", p.as_str()))
-            })
-            .collect(),
-        CountFigure::ConsentDelay => strs(["delayed", "not_delayed"]),
-        CountFigure::Expertise => strs(ConcernDomain::ALL.iter().map(|d| d.as_str())),
-        CountFigure::Urgency => strs(Urgency::ALL.iter().map(|u| u.as_str())),
-        CountFigure::Status => strs(ConsultationStatus::ALL.iter().map(|s| s.as_str())),
-        CountFigure::Outcomes => strs(Outcome::ALL.iter().map(|o| o.as_str())),
-        CountFigure::Rerouted => strs(["rerouted", "not_rerouted"]),
-        CountFigure::Unassigned => strs(["went_unassigned", "never_unassigned"]),
-        CountFigure::Competences => strs(Competence::ALL.iter().map(|c| c.as_str())),
-        CountFigure::Visits => strs(["visits"]),
-    }
-}
-
-/// The tables about requests. They count the same requests, so they are published together
-/// (`disclosure::publish_linked`), whichever endpoint shows them: each band's requests are one
-/// unknown in all of them, and the completed requests of the status table are the outcomes
-/// table's total. Every endpoint shows the same suppression of them.
-const REQUEST_FIGURES: [CountFigure; 7] = [
-    CountFigure::ConsentDelay,
-    CountFigure::Expertise,
-    CountFigure::Urgency,
-    CountFigure::Status,
-    CountFigure::Rerouted,
-    CountFigure::Unassigned,
-    CountFigure::Outcomes,
-];
-
-fn request_links() -> Vec<Link> {
-    let bands = AgeBand::ALL.len();
-    let mut links = Vec::new();
-    // the first six partition all requests: same row totals and total as the first
-    for k in 1..6 {
-        links.extend(Link::same_rows(0, k, bands));
-    }
-    // outcomes partition the completed requests
-    let status = columns(CountFigure::Status);
-    if let Some(completed) = status
-        .iter()
-        .position(|c| c == ConsultationStatus::Completed.as_str())
-    {
-        for i in 0..bands {
-            links.push(Link {
-                a: (3, Entry::Cell(i, completed)),
-                b: (6, Entry::RowTotal(i)),
-            });
-        }
-        links.push(Link {
-            a: (3, Entry::ColumnTotal(completed)),
-            b: (6, Entry::Total),
-        });
-    }
-    links
-}
-
 /// Tables of the given figures, one per figure and region × half-year where it counts anything,
 /// rows the age bands; the figures of one region × half-year published together with `links`
 /// between them (indexes into `figures`).
 fn tables(rows: &[CountRow], figures: &[CountFigure], links: &[Link]) -> Vec<FigureTable> {
-    let cols: Vec<Vec<String>> = figures.iter().map(|f| columns(*f)).collect();
+    let cols: Vec<Vec<String>> = figures.iter().map(|f| f.categories()).collect();
     let mut by_cell: BTreeMap<(String, String), Vec<Vec<Vec<u64>>>> = BTreeMap::new();
     for r in rows {
         let Some(k) = figures.iter().position(|f| *f == r.figure) else {
@@ -340,7 +276,7 @@ fn tables(rows: &[CountRow], figures: &[CountFigure], links: &[Link]) -> Vec<Fig
         for (k, published) in publish_linked(&tables, links).into_iter().enumerate() {
             if counted[k] {
                 out.push(FigureTable {
-                    name: table_name(figures[k]).into(),
+                    name: figures[k].name().into(),
                     region_code: region.clone(),
                     half_year: half.clone(),
                     published,
@@ -350,11 +286,6 @@ fn tables(rows: &[CountRow], figures: &[CountFigure], links: &[Link]) -> Vec<Fig
         }
     }
     out
-}
-
-/// The name of a figure's table in answers.
-fn table_name(f: CountFigure) -> &'static str {
-    f.name()
 }
 
 /// Adds per age band (and total) the share of `of` (one or more columns) in the row total.
@@ -488,7 +419,7 @@ async fn answer(
     let of = |f: CountFigure| -> Vec<FigureTable> {
         requests
             .iter()
-            .filter(|t| t.name == table_name(f))
+            .filter(|t| t.name == f.name())
             .cloned()
             .collect()
     };
@@ -540,6 +471,7 @@ async fn answer(
             }
             all.extend(t);
         }
+        // "visits" (any other figure was refused above)
         _ => {
             all.extend(tables(&rows, &[CountFigure::Competences], &[]));
             let mut visits = tables(&rows, &[CountFigure::Visits], &[]);

@@ -1316,7 +1316,7 @@ async fn figures(args: &Args, n: usize) -> anyhow::Result<()> {
         let started = Instant::now();
         let idle = state.store.refresh_figures(now(), false).await?;
         let idle_in = started.elapsed();
-        anyhow::ensure!(idle.half_years.is_empty());
+        anyhow::ensure!(idle.idle(), "{idle}");
         let muni = OrganizationRow {
             id: Uuid::now_v7(),
             name: "Gemeente".into(),

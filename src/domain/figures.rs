@@ -3,8 +3,10 @@
 //! children. Each record carries its half-year and age band from the moment it happened.
 
 use super::calendar::{age_on, dutch_date};
-use super::consultation::Competence;
-use super::disclosure::percentile;
+use super::consent::Purpose;
+use super::consultation::{Competence, ConsultationStatus, Outcome, Urgency};
+use super::disclosure::{percentile, Entry, Link};
+use super::types::ConcernDomain;
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use std::collections::HashMap;
 use std::fmt;
@@ -150,6 +152,79 @@ impl CountFigure {
             CountFigure::Visits => "visits",
         }
     }
+
+    /// The categories the figure counts by (its table's columns), in order; `Tally` counts
+    /// under exactly these.
+    pub fn categories(self) -> Vec<String> {
+        fn all(items: impl IntoIterator<Item = &'static str>) -> Vec<String> {
+            items.into_iter().map(String::from).collect()
+        }
+        match self {
+            CountFigure::Consents => Purpose::ALL
+                .iter()
+                .flat_map(|p| {
+                    ["granted", "refused", "withdrawn"].map(|d| format!("{}:{d}", p.as_str()))
+                })
+                .collect(),
+            CountFigure::ConsentDelay => all(["delayed", "not_delayed"]),
+            CountFigure::Expertise => all(ConcernDomain::ALL.iter().map(|d| d.as_str())),
+            CountFigure::Urgency => all(Urgency::ALL.iter().map(|u| u.as_str())),
+            CountFigure::Status => all(ConsultationStatus::ALL.iter().map(|s| s.as_str())),
+            CountFigure::Outcomes => all(Outcome::ALL.iter().map(|o| o.as_str())),
+            CountFigure::Rerouted => all(["rerouted", "not_rerouted"]),
+            CountFigure::Unassigned => all(["went_unassigned", "never_unassigned"]),
+            CountFigure::Competences => all(Competence::ALL.iter().map(|c| c.as_str())),
+            CountFigure::Visits => all(["visits"]),
+        }
+    }
+}
+
+/// The figures about requests. They count the same requests, so they are published together
+/// (`disclosure::publish_linked`, with [`request_links`]) whichever endpoint shows them.
+pub const REQUEST_FIGURES: [CountFigure; 7] = [
+    CountFigure::ConsentDelay,
+    CountFigure::Expertise,
+    CountFigure::Urgency,
+    CountFigure::Status,
+    CountFigure::Rerouted,
+    CountFigure::Unassigned,
+    CountFigure::Outcomes,
+];
+
+/// Which entries of the tables of [`REQUEST_FIGURES`] (in that order, rows the age bands) count
+/// the same requests: every figure but the outcomes splits all requests of a band, so their row
+/// totals and totals are one; the outcomes split the completed requests, so their row totals
+/// are the status table's `completed` cells and their total its `completed` column total.
+pub fn request_links() -> Vec<Link> {
+    let at = |f: CountFigure| {
+        REQUEST_FIGURES
+            .iter()
+            .position(|x| *x == f)
+            .expect("a request figure")
+    };
+    let bands = AgeBand::ALL.len();
+    let first = 0;
+    let mut links: Vec<Link> = (0..REQUEST_FIGURES.len())
+        .filter(|&k| k != first && REQUEST_FIGURES[k] != CountFigure::Outcomes)
+        .flat_map(|k| Link::same_rows(first, k, bands))
+        .collect();
+    let (status, outcomes) = (at(CountFigure::Status), at(CountFigure::Outcomes));
+    let completed = CountFigure::Status
+        .categories()
+        .iter()
+        .position(|c| c == ConsultationStatus::Completed.as_str())
+        .expect("completed is a status");
+    for i in 0..bands {
+        links.push(Link {
+            a: (status, Entry::Cell(i, completed)),
+            b: (outcomes, Entry::RowTotal(i)),
+        });
+    }
+    links.push(Link {
+        a: (status, Entry::ColumnTotal(completed)),
+        b: (outcomes, Entry::Total),
+    });
+    links
 }
 
 /// Whose figures a summary row holds: everything in a region, a childcare organisation's
@@ -494,6 +569,54 @@ mod tests {
                 .filter(|c| c.0.scope == ScopeKind::Region && c.1 == CountFigure::Status)
                 .map(|c| c.3).sum();
             prop_assert_eq!(regional, requests.len() as i64);
+        }
+    }
+
+    proptest! {
+        /// What `request_links` declares equal is equal in every tally: the linked entries of
+        /// the request tables count the same requests (so linking them hides nothing in vain
+        /// and misses nothing).
+        #[test]
+        fn the_request_tables_agree_where_they_are_linked(requests in proptest::collection::vec(request(), 0..60)) {
+            let counts = tally(&requests, &[]).counts();
+            for h in HALVES {
+                let grids: Vec<Vec<Vec<i64>>> = REQUEST_FIGURES
+                    .iter()
+                    .map(|f| {
+                        let cats = f.categories();
+                        AgeBand::ALL
+                            .iter()
+                            .map(|band| {
+                                cats.iter()
+                                    .map(|cat| {
+                                        counts
+                                            .iter()
+                                            .filter(|c| c.0.scope == ScopeKind::Region && c.0.half_year == h
+                                                && c.0.age_band == band.as_str() && c.1 == *f && c.2 == *cat)
+                                            .map(|c| c.3)
+                                            .sum()
+                                    })
+                                    .collect()
+                            })
+                            .collect()
+                    })
+                    .collect();
+                let value = |(k, e): (usize, Entry)| -> i64 {
+                    let g = &grids[k];
+                    match e {
+                        Entry::Cell(i, j) => g[i][j],
+                        Entry::RowTotal(i) => g[i].iter().sum(),
+                        Entry::ColumnTotal(j) => g.iter().map(|row| row[j]).sum(),
+                        Entry::Total => g.iter().flatten().sum(),
+                    }
+                };
+                // nothing is counted under a category the tables do not show
+                let shown: i64 = grids[0].iter().flatten().sum();
+                prop_assert_eq!(shown, requests.iter().filter(|r| r.half_year == h).count() as i64);
+                for l in request_links() {
+                    prop_assert_eq!(value(l.a), value(l.b), "{:?}", l);
+                }
+            }
         }
     }
 

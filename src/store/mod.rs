@@ -803,10 +803,37 @@ pub struct FigureRefresh {
     pub half_years: Vec<String>,
     /// Summary rows written.
     pub rows: u64,
-    /// The last change included.
-    pub through_change: i64,
     /// Another refresh, from a newer snapshot, had written already.
     pub skipped: bool,
+}
+
+impl FigureRefresh {
+    /// Whether nothing had changed since the last refresh.
+    pub fn idle(&self) -> bool {
+        !self.full && !self.skipped && self.half_years.is_empty()
+    }
+}
+
+impl std::fmt::Display for FigureRefresh {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.skipped {
+            write!(
+                f,
+                "nothing: another refresh wrote newer summaries meanwhile"
+            )
+        } else if self.idle() {
+            write!(f, "nothing changed")
+        } else if self.full {
+            write!(f, "all half-years ({} summary rows)", self.rows)
+        } else {
+            write!(
+                f,
+                "{} ({} summary rows)",
+                self.half_years.join(", "),
+                self.rows
+            )
+        }
+    }
 }
 
 /// One count of a figure: region × half-year × age band × category.

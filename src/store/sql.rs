@@ -1824,7 +1824,6 @@ macro_rules! impl_store {
                     full,
                     half_years,
                     rows: (counts.len() + timings.len()) as u64,
-                    through_change: through,
                     skipped: false,
                 })
             }
