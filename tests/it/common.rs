@@ -218,7 +218,12 @@ impl TestApp {
         });
         TestApp {
             base: format!("http://{addr}"),
-            client: reqwest::Client::new(),
+            // a fresh connection per request: a server that refuses an oversized body closes
+            // the connection, and a pooled client may race that close on its next request
+            client: reqwest::Client::builder()
+                .pool_max_idle_per_host(0)
+                .build()
+                .unwrap(),
             state,
             backend,
             db_url,
