@@ -14,6 +14,7 @@
 //! oidc_issuers = []                   # e.g. ["https://login.example.nl/realms/zorg"]
 //! audience = "kindbrug"
 //! jwt_leeway_seconds = 30
+//! max_token_lifetime_seconds = 86400  # a token valid longer than this from now is refused
 //! jwks_min_refetch_seconds = 60       # unknown key ids refetch the JWKS at most this often
 //! log_format = "text"                 # or "json"
 //! request_timeout_seconds = 30
@@ -92,6 +93,8 @@ pub struct Config {
     pub oidc_issuers: Vec<String>,
     pub audience: String,
     pub jwt_leeway_seconds: u64,
+    /// A bearer token whose `exp` lies further ahead than this is refused.
+    pub max_token_lifetime_seconds: u64,
     /// An unknown key id makes the gateway refetch an issuer's keys at most this often.
     pub jwks_min_refetch_seconds: u64,
     pub log_format: LogFormat,
@@ -145,6 +148,7 @@ impl Default for Config {
             oidc_issuers: Vec::new(),
             audience: "kindbrug".into(),
             jwt_leeway_seconds: 30,
+            max_token_lifetime_seconds: 24 * 3600,
             jwks_min_refetch_seconds: 60,
             log_format: LogFormat::Text,
             request_timeout_seconds: 30,
@@ -282,6 +286,9 @@ impl Config {
         }
         if self.env == RunEnv::Production && self.oidc_issuers.is_empty() {
             problems.push("oidc_issuers: production needs at least one token issuer".into());
+        }
+        if !(60..=31 * 24 * 3600).contains(&self.max_token_lifetime_seconds) {
+            problems.push("max_token_lifetime_seconds: 60 seconds to 31 days".into());
         }
         if self.audience.trim().is_empty() {
             problems.push("audience: must not be empty".into());

@@ -102,6 +102,13 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
     let store = open_store(&config).await?;
     let dev = dev_secret(&config, &store).await?.map(DevIssuer::new);
     let keys = keyring(&config, &store).await?;
+    let sealed = retention::seal_legacy(&store, &keys).await?;
+    if sealed > 0 {
+        tracing::info!(
+            rows = sealed,
+            "sealed free text that older rows held in the clear"
+        );
+    }
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(10))
         .user_agent(concat!("kindbrug/", env!("CARGO_PKG_VERSION")))
@@ -122,6 +129,7 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
         oidc,
         config.audience.clone(),
         config.jwt_leeway_seconds,
+        config.max_token_lifetime_seconds,
     );
     auth.warm_up().await;
     Ok(AppState {

@@ -223,7 +223,8 @@ async fn run(cli: Cli, config: Config) -> anyhow::Result<ExitCode> {
         Command::Demo { scale: Some(n) } => {
             let store = kindbrug::open_store(&config).await?;
             let started = std::time::Instant::now();
-            let g = kindbrug::scale::generate(store.as_ref(), n, 2026).await?;
+            let keys = kindbrug::keyring(&config, &store).await?;
+            let g = kindbrug::scale::generate(store.as_ref(), &keys, n, 2026).await?;
             println!(
                 "generated {} requests, {} visits, {} consent records in {:.0} s",
                 g.consultations,

@@ -25,3 +25,10 @@ pub async fn reencrypt(store: &DynStore, keys: &Keyring) -> anyhow::Result<(usiz
     }
     Ok((done, values.len()))
 }
+
+/// Seals free text that rows from before sealing still hold in the clear (run at start).
+pub async fn seal_legacy(store: &DynStore, keys: &Keyring) -> StoreResult<u64> {
+    store
+        .seal_legacy_text(&|id, text| keys.seal(id, text))
+        .await
+}

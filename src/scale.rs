@@ -49,7 +49,13 @@ fn uid(rng: &mut StdRng, at: DateTime<Utc>) -> Uuid {
 }
 
 /// Generates `n` consultation requests and what goes with them.
-pub async fn generate(store: &dyn Store, n: usize, seed: u64) -> anyhow::Result<Generated> {
+/// Free text is sealed with `keys`, as the gateway seals it.
+pub async fn generate(
+    store: &dyn Store,
+    keys: &crate::crypto::Keyring,
+    n: usize,
+    seed: u64,
+) -> anyhow::Result<Generated> {
     let mut rng = StdRng::seed_from_u64(seed);
     let start = now() - Duration::days(5 * 365);
     let span_secs = (now() - start).num_seconds();
@@ -231,7 +237,7 @@ pub async fn generate(store: &dyn Store, n: usize, seed: u64) -> anyhow::Result<
                 V::Uuid(Some(concern)),
                 V::Uuid(Some(child)),
                 V::Text(Some("language".into())),
-                V::Text(Some("synthetic".into())),
+                V::Text(Some(keys.seal(concern, "synthetic"))),
                 V::Date(Some(day - Duration::days(30))),
                 V::Text(Some("generator".into())),
                 V::Time(Some(at - Duration::days(7))),
@@ -308,7 +314,7 @@ pub async fn generate(store: &dyn Store, n: usize, seed: u64) -> anyhow::Result<
                 V::Uuid(Some(childcare[r])),
                 V::Uuid(Some(location)),
                 V::Uuid(Some(concern)),
-                V::Text(Some("synthetic".into())),
+                V::Text(Some(keys.seal(id, "synthetic"))),
                 V::Text(Some(expertise.into())),
                 V::Text(Some(
                     if rng.gen_range(0..10) == 0 {

@@ -84,6 +84,7 @@ pub struct NewChild {
     pub external_ref: String,
     pub given_name: String,
     /// `YYYY-MM-DD`.
+    #[serde(deserialize_with = "crate::domain::calendar::iso_date")]
     pub date_of_birth: NaiveDate,
 }
 
@@ -138,20 +139,23 @@ pub async fn create_child(
     principal: Principal,
     Json(body): Json<NewChild>,
 ) -> Result<Response, ApiError> {
+    // an unknown location and another organisation's answer alike: nothing is learnt by probing
+    let not_yours = || {
+        ApiError::field(
+            "location_id",
+            "not a location where you may register children",
+        )
+    };
     let location = state
         .store
         .get_location(body.location_id)
         .await?
-        .ok_or_else(|| ApiError::field("location_id", "unknown location"))?;
+        .ok_or_else(not_yours)?;
     let scope = ChildScope {
         organization_id: location.organization_id,
         location_id: location.id,
     };
-    let access = child_record_access(&principal.actor(), scope).ok_or_else(|| {
-        ApiError::forbidden(
-            "only a mentor of this location or the organisation's system registers children here",
-        )
-    })?;
+    let access = child_record_access(&principal.actor(), scope).ok_or_else(not_yours)?;
     let mut v = Validation::new();
     validate_child(
         &mut v,

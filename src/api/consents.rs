@@ -7,10 +7,11 @@ use super::extract::{Json, Path, Query};
 use crate::audit::{AuditAction, AuditRecord};
 use crate::auth::Principal;
 use crate::domain::calendar::{dutch_date, now};
+use crate::domain::children::bsn_warning;
 use crate::domain::consent::{
-    check_new_decision, consent_in_force, may_withdraw, supersedes, ConsentCheck, ConsentFact,
-    ConsentMethod, ConsentStatus, Decision, Giver, GuardianFact, NewDecision, Purpose, Recipient,
-    RuleFailure, Target,
+    check_new_decision, consent_in_force, may_withdraw, period_warnings, supersedes, ConsentCheck,
+    ConsentFact, ConsentMethod, ConsentStatus, Decision, Giver, GuardianFact, NewDecision, Purpose,
+    Recipient, RuleFailure, Target,
 };
 use crate::domain::types::{OrganizationKind, RegionCode, Role};
 use crate::domain::{FieldError, Validation};
@@ -116,11 +117,46 @@ async fn check_recipient(
     Ok(())
 }
 
-fn recipient_dto(org: Option<Uuid>, region: Option<String>) -> RecipientDto {
-    RecipientDto {
-        organization_id: org,
-        region_code: region.and_then(|r| r.parse().ok()),
-    }
+/// To whom a recorded consent lets data go.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct RecipientView {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub organization_id: Option<Uuid>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, example = "JZ22")]
+    pub region_code: Option<String>,
+    /// A region-wide consent covers the youth-care organisations that served the region when
+    /// it was given, and no provider that joined later.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub covered_organization_ids: Option<Vec<Uuid>>,
+}
+
+/// `false`, or who judged a child of 12 or older not competent in the matter (*wilsonbekwaam*,
+/// WGBO 7:465(2)), on which day and why: then the parents with authority decide.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(untagged)]
+pub enum NotCompetentInput {
+    Flag(bool),
+    Judgement(CompetenceJudgement),
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CompetenceJudgement {
+    /// Who judged it (name and profession, e.g. "J. de Vries, orthopedagoog").
+    pub judged_by: String,
+    #[serde(deserialize_with = "crate::domain::calendar::iso_date")]
+    pub judged_on: NaiveDate,
+    /// Why the child is not competent in this matter (sealed at rest).
+    pub reason: String,
+}
+
+/// What a consent record says about who judged the child not competent.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct CompetenceJudgementView {
+    pub judged_by: String,
+    pub judged_on: Option<NaiveDate>,
+    pub reason: Option<String>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -138,14 +174,16 @@ pub struct NewConsent {
     pub noted_by_staff_id: Option<Uuid>,
     /// The version of the information text the parents (and child) were given.
     pub information_version: String,
+    #[serde(deserialize_with = "crate::domain::calendar::iso_date")]
     pub valid_from: NaiveDate,
+    #[serde(default, deserialize_with = "crate::domain::calendar::iso_date_opt")]
     pub valid_until: Option<NaiveDate>,
     /// Information sharing: one parent may consent for both when there are no signs the other disagrees.
     #[serde(default)]
     pub no_signs_of_disagreement: bool,
-    /// 16 or older but judged not competent (*wilsonbekwaam*): the parents decide.
-    #[serde(default)]
-    pub child_not_competent: bool,
+    /// 12 or older but judged not competent in the matter (*wilsonbekwaam*): the parents decide.
+    /// Give who judged it, when and why; `false` (or absent) when not.
+    pub child_not_competent: Option<NotCompetentInput>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -154,6 +192,10 @@ pub struct CreatedConsent {
     pub status: String,
     /// Earlier records of the same givers this decision replaces.
     pub superseded: Vec<Uuid>,
+    /// What the recorder should know: a birthday within the period that changes who must
+    /// consent, free text that seems to hold a BSN.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<RuleView>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -175,7 +217,7 @@ pub struct ConsentView {
     pub id: Uuid,
     pub child_id: Uuid,
     pub purpose: String,
-    pub recipient: RecipientDto,
+    pub recipient: RecipientView,
     pub decision: String,
     pub given_by: Vec<GiverDto>,
     pub method: String,
@@ -186,6 +228,8 @@ pub struct ConsentView {
     pub valid_until: Option<NaiveDate>,
     pub no_signs_of_disagreement: bool,
     pub child_not_competent: bool,
+    /// Who judged the child not competent, when and why.
+    pub not_competent_judgement: Option<CompetenceJudgementView>,
     /// `active`, `superseded` or `withdrawn`.
     pub status: String,
     pub superseded_by: Option<Uuid>,
@@ -205,45 +249,77 @@ fn givers_of(rows: &[GiverRow]) -> Vec<Giver> {
         .collect()
 }
 
-impl From<ConsentRecord> for ConsentView {
-    fn from(r: ConsentRecord) -> Self {
-        let givers = givers_of(&r.givers);
-        let c = r.consent;
-        let withdrawal = c.withdrawn_at.map(|at| WithdrawalView {
+/// A consent record as staff, a parent or the child sees it (sealed free text opened).
+pub(crate) fn consent_view(
+    keys: &crate::crypto::Keyring,
+    r: ConsentRecord,
+) -> Result<ConsentView, ApiError> {
+    let givers = givers_of(&r.givers);
+    let c = r.consent;
+    let open = |sealed: &Option<String>| -> Result<Option<String>, ApiError> {
+        sealed
+            .as_deref()
+            .map(|s| keys.open(c.id, s).map_err(ApiError::internal))
+            .transpose()
+    };
+    let withdrawal = match c.withdrawn_at {
+        Some(at) => Some(WithdrawalView {
             at,
             by: match c.withdrawn_by_guardian_id {
                 Some(id) => Giver::Guardian(id).into(),
                 None => Giver::Child.into(),
             },
-            reason: c.withdrawal_reason.clone(),
-        });
-        Self {
-            id: c.id,
-            child_id: c.child_id,
-            purpose: c.purpose,
-            recipient: recipient_dto(c.recipient_organization_id, c.recipient_region_code),
-            decision: c.decision,
-            given_by: givers.into_iter().map(Into::into).collect(),
-            method: c.method,
-            evidence_ref: c.evidence_ref,
-            noted_by_staff_id: c.noted_by_staff_id,
-            information_version: c.information_version,
-            valid_from: c.valid_from,
-            valid_until: c.valid_until,
-            no_signs_of_disagreement: c.no_signs_of_disagreement,
-            child_not_competent: c.child_not_competent,
-            status: c.status,
-            superseded_by: c.superseded_by,
-            withdrawal,
-            recorded_at: c.recorded_at,
-            recorded_by: RecordedBy {
-                subject: c.recorded_by_subject,
-                role: c.recorded_by_role,
-                organization_id: c.recorded_by_organization_id,
-            },
-            via_parent_link: c.parent_link_id.is_some(),
-        }
-    }
+            reason: open(&c.withdrawal_reason)?,
+        }),
+        None => None,
+    };
+    let not_competent_judgement = match &c.not_competent_judged_by {
+        Some(by) => Some(CompetenceJudgementView {
+            judged_by: by.clone(),
+            judged_on: c.not_competent_judged_on,
+            reason: open(&c.not_competent_reason_sealed)?,
+        }),
+        None => None,
+    };
+    let region = c.recipient_region_code.is_some();
+    Ok(ConsentView {
+        id: c.id,
+        child_id: c.child_id,
+        purpose: c.purpose,
+        recipient: RecipientView {
+            organization_id: c.recipient_organization_id,
+            region_code: c.recipient_region_code,
+            covered_organization_ids: region.then_some(r.region_organizations),
+        },
+        decision: c.decision,
+        given_by: givers.into_iter().map(Into::into).collect(),
+        method: c.method,
+        evidence_ref: c.evidence_ref,
+        noted_by_staff_id: c.noted_by_staff_id,
+        information_version: c.information_version,
+        valid_from: c.valid_from,
+        valid_until: c.valid_until,
+        no_signs_of_disagreement: c.no_signs_of_disagreement,
+        child_not_competent: c.child_not_competent,
+        not_competent_judgement,
+        status: c.status,
+        superseded_by: c.superseded_by,
+        withdrawal,
+        recorded_at: c.recorded_at,
+        recorded_by: RecordedBy {
+            subject: c.recorded_by_subject,
+            role: c.recorded_by_role,
+            organization_id: c.recorded_by_organization_id,
+        },
+        via_parent_link: c.parent_link_id.is_some(),
+    })
+}
+
+pub(crate) fn consent_views(
+    keys: &crate::crypto::Keyring,
+    records: Vec<ConsentRecord>,
+) -> Result<Vec<ConsentView>, ApiError> {
+    records.into_iter().map(|r| consent_view(keys, r)).collect()
 }
 
 // ---------------------------------------------------------------- facts for the rules
@@ -264,6 +340,7 @@ pub(crate) fn consent_facts(records: &[ConsentRecord]) -> Vec<ConsentFact> {
                 id: c.id,
                 purpose: c.purpose.parse().ok()?,
                 recipient,
+                region_organizations: r.region_organizations.clone(),
                 decision: c.decision.parse().ok()?,
                 status: c.status.parse().ok()?,
                 givers: givers_of(&r.givers),
@@ -304,7 +381,8 @@ pub(crate) async fn child_region(
 
 /// Is `purpose` toward `organization_id` (or the specialists of `region`) allowed for `child`
 /// at `at`? The one place every feature asks; it reads the records afresh each time, so a
-/// withdrawal holds on the next request on every replica.
+/// withdrawal holds on the next request on every replica. An organisation is judged in the
+/// child's region: a region-wide consent covers it if it served the region when given.
 pub(crate) async fn check_consent(
     state: &AppState,
     child: &ChildRow,
@@ -319,29 +397,15 @@ pub(crate) async fn check_consent(
         .await?;
     let facts = consent_facts(&records);
     let guardians = state.store.list_guardians(child.id).await?;
-    // a region-wide consent covers an organisation only in the child's region, and only when
-    // the organisation serves it; the lookups are made only when such a record exists
-    let mut target = Target {
+    let region = match (region, organization_id) {
+        (Some(r), _) => Some(r),
+        (None, Some(_)) => child_region(state, child, at).await?,
+        (None, None) => None,
+    };
+    let target = Target {
         organization_id,
         region,
     };
-    if target.region.is_none()
-        && facts
-            .iter()
-            .any(|f| matches!(f.recipient, Recipient::Region(_)))
-    {
-        if let Some(org) = organization_id {
-            if let Some(r) = child_region(state, child, at).await? {
-                if state
-                    .store
-                    .organization_serves_region(org, r.as_str())
-                    .await?
-                {
-                    target.region = Some(r);
-                }
-            }
-        }
-    }
     Ok(consent_in_force(
         child.date_of_birth,
         &guardian_facts(&guardians),
@@ -350,6 +414,39 @@ pub(crate) async fn check_consent(
         &target,
         at,
     ))
+}
+
+/// The youth-care organisations a consent toward `recipient` covers if given now: the one
+/// named, or those serving the region today.
+pub(crate) async fn region_organizations(
+    state: &AppState,
+    recipient: &Recipient,
+) -> Result<Vec<Uuid>, ApiError> {
+    Ok(match recipient {
+        Recipient::Organization(_) => Vec::new(),
+        Recipient::Region(code) => {
+            state
+                .store
+                .organizations_serving_region(code.as_str())
+                .await?
+        }
+    })
+}
+
+/// Logs an attempt that was refused after access to the child was granted (a rule, a conflict,
+/// bad input): NEN 7513 logs attempts and their outcome, not only what succeeded.
+pub(crate) async fn log_refused(
+    state: &AppState,
+    actor: &crate::audit::AuditActor,
+    action: AuditAction,
+    resource_type: &str,
+    child_id: Uuid,
+    purpose: &str,
+) -> Result<(), ApiError> {
+    let record =
+        AuditRecord::new(actor, action, resource_type, None, Some(child_id), purpose).denied();
+    state.store.record(&[record]).await?;
+    Ok(())
 }
 
 /// A 422 naming each consent rule that failed.
@@ -391,7 +488,35 @@ pub async fn create_consent(
 ) -> Result<(StatusCode, axum::Json<CreatedConsent>), ApiError> {
     let (child, access) =
         accessible_child(&state, &principal, id, AuditAction::Create, "consent").await?;
+    let actor = principal.audit_actor(role_of(access));
+    match record_decision(&state, &principal, &child, access, body).await {
+        Ok(created) => Ok((StatusCode::CREATED, axum::Json(created))),
+        Err(e) => {
+            log_refused(
+                &state,
+                &actor,
+                AuditAction::Create,
+                "consent",
+                child.id,
+                PURPOSE_CONSENT,
+            )
+            .await?;
+            Err(e)
+        }
+    }
+}
+
+/// Checks and records a decision given to staff (or a partner system) on paper, orally or
+/// through the organisation's own portal.
+async fn record_decision(
+    state: &AppState,
+    principal: &Principal,
+    child: &ChildRow,
+    access: crate::domain::access::ChildAccess,
+    body: NewConsent,
+) -> Result<CreatedConsent, ApiError> {
     let at = now();
+    let today = dutch_date(at);
     let mut v = Validation::new();
     let recipient = parse_recipient(&mut v, "recipient", &body.recipient);
     let mut givers = Vec::new();
@@ -416,10 +541,46 @@ pub async fn create_consent(
         "must not be before valid_from",
     );
     v.check(
-        body.valid_from <= dutch_date(at) + Duration::days(366),
+        body.valid_until
+            .is_none_or(|u| u <= body.valid_from + Duration::days(MAX_CONSENT_DAYS)),
+        "valid_until",
+        "at most 10 years after valid_from",
+    );
+    v.check(
+        body.valid_from <= today + Duration::days(366),
         "valid_from",
         "at most a year ahead",
     );
+    v.check(
+        body.valid_from >= child.date_of_birth,
+        "valid_from",
+        "must not be before the child's birth",
+    );
+    let judgement = match body.child_not_competent {
+        None | Some(NotCompetentInput::Flag(false)) => None,
+        Some(NotCompetentInput::Flag(true)) => {
+            v.add(
+                "child_not_competent",
+                "say who judged the child not competent, on which day and why (judged_by, judged_on, reason)",
+            );
+            None
+        }
+        Some(NotCompetentInput::Judgement(j)) => {
+            v.text("child_not_competent.judged_by", &j.judged_by, 200);
+            v.text("child_not_competent.reason", &j.reason, 2000);
+            v.check(
+                j.judged_on <= today,
+                "child_not_competent.judged_on",
+                "must not be in the future",
+            );
+            v.check(
+                j.judged_on >= child.date_of_birth,
+                "child_not_competent.judged_on",
+                "must not be before the child's birth",
+            );
+            Some(j)
+        }
+    };
     // provable (AVG art. 7(1)): how it was given, and who can show it
     let mut noted_by = None;
     match body.method {
@@ -443,7 +604,7 @@ pub async fn create_consent(
         ),
     }
     if let Some(r) = &recipient {
-        check_recipient(&state, &mut v, "recipient", r).await?;
+        check_recipient(state, &mut v, "recipient", r).await?;
     }
     v.finish().map_err(ApiError::validation)?;
     let recipient = recipient.expect("validated");
@@ -457,13 +618,14 @@ pub async fn create_consent(
     );
     let new = NewDecision {
         purpose: body.purpose,
-        recipient: recipient.clone(),
+        region_organizations: region_organizations(state, &recipient).await?,
+        recipient,
         decision: body.decision,
-        givers: givers.clone(),
+        givers,
         valid_from: body.valid_from,
         valid_until: body.valid_until,
         no_signs_of_disagreement: body.no_signs_of_disagreement,
-        child_not_competent: body.child_not_competent,
+        child_not_competent: judgement.is_some(),
     };
     check_new_decision(
         child.date_of_birth,
@@ -479,8 +641,18 @@ pub async fn create_consent(
         .filter(|r| supersedes(&new, r))
         .map(|r| r.id)
         .collect();
-    let record = consent_record(
-        &child,
+    let mut warnings: Vec<RuleView> = period_warnings(child.date_of_birth, &new)
+        .into_iter()
+        .map(RuleView::from)
+        .collect();
+    if let Some(w) = bsn_warning("evidence_ref", body.evidence_ref.as_deref()) {
+        warnings.push(RuleView {
+            rule: "possible-bsn".into(),
+            message: format!("{}: {}", w.field, w.message),
+        });
+    }
+    let mut record = consent_record(
+        child,
         &new,
         RecordMeta {
             method: body.method,
@@ -492,11 +664,15 @@ pub async fn create_consent(
             recorded_by_organization_id: principal.organization_id,
             parent_link_id: None,
             at,
-            region_code: child_region(&state, &child, at)
-                .await?
-                .map(|r| r.to_string()),
+            region_code: child_region(state, child, at).await?.map(|r| r.to_string()),
         },
     );
+    if let Some(j) = judgement {
+        let c = &mut record.consent;
+        c.not_competent_judged_by = Some(j.judged_by.trim().to_string());
+        c.not_competent_judged_on = Some(j.judged_on);
+        c.not_competent_reason_sealed = Some(state.keys.seal(c.id, j.reason.trim()));
+    }
     let audit = AuditRecord::new(
         &principal.audit_actor(role_of(access)),
         AuditAction::Create,
@@ -509,15 +685,16 @@ pub async fn create_consent(
         .store
         .create_consent(&record, &superseded, &audit)
         .await?;
-    Ok((
-        StatusCode::CREATED,
-        axum::Json(CreatedConsent {
-            id: record.consent.id,
-            status: "active".into(),
-            superseded,
-        }),
-    ))
+    Ok(CreatedConsent {
+        id: record.consent.id,
+        status: "active".into(),
+        superseded,
+        warnings,
+    })
 }
+
+/// Longest period a consent may be recorded for.
+const MAX_CONSENT_DAYS: i64 = 3653;
 
 /// How and by whom a decision is recorded.
 pub struct RecordMeta {
@@ -556,6 +733,9 @@ pub fn consent_record(child: &ChildRow, new: &NewDecision, meta: RecordMeta) -> 
             valid_until: new.valid_until,
             no_signs_of_disagreement: new.no_signs_of_disagreement,
             child_not_competent: new.child_not_competent,
+            not_competent_judged_by: None,
+            not_competent_judged_on: None,
+            not_competent_reason_sealed: None,
             status: ConsentStatus::Active.as_str().into(),
             superseded_by: None,
             withdrawn_at: None,
@@ -588,6 +768,7 @@ pub fn consent_record(child: &ChildRow, new: &NewDecision, meta: RecordMeta) -> 
                 is_child: *g == Giver::Child,
             })
             .collect(),
+        region_organizations: new.region_organizations.clone(),
     }
 }
 
@@ -613,7 +794,7 @@ pub async fn list_consents(
         PURPOSE_CONSENT,
     );
     state.store.record(&[audit]).await?;
-    Ok(axum::Json(records.into_iter().map(Into::into).collect()))
+    Ok(axum::Json(consent_views(&state.keys, records)?))
 }
 
 // ---------------------------------------------------------------- withdraw
@@ -694,7 +875,7 @@ pub(crate) async fn withdraw(
             Giver::Child => None,
         },
         by_child: by == Giver::Child,
-        reason: reason.map(|r| r.trim().to_string()),
+        reason: reason.map(|r| state.keys.seal(record.consent.id, r.trim())),
     };
     let audit = AuditRecord::new(
         &actor,
@@ -723,7 +904,7 @@ pub(crate) async fn withdraw(
         .get_consent(record.consent.id)
         .await?
         .ok_or_else(|| ApiError::not_found("consent"))?;
-    Ok(updated.into())
+    consent_view(&state.keys, updated)
 }
 
 // ---------------------------------------------------------------- the check
@@ -753,6 +934,15 @@ pub struct MissingGiver {
 pub struct RuleView {
     pub rule: String,
     pub message: String,
+}
+
+impl From<RuleFailure> for RuleView {
+    fn from(r: RuleFailure) -> Self {
+        Self {
+            rule: r.rule.into(),
+            message: r.message,
+        }
+    }
 }
 
 #[derive(Serialize, ToSchema)]
@@ -838,14 +1028,7 @@ pub async fn consent_check(
         missing: named(&check.missing, &guardians),
         any_one_guardian: check.any_one_guardian,
         refused_by: named(&check.refused_by, &guardians),
-        reasons: check
-            .reasons
-            .into_iter()
-            .map(|r| RuleView {
-                rule: r.rule.into(),
-                message: r.message,
-            })
-            .collect(),
+        reasons: check.reasons.into_iter().map(RuleView::from).collect(),
         age: check.age,
         checked_at: at,
     }))
@@ -872,20 +1055,25 @@ pub(crate) fn link_token_hash(token: &str) -> String {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewInvitation {
-    /// The guardian (with parental authority) who is asked.
-    pub guardian_id: Uuid,
+    /// The guardian (with parental authority) who is asked; or give `child: true`.
+    pub guardian_id: Option<Uuid>,
+    /// The child itself is asked (from 12; from 16 the young person decides alone).
+    pub child: Option<bool>,
     pub purpose: Purpose,
     pub recipient: RecipientDto,
     /// The version of the information text the parent will be shown.
     pub information_version: String,
     /// Until when the consent, if given, holds.
+    #[serde(default, deserialize_with = "crate::domain::calendar::iso_date_opt")]
     pub valid_until: Option<NaiveDate>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewParentLink {
-    pub guardian_id: Uuid,
+    /// The guardian whose link it is; or give `child: true` for the child's own (from 12).
+    pub guardian_id: Option<Uuid>,
+    pub child: Option<bool>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -896,22 +1084,45 @@ pub struct CreatedLink {
     pub expires_at: DateTime<Utc>,
 }
 
-async fn guardian_of(
+/// The holder of a link: a guardian of the child, or the child.
+async fn link_holder(
     state: &AppState,
     child: &ChildRow,
-    guardian_id: Uuid,
-) -> Result<GuardianRow, ApiError> {
-    state
-        .store
-        .list_guardians(child.id)
-        .await?
-        .into_iter()
-        .find(|g| g.id == guardian_id)
-        .ok_or_else(|| ApiError::field("guardian_id", "not a guardian of this child"))
+    guardian_id: Option<Uuid>,
+    is_child: Option<bool>,
+) -> Result<(Giver, bool), ApiError> {
+    match (guardian_id, is_child) {
+        (Some(id), None | Some(false)) => {
+            let guardian = state
+                .store
+                .list_guardians(child.id)
+                .await?
+                .into_iter()
+                .find(|g| g.id == id)
+                .ok_or_else(|| ApiError::field("guardian_id", "not a guardian of this child"))?;
+            Ok((Giver::Guardian(id), guardian.has_parental_authority))
+        }
+        (None, Some(true)) => Ok((Giver::Child, false)),
+        _ => Err(ApiError::field(
+            "guardian_id",
+            "give either guardian_id or child: true",
+        )),
+    }
 }
 
-/// Invites one guardian to decide digitally on one purpose toward one recipient. The link is
-/// single use for the decision and expires.
+fn holder_columns(holder: Giver) -> (String, Option<Uuid>) {
+    match holder {
+        Giver::Guardian(id) => ("guardian".into(), Some(id)),
+        Giver::Child => ("child".into(), None),
+    }
+}
+
+fn age_today(child: &ChildRow) -> u32 {
+    crate::domain::calendar::age_on(child.date_of_birth, dutch_date(now())).unwrap_or(0)
+}
+
+/// Invites one guardian (or the child, from 12) to decide digitally on one purpose toward one
+/// recipient. The link is single use for the decision and expires.
 #[utoipa::path(post, path = "/api/v1/children/{id}/consent-invitations", tag = "consent", security(("bearer" = [])),
     params(("id" = Uuid, Path)), request_body = NewInvitation,
     responses((status = 201, body = CreatedLink), (status = 404, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
@@ -927,37 +1138,39 @@ pub async fn create_invitation(
     let mut v = Validation::new();
     let recipient = parse_recipient(&mut v, "recipient", &body.recipient);
     v.text("information_version", &body.information_version, 64);
+    let today = dutch_date(now());
     v.check(
-        body.valid_until.is_none_or(|u| u >= dutch_date(now())),
+        body.valid_until.is_none_or(|u| u >= today),
         "valid_until",
         "must not be in the past",
+    );
+    v.check(
+        body.valid_until
+            .is_none_or(|u| u <= today + Duration::days(MAX_CONSENT_DAYS)),
+        "valid_until",
+        "at most 10 years ahead",
     );
     if let Some(r) = &recipient {
         check_recipient(&state, &mut v, "recipient", r).await?;
     }
     v.finish().map_err(ApiError::validation)?;
-    let guardian = guardian_of(&state, &child, body.guardian_id).await?;
-    if !guardian.has_parental_authority {
-        return Err(rule_problem(
-            vec![RuleFailure {
-                rule: "guardian-without-authority",
-                message: "a guardian without parental authority cannot consent (BW 1:245)".into(),
-            }],
-            "guardian_id",
-        ));
-    }
+    let (holder, authority) = link_holder(&state, &child, body.guardian_id, body.child).await?;
+    crate::domain::consent::may_invite(age_today(&child), holder, authority)
+        .map_err(|f| rule_problem(vec![f], "guardian_id"))?;
     let (org, region) = match recipient.expect("validated") {
         Recipient::Organization(o) => (Some(o), None),
         Recipient::Region(r) => (None, Some(r.to_string())),
     };
     let at = now();
     let (token, hash) = new_link_token();
+    let (holder_kind, guardian_id) = holder_columns(holder);
     let row = ParentLinkRow {
         id: Uuid::now_v7(),
         token_hash: hash,
         kind: "invitation".into(),
         child_id: child.id,
-        guardian_id: guardian.id,
+        holder: holder_kind,
+        guardian_id,
         purpose: Some(body.purpose.as_str().into()),
         recipient_organization_id: org,
         recipient_region_code: region,
@@ -995,8 +1208,9 @@ fn link_view(state: &AppState, row: &ParentLinkRow, token: &str) -> CreatedLink 
     }
 }
 
-/// A standing link for one guardian: the child's consents, withdrawal, and the child's access
-/// log (NEN 7513 client view).
+/// A standing link for one guardian (or the child's own, from 12): the child's consents,
+/// withdrawal, and the child's access log (NEN 7513 client view). Not for a parent of a young
+/// person of 16 or older: what the young person shares is theirs (WGBO 7:457).
 #[utoipa::path(post, path = "/api/v1/children/{id}/parent-links", tag = "consent", security(("bearer" = [])),
     params(("id" = Uuid, Path)), request_body = NewParentLink,
     responses((status = 201, body = CreatedLink), (status = 404, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
@@ -1009,15 +1223,19 @@ pub async fn create_parent_link(
 ) -> Result<(StatusCode, axum::Json<CreatedLink>), ApiError> {
     let (child, access) =
         accessible_child(&state, &principal, id, AuditAction::Create, "parent_link").await?;
-    let guardian = guardian_of(&state, &child, body.guardian_id).await?;
+    let (holder, _) = link_holder(&state, &child, body.guardian_id, body.child).await?;
+    crate::domain::consent::may_give_overview(age_today(&child), holder)
+        .map_err(|f| rule_problem(vec![f], "guardian_id"))?;
     let at = now();
     let (token, hash) = new_link_token();
+    let (holder_kind, guardian_id) = holder_columns(holder);
     let row = ParentLinkRow {
         id: Uuid::now_v7(),
         token_hash: hash,
         kind: "standing".into(),
         child_id: child.id,
-        guardian_id: guardian.id,
+        holder: holder_kind,
+        guardian_id,
         purpose: None,
         recipient_organization_id: None,
         recipient_region_code: None,
@@ -1065,6 +1283,7 @@ pub struct NewVeiligThuisReport {
     /// The weighing of the Meldcode's steps.
     pub weighing: String,
     /// The day Veilig Thuis was informed (default today).
+    #[serde(default, deserialize_with = "crate::domain::calendar::iso_date_opt")]
     pub reported_on: Option<NaiveDate>,
 }
 
@@ -1112,13 +1331,15 @@ pub async fn create_veilig_thuis_report(
         "must not be in the future",
     );
     v.finish().map_err(ApiError::validation)?;
+    let report_id = Uuid::now_v7();
+    let seal = |text: &str| state.keys.seal(report_id, text.trim());
     let row = VeiligThuisReportRow {
-        id: Uuid::now_v7(),
+        id: report_id,
         child_id: child.id,
         legal_basis: body.legal_basis.as_str().into(),
-        reason: body.reason.trim().into(),
-        consulted: body.consulted.trim().into(),
-        weighing: body.weighing.trim().into(),
+        reason: seal(&body.reason),
+        consulted: seal(&body.consulted),
+        weighing: seal(&body.weighing),
         reported_on: body.reported_on.unwrap_or(today),
         recorded_by_subject: principal.subject.clone(),
         recorded_by_staff_id: principal.staff.as_ref().map(|s| s.staff.id),
@@ -1171,19 +1392,22 @@ pub async fn list_veilig_thuis_reports(
     );
     audit.flag = Some("meldcode".into());
     state.store.record(&[audit]).await?;
-    Ok(axum::Json(
-        rows.into_iter()
-            .map(|r| VeiligThuisReportView {
+    let views: Result<Vec<VeiligThuisReportView>, ApiError> = rows
+        .into_iter()
+        .map(|r| {
+            let open = |sealed: &str| state.keys.open(r.id, sealed).map_err(ApiError::internal);
+            Ok(VeiligThuisReportView {
                 id: r.id,
                 child_id: r.child_id,
-                legal_basis: r.legal_basis,
-                reason: r.reason,
-                consulted: r.consulted,
-                weighing: r.weighing,
+                legal_basis: r.legal_basis.clone(),
+                reason: open(&r.reason)?,
+                consulted: open(&r.consulted)?,
+                weighing: open(&r.weighing)?,
                 reported_on: r.reported_on,
-                recorded_by_subject: r.recorded_by_subject,
+                recorded_by_subject: r.recorded_by_subject.clone(),
                 created_at: r.created_at,
             })
-            .collect(),
-    ))
+        })
+        .collect();
+    Ok(axum::Json(views?))
 }

@@ -4,13 +4,16 @@
 //! `domain::consultation`, the choice of specialist in `domain::routing`.
 
 use super::children::{accessible_child, role_of};
-use super::consents::{consent_facts, guardian_facts};
+use super::consents::{consent_facts, guardian_facts, log_refused};
 use super::extract::{Json, Path, Query};
 use super::{next_cursor, page, PageOf};
 use crate::audit::{AuditAction, AuditActor, AuditRecord};
 use crate::auth::Principal;
-use crate::domain::access::{child_record_access, ChildScope};
+use crate::domain::access::{
+    request_standing, request_visibility, ChildScope, RequestScope, RequestStanding,
+};
 use crate::domain::calendar::{dutch_date, now};
+use crate::domain::children::bsn_warning;
 use crate::domain::consent::{consent_in_force, ConsentCheck, Purpose, Target};
 use crate::domain::consultation::{next, ConsultationStatus, Event, Urgency};
 use crate::domain::routing::{answer_due, rank, AnswerDays, Candidate, Need, Ranking};
@@ -45,7 +48,16 @@ pub struct NewConcern {
     pub domains: Vec<ConcernDomain>,
     /// What was seen (*opvallend gedrag*), in the mentor's words.
     pub observation: String,
+    #[serde(deserialize_with = "crate::domain::calendar::iso_date")]
     pub observed_since: NaiveDate,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct CreatedConcern {
+    pub id: Uuid,
+    /// Free text that seems to hold a BSN (stored, but please remove it).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<crate::domain::FieldError>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -59,36 +71,37 @@ pub struct ConcernView {
     pub created_at: DateTime<Utc>,
 }
 
-impl From<ConcernRow> for ConcernView {
-    fn from(c: ConcernRow) -> Self {
-        Self {
-            id: c.id,
-            child_id: c.child_id,
-            domains: c
-                .domains
-                .split(',')
-                .filter(|d| !d.is_empty())
-                .map(String::from)
-                .collect(),
-            observation: c.observation,
-            observed_since: c.observed_since,
-            recorded_by_subject: c.recorded_by_subject,
-            created_at: c.created_at,
-        }
-    }
+/// A concern with its observation opened (it is sealed at rest).
+fn concern_view(keys: &crate::crypto::Keyring, c: ConcernRow) -> Result<ConcernView, ApiError> {
+    Ok(ConcernView {
+        id: c.id,
+        child_id: c.child_id,
+        domains: c
+            .domains
+            .split(',')
+            .filter(|d| !d.is_empty())
+            .map(String::from)
+            .collect(),
+        observation: keys
+            .open(c.id, &c.observation)
+            .map_err(ApiError::internal)?,
+        observed_since: c.observed_since,
+        recorded_by_subject: c.recorded_by_subject,
+        created_at: c.created_at,
+    })
 }
 
 /// Records a concern about a child (a mentor of the child's location).
 #[utoipa::path(post, path = "/api/v1/children/{id}/concerns", tag = "consultations", security(("bearer" = [])),
     params(("id" = Uuid, Path)), request_body = NewConcern,
-    responses((status = 201, body = crate::api::registry::CreatedId), (status = 404, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
+    responses((status = 201, body = CreatedConcern), (status = 404, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
 #[tracing::instrument(skip_all)]
 pub async fn create_concern(
     State(state): State<AppState>,
     principal: Principal,
     Path(id): Path<Uuid>,
     Json(body): Json<NewConcern>,
-) -> Result<(StatusCode, axum::Json<crate::api::registry::CreatedId>), ApiError> {
+) -> Result<(StatusCode, axum::Json<CreatedConcern>), ApiError> {
     let (child, access) =
         accessible_child(&state, &principal, id, AuditAction::Create, "concern").await?;
     let today = dutch_date(now());
@@ -113,15 +126,19 @@ pub async fn create_concern(
         "must not be before the child's birth",
     );
     v.finish().map_err(ApiError::validation)?;
+    let concern_id = Uuid::now_v7();
+    let warnings: Vec<_> = bsn_warning("observation", Some(&body.observation))
+        .into_iter()
+        .collect();
     let row = ConcernRow {
-        id: Uuid::now_v7(),
+        id: concern_id,
         child_id: child.id,
         domains: domains
             .iter()
             .map(|d| d.as_str())
             .collect::<Vec<_>>()
             .join(","),
-        observation: body.observation.trim().into(),
+        observation: state.keys.seal(concern_id, body.observation.trim()),
         observed_since: body.observed_since,
         recorded_by_subject: principal.subject.clone(),
         recorded_by_staff_id: principal.staff.as_ref().map(|s| s.staff.id),
@@ -138,7 +155,10 @@ pub async fn create_concern(
     state.store.create_concern(&row, &audit).await?;
     Ok((
         StatusCode::CREATED,
-        axum::Json(crate::api::registry::CreatedId { id: row.id }),
+        axum::Json(CreatedConcern {
+            id: row.id,
+            warnings,
+        }),
     ))
 }
 
@@ -163,7 +183,11 @@ pub async fn list_concerns(
         PURPOSE_CONSULTATION,
     );
     state.store.record(&[audit]).await?;
-    Ok(axum::Json(rows.into_iter().map(Into::into).collect()))
+    let views: Result<Vec<ConcernView>, ApiError> = rows
+        .into_iter()
+        .map(|c| concern_view(&state.keys, c))
+        .collect();
+    Ok(axum::Json(views?))
 }
 
 // ---------------------------------------------------------------- consent coverage and routing
@@ -180,13 +204,54 @@ pub(crate) struct Coverage {
 }
 
 impl Coverage {
+    /// Does the consent cover this organisation (named, or within a region-wide consent)?
     pub fn covers(&self, org: Uuid) -> bool {
-        self.region.allowed || self.organizations.contains(&org)
+        self.organizations.contains(&org)
     }
 
     pub fn any(&self) -> bool {
         self.region.allowed || !self.organizations.is_empty()
     }
+}
+
+/// Is the parents' consent for this request in force toward `org` now? Read afresh on every
+/// access, so a withdrawal through any replica holds on the next request everywhere.
+pub(crate) async fn covered(
+    state: &AppState,
+    row: &ConsultationRow,
+    org: Uuid,
+) -> Result<ConsentCheck, ApiError> {
+    let Some(child) = state.store.get_child(row.child_id).await? else {
+        return Ok(ConsentCheck {
+            allowed: false,
+            consent_id: None,
+            relied_on: Vec::new(),
+            missing: Vec::new(),
+            any_one_guardian: false,
+            refused_by: Vec::new(),
+            reasons: Vec::new(),
+            age: None,
+        });
+    };
+    let region: RegionCode = row.region_code.parse().map_err(ApiError::internal)?;
+    let records = consent_facts(
+        &state
+            .store
+            .consents_of_child(child.id, Some(Purpose::Consultation.as_str()))
+            .await?,
+    );
+    let guardians = guardian_facts(&state.store.list_guardians(child.id).await?);
+    Ok(consent_in_force(
+        child.date_of_birth,
+        &guardians,
+        &records,
+        Purpose::Consultation,
+        &Target {
+            organization_id: Some(org),
+            region: Some(region),
+        },
+        now(),
+    ))
 }
 
 pub(crate) async fn coverage(
@@ -313,6 +378,14 @@ fn answer_days(state: &AppState) -> AnswerDays {
     }
 }
 
+/// A 409 for someone who does not keep the child's record: the rule, never who must consent.
+fn consent_not_covering(what: &str) -> ApiError {
+    ApiError::conflict(
+        "consent-required",
+        format!("the parents' consent in force does not cover {what}"),
+    )
+}
+
 fn consent_required(check: &ConsentCheck) -> ApiError {
     let missing: Vec<serde_json::Value> = check
         .missing
@@ -332,6 +405,13 @@ fn consent_required(check: &ConsentCheck) -> ApiError {
 
 // ---------------------------------------------------------------- views
 
+/// Whether the parents' consent the request rests on is in force now, and if not, why.
+#[derive(Serialize, ToSchema)]
+pub struct ConsentStateView {
+    pub in_force: bool,
+    pub reasons: Vec<super::consents::RuleView>,
+}
+
 #[derive(Serialize, ToSchema)]
 pub struct ConsultationView {
     pub id: Uuid,
@@ -346,7 +426,10 @@ pub struct ConsultationView {
     pub region_code: String,
     pub status: String,
     pub held_from: Option<String>,
+    /// Why it stands where it stands, in the gateway's words.
     pub status_reason: Option<String>,
+    /// The reason a person gave for cancelling or rejecting it.
+    pub status_note: Option<String>,
     pub offered_to: Option<Uuid>,
     pub answer_due: Option<DateTime<Utc>>,
     pub assigned_to: Option<Uuid>,
@@ -364,14 +447,18 @@ pub struct ConsultationView {
     pub advice_for_group: Option<String>,
     /// The closing summary (the youth-care file): for the assigned specialist only.
     pub summary: Option<String>,
+    /// For the child's mentors, on an open request: is the consent it rests on in force, and
+    /// if not, which rule stops it (e.g. the child turned 12 and must consent too).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub consent: Option<ConsentStateView>,
 }
 
-/// A request as `standing` may see it: a specialist sees the child's question only once they
-/// accepted; the closing summary is the specialist's; the advice is for the group.
+/// A request as a caller with `standing` may see it (decided in `domain::access`), with its
+/// sealed texts opened. Every path that shows a request goes through here.
 pub(crate) fn view_for(
     state: &AppState,
     row: ConsultationRow,
-    standing: Standing,
+    standing: RequestStanding,
 ) -> Result<ConsultationView, ApiError> {
     let open = |sealed: &Option<String>| -> Result<Option<String>, ApiError> {
         sealed
@@ -379,56 +466,58 @@ pub(crate) fn view_for(
             .map(|s| state.keys.open(row.id, s).map_err(ApiError::internal))
             .transpose()
     };
-    let advice = match standing {
-        Standing::ChildRecord(_) | Standing::Specialist => open(&row.advice_sealed)?,
-        Standing::Coordinator => None,
+    let sees = request_visibility(standing, row.assigned_to.is_some());
+    let question = if sees.question {
+        Some(
+            state
+                .keys
+                .open(row.id, &row.question)
+                .map_err(ApiError::internal)?,
+        )
+    } else {
+        None
     };
-    let summary = if standing == Standing::Specialist && row.assigned_to.is_some() {
+    let advice_for_group = if sees.advice {
+        open(&row.advice_sealed)?
+    } else {
+        None
+    };
+    let summary = if sees.summary {
         open(&row.summary_sealed)?
     } else {
         None
     };
-    let accepted = row.assigned_to.is_some();
-    let mut view = ConsultationView::from(row);
-    if standing == Standing::Specialist && !accepted {
-        view.question = None;
-    }
-    view.advice_for_group = advice;
-    view.summary = summary;
-    Ok(view)
-}
-
-impl From<ConsultationRow> for ConsultationView {
-    fn from(r: ConsultationRow) -> Self {
-        Self {
-            id: r.id,
-            child_id: r.child_id,
-            organization_id: r.organization_id,
-            location_id: r.location_id,
-            concern_id: r.concern_id,
-            question: Some(r.question),
-            expertise: r.expertise,
-            urgency: r.urgency,
-            region_code: r.region_code,
-            status: r.status,
-            held_from: r.held_from,
-            status_reason: r.status_reason,
-            offered_to: r.offered_to,
-            answer_due: r.answer_due,
-            assigned_to: r.assigned_to,
-            accepted_at: r.accepted_at,
-            version: r.version,
-            created_at: r.created_at,
-            updated_at: r.updated_at,
-            outcome: r.outcome,
-            closed_at: r.closed_at,
-            parents_involved: r.parents_involved,
-            referral_kind: r.referral_kind,
-            referral_consent_in_force: r.referral_consent_in_force,
-            advice_for_group: None,
-            summary: None,
-        }
-    }
+    let status_note = open(&row.status_note_sealed)?;
+    Ok(ConsultationView {
+        id: row.id,
+        child_id: row.child_id,
+        organization_id: row.organization_id,
+        location_id: row.location_id,
+        concern_id: row.concern_id,
+        question,
+        expertise: row.expertise,
+        urgency: row.urgency,
+        region_code: row.region_code,
+        status: row.status,
+        held_from: row.held_from,
+        status_reason: row.status_reason,
+        status_note,
+        offered_to: row.offered_to,
+        answer_due: row.answer_due,
+        assigned_to: row.assigned_to,
+        accepted_at: row.accepted_at,
+        version: row.version,
+        created_at: row.created_at,
+        updated_at: row.updated_at,
+        outcome: row.outcome,
+        closed_at: row.closed_at,
+        parents_involved: row.parents_involved,
+        referral_kind: row.referral_kind,
+        referral_consent_in_force: row.referral_consent_in_force,
+        advice_for_group,
+        summary,
+        consent: None,
+    })
 }
 
 /// The answer to a submission (also what a repeated `Idempotency-Key` returns).
@@ -506,6 +595,11 @@ pub async fn submit(
         ));
     }
     let req: NewConsultation = super::extract::parse_json(&body)?;
+    if headers.get_all("idempotency-key").iter().count() > 1 {
+        return Err(ApiError::bad_request(
+            "send one Idempotency-Key header, not several",
+        ));
+    }
     let idempotency = match headers.get("idempotency-key") {
         None => None,
         Some(v) => {
@@ -545,6 +639,35 @@ pub async fn submit(
         "consultation",
     )
     .await?;
+    let child_id = child.id;
+    let actor = principal.audit_actor(role_of(access));
+    match submit_for(&state, &principal, child, access, req, idempotency).await {
+        Err(e) if e.status.is_client_error() => {
+            // NEN 7513: the refused attempt is logged too (consent not in force, bad input)
+            log_refused(
+                &state,
+                &actor,
+                AuditAction::Create,
+                "consultation",
+                child_id,
+                PURPOSE_CONSULTATION,
+            )
+            .await?;
+            Err(e)
+        }
+        other => other,
+    }
+}
+
+async fn submit_for(
+    state: &AppState,
+    principal: &Principal,
+    child: ChildRow,
+    access: crate::domain::access::ChildAccess,
+    req: NewConsultation,
+    idempotency: Option<IdempotencyKey>,
+) -> Result<Response, ApiError> {
+    let state = state.clone();
     let at = now();
     let mut v = Validation::new();
     v.text("question", &req.question, 2000);
@@ -564,13 +687,14 @@ pub async fn submit(
     if !cover.any() {
         return Err(consent_required(&cover.region));
     }
+    let id = Uuid::now_v7();
     let row = ConsultationRow {
-        id: Uuid::now_v7(),
+        id,
         child_id: child.id,
         organization_id: child.organization_id,
         location_id: child.location_id,
         concern_id: req.concern_id,
-        question: req.question.trim().into(),
+        question: state.keys.seal(id, req.question.trim()),
         expertise: req.expertise.as_str().into(),
         urgency: req.urgency.as_str().into(),
         region_code: region.to_string(),
@@ -582,6 +706,7 @@ pub async fn submit(
         assigned_to: None,
         accepted_at: None,
         status_reason: None,
+        status_note_sealed: None,
         requested_by_subject: principal.subject.clone(),
         requested_by_staff_id: principal.staff.as_ref().map(|s| s.staff.id),
         version: 1,
@@ -676,64 +801,51 @@ fn replay(
 
 // ---------------------------------------------------------------- reading
 
-/// How the caller relates to a consultation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Standing {
-    /// Keeps the child's record (mentor of the location, the organisation's system).
-    ChildRecord(Role),
-    /// The specialist it is offered to or assigned to.
-    Specialist,
-    /// Coordinator of the consultation's region.
-    Coordinator,
-}
-
-fn standing(p: &Principal, row: &ConsultationRow) -> Option<Standing> {
-    let actor = p.actor();
-    if let Some(a) = child_record_access(
-        &actor,
-        ChildScope {
+fn scope_of(row: &ConsultationRow) -> RequestScope<'_> {
+    RequestScope {
+        child: ChildScope {
             organization_id: row.organization_id,
             location_id: row.location_id,
         },
-    ) {
-        return Some(Standing::ChildRecord(role_of(a)));
+        region_code: &row.region_code,
+        offered_to: row.offered_to,
+        assigned_to: row.assigned_to,
     }
-    let me = actor.staff_id;
-    if p.has(Role::Specialist) && me.is_some() && (row.offered_to == me || row.assigned_to == me) {
-        return Some(Standing::Specialist);
-    }
-    if p.has(Role::Coordinator)
-        && actor
-            .region_codes
-            .iter()
-            .any(|r| r.as_str() == row.region_code)
-    {
-        return Some(Standing::Coordinator);
-    }
-    None
 }
 
-fn standing_role(s: Standing) -> Role {
+pub(crate) fn standing_role(s: RequestStanding) -> Role {
     match s {
-        Standing::ChildRecord(r) => r,
-        Standing::Specialist => Role::Specialist,
-        Standing::Coordinator => Role::Coordinator,
+        RequestStanding::ChildRecord(a) => role_of(a),
+        RequestStanding::Specialist => Role::Specialist,
+        RequestStanding::Coordinator => Role::Coordinator,
     }
 }
 
 /// Loads a consultation the caller has a standing toward; 404 otherwise (logged as refused).
+/// A coordinator stands toward a request of their region only while the parents' consent in
+/// force covers the coordinator's organisation: otherwise it is answered like an unknown id.
 pub(crate) async fn consultation_for(
     state: &AppState,
     p: &Principal,
     id: Uuid,
     action: AuditAction,
-) -> Result<(ConsultationRow, Standing), ApiError> {
+) -> Result<(ConsultationRow, RequestStanding), ApiError> {
     let row = state
         .store
         .get_consultation(id)
         .await?
         .ok_or_else(|| ApiError::not_found("consultation"))?;
-    match standing(p, &row) {
+    let standing = match request_standing(&p.actor(), scope_of(&row)) {
+        Some(RequestStanding::Coordinator) => {
+            let org = p.organization_id.unwrap_or_default();
+            covered(state, &row, org)
+                .await?
+                .allowed
+                .then_some(RequestStanding::Coordinator)
+        }
+        other => other,
+    };
+    match standing {
         Some(s) => Ok((row, s)),
         None => {
             let role = p.roles.first().copied().unwrap_or(Role::Admin);
@@ -752,21 +864,16 @@ pub(crate) async fn consultation_for(
     }
 }
 
-/// A specialist reads a child's request only while the consent covers their organisation.
+/// A specialist reads a child's request only while the consent covers their organisation; the
+/// refusal names the rule that applies (withdrawn, the child turned 12, the period ended…).
 pub(crate) async fn specialist_consent(
     state: &AppState,
     p: &Principal,
     row: &ConsultationRow,
 ) -> Result<(), ApiError> {
-    let child = state
-        .store
-        .get_child(row.child_id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("consultation"))?;
-    let region: RegionCode = row.region_code.parse().map_err(ApiError::internal)?;
     let org = p.organization_id.unwrap_or_default();
-    let cover = coverage(state, &child, &region, [org], now()).await?;
-    if cover.covers(org) {
+    let check = covered(state, row, org).await?;
+    if check.allowed {
         return Ok(());
     }
     let record = AuditRecord::new(
@@ -779,7 +886,69 @@ pub(crate) async fn specialist_consent(
     )
     .denied();
     state.store.record(&[record]).await?;
-    Err(ApiError::new(StatusCode::FORBIDDEN, "consent-withdrawn", "Consent not in force", "the parents' consent for this consultation is not in force (withdrawn or refused); nothing of the child can be shown"))
+    let withdrawn = check
+        .reasons
+        .iter()
+        .any(|r| r.rule == "withdrawn" || r.rule == "refused");
+    let because: Vec<String> = check.reasons.iter().map(|r| r.message.clone()).collect();
+    let detail = format!(
+        "the parents' consent for this consultation is not in force, so nothing of the child can be shown: {}",
+        if because.is_empty() {
+            "it does not cover your organisation".to_string()
+        } else {
+            because.join("; ")
+        }
+    );
+    let rules: Vec<&str> = check.reasons.iter().map(|r| r.rule).collect();
+    Err(if withdrawn {
+        ApiError::new(
+            StatusCode::FORBIDDEN,
+            "consent-withdrawn",
+            "Consent not in force",
+            detail,
+        )
+    } else {
+        ApiError::new(
+            StatusCode::FORBIDDEN,
+            "consent-not-in-force",
+            "Consent not in force",
+            detail,
+        )
+    }
+    .with("rules", rules))
+}
+
+/// For the child's mentors: is the consent an open request rests on in force now, and why not?
+async fn consent_state(
+    state: &AppState,
+    row: &ConsultationRow,
+) -> Result<Option<ConsentStateView>, ApiError> {
+    let status: ConsultationStatus = row.status.parse().map_err(ApiError::internal)?;
+    if !status.is_open() {
+        return Ok(None);
+    }
+    let specialist_org = match row.assigned_to.or(row.offered_to) {
+        Some(s) => state
+            .store
+            .get_staff(s)
+            .await?
+            .map(|s| s.staff.organization_id),
+        None => None,
+    };
+    let check = match specialist_org {
+        Some(org) => covered(state, row, org).await?,
+        None => {
+            let Some(child) = state.store.get_child(row.child_id).await? else {
+                return Ok(None);
+            };
+            let region: RegionCode = row.region_code.parse().map_err(ApiError::internal)?;
+            coverage(state, &child, &region, [], now()).await?.region
+        }
+    };
+    Ok(Some(ConsentStateView {
+        in_force: check.allowed,
+        reasons: check.reasons.into_iter().map(Into::into).collect(),
+    }))
 }
 
 /// One consultation request.
@@ -793,7 +962,7 @@ pub async fn get_consultation(
     Path(id): Path<Uuid>,
 ) -> Result<axum::Json<ConsultationView>, ApiError> {
     let (row, standing) = consultation_for(&state, &principal, id, AuditAction::Read).await?;
-    if standing == Standing::Specialist {
+    if standing == RequestStanding::Specialist {
         specialist_consent(&state, &principal, &row).await?;
     }
     let audit = AuditRecord::new(
@@ -805,7 +974,13 @@ pub async fn get_consultation(
         PURPOSE_CONSULTATION,
     );
     state.store.record(&[audit]).await?;
-    Ok(axum::Json(view_for(&state, row, standing)?))
+    let consent = match standing {
+        RequestStanding::ChildRecord(_) => consent_state(&state, &row).await?,
+        _ => None,
+    };
+    let mut view = view_for(&state, row, standing)?;
+    view.consent = consent;
+    Ok(axum::Json(view))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -873,27 +1048,32 @@ pub async fn list_consultations(
             filter.region_codes = Some(vec![r.to_ascii_uppercase()]);
         }
     }
-    let mut rows = state.store.list_consultations(&filter).await?;
-    if role == Role::Specialist {
-        // a specialist sees a child's request only while consent covers their organisation
-        let org = principal.organization_id.unwrap_or_default();
-        let mut kept = Vec::with_capacity(rows.len());
-        for row in rows {
-            let Some(child) = state.store.get_child(row.child_id).await? else {
-                continue;
-            };
-            let region: RegionCode = row.region_code.parse().map_err(ApiError::internal)?;
-            if coverage(&state, &child, &region, [org], now())
-                .await?
-                .covers(org)
-            {
-                kept.push(row);
-            }
+    let rows = state.store.list_consultations(&filter).await?;
+    let next_cursor = next_cursor(&rows, page.limit, |r| r.id);
+    // the youth-care side sees a request only while the consent covers its organisation
+    let standing = match role {
+        Role::Specialist => RequestStanding::Specialist,
+        Role::Coordinator => RequestStanding::Coordinator,
+        Role::Integration => {
+            RequestStanding::ChildRecord(crate::domain::access::ChildAccess::OwnIntegration)
         }
-        rows = kept;
+        _ => RequestStanding::ChildRecord(crate::domain::access::ChildAccess::MentorOfLocation),
+    };
+    let mut kept = Vec::with_capacity(rows.len());
+    for row in rows {
+        let visible = match standing {
+            RequestStanding::ChildRecord(_) => true,
+            _ => {
+                let org = principal.organization_id.unwrap_or_default();
+                covered(&state, &row, org).await?.allowed
+            }
+        };
+        if visible {
+            kept.push(row);
+        }
     }
     let audit_actor = principal.audit_actor(role);
-    let records: Vec<AuditRecord> = rows
+    let records: Vec<AuditRecord> = kept
         .iter()
         .map(|r| {
             AuditRecord::new(
@@ -907,9 +1087,12 @@ pub async fn list_consultations(
         })
         .collect();
     state.store.record(&records).await?;
-    let next_cursor = next_cursor(&rows, page.limit, |r| r.id);
+    let items: Result<Vec<ConsultationView>, ApiError> = kept
+        .into_iter()
+        .map(|r| view_for(&state, r, standing))
+        .collect();
     Ok(axum::Json(PageOf {
-        items: rows.into_iter().map(Into::into).collect(),
+        items: items?,
         next_cursor,
     }))
 }
@@ -952,11 +1135,35 @@ pub async fn routing(
     Path(id): Path<Uuid>,
 ) -> Result<axum::Json<RoutingView>, ApiError> {
     let (row, standing) = consultation_for(&state, &principal, id, AuditAction::Read).await?;
-    if standing == Standing::Specialist {
+    if standing == RequestStanding::Specialist {
         return Err(ApiError::not_found("consultation"));
     }
     let decisions = state.store.routing_decisions(row.id).await?;
     let declines = state.store.declines(row.id).await?;
+    let audit = AuditRecord::new(
+        &principal.audit_actor(standing_role(standing)),
+        AuditAction::Read,
+        "routing",
+        Some(row.id),
+        Some(row.child_id),
+        PURPOSE_CONSULTATION,
+    );
+    state.store.record(&[audit]).await?;
+    let open = |d: &DeclineRow| -> Result<Option<String>, ApiError> {
+        d.reason
+            .as_deref()
+            .map(|r| state.keys.open(d.id, r).map_err(ApiError::internal))
+            .transpose()
+    };
+    let mut decline_views = Vec::with_capacity(declines.len());
+    for d in &declines {
+        decline_views.push(DeclineView {
+            staff_id: d.staff_id,
+            kind: d.kind.clone(),
+            reason: open(d)?,
+            at: d.at,
+        });
+    }
     Ok(axum::Json(RoutingView {
         decisions: decisions
             .into_iter()
@@ -968,15 +1175,7 @@ pub async fn routing(
                 considered: serde_json::from_str(&d.considered).unwrap_or_default(),
             })
             .collect(),
-        declines: declines
-            .into_iter()
-            .map(|d| DeclineView {
-                staff_id: d.staff_id,
-                kind: d.kind,
-                reason: d.reason,
-                at: d.at,
-            })
-            .collect(),
+        declines: decline_views,
     }))
 }
 
@@ -984,6 +1183,17 @@ pub async fn routing(
 
 fn status_of(row: &ConsultationRow) -> Result<ConsultationStatus, ApiError> {
     row.status.parse().map_err(ApiError::internal)
+}
+
+/// The specialist whose capacity the request holds now, if any.
+pub(crate) fn slot_holder(row: &ConsultationRow) -> Result<Option<Uuid>, ApiError> {
+    let held_from = row.held_from.as_deref().and_then(|h| h.parse().ok());
+    Ok(crate::domain::consultation::slot_holder(
+        status_of(row)?,
+        held_from,
+        row.offered_to,
+        row.assigned_to,
+    ))
 }
 
 /// The next status, or a 409 naming the current one.
@@ -1008,13 +1218,14 @@ fn stale_or(e: StoreError) -> ApiError {
 async fn apply(
     state: &AppState,
     change: ConsultationChange,
+    standing: RequestStanding,
 ) -> Result<axum::Json<ConsultationView>, ApiError> {
     let row = state
         .store
         .change_consultation(&change)
         .await
         .map_err(stale_or)?;
-    Ok(axum::Json(row.into()))
+    Ok(axum::Json(view_for(state, row, standing)?))
 }
 
 fn change(row: &ConsultationRow, at: DateTime<Utc>, audit: AuditRecord) -> ConsultationChange {
@@ -1055,7 +1266,7 @@ pub async fn accept(
 ) -> Result<axum::Json<ConsultationView>, ApiError> {
     let (row, standing) = consultation_for(&state, &principal, id, AuditAction::Update).await?;
     let me = principal.staff.as_ref().map(|s| s.staff.id);
-    if standing != Standing::Specialist || row.offered_to != me || me.is_none() {
+    if standing != RequestStanding::Specialist || row.offered_to != me || me.is_none() {
         return Err(ApiError::forbidden(
             "only the specialist it is offered to accepts it",
         ));
@@ -1072,7 +1283,7 @@ pub async fn accept(
     c.after.assigned_to = me;
     c.after.accepted_at = Some(at);
     c.after.answer_due = None;
-    apply(&state, c).await
+    apply(&state, c, standing).await
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -1115,12 +1326,13 @@ pub(crate) async fn move_on(
     let mut c = change(row, at, audit_for(actor, row));
     c.after.status = status.as_str().into();
     c.release = Some(staff);
+    let decline_id = Uuid::now_v7();
     c.decline = Some(DeclineRow {
-        id: Uuid::now_v7(),
+        id: decline_id,
         consultation_id: row.id,
         staff_id: staff,
         kind: kind.into(),
-        reason,
+        reason: reason.map(|r| state.keys.seal(decline_id, &r)),
         at,
     });
     c.route = Some(RouteRequest {
@@ -1144,7 +1356,7 @@ pub async fn decline(
 ) -> Result<axum::Json<ConsultationView>, ApiError> {
     let (row, standing) = consultation_for(&state, &principal, id, AuditAction::Update).await?;
     let me = principal.staff.as_ref().map(|s| s.staff.id);
-    if standing != Standing::Specialist || row.offered_to != me || me.is_none() {
+    if standing != RequestStanding::Specialist || row.offered_to != me || me.is_none() {
         return Err(ApiError::forbidden(
             "only the specialist it is offered to declines it",
         ));
@@ -1161,7 +1373,7 @@ pub async fn decline(
         &principal.audit_actor(Role::Specialist),
     )
     .await?;
-    Ok(axum::Json(row.into()))
+    Ok(axum::Json(view_for(&state, row, standing)?))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -1182,44 +1394,61 @@ pub async fn assign(
     Json(body): Json<AssignBody>,
 ) -> Result<axum::Json<ConsultationView>, ApiError> {
     let (row, standing) = consultation_for(&state, &principal, id, AuditAction::Update).await?;
-    if standing != Standing::Coordinator {
+    if standing != RequestStanding::Coordinator {
         return Err(ApiError::forbidden(
             "only a coordinator of the region assigns by hand",
         ));
     }
-    let status = transition(&row, Event::Assign)?;
-    let specialist = state.store.get_staff(body.specialist_id).await?;
+    let actor = principal.audit_actor(Role::Coordinator);
+    match assign_to(&state, &principal, row, body.specialist_id, standing).await {
+        Ok(view) => Ok(view),
+        Err((e, child_id)) => {
+            log_refused(
+                &state,
+                &actor,
+                AuditAction::Update,
+                "consultation",
+                child_id,
+                PURPOSE_CONSULTATION,
+            )
+            .await?;
+            Err(e)
+        }
+    }
+}
+
+async fn assign_to(
+    state: &AppState,
+    principal: &Principal,
+    row: ConsultationRow,
+    specialist_id: Uuid,
+    standing: RequestStanding,
+) -> Result<axum::Json<ConsultationView>, (ApiError, Uuid)> {
+    let child_id = row.child_id;
+    let fail = |e: ApiError| (e, child_id);
+    let status = transition(&row, Event::Assign).map_err(fail)?;
+    let specialist = state
+        .store
+        .get_staff(specialist_id)
+        .await
+        .map_err(|e| fail(e.into()))?;
     let serves = specialist.as_ref().is_some_and(|s| {
         s.staff.active
             && s.staff.role == Role::Specialist.as_str()
             && s.region_codes.contains(&row.region_code)
     });
-    if !serves {
-        return Err(ApiError::field(
+    let Some(specialist) = specialist.filter(|_| serves) else {
+        return Err(fail(ApiError::field(
             "specialist_id",
             "not an active specialist serving this region",
-        ));
-    }
-    let specialist = specialist.expect("checked");
-    let child = state
-        .store
-        .get_child(row.child_id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("consultation"))?;
-    let region: RegionCode = row.region_code.parse().map_err(ApiError::internal)?;
-    let cover = coverage(
-        &state,
-        &child,
-        &region,
-        [specialist.staff.organization_id],
-        now(),
-    )
-    .await?;
-    if !cover.covers(specialist.staff.organization_id) {
-        return Err(consent_required(&cover.region));
+        )));
+    };
+    let org = specialist.staff.organization_id;
+    let check = covered(state, &row, org).await.map_err(fail)?;
+    if !check.allowed {
+        return Err(fail(consent_not_covering("this specialist's organisation")));
     }
     let at = now();
-    let relied_on = cover.relied_on;
     let mut c = change(
         &row,
         at,
@@ -1229,10 +1458,10 @@ pub async fn assign(
     c.after.assigned_to = Some(specialist.staff.id);
     c.after.offered_to = Some(specialist.staff.id);
     c.after.accepted_at = Some(at);
-    c.after.status_reason = Some(format!("assigned by coordinator {}", principal.subject));
+    c.after.status_reason = Some("assigned by the region's coordinator".into());
     c.claim = Some(specialist.staff.id);
-    c.relink_consents = Some(relied_on);
-    apply(&state, c).await
+    c.relink_consents = Some(check.relied_on);
+    apply(state, c, standing).await.map_err(fail)
 }
 
 /// The mentor (or the organisation's system) withdraws the request before acceptance.
@@ -1247,7 +1476,7 @@ pub async fn cancel(
     Json(body): Json<ReasonBody>,
 ) -> Result<axum::Json<ConsultationView>, ApiError> {
     let (row, standing) = consultation_for(&state, &principal, id, AuditAction::Update).await?;
-    let Standing::ChildRecord(role) = standing else {
+    let RequestStanding::ChildRecord(access) = standing else {
         return Err(ApiError::forbidden(
             "only the child's mentor or organisation cancels a request",
         ));
@@ -1256,13 +1485,18 @@ pub async fn cancel(
     v.text("reason", &body.reason, 1000);
     v.finish().map_err(ApiError::validation)?;
     let status = transition(&row, Event::Cancel)?;
-    let mut c = change(&row, now(), audit_for(&principal.audit_actor(role), &row));
+    let mut c = change(
+        &row,
+        now(),
+        audit_for(&principal.audit_actor(role_of(access)), &row),
+    );
     c.after.status = status.as_str().into();
-    c.after.status_reason = Some(body.reason.trim().into());
+    c.after.status_reason = Some("cancelled by the childcare organisation".into());
+    c.after.status_note_sealed = Some(state.keys.seal(row.id, body.reason.trim()));
     c.after.answer_due = None;
-    // an offer (also one on hold) held a slot of the specialist's capacity
-    c.release = row.offered_to.filter(|_| row.assigned_to.is_none());
-    apply(&state, c).await
+    // an offer or an accepted request (also one on hold) held a slot of the specialist's capacity
+    c.release = slot_holder(&row)?;
+    apply(&state, c, standing).await
 }
 
 /// The region's coordinator turns an unassigned request down.
@@ -1277,7 +1511,7 @@ pub async fn reject(
     Json(body): Json<ReasonBody>,
 ) -> Result<axum::Json<ConsultationView>, ApiError> {
     let (row, standing) = consultation_for(&state, &principal, id, AuditAction::Update).await?;
-    if standing != Standing::Coordinator {
+    if standing != RequestStanding::Coordinator {
         return Err(ApiError::forbidden(
             "only a coordinator of the region rejects a request",
         ));
@@ -1292,8 +1526,9 @@ pub async fn reject(
         audit_for(&principal.audit_actor(Role::Coordinator), &row),
     );
     c.after.status = status.as_str().into();
-    c.after.status_reason = Some(body.reason.trim().into());
-    apply(&state, c).await
+    c.after.status_reason = Some("rejected by the region's coordinator".into());
+    c.after.status_note_sealed = Some(state.keys.seal(row.id, body.reason.trim()));
+    apply(&state, c, standing).await
 }
 
 /// Takes a request off hold once consent is in force again; it returns to where it was.
@@ -1307,11 +1542,12 @@ pub async fn resume(
     Path(id): Path<Uuid>,
 ) -> Result<axum::Json<ConsultationView>, ApiError> {
     let (row, standing) = consultation_for(&state, &principal, id, AuditAction::Update).await?;
-    let Standing::ChildRecord(role) = standing else {
+    let RequestStanding::ChildRecord(access) = standing else {
         return Err(ApiError::forbidden(
             "only the child's mentor or organisation resumes a request",
         ));
     };
+    let role = role_of(access);
     let status = transition(&row, Event::Resume)?;
     let child = state
         .store
@@ -1341,7 +1577,7 @@ pub async fn resume(
     c.after.status_reason = Some("consent in force again".into());
     // from now the request rests on the records in force now
     c.relink_consents = Some(cover.relied_on);
-    apply(&state, c).await
+    apply(&state, c, standing).await
 }
 
 /// The deadline job's actor in the access log.

@@ -29,7 +29,7 @@ pub(crate) async fn body_bytes<S: Send + Sync>(req: Request, state: &S) -> Resul
 /// Parses JSON, naming the offending field in the problem.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     let de = &mut serde_json::Deserializer::from_slice(bytes);
-    serde_path_to_error::deserialize(de).map_err(|err| {
+    let value = serde_path_to_error::deserialize(&mut *de).map_err(|err| {
         let path = err.path().to_string();
         let inner = err.into_inner();
         match inner.classify() {
@@ -54,7 +54,21 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
                 ApiError::field(&field, &describe_serde_error(&inner.to_string()))
             }
         }
-    })
+    })?;
+    // one JSON value and nothing but whitespace after it: `{…}xx` or `{…}{…}` is not a body
+    de.end().map_err(|inner| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "malformed-json",
+            "Malformed JSON",
+            format!(
+                "the body holds more than one JSON value (line {}, column {})",
+                inner.line(),
+                inner.column()
+            ),
+        )
+    })?;
+    Ok(value)
 }
 
 /// serde's messages, trimmed of positions and of the offending value (which may be child data).

@@ -346,11 +346,18 @@ pub fn page_of<R, T>(
     }
 }
 
-/// Reads the `If-Match` header as a version number (`"7"` or `W/"7"`); `*` or absent → none.
+/// Reads the `If-Match` header as a version number (`"7"`); `*` or absent → none. If-Match
+/// uses the strong comparison (RFC 9110 §13.1.1): our ETags are strong, so a weak tag such as
+/// `W/"7"` never matches and is answered 412, like any other tag that is not current. Several
+/// tags (`"6", "7"`) are not taken: an update names the one version it was based on.
 pub fn if_match(headers: &axum::http::HeaderMap) -> Result<Option<i64>, ApiError> {
-    let Some(v) = headers.get(header::IF_MATCH) else {
+    let mut values = headers.get_all(header::IF_MATCH).iter();
+    let Some(v) = values.next() else {
         return Ok(None);
     };
+    if values.next().is_some() {
+        return Err(ApiError::bad_request("send one If-Match header"));
+    }
     let v = v
         .to_str()
         .map_err(|_| ApiError::bad_request("If-Match is not readable"))?
@@ -358,11 +365,11 @@ pub fn if_match(headers: &axum::http::HeaderMap) -> Result<Option<i64>, ApiError
     if v == "*" {
         return Ok(None);
     }
-    let v = v.strip_prefix("W/").unwrap_or(v);
-    v.trim_matches('"')
-        .parse::<i64>()
+    v.strip_prefix('"')
+        .and_then(|v| v.strip_suffix('"'))
+        .and_then(|v| v.parse::<i64>().ok())
         .map(Some)
-        .map_err(|_| ApiError::stale())
+        .ok_or_else(ApiError::stale)
 }
 
 /// The ETag of a version.

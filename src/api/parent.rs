@@ -13,8 +13,8 @@ use super::{seq_cursor, seq_page, PageOf};
 use crate::audit::{AuditAction, AuditActor, AuditRecord};
 use crate::domain::calendar::{dutch_date, now};
 use crate::domain::consent::{
-    check_new_decision, supersedes, ConsentMethod, Decision, Giver, NewDecision, Purpose,
-    Recipient, RIGHTS_NL,
+    check_new_decision, may_invite, overview_scope, supersedes, ConsentMethod, Decision, Giver,
+    NewDecision, OverviewScope, Purpose, Recipient, RIGHTS_NL,
 };
 use crate::error::{current_request_id, ApiError};
 use crate::store::{ChildRow, ParentLinkRow, StoreError};
@@ -80,15 +80,55 @@ async fn link(
     Ok((row, child))
 }
 
+/// Whose link it is: a guardian's, or the child's own.
+fn holder(link: &ParentLinkRow) -> Giver {
+    match link.guardian_id {
+        Some(id) => Giver::Guardian(id),
+        None => Giver::Child,
+    }
+}
+
+/// How the link's holder is named in the access log and on records they make.
+fn holder_subject(link: &ParentLinkRow) -> String {
+    match holder(link) {
+        Giver::Guardian(id) => format!("guardian:{id}"),
+        Giver::Child => format!("child:{}", link.child_id),
+    }
+}
+
+fn holder_role(link: &ParentLinkRow) -> &'static str {
+    match holder(link) {
+        Giver::Guardian(_) => "parent",
+        Giver::Child => "child",
+    }
+}
+
 fn parent_actor(link: &ParentLinkRow) -> AuditActor {
     AuditActor {
         issuer: "parent-link".into(),
-        subject: format!("guardian:{}", link.guardian_id),
-        role: "parent".into(),
+        subject: holder_subject(link),
+        role: holder_role(link).into(),
         organization_id: None,
         staff_id: None,
         request_id: current_request_id(),
     }
+}
+
+/// The child's age on today's Dutch date.
+fn age_today(child: &ChildRow) -> u32 {
+    crate::domain::calendar::age_on(child.date_of_birth, dutch_date(now())).unwrap_or(0)
+}
+
+/// What this link's holder may see now (the child may have turned 16 since it was made).
+fn scope(link: &ParentLinkRow, child: &ChildRow) -> Result<OverviewScope, ApiError> {
+    overview_scope(age_today(child), holder(link)).map_err(|f| {
+        ApiError::new(
+            StatusCode::FORBIDDEN,
+            "link-not-for-this",
+            "Not with this link",
+            f.message,
+        )
+    })
 }
 
 async fn log(
@@ -116,6 +156,9 @@ pub struct AskedView {
     /// What is asked, in plain Dutch.
     pub explanation: String,
     pub recipient_name: String,
+    /// A region-wide request: the youth-care organisations it would cover (those serving the
+    /// region today), by name.
+    pub covered_organizations: Vec<String>,
     pub information_version: Option<String>,
     pub consent_valid_until: Option<NaiveDate>,
 }
@@ -124,7 +167,10 @@ pub struct AskedView {
 pub struct ParentPage {
     /// `invitation` (decide once) or `standing` (consents, withdrawal, access log).
     pub kind: String,
+    /// `guardian` (a parent or carer) or `child` (the child's own link).
+    pub holder: String,
     pub child_given_name: String,
+    /// The guardian's name (empty on the child's own link).
     pub guardian_name: String,
     pub organization_name: String,
     pub asked: Option<AskedView>,
@@ -132,6 +178,8 @@ pub struct ParentPage {
     pub decided: bool,
     /// The parent's rights, in plain Dutch.
     pub rights: String,
+    /// From 16 a parent's overview shows only their own decisions and no access log.
+    pub only_own_decisions: bool,
     pub expires_at: DateTime<Utc>,
 }
 
@@ -153,7 +201,7 @@ pub async fn parent_page(
         .list_guardians(child.id)
         .await?
         .into_iter()
-        .find(|g| g.id == row.guardian_id);
+        .find(|g| Some(g.id) == row.guardian_id);
     let organization = state.store.get_organization(child.organization_id).await?;
     let asked = match (&row.purpose, row.kind.as_str()) {
         (Some(p), "invitation") => {
@@ -173,10 +221,19 @@ pub async fn parent_page(
                     .unwrap_or_default(),
                 _ => String::new(),
             };
+            let mut covered_organizations = Vec::new();
+            if let Some(code) = &row.recipient_region_code {
+                for org in state.store.organizations_serving_region(code).await? {
+                    if let Some(o) = state.store.get_organization(org).await? {
+                        covered_organizations.push(o.name);
+                    }
+                }
+            }
             Some(AskedView {
                 purpose: p.clone(),
                 explanation: purpose.explanation_nl().into(),
                 recipient_name,
+                covered_organizations,
                 information_version: row.information_version.clone(),
                 consent_valid_until: row.consent_valid_until,
             })
@@ -184,8 +241,12 @@ pub async fn parent_page(
         _ => None,
     };
     log(&state, &row, AuditAction::Read, "parent_link", Some(row.id)).await?;
+    let only_own_decisions = row.kind == "standing"
+        && overview_scope(age_today(&child), holder(&row)) == Ok(OverviewScope::OwnDecisionsOnly);
     Ok(axum::Json(ParentPage {
         kind: row.kind.clone(),
+        holder: row.holder.clone(),
+        only_own_decisions,
         child_given_name: child.given_name,
         guardian_name: guardian.map(|g| g.name).unwrap_or_default(),
         organization_name: organization.map(|o| o.name).unwrap_or_default(),
@@ -241,17 +302,24 @@ pub async fn parent_decision(
         _ => return Err(ApiError::internal("invitation without recipient")),
     };
     let at = now();
+    let guardians = state.store.list_guardians(child.id).await?;
+    let authority = guardians
+        .iter()
+        .any(|g| Some(g.id) == row.guardian_id && g.has_parental_authority);
+    // judged today: the child may have turned 16 since the invitation was sent
+    may_invite(age_today(&child), holder(&row), authority)
+        .map_err(|f| super::consents::rule_problem(vec![f], "decision"))?;
     let new = NewDecision {
         purpose,
+        region_organizations: super::consents::region_organizations(&state, &recipient).await?,
         recipient,
         decision: body.decision,
-        givers: vec![Giver::Guardian(row.guardian_id)],
+        givers: vec![holder(&row)],
         valid_from: dutch_date(at),
         valid_until: row.consent_valid_until,
         no_signs_of_disagreement: false,
         child_not_competent: false,
     };
-    let guardians = state.store.list_guardians(child.id).await?;
     let existing = consent_facts(
         &state
             .store
@@ -281,8 +349,8 @@ pub async fn parent_decision(
             evidence_ref: Some(format!("parent-link:{}", row.id)),
             noted_by_staff_id: None,
             information_version: row.information_version.clone().unwrap_or_default(),
-            recorded_by_subject: format!("guardian:{}", row.guardian_id),
-            recorded_by_role: "parent".into(),
+            recorded_by_subject: holder_subject(&row),
+            recorded_by_role: holder_role(&row).into(),
             recorded_by_organization_id: None,
             parent_link_id: Some(row.id),
             at,
@@ -327,9 +395,21 @@ pub async fn parent_consents(
     Path(token): Path<String>,
 ) -> Result<axum::Json<Vec<ConsentView>>, ApiError> {
     let (row, child) = link(&state, &token, "standing").await?;
-    let records = state.store.consents_of_child(child.id, None).await?;
+    let mut records = state.store.consents_of_child(child.id, None).await?;
+    if scope(&row, &child)? == OverviewScope::OwnDecisionsOnly {
+        let me = holder(&row);
+        records.retain(|r| {
+            r.givers.iter().any(|g| match me {
+                Giver::Guardian(id) => g.guardian_id == Some(id),
+                Giver::Child => g.is_child,
+            })
+        });
+    }
     log(&state, &row, AuditAction::Read, "consent", None).await?;
-    Ok(axum::Json(records.into_iter().map(Into::into).collect()))
+    Ok(axum::Json(super::consents::consent_views(
+        &state.keys,
+        records,
+    )?))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -361,10 +441,11 @@ pub async fn parent_withdraw(
         Some(r) if r.consent.child_id == child.id => r,
         _ => return Err(ApiError::not_found("consent")),
     };
+    scope(&row, &child)?;
     withdraw(
         &state,
         record,
-        Giver::Guardian(row.guardian_id),
+        holder(&row),
         body.reason,
         parent_actor(&row),
         child.id,
@@ -405,6 +486,14 @@ pub async fn parent_access_log(
     Query(q): Query<AccessLogParams>,
 ) -> Result<axum::Json<PageOf<AccessView>>, ApiError> {
     let (row, child) = link(&state, &token, "standing").await?;
+    if scope(&row, &child)? == OverviewScope::OwnDecisionsOnly {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "young-person-decides",
+            "Not with this link",
+            "from 16 who saw the young person's data is theirs to know: a parent sees it only with their consent (WGBO 7:457)",
+        ));
+    }
     let (after, limit) = seq_page(q.limit, q.cursor.as_deref())?;
     let rows = state.store.child_access_log(child.id, after, limit).await?;
     log(&state, &row, AuditAction::Read, "access_log", None).await?;
@@ -413,15 +502,16 @@ pub async fn parent_access_log(
     } else {
         None
     };
-    let own = format!("guardian:{}", row.guardian_id);
+    let own = holder_subject(&row);
     let items = rows
         .into_iter()
         .map(|r| AccessView {
             occurred_at: r.occurred_at,
             who: match (r.staff_name, r.actor_role.as_str()) {
                 (Some(name), _) => name,
-                (None, "parent") if r.actor_subject == own => "u zelf".into(),
+                (None, "parent" | "child") if r.actor_subject == own => "u zelf".into(),
                 (None, "parent") => "een ouder of verzorger".into(),
+                (None, "child") => "het kind zelf".into(),
                 (None, "integration") => "het systeem van de organisatie".into(),
                 (None, _) => "beheer".into(),
             },

@@ -19,6 +19,7 @@ use utoipa::{IntoParams, ToSchema};
 #[serde(deny_unknown_fields)]
 pub struct ImportParams {
     /// Validity start for files without a `valid_from` column (CBS files have none).
+    #[serde(default, deserialize_with = "crate::domain::calendar::iso_date_opt")]
     pub valid_from: Option<NaiveDate>,
 }
 
@@ -108,6 +109,7 @@ pub async fn list_regions(
 #[serde(deny_unknown_fields)]
 pub struct RegionParams {
     /// The date the membership is read on (default: today in the Netherlands).
+    #[serde(default, deserialize_with = "crate::domain::calendar::iso_date_opt")]
     pub on: Option<NaiveDate>,
 }
 

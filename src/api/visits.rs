@@ -5,17 +5,20 @@
 
 use super::children::{accessible_child, role_of};
 use super::consents::{consent_facts, guardian_facts};
-use super::consultations::{consultation_for, specialist_consent, Standing, PURPOSE_CONSULTATION};
+use super::consultations::{
+    consultation_for, slot_holder, specialist_consent, PURPOSE_CONSULTATION,
+};
 use super::extract::{Json, Path, Query};
 use super::{etag, if_match, PageOf};
 use crate::audit::{AuditAction, AuditRecord};
 use crate::auth::Principal;
+use crate::domain::access::RequestStanding;
 use crate::domain::access::{child_record_access, ChildScope};
 use crate::domain::calendar::{dutch_date, now};
 use crate::domain::consent::{consent_in_force, Giver, Purpose, Recipient, Target};
 use crate::domain::consultation::{
-    next, validate_visit, Competence, ConsultationStatus, Event, Outcome, Participant, VisitKind,
-    VisitStatus,
+    close_outcome_allowed, next, validate_visit, Competence, ConsultationStatus, Event, Outcome,
+    Participant, VisitKind, VisitStatus,
 };
 use crate::domain::types::Role;
 use crate::domain::Validation;
@@ -45,19 +48,29 @@ fn split(s: &str) -> Vec<String> {
         .collect()
 }
 
-/// The request must be the caller's as its assigned specialist, open for work, with consent in force.
-async fn my_open_request(
+/// The request must be the caller's as its assigned specialist.
+async fn my_request(
     state: &AppState,
     p: &Principal,
     id: Uuid,
 ) -> Result<ConsultationRow, ApiError> {
     let (row, standing) = consultation_for(state, p, id, AuditAction::Update).await?;
     let me = p.staff.as_ref().map(|s| s.staff.id);
-    if standing != Standing::Specialist || row.assigned_to != me || me.is_none() {
+    if standing != RequestStanding::Specialist || row.assigned_to != me || me.is_none() {
         return Err(ApiError::forbidden(
             "only the specialist who accepted the request works on it",
         ));
     }
+    Ok(row)
+}
+
+/// The request must be the caller's as its assigned specialist, open for work, with consent in force.
+async fn my_open_request(
+    state: &AppState,
+    p: &Principal,
+    id: Uuid,
+) -> Result<ConsultationRow, ApiError> {
+    let row = my_request(state, p, id).await?;
     specialist_consent(state, p, &row).await?;
     let status: ConsultationStatus = row.status.parse().map_err(ApiError::internal)?;
     if !matches!(
@@ -76,6 +89,7 @@ async fn my_open_request(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct VisitInput {
+    #[serde(deserialize_with = "crate::domain::calendar::iso_date")]
     pub date: NaiveDate,
     pub duration_minutes: i64,
     pub kind: VisitKind,
@@ -142,11 +156,12 @@ fn visit_view(state: &AppState, v: VisitRow, full: bool) -> Result<VisitView, Ap
     })
 }
 
-fn check_visit(v: &mut Validation, body: &VisitInput) {
+fn check_visit(v: &mut Validation, body: &VisitInput, request: &ConsultationRow) {
     validate_visit(
         v,
         body.date,
         dutch_date(now()),
+        dutch_date(request.created_at),
         body.status.unwrap_or(VisitStatus::Held),
         body.duration_minutes,
         body.participants.len(),
@@ -180,7 +195,7 @@ pub async fn create_visit(
 ) -> Result<Response, ApiError> {
     let row = my_open_request(&state, &principal, id).await?;
     let mut v = Validation::new();
-    check_visit(&mut v, &body);
+    check_visit(&mut v, &body, &row);
     v.finish().map_err(ApiError::validation)?;
     let at = now();
     let visit_id = Uuid::now_v7();
@@ -239,14 +254,14 @@ pub async fn list_visits(
 ) -> Result<axum::Json<Vec<VisitView>>, ApiError> {
     let (row, standing) = consultation_for(&state, &principal, id, AuditAction::Read).await?;
     let (full, role) = match standing {
-        Standing::Specialist
+        RequestStanding::Specialist
             if row.assigned_to.is_some()
                 && row.assigned_to == principal.staff.as_ref().map(|s| s.staff.id) =>
         {
             specialist_consent(&state, &principal, &row).await?;
             (true, Role::Specialist)
         }
-        Standing::ChildRecord(role) => (false, role),
+        RequestStanding::ChildRecord(access) => (false, role_of(access)),
         _ => return Err(ApiError::not_found("consultation")),
     };
     let visits = state.store.visits_of(row.id).await?;
@@ -302,7 +317,7 @@ pub async fn update_visit(
         ));
     };
     let mut v = Validation::new();
-    check_visit(&mut v, &body);
+    check_visit(&mut v, &body, &row);
     v.finish().map_err(ApiError::validation)?;
     let status = body.status.unwrap_or(VisitStatus::Held);
     let mut updated = visit.clone();
@@ -429,7 +444,22 @@ pub async fn close(
     Path(id): Path<Uuid>,
     Json(body): Json<CloseRequest>,
 ) -> Result<axum::Json<ClosedView>, ApiError> {
-    let row = my_open_request(&state, &principal, id).await?;
+    // a request on hold (consent withdrawn) is closed as "parents withdrew" without reading
+    // anything the withdrawal closed off; any other close needs the request open and consent
+    let row = my_request(&state, &principal, id).await?;
+    let current: ConsultationStatus = row.status.parse().map_err(ApiError::internal)?;
+    if !close_outcome_allowed(current, body.outcome) {
+        return Err(ApiError::conflict(
+            "closed-or-paused",
+            "consent was withdrawn: the request is on hold and is closed only with the outcome parents_withdrew",
+        )
+        .with("current_status", &row.status));
+    }
+    let row = if current == ConsultationStatus::OnHold {
+        row
+    } else {
+        my_open_request(&state, &principal, id).await?
+    };
     let mut v = Validation::new();
     v.text("summary", &body.summary, 20_000);
     v.optional_text("advice_for_group", body.advice_for_group.as_deref(), 10_000);
@@ -472,7 +502,7 @@ pub async fn close(
         .map(|r| r.kind_of_care.trim().to_string());
     after.referral_consent_in_force = referral_in_force;
     let change = crate::store::ConsultationChange {
-        release: row.assigned_to,
+        release: slot_holder(&row)?,
         audit: vec![AuditRecord::new(
             &principal.audit_actor(Role::Specialist),
             AuditAction::Update,

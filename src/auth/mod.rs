@@ -50,6 +50,12 @@ pub enum AuthError {
     AlgorithmNotAllowed,
     #[error("no key for this token (kid unknown)")]
     UnknownKey,
+    #[error("token issued in the future (iat beyond the leeway)")]
+    IssuedInFuture,
+    #[error("token lives longer than the configured maximum")]
+    TooLongLived,
+    #[error("bearer token too large")]
+    TooLarge,
     #[error("token rejected: {0}")]
     Invalid(#[from] jsonwebtoken::errors::Error),
 }
@@ -99,20 +105,29 @@ pub struct Authenticator {
     oidc: Vec<oidc::OidcIssuer>,
     audience: String,
     leeway: u64,
+    max_lifetime: u64,
 }
 
+/// Longest bearer token looked at; a longer one is refused before any parsing (real tokens
+/// are 1–2 KB; a 500 KB header must not cost a signature check).
+pub const MAX_TOKEN_BYTES: usize = 8 * 1024;
+
 impl Authenticator {
+    /// `max_lifetime`: the most seconds a token may still be valid for (`exp` − now), so a
+    /// leaked token with `exp` in the year 2⁶² is not good forever.
     pub fn new(
         dev: Option<DevIssuer>,
         oidc: Vec<oidc::OidcIssuer>,
         audience: String,
         leeway: u64,
+        max_lifetime: u64,
     ) -> Self {
         Self {
             dev,
             oidc,
             audience,
             leeway,
+            max_lifetime,
         }
     }
 
@@ -139,6 +154,31 @@ impl Authenticator {
 
     /// Verifies `token` and returns its claims.
     pub async fn verify(&self, token: &str) -> Result<Claims, AuthError> {
+        let claims = self.verify_signature(token).await?;
+        self.check_times(&claims, chrono::Utc::now().timestamp())?;
+        Ok(claims)
+    }
+
+    /// Beyond `exp`/`nbf` (checked with the signature): not issued in the future, and not
+    /// valid for longer than the maximum lifetime from now.
+    fn check_times(&self, claims: &Claims, now: i64) -> Result<(), AuthError> {
+        let leeway = self.leeway as i64;
+        if claims
+            .iat
+            .is_some_and(|iat| iat > now.saturating_add(leeway))
+        {
+            return Err(AuthError::IssuedInFuture);
+        }
+        if claims.exp.saturating_sub(now) > (self.max_lifetime as i64).saturating_add(leeway) {
+            return Err(AuthError::TooLongLived);
+        }
+        Ok(())
+    }
+
+    async fn verify_signature(&self, token: &str) -> Result<Claims, AuthError> {
+        if token.len() > MAX_TOKEN_BYTES {
+            return Err(AuthError::TooLarge);
+        }
         let header = decode_header(token).map_err(|_| AuthError::Malformed)?;
         let issuer = unverified_issuer(token).ok_or(AuthError::Malformed)?;
         if issuer == DEV_ISSUER {

@@ -511,6 +511,7 @@ fn grant(youth: Uuid, a: Uuid, b: Uuid) -> NewDecision {
     NewDecision {
         purpose: Purpose::Consultation,
         recipient: Recipient::Organization(youth),
+        region_organizations: Vec::new(),
         decision: Decision::Granted,
         givers: vec![Giver::Guardian(a), Giver::Guardian(b)],
         valid_from: chrono::NaiveDate::from_ymd_opt(2026, 1, 1).unwrap(),
@@ -612,13 +613,14 @@ async fn raw_submission(b: &Bench, i: u64) -> anyhow::Result<()> {
         |_| true,
     );
     let at = now();
+    let id = Uuid::now_v7();
     let row = ConsultationRow {
-        id: Uuid::now_v7(),
+        id,
         child_id: child.id,
         organization_id: child.organization_id,
         location_id: child.location_id,
         concern_id: b.concerns[k],
-        question: "Hoe kan dit kind meer meedoen?".into(),
+        question: b.state.keys.seal(id, "Hoe kan dit kind meer meedoen?"),
         expertise: "language".into(),
         urgency: "normal".into(),
         region_code: region,
@@ -630,6 +632,7 @@ async fn raw_submission(b: &Bench, i: u64) -> anyhow::Result<()> {
         assigned_to: None,
         accepted_at: None,
         status_reason: None,
+        status_note_sealed: None,
         requested_by_subject: b.mentor_sub.clone(),
         requested_by_staff_id: b.actor.staff_id,
         version: 1,
@@ -1273,7 +1276,7 @@ async fn figures(args: &Args, n: usize) -> anyhow::Result<()> {
         let state = kindbrug::build_state(config).await?;
         eprintln!("{backend}: generating {n} requests …");
         let started = Instant::now();
-        let g = kindbrug::scale::generate(state.store.as_ref(), n, 2026).await?;
+        let g = kindbrug::scale::generate(state.store.as_ref(), &state.keys, n, 2026).await?;
         let generated_in = started.elapsed();
         // PostgreSQL plans from statistics: refresh them after the bulk load, as autovacuum would
         if backend == "postgres" {
@@ -1539,6 +1542,7 @@ fn rule_cost() -> String {
             id: Uuid::now_v7(),
             purpose: Purpose::Consultation,
             recipient: Recipient::Organization(youth),
+            region_organizations: Vec::new(),
             decision: Decision::Granted,
             status: if i == 3 {
                 ConsentStatus::Active

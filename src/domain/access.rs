@@ -68,6 +68,82 @@ pub fn may_read_audit_log(actor: &Actor) -> bool {
     actor.has(Role::Admin)
 }
 
+/// Where a consultation request belongs and who holds it, as the access rules see it.
+#[derive(Debug, Clone, Copy)]
+pub struct RequestScope<'a> {
+    pub child: ChildScope,
+    pub region_code: &'a str,
+    pub offered_to: Option<Uuid>,
+    pub assigned_to: Option<Uuid>,
+}
+
+/// How a caller relates to a consultation request. On the youth-care side this is only a
+/// first step: a specialist or coordinator also needs the parents' consent in force covering
+/// their organisation (checked against the records, afresh on every access).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RequestStanding {
+    /// Keeps the child's record (mentor of the location, the organisation's system).
+    ChildRecord(ChildAccess),
+    /// The specialist it is offered to or assigned to.
+    Specialist,
+    /// Coordinator of the request's region.
+    Coordinator,
+}
+
+/// The caller's standing toward a request, if any.
+pub fn request_standing(actor: &Actor, scope: RequestScope<'_>) -> Option<RequestStanding> {
+    if let Some(a) = child_record_access(actor, scope.child) {
+        return Some(RequestStanding::ChildRecord(a));
+    }
+    let me = actor.staff_id;
+    if actor.has(Role::Specialist)
+        && me.is_some()
+        && (scope.offered_to == me || scope.assigned_to == me)
+    {
+        return Some(RequestStanding::Specialist);
+    }
+    if actor.has(Role::Coordinator)
+        && actor
+            .region_codes
+            .iter()
+            .any(|r| r.as_str() == scope.region_code)
+    {
+        return Some(RequestStanding::Coordinator);
+    }
+    None
+}
+
+/// What of a request a caller with `standing` sees. The child's question (*hulpvraag*) reaches
+/// a specialist only once they accepted (an offer names expertise and urgency, not the child's
+/// situation); the closing summary is the youth-care file of the specialist who worked on it;
+/// the advice for the group is for the childcare side and that specialist.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RequestVisibility {
+    pub question: bool,
+    pub summary: bool,
+    pub advice: bool,
+}
+
+pub fn request_visibility(standing: RequestStanding, accepted: bool) -> RequestVisibility {
+    match standing {
+        RequestStanding::ChildRecord(_) => RequestVisibility {
+            question: true,
+            summary: false,
+            advice: true,
+        },
+        RequestStanding::Specialist => RequestVisibility {
+            question: accepted,
+            summary: accepted,
+            advice: accepted,
+        },
+        RequestStanding::Coordinator => RequestVisibility {
+            question: true,
+            summary: false,
+            advice: false,
+        },
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -111,6 +187,59 @@ mod tests {
             child_record_access(&integration, scope()),
             Some(ChildAccess::OwnIntegration)
         );
+    }
+
+    #[test]
+    fn an_offer_shows_no_question_until_accepted() {
+        let offered = request_visibility(RequestStanding::Specialist, false);
+        assert!(!offered.question && !offered.summary && !offered.advice);
+        assert!(request_visibility(RequestStanding::Specialist, true).question);
+        let mentor = request_visibility(
+            RequestStanding::ChildRecord(ChildAccess::MentorOfLocation),
+            true,
+        );
+        assert!(mentor.question && !mentor.summary);
+    }
+
+    #[test]
+    fn standing_needs_the_location_the_offer_or_the_region() {
+        let child = scope();
+        let spec = Uuid::from_u128(77);
+        let req = RequestScope {
+            child,
+            region_code: "JZ22",
+            offered_to: Some(spec),
+            assigned_to: None,
+        };
+        let specialist = Actor {
+            roles: vec![Role::Specialist],
+            organization_id: Some(Uuid::from_u128(5)),
+            staff_id: Some(spec),
+            ..Default::default()
+        };
+        assert_eq!(
+            request_standing(&specialist, req),
+            Some(RequestStanding::Specialist)
+        );
+        let other = Actor {
+            staff_id: Some(Uuid::from_u128(78)),
+            ..specialist.clone()
+        };
+        assert_eq!(request_standing(&other, req), None);
+        let coordinator = Actor {
+            roles: vec![Role::Coordinator],
+            region_codes: vec!["JZ22".parse().unwrap()],
+            ..Default::default()
+        };
+        assert_eq!(
+            request_standing(&coordinator, req),
+            Some(RequestStanding::Coordinator)
+        );
+        let elsewhere = Actor {
+            region_codes: vec!["JZ14".parse().unwrap()],
+            ..coordinator
+        };
+        assert_eq!(request_standing(&elsewhere, req), None);
     }
 
     proptest! {

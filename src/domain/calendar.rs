@@ -32,6 +32,49 @@ pub fn birthday_in(born: NaiveDate, year: i32) -> NaiveDate {
         .expect("a valid date")
 }
 
+/// Earliest and latest year a calendar date in a request may have: anything outside is a typo
+/// or a probe (`0000-01-01`, `9999-12-31`), never a fact about a child. Each field narrows
+/// this further (a birth date not in the future, a visit not before its request, …).
+pub const FIRST_YEAR: i32 = 1900;
+pub const LAST_YEAR: i32 = 2199;
+
+/// Parses a calendar date written exactly `YYYY-MM-DD` (ISO 8601 extended, four-digit year,
+/// two-digit month and day) within [`FIRST_YEAR`]..=[`LAST_YEAR`]. `2026-1-1`, `+2026-01-01`
+/// and `2026-01-01T00:00` are refused.
+pub fn parse_iso_date(s: &str) -> Option<NaiveDate> {
+    let b = s.as_bytes();
+    let shape = b.len() == 10
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && b.iter()
+            .enumerate()
+            .all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit());
+    if !shape {
+        return None;
+    }
+    let date = NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()?;
+    (FIRST_YEAR..=LAST_YEAR)
+        .contains(&date.year())
+        .then_some(date)
+}
+
+/// Serde helpers for calendar dates in requests: `#[serde(deserialize_with = "iso_date")]`.
+pub fn iso_date<'de, D: serde::Deserializer<'de>>(d: D) -> Result<NaiveDate, D::Error> {
+    let s = <std::borrow::Cow<'de, str> as serde::Deserialize>::deserialize(d)?;
+    parse_iso_date(&s).ok_or_else(|| {
+        serde::de::Error::custom(format!(
+            "not a valid date: write YYYY-MM-DD between {FIRST_YEAR} and {LAST_YEAR}"
+        ))
+    })
+}
+
+/// [`iso_date`] for an optional field (use with `#[serde(default)]`).
+pub fn iso_date_opt<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<NaiveDate>, D::Error> {
+    #[derive(serde::Deserialize)]
+    struct Wrap(#[serde(deserialize_with = "iso_date")] NaiveDate);
+    Ok(<Option<Wrap> as serde::Deserialize>::deserialize(d)?.map(|w| w.0))
+}
+
 /// Easter Sunday (Gregorian; the anonymous algorithm of Meeus/Jones/Butcher).
 pub fn easter(year: i32) -> NaiveDate {
     let a = year % 19;
@@ -122,6 +165,29 @@ pub fn truncate_micros(t: DateTime<Utc>) -> DateTime<Utc> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_four_two_two_digit_dates_in_range() {
+        assert_eq!(
+            parse_iso_date("2026-02-28"),
+            NaiveDate::from_ymd_opt(2026, 2, 28)
+        );
+        for bad in [
+            "2026-1-1",
+            "2026-01-1",
+            "+2026-01-01",
+            "2026-01-01T00:00",
+            " 2026-01-01",
+            "0000-01-01",
+            "9999-12-31",
+            "2026-02-30",
+            "2026/01/01",
+            "",
+        ] {
+            assert_eq!(parse_iso_date(bad), None, "{bad}");
+        }
+    }
+
     use chrono::{Duration, TimeZone};
     use proptest::prelude::*;
 

@@ -9,6 +9,62 @@ use chrono::NaiveDate;
 /// Youth care (Jeugdwet) runs to 18; a child of 18 or older is not a child of this gateway.
 pub const MAX_AGE: u32 = 17;
 
+/// Does `text` hold what can only be a BSN (*burgerservicenummer*): nine digits, also written
+/// with dots, spaces or dashes between them (`1234.56.782`, `BSN 123456782`), that pass the
+/// eleven-test? The gateway has no legal ground to store one (UAVG art. 46).
+pub fn contains_bsn(text: &str) -> bool {
+    let mut digits: Vec<u32> = Vec::new();
+    let mut pending_separator = false;
+    let check = |d: &[u32]| d.len() == 9 && eleven_test(d);
+    for c in text.chars() {
+        if let Some(d) = c.to_digit(10) {
+            digits.push(d);
+            pending_separator = false;
+        } else if matches!(c, '.' | ' ' | '-') && !digits.is_empty() && !pending_separator {
+            pending_separator = true;
+        } else {
+            if check(&digits) {
+                return true;
+            }
+            digits.clear();
+            pending_separator = false;
+        }
+    }
+    check(&digits)
+}
+
+/// The BSN eleven-test: 9·d1 + 8·d2 + … + 2·d8 − 1·d9 is a multiple of 11 (and not all zero).
+fn eleven_test(d: &[u32]) -> bool {
+    let sum: i64 = d[..8]
+        .iter()
+        .enumerate()
+        .map(|(i, &x)| i64::from(x) * (9 - i as i64))
+        .sum::<i64>()
+        - i64::from(d[8]);
+    sum % 11 == 0 && d.iter().any(|&x| x != 0)
+}
+
+/// Refuses a BSN in a field that can only be one there (a reference, a name).
+pub fn refuse_bsn(v: &mut Validation, field: &str, value: &str) {
+    if contains_bsn(value) {
+        v.add(
+            field,
+            "this looks like a BSN (citizen service number); the gateway may not store one (UAVG art. 46). Use the organisation's own reference",
+        );
+    }
+}
+
+/// A warning for free text that seems to hold a BSN: it is stored (free text may hold numbers
+/// that only look like one), and the caller is asked to remove it.
+pub fn bsn_warning(field: &str, value: Option<&str>) -> Option<super::FieldError> {
+    value.filter(|v| contains_bsn(v)).map(|_| {
+        super::FieldError::new(
+            field,
+            "this text seems to hold a BSN (citizen service number); the gateway may not store one (UAVG art. 46): please remove it",
+        )
+    })
+}
+
 /// Checks the fields of a child being registered, judged on `today` (Dutch calendar date).
 pub fn validate_child(
     v: &mut Validation,
@@ -19,6 +75,8 @@ pub fn validate_child(
 ) {
     v.text("external_ref", external_ref, 64);
     v.text("given_name", given_name, 100);
+    refuse_bsn(v, "external_ref", external_ref);
+    refuse_bsn(v, "given_name", given_name);
     match age_on(date_of_birth, today) {
         None => v.add("date_of_birth", "must not be in the future"),
         Some(age) if age > MAX_AGE => v.add("date_of_birth", "the child must be under 18"),
@@ -30,6 +88,7 @@ pub fn validate_child(
 /// recorded with its source; only then can they consent (checked by the consent rules).
 pub fn validate_guardian(v: &mut Validation, name: &str, email: Option<&str>, phone: Option<&str>) {
     v.text("name", name, 200);
+    refuse_bsn(v, "name", name);
     if let Some(email) = email {
         let ok = email.len() <= 254
             && email.split_once('@').is_some_and(|(local, domain)| {
@@ -51,6 +110,31 @@ pub fn validate_guardian(v: &mut Validation, name: &str, email: Option<&str>, ph
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_bsn_is_recognised_however_it_is_written() {
+        // 111222333 passes the eleven-test (the example number of the Dutch government)
+        for text in [
+            "111222333",
+            "1112.22.333",
+            "BSN 111222333",
+            "bsn: 111 222 333",
+            "nr 111-222-333.",
+        ] {
+            assert!(contains_bsn(text), "{text}");
+        }
+        for text in [
+            "111222334",
+            "K-0042",
+            "06 1234 5678",
+            "2026-01-01",
+            "000000000",
+            "1112223330",
+            "11122233",
+        ] {
+            assert!(!contains_bsn(text), "{text}");
+        }
+    }
 
     fn d(s: &str) -> NaiveDate {
         s.parse().unwrap()

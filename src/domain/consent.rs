@@ -106,22 +106,12 @@ pub enum Recipient {
     Region(RegionCode),
 }
 
-/// The party a use of data is for: an organisation, and the region its specialist would serve
-/// the child in (set only when the organisation serves that region).
+/// The party a use of data is for: an organisation, and the region the child is served in.
+/// Without an organisation the question is about "the specialists of the region" as such.
 #[derive(Debug, Clone, Default)]
 pub struct Target {
     pub organization_id: Option<Uuid>,
     pub region: Option<RegionCode>,
-}
-
-impl Recipient {
-    /// Does consent toward this recipient cover `target`?
-    pub fn covers(&self, target: &Target) -> bool {
-        match self {
-            Recipient::Organization(o) => target.organization_id == Some(*o),
-            Recipient::Region(r) => target.region.as_ref() == Some(r),
-        }
-    }
 }
 
 /// A guardian as the rules see them.
@@ -137,12 +127,18 @@ pub struct ConsentFact {
     pub id: Uuid,
     pub purpose: Purpose,
     pub recipient: Recipient,
+    /// For a region-wide consent: the youth-care organisations serving the region when it was
+    /// given. The parents were told "the specialists of region X", so it covers those and no
+    /// provider that joined the region later (AVG art. 4(11): specific, informed).
+    pub region_organizations: Vec<Uuid>,
     pub decision: Decision,
     pub status: ConsentStatus,
     pub givers: Vec<Giver>,
     pub valid_from: NaiveDate,
     pub valid_until: Option<NaiveDate>,
     pub no_signs_of_disagreement: bool,
+    /// A child of 12 or older judged not competent in the matter (*wilsonbekwaam*, WGBO
+    /// 7:465(2)): the parents decide for them. Who judged it, when and why is on the record.
     pub child_not_competent: bool,
     pub recorded_at: DateTime<Utc>,
 }
@@ -150,6 +146,20 @@ pub struct ConsentFact {
 impl ConsentFact {
     fn in_period(&self, on: NaiveDate) -> bool {
         self.valid_from <= on && self.valid_until.is_none_or(|u| on <= u)
+    }
+
+    /// Does this record's recipient cover `target`? An organisation covers itself; a region
+    /// covers the region as such, and each organisation that served it when the consent was given.
+    pub fn covers(&self, target: &Target) -> bool {
+        match &self.recipient {
+            Recipient::Organization(o) => target.organization_id == Some(*o),
+            Recipient::Region(r) => {
+                target.region.as_ref() == Some(r)
+                    && target
+                        .organization_id
+                        .is_none_or(|o| self.region_organizations.contains(&o))
+            }
+        }
     }
 }
 
@@ -213,12 +223,12 @@ pub fn requirement(
             GuardianRule::All(with_authority.clone())
         }
     };
-    let (guardians_rule, child) = if age < CHILD_CONSENTS_FROM {
+    // from 12 a child judged not competent in the matter does not consent; the parents with
+    // authority decide for them (WGBO 7:465(2))
+    let (guardians_rule, child) = if age < CHILD_CONSENTS_FROM || child_not_competent {
         (parents(), false)
     } else if age < CHILD_ALONE_FROM {
         (parents(), true)
-    } else if child_not_competent {
-        (parents(), false)
     } else {
         (GuardianRule::NotNeeded, true)
     };
@@ -282,14 +292,14 @@ pub fn consent_in_force(
         ));
         return check;
     };
-    let mut relevant: Vec<&ConsentFact> = records
+    let covering: Vec<&ConsentFact> = records
         .iter()
-        .filter(|r| {
-            r.status == ConsentStatus::Active
-                && r.purpose == purpose
-                && r.recipient.covers(target)
-                && r.in_period(on)
-        })
+        .filter(|r| r.purpose == purpose && r.covers(target))
+        .collect();
+    let mut relevant: Vec<&ConsentFact> = covering
+        .iter()
+        .filter(|r| r.status == ConsentStatus::Active && r.in_period(on))
+        .copied()
         .collect();
     relevant.sort_by_key(|r| r.recorded_at);
     let granted: Vec<&&ConsentFact> = relevant
@@ -384,7 +394,10 @@ pub fn consent_in_force(
             .reasons
             .push(RuleFailure::new("refused", "consent was refused"));
     }
-    check.allowed = check.missing.is_empty() && check.refused_by.is_empty();
+    explain_missing(&mut check, &covering, on);
+    check.allowed = check.missing.is_empty()
+        && check.refused_by.is_empty()
+        && !check.reasons.iter().any(|r| r.rule == "starts-later");
     if check.allowed {
         check.consent_id = granted.last().map(|r| r.id);
         let mut givers: Vec<Giver> = authority.iter().map(|id| Giver::Guardian(*id)).collect();
@@ -400,11 +413,98 @@ pub fn consent_in_force(
     check
 }
 
+/// Says why each missing giver counts as missing when their own latest decision explains it:
+/// a consent that was withdrawn, one whose period ended, or one that has not started yet (that
+/// giver need not be asked again: they are taken off `missing`). Names no one: the rule only.
+fn explain_missing(check: &mut ConsentCheck, covering: &[&ConsentFact], on: NaiveDate) {
+    let mut reasons: Vec<RuleFailure> = Vec::new();
+    let mut add = |r: RuleFailure| {
+        if !reasons
+            .iter()
+            .any(|x| x.rule == r.rule && x.message == r.message)
+        {
+            reasons.push(r);
+        }
+    };
+    let mut still_missing = Vec::new();
+    for g in std::mem::take(&mut check.missing) {
+        let latest = covering
+            .iter()
+            .filter(|r| r.givers.contains(&g) && r.status != ConsentStatus::Superseded)
+            .max_by_key(|r| r.recorded_at);
+        match latest {
+            Some(r) if r.status == ConsentStatus::Withdrawn => {
+                add(RuleFailure::new(
+                    "withdrawn",
+                    "consent was withdrawn; nothing further happens under it (AVG art. 7(3))",
+                ));
+                still_missing.push(g);
+            }
+            Some(r) if r.decision == Decision::Granted && r.valid_from > on => {
+                add(RuleFailure::new(
+                    "starts-later",
+                    format!("the consent given starts on {}", r.valid_from),
+                ));
+            }
+            Some(r) if r.decision == Decision::Granted && r.valid_until.is_some_and(|u| u < on) => {
+                add(RuleFailure::new(
+                    "period-ended",
+                    format!(
+                        "the consent given ended on {}; ask again",
+                        r.valid_until.expect("checked")
+                    ),
+                ));
+                still_missing.push(g);
+            }
+            _ => still_missing.push(g),
+        }
+    }
+    check.missing = still_missing;
+    check.reasons.extend(reasons);
+}
+
+/// The birthdays within a consent's period that change who must consent (12: the child too;
+/// 16: the young person alone), as warnings for whoever records it. A parents-only consent
+/// spanning the 12th birthday stops covering further help on that day.
+pub fn period_warnings(born: NaiveDate, new: &NewDecision) -> Vec<RuleFailure> {
+    use chrono::Datelike;
+    let mut out = Vec::new();
+    if new.decision != Decision::Granted || new.child_not_competent {
+        return out;
+    }
+    let child_gives = new.givers.contains(&Giver::Child);
+    for (years, warning) in [
+        (CHILD_CONSENTS_FROM, "turns-12-during-period"),
+        (CHILD_ALONE_FROM, "turns-16-during-period"),
+    ] {
+        let day = super::calendar::birthday_in(born, born.year() + years as i32);
+        let within = new.valid_from < day && new.valid_until.is_none_or(|u| day <= u);
+        if !within {
+            continue;
+        }
+        let message = if years == CHILD_CONSENTS_FROM && !child_gives {
+            format!(
+                "the child turns 12 on {day}: from that day this consent covers nothing further until the child consents too (Jeugdwet §7.3)"
+            )
+        } else if years == CHILD_ALONE_FROM {
+            format!(
+                "the young person turns 16 on {day}: from that day they decide alone, and the parents' consent no longer counts (WGBO 7:447)"
+            )
+        } else {
+            continue;
+        };
+        out.push(RuleFailure::new(warning, message));
+    }
+    out
+}
+
 /// A decision about to be recorded.
 #[derive(Debug, Clone)]
 pub struct NewDecision {
     pub purpose: Purpose,
     pub recipient: Recipient,
+    /// For a region-wide consent: the organisations serving the region now (what it covers).
+    pub region_organizations: Vec<Uuid>,
     pub decision: Decision,
     pub givers: Vec<Giver>,
     pub valid_from: NaiveDate,
@@ -463,10 +563,16 @@ pub fn check_new_decision(
             Giver::Child => {}
         }
     }
-    if new.child_not_competent && age < CHILD_ALONE_FROM {
+    if new.child_not_competent && age < CHILD_CONSENTS_FROM {
         failures.push(RuleFailure::new(
-            "not-competent-only-from-16",
-            "not-competent is only recorded for a young person of 16 or older",
+            "not-competent-only-from-12",
+            "under 12 the parents decide anyway; a judgement that the child is not competent is recorded from 12 (WGBO 7:465(2))",
+        ));
+    }
+    if new.decision == Decision::Granted && new.valid_until.is_some_and(|u| u < today) {
+        failures.push(RuleFailure::new(
+            "period-ended",
+            "valid_until lies in the past: a consent whose period has ended cannot be recorded as in force",
         ));
     }
     if new.no_signs_of_disagreement && new.purpose != Purpose::InformationSharing {
@@ -489,10 +595,15 @@ pub fn check_new_decision(
         .filter(|r| !supersedes(new, r))
         .cloned()
         .collect();
+    let region_organizations = match &new.recipient {
+        Recipient::Region(_) => new.region_organizations.clone(),
+        Recipient::Organization(_) => Vec::new(),
+    };
     records.push(ConsentFact {
         id: probe_id,
         purpose: new.purpose,
         recipient: new.recipient.clone(),
+        region_organizations,
         decision: new.decision,
         status: ConsentStatus::Active,
         givers: new.givers.clone(),
@@ -550,6 +661,67 @@ pub fn may_withdraw(givers: &[Giver], by: Giver) -> Result<(), RuleFailure> {
     }
 }
 
+/// May `holder` be sent an invitation to decide for a child of `age` (the Dutch day today)?
+/// A child from 12 decides too; from 16 the young person decides alone, so a parent is not
+/// asked (unless a judgement of incompetence is recorded with a decision, which staff do).
+pub fn may_invite(age: u32, holder: Giver, has_authority: bool) -> Result<(), RuleFailure> {
+    match holder {
+        Giver::Child if age < CHILD_CONSENTS_FROM => Err(RuleFailure::new(
+            "child-under-12",
+            "under 12 the parents with authority decide; the child is heard but does not consent itself",
+        )),
+        Giver::Child => Ok(()),
+        Giver::Guardian(_) if !has_authority => Err(RuleFailure::new(
+            "guardian-without-authority",
+            "a guardian without parental authority cannot consent (BW 1:245)",
+        )),
+        Giver::Guardian(_) if age >= CHILD_ALONE_FROM => Err(young_person_decides()),
+        Giver::Guardian(_) => Ok(()),
+    }
+}
+
+fn young_person_decides() -> RuleFailure {
+    RuleFailure::new(
+        "young-person-decides",
+        format!(
+            "from {CHILD_ALONE_FROM} the young person decides alone and what they share is theirs: a parent sees it only with their consent (WGBO 7:447, 7:457); give the young person its own link"
+        ),
+    )
+}
+
+/// What the holder of an overview link sees of a child of `age`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OverviewScope {
+    /// Every consent record of the child and the child's access log.
+    Everything,
+    /// Only the records the holder decided themselves, and no access log: from 16 the young
+    /// person's own decisions and who saw their data are theirs (WGBO 7:457).
+    OwnDecisionsOnly,
+}
+
+/// What a link's holder may see, judged on the day the link is used (a child turns 16 while a
+/// link is open). A child's own link is theirs from 12.
+pub fn overview_scope(age: u32, holder: Giver) -> Result<OverviewScope, RuleFailure> {
+    match holder {
+        Giver::Child if age < CHILD_CONSENTS_FROM => Err(RuleFailure::new(
+            "child-under-12",
+            "a child gets its own link from 12",
+        )),
+        Giver::Child => Ok(OverviewScope::Everything),
+        Giver::Guardian(_) if age >= CHILD_ALONE_FROM => Ok(OverviewScope::OwnDecisionsOnly),
+        Giver::Guardian(_) => Ok(OverviewScope::Everything),
+    }
+}
+
+/// May a new overview link be made for `holder`? Not for a parent of a young person of 16 or
+/// older (the young person gets its own), not for a child under 12.
+pub fn may_give_overview(age: u32, holder: Giver) -> Result<(), RuleFailure> {
+    match overview_scope(age, holder)? {
+        OverviewScope::Everything => Ok(()),
+        OverviewScope::OwnDecisionsOnly => Err(young_person_decides()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -592,6 +764,7 @@ mod tests {
             id: Uuid::now_v7(),
             purpose,
             recipient: Recipient::Organization(ORG),
+            region_organizations: Vec::new(),
             decision: Decision::Granted,
             status: ConsentStatus::Active,
             givers: givers.to_vec(),
@@ -722,6 +895,7 @@ mod tests {
         let new = NewDecision {
             purpose: Purpose::Consultation,
             recipient: Recipient::Organization(ORG),
+            region_organizations: Vec::new(),
             decision: Decision::Granted,
             givers: vec![Giver::Guardian(B)],
             valid_from: d("2026-01-01"),
@@ -871,6 +1045,7 @@ mod tests {
         let region: RegionCode = "JZ22".parse().unwrap();
         let mut r = grant(&[Giver::Guardian(A)], Purpose::Consultation, "2025-01-01");
         r.recipient = Recipient::Region(region.clone());
+        r.region_organizations = vec![ORG];
         let born = d("2018-05-10");
         let in_region = Target {
             organization_id: Some(ORG),
@@ -902,6 +1077,195 @@ mod tests {
             )
             .allowed
         );
+    }
+
+    #[test]
+    fn region_consent_covers_only_the_providers_of_its_day() {
+        let region: RegionCode = "JZ22".parse().unwrap();
+        let mut r = grant(&[Giver::Guardian(A)], Purpose::Consultation, "2025-01-01");
+        r.recipient = Recipient::Region(region.clone());
+        r.region_organizations = vec![ORG];
+        let newcomer = Target {
+            organization_id: Some(Uuid::from_u128(0x0D)),
+            region: Some(region.clone()),
+        };
+        let at = noon(d("2026-01-01"));
+        assert!(
+            !consent_in_force(
+                d("2018-05-10"),
+                &parents(1),
+                &[r.clone()],
+                Purpose::Consultation,
+                &newcomer,
+                at
+            )
+            .allowed
+        );
+        // the region as such (no organisation named) is covered
+        let whole = Target {
+            organization_id: None,
+            region: Some(region),
+        };
+        assert!(
+            consent_in_force(
+                d("2018-05-10"),
+                &parents(1),
+                &[r],
+                Purpose::Consultation,
+                &whole,
+                at
+            )
+            .allowed
+        );
+    }
+
+    #[test]
+    fn not_competent_from_twelve_lets_the_parents_decide() {
+        // 13 years old, judged not competent: the parents' consent suffices
+        let mut parents_only = grant(
+            &[Giver::Guardian(A), Giver::Guardian(B)],
+            Purpose::Consultation,
+            "2025-01-01",
+        );
+        parents_only.child_not_competent = true;
+        let c = check(
+            "2012-06-01",
+            &parents(2),
+            &[parents_only.clone()],
+            Purpose::Consultation,
+            "2026-01-01",
+        );
+        assert!(c.allowed, "{c:?}");
+        // the judgement is refused under 12, and accepted at 12
+        let new = NewDecision {
+            purpose: Purpose::Consultation,
+            recipient: Recipient::Organization(ORG),
+            region_organizations: Vec::new(),
+            decision: Decision::Granted,
+            givers: vec![Giver::Guardian(A), Giver::Guardian(B)],
+            valid_from: d("2026-01-01"),
+            valid_until: None,
+            no_signs_of_disagreement: false,
+            child_not_competent: true,
+        };
+        let at = noon(d("2026-01-01"));
+        let e = check_new_decision(d("2015-01-01"), &parents(2), &[], &new, at, true).unwrap_err();
+        assert_eq!(e[0].rule, "not-competent-only-from-12");
+        check_new_decision(d("2013-12-31"), &parents(2), &[], &new, at, true).unwrap();
+    }
+
+    #[test]
+    fn each_missing_giver_gets_the_reason_that_applies() {
+        let at = "2026-01-01";
+        // withdrawn
+        let mut w = grant(&[Giver::Guardian(A)], Purpose::Consultation, "2025-01-01");
+        w.status = ConsentStatus::Withdrawn;
+        let c = check("2018-05-10", &parents(1), &[w], Purpose::Consultation, at);
+        assert_eq!(c.missing, [Giver::Guardian(A)]);
+        assert!(c.reasons.iter().any(|r| r.rule == "withdrawn"), "{c:?}");
+        // ended
+        let mut e = grant(&[Giver::Guardian(A)], Purpose::Consultation, "2025-01-01");
+        e.valid_until = Some(d("2025-06-30"));
+        let c = check("2018-05-10", &parents(1), &[e], Purpose::Consultation, at);
+        assert!(
+            c.reasons
+                .iter()
+                .any(|r| r.rule == "period-ended" && r.message.contains("2025-06-30")),
+            "{c:?}"
+        );
+        // starts later: the parent gave it, they are not missing, yet it is not in force today
+        let f = grant(&[Giver::Guardian(A)], Purpose::Consultation, "2026-02-01");
+        let c = check("2018-05-10", &parents(1), &[f], Purpose::Consultation, at);
+        assert!(!c.allowed && c.missing.is_empty(), "{c:?}");
+        assert!(c
+            .reasons
+            .iter()
+            .any(|r| r.rule == "starts-later" && r.message.contains("2026-02-01")));
+        // a grant whose period already ended is not recorded as in force
+        let new = NewDecision {
+            purpose: Purpose::Consultation,
+            recipient: Recipient::Organization(ORG),
+            region_organizations: Vec::new(),
+            decision: Decision::Granted,
+            givers: vec![Giver::Guardian(A)],
+            valid_from: d("2025-01-01"),
+            valid_until: Some(d("2025-12-31")),
+            no_signs_of_disagreement: false,
+            child_not_competent: false,
+        };
+        let err = check_new_decision(d("2018-05-10"), &parents(1), &[], &new, noon(d(at)), true)
+            .unwrap_err();
+        assert_eq!(err[0].rule, "period-ended");
+    }
+
+    #[test]
+    fn a_period_spanning_the_twelfth_birthday_is_warned_about() {
+        let new = NewDecision {
+            purpose: Purpose::Consultation,
+            recipient: Recipient::Organization(ORG),
+            region_organizations: Vec::new(),
+            decision: Decision::Granted,
+            givers: vec![Giver::Guardian(A)],
+            valid_from: d("2026-01-01"),
+            valid_until: Some(d("2026-12-31")),
+            no_signs_of_disagreement: false,
+            child_not_competent: false,
+        };
+        let w = period_warnings(d("2014-06-10"), &new);
+        assert_eq!(w.len(), 1);
+        assert_eq!(w[0].rule, "turns-12-during-period");
+        assert!(w[0].message.contains("2026-06-10"));
+        assert!(period_warnings(d("2016-06-10"), &new).is_empty());
+        // the child consenting too: no warning at 12
+        let with_child = NewDecision {
+            givers: vec![Giver::Guardian(A), Giver::Child],
+            ..new.clone()
+        };
+        assert!(period_warnings(d("2014-06-10"), &with_child).is_empty());
+        // an open-ended period reaches the 16th birthday too
+        let open = NewDecision {
+            valid_until: None,
+            ..new
+        };
+        let rules: Vec<_> = period_warnings(d("2014-06-10"), &open)
+            .into_iter()
+            .map(|w| w.rule)
+            .collect();
+        assert_eq!(rules, ["turns-12-during-period", "turns-16-during-period"]);
+    }
+
+    #[test]
+    fn links_follow_the_age_rules() {
+        let g = Giver::Guardian(A);
+        assert_eq!(
+            may_invite(11, Giver::Child, false).unwrap_err().rule,
+            "child-under-12"
+        );
+        may_invite(12, Giver::Child, false).unwrap();
+        may_invite(15, g, true).unwrap();
+        assert_eq!(
+            may_invite(16, g, true).unwrap_err().rule,
+            "young-person-decides"
+        );
+        assert_eq!(
+            may_invite(8, g, false).unwrap_err().rule,
+            "guardian-without-authority"
+        );
+        assert_eq!(overview_scope(15, g).unwrap(), OverviewScope::Everything);
+        assert_eq!(
+            overview_scope(16, g).unwrap(),
+            OverviewScope::OwnDecisionsOnly
+        );
+        assert_eq!(
+            overview_scope(16, Giver::Child).unwrap(),
+            OverviewScope::Everything
+        );
+        assert!(overview_scope(11, Giver::Child).is_err());
+        assert_eq!(
+            may_give_overview(17, g).unwrap_err().rule,
+            "young-person-decides"
+        );
+        may_give_overview(12, Giver::Child).unwrap();
     }
 
     #[test]
@@ -942,6 +1306,7 @@ mod tests {
         let new = |givers: Vec<Giver>| NewDecision {
             purpose: Purpose::Consultation,
             recipient: Recipient::Organization(ORG),
+            region_organizations: Vec::new(),
             decision: Decision::Granted,
             givers,
             valid_from: d("2026-01-01"),
@@ -1031,6 +1396,7 @@ mod tests {
         let new_a = NewDecision {
             purpose: Purpose::Consultation,
             recipient: Recipient::Organization(ORG),
+            region_organizations: Vec::new(),
             decision: Decision::Refused,
             givers: vec![Giver::Guardian(A)],
             valid_from: d("2026-01-01"),

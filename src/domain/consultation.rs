@@ -112,15 +112,22 @@ impl Outcome {
 pub const MAX_VISIT_MINUTES: i64 = 600;
 
 /// Checks a visit's facts: a held visit lies in the past, a planned one at most a year ahead,
-/// the duration is plausible, someone took part.
+/// none more than a year before the request was opened (`opened_on`), the duration is
+/// plausible, someone took part.
 pub fn validate_visit(
     v: &mut super::Validation,
     date: chrono::NaiveDate,
     today: chrono::NaiveDate,
+    opened_on: chrono::NaiveDate,
     status: VisitStatus,
     duration_minutes: i64,
     participants: usize,
 ) {
+    v.check(
+        date >= opened_on - chrono::Duration::days(366),
+        "date",
+        "at most a year before the request was made",
+    );
     v.check(
         (1..=MAX_VISIT_MINUTES).contains(&duration_minutes),
         "duration_minutes",
@@ -207,6 +214,33 @@ impl Event {
     }
 }
 
+/// May a request in `from` be closed with `outcome`? A request on hold (consent withdrawn) is
+/// closed only as "parents withdrew": anything else would rest on work the withdrawal stopped.
+pub fn close_outcome_allowed(from: ConsultationStatus, outcome: Outcome) -> bool {
+    from != ConsultationStatus::OnHold || outcome == Outcome::ParentsWithdrew
+}
+
+/// The specialist whose capacity a request holds (an offer, an accepted or running request, or
+/// one on hold from those), if any.
+pub fn slot_holder(
+    status: ConsultationStatus,
+    held_from: Option<ConsultationStatus>,
+    offered_to: Option<uuid::Uuid>,
+    assigned_to: Option<uuid::Uuid>,
+) -> Option<uuid::Uuid> {
+    use ConsultationStatus as S;
+    let effective = if status == S::OnHold {
+        held_from?
+    } else {
+        status
+    };
+    match effective {
+        S::Offered => offered_to,
+        S::Accepted | S::InProgress => assigned_to.or(offered_to),
+        _ => None,
+    }
+}
+
 /// An event that does not fit the current status.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("cannot {event} a consultation that is {from}", event = .event.as_str())]
@@ -232,11 +266,9 @@ pub fn next(
         (S::Unassigned, E::Assign) => S::Accepted,
         (S::Unassigned, E::Reject) => S::Rejected,
         (S::Requested | S::Offered | S::Unassigned, E::Cancel) => S::Cancelled,
-        (S::OnHold, E::Cancel)
-            if held_from.is_some_and(|h| !matches!(h, S::Accepted | S::InProgress)) =>
-        {
-            S::Cancelled
-        }
+        // a request held because consent was withdrawn can always be ended by the childcare
+        // side: the parents may never consent again, and the specialist's slot must come free
+        (S::OnHold, E::Cancel) => S::Cancelled,
         (S::Accepted, E::Start) => S::InProgress,
         (S::InProgress, E::Start) => S::InProgress,
         (S::Requested | S::Offered | S::Accepted | S::InProgress | S::Unassigned, E::Hold) => {
@@ -247,6 +279,13 @@ pub fn next(
             _ => return Err(IllegalTransition { from, event }),
         },
         (S::Accepted | S::InProgress, E::Close) => S::Completed,
+        // the specialist closes a held trajectory they had taken (only as "parents withdrew":
+        // see `close_outcome_allowed`), so the outcome is counted and the retention period starts
+        (S::OnHold, E::Close)
+            if held_from.is_some_and(|h| matches!(h, S::Accepted | S::InProgress)) =>
+        {
+            S::Completed
+        }
         _ => return Err(IllegalTransition { from, event }),
     };
     Ok(to)
@@ -281,6 +320,7 @@ mod tests {
                 &mut v,
                 date.parse().unwrap(),
                 today,
+                "2026-01-05".parse().unwrap(),
                 status,
                 minutes,
                 participants,
@@ -295,6 +335,7 @@ mod tests {
         assert!(fields("2026-11-20", VisitStatus::Held, 90, 2).is_empty());
         assert_eq!(fields("2026-11-30", VisitStatus::Held, 90, 2), ["date"]);
         assert!(fields("2026-11-30", VisitStatus::Planned, 90, 2).is_empty());
+        assert_eq!(fields("2025-01-03", VisitStatus::Held, 90, 2), ["date"]);
         assert_eq!(
             fields("2028-01-01", VisitStatus::Planned, 0, 0),
             ["duration_minutes", "participants", "date"]
@@ -341,12 +382,41 @@ mod tests {
             next(held, Event::Resume, Some(S::InProgress)).unwrap(),
             S::InProgress
         );
-        // the mentor cancels a held request only if it had not been accepted
+        // a held request can always be ended: cancelled by the mentor, or closed by the
+        // specialist who had it (as "parents withdrew")
         assert_eq!(
             next(S::OnHold, Event::Cancel, Some(S::Offered)).unwrap(),
             S::Cancelled
         );
-        assert!(next(S::OnHold, Event::Cancel, Some(S::Accepted)).is_err());
+        assert_eq!(
+            next(S::OnHold, Event::Cancel, Some(S::Accepted)).unwrap(),
+            S::Cancelled
+        );
+        assert_eq!(
+            next(S::OnHold, Event::Close, Some(S::InProgress)).unwrap(),
+            S::Completed
+        );
+        assert!(next(S::OnHold, Event::Close, Some(S::Offered)).is_err());
+        assert!(close_outcome_allowed(S::OnHold, Outcome::ParentsWithdrew));
+        assert!(!close_outcome_allowed(
+            S::OnHold,
+            Outcome::HandledWithinChildcare
+        ));
+        assert!(close_outcome_allowed(
+            S::InProgress,
+            Outcome::HandledWithinChildcare
+        ));
+        let (a, b) = (
+            Some(uuid::Uuid::from_u128(1)),
+            Some(uuid::Uuid::from_u128(2)),
+        );
+        assert_eq!(slot_holder(S::OnHold, Some(S::Accepted), a, b), b);
+        assert_eq!(
+            slot_holder(S::OnHold, Some(S::Unassigned), None, None),
+            None
+        );
+        assert_eq!(slot_holder(S::Offered, None, a, None), a);
+        assert_eq!(slot_holder(S::Completed, None, a, b), None);
     }
 
     #[test]

@@ -170,11 +170,16 @@ pub struct ConsentRow {
     pub valid_until: Option<NaiveDate>,
     pub no_signs_of_disagreement: bool,
     pub child_not_competent: bool,
+    /// Who judged the child (12+) not competent in the matter, on which day, and why (sealed).
+    pub not_competent_judged_by: Option<String>,
+    pub not_competent_judged_on: Option<NaiveDate>,
+    pub not_competent_reason_sealed: Option<String>,
     pub status: String,
     pub superseded_by: Option<Uuid>,
     pub withdrawn_at: Option<DateTime<Utc>>,
     pub withdrawn_by_guardian_id: Option<Uuid>,
     pub withdrawn_by_child: bool,
+    /// Sealed (free text).
     pub withdrawal_reason: Option<String>,
     pub recorded_by_subject: String,
     pub recorded_by_role: String,
@@ -201,6 +206,8 @@ pub struct GiverRow {
 pub struct ConsentRecord {
     pub consent: ConsentRow,
     pub givers: Vec<GiverRow>,
+    /// A region-wide consent: the youth-care organisations serving the region when it was given.
+    pub region_organizations: Vec<Uuid>,
 }
 
 /// Who withdrew, when and why.
@@ -218,7 +225,10 @@ pub struct ParentLinkRow {
     pub token_hash: String,
     pub kind: String,
     pub child_id: Uuid,
-    pub guardian_id: Uuid,
+    /// `guardian` (a parent or carer) or `child` (the child's own link, from 12).
+    pub holder: String,
+    /// The guardian whose link it is (`None` for the child's own).
+    pub guardian_id: Option<Uuid>,
     pub purpose: Option<String>,
     pub recipient_organization_id: Option<Uuid>,
     pub recipient_region_code: Option<String>,
@@ -231,6 +241,7 @@ pub struct ParentLinkRow {
     pub created_at: DateTime<Utc>,
 }
 
+/// The Meldcode report; `reason`, `consulted` and `weighing` are sealed.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct VeiligThuisReportRow {
     pub id: Uuid,
@@ -267,6 +278,7 @@ pub struct ConcernRow {
     pub child_id: Uuid,
     /// Comma-separated concern domains.
     pub domains: String,
+    /// What the mentor saw, sealed.
     pub observation: String,
     pub observed_since: NaiveDate,
     pub recorded_by_subject: String,
@@ -281,6 +293,7 @@ pub struct ConsultationRow {
     pub organization_id: Uuid,
     pub location_id: Uuid,
     pub concern_id: Uuid,
+    /// The child's question, sealed.
     pub question: String,
     pub expertise: String,
     pub urgency: String,
@@ -292,7 +305,10 @@ pub struct ConsultationRow {
     pub answer_due: Option<DateTime<Utc>>,
     pub assigned_to: Option<Uuid>,
     pub accepted_at: Option<DateTime<Utc>>,
+    /// Why it stands where it stands, in the gateway's own words (never a person's free text).
     pub status_reason: Option<String>,
+    /// A person's reason for cancelling or rejecting it, sealed.
+    pub status_note_sealed: Option<String>,
     pub requested_by_subject: String,
     pub requested_by_staff_id: Option<Uuid>,
     pub version: i64,
@@ -425,6 +441,7 @@ pub struct DeclineRow {
     pub consultation_id: Uuid,
     pub staff_id: Uuid,
     pub kind: String,
+    /// Sealed (free text of the specialist).
     pub reason: Option<String>,
     pub at: DateTime<Utc>,
 }
@@ -620,12 +637,9 @@ pub trait RegistryStore: Send + Sync {
     async fn create_staff(&self, record: &StaffRecord) -> StoreResult<()>;
     async fn get_staff(&self, id: Uuid) -> StoreResult<Option<StaffRecord>>;
     async fn list_staff(&self, organization_id: Uuid, page: Page) -> StoreResult<Vec<StaffRecord>>;
-    /// Does the organisation have an active specialist serving the region?
-    async fn organization_serves_region(
-        &self,
-        organization_id: Uuid,
-        region_code: &str,
-    ) -> StoreResult<bool>;
+    /// The youth-care organisations with active specialists or coordinators serving the region
+    /// (what a region-wide consent given now covers).
+    async fn organizations_serving_region(&self, region_code: &str) -> StoreResult<Vec<Uuid>>;
     /// The active staff record a token's `org` + `sub` refers to.
     async fn staff_by_subject(
         &self,
@@ -908,6 +922,13 @@ pub trait RetentionStore: Send + Sync {
     ) -> StoreResult<PurgeReport>;
     /// Every sealed value, for re-encryption under a new key.
     async fn sealed_values(&self) -> StoreResult<Vec<SealedValue>>;
+    /// Seals the free text that rows written before sealing was introduced still hold in the
+    /// clear (`plaintext_legacy`), with `seal(record id, text)`, and clears the old page images
+    /// where the backend keeps them. Returns how many rows were sealed.
+    async fn seal_legacy_text(
+        &self,
+        seal: &(dyn for<'s> Fn(Uuid, &'s str) -> String + Send + Sync),
+    ) -> StoreResult<u64>;
     async fn reseal(&self, value: &SealedValue, sealed: &str) -> StoreResult<()>;
 }
 

@@ -59,6 +59,10 @@ impl PgStore {
 
     const BACKEND: &'static str = "postgres";
 
+    /// After sealing old plaintext: rewrite the table, so the old row versions (which still
+    /// hold the plaintext until their space is reused) are gone from its files.
+    const AFTER_SEALING: &'static [&'static str] = &["VACUUM FULL {table}"];
+
     fn migrator() -> &'static sqlx::migrate::Migrator {
         &MIGRATOR
     }

@@ -18,29 +18,37 @@ pub(crate) const AUDIT_COLUMNS: &str =
 
 pub(crate) const CONSENT_COLUMNS: &str = "id, child_id, purpose, recipient_organization_id, \
      recipient_region_code, decision, method, evidence_ref, noted_by_staff_id, information_version, \
-     valid_from, valid_until, no_signs_of_disagreement, child_not_competent, status, superseded_by, \
+     valid_from, valid_until, no_signs_of_disagreement, child_not_competent, not_competent_judged_by, \
+     not_competent_judged_on, not_competent_reason_sealed, status, superseded_by, \
      withdrawn_at, withdrawn_by_guardian_id, withdrawn_by_child, withdrawal_reason, \
      recorded_by_subject, recorded_by_role, recorded_by_organization_id, parent_link_id, recorded_at, \
      region_code, organization_id, half_year, age_band";
 
 pub(crate) const PARENT_LINK_COLUMNS: &str =
-    "id, token_hash, kind, child_id, guardian_id, purpose, \
+    "id, token_hash, kind, child_id, holder, guardian_id, purpose, \
      recipient_organization_id, recipient_region_code, consent_valid_until, information_version, \
      expires_at, used_at, created_by_subject, created_by_organization_id, created_at";
 
-/// Attaches givers to their records, keeping the records' order.
+/// Attaches givers and covered organisations to their records, keeping the records' order.
 pub(crate) fn with_givers(
     rows: Vec<super::ConsentRow>,
     givers: Vec<super::GiverRow>,
+    region_organizations: Vec<(uuid::Uuid, uuid::Uuid)>,
 ) -> Vec<super::ConsentRecord> {
     let mut by_consent: std::collections::HashMap<uuid::Uuid, Vec<super::GiverRow>> =
         std::collections::HashMap::new();
     for g in givers {
         by_consent.entry(g.consent_id).or_default().push(g);
     }
+    let mut orgs: std::collections::HashMap<uuid::Uuid, Vec<uuid::Uuid>> =
+        std::collections::HashMap::new();
+    for (consent, org) in region_organizations {
+        orgs.entry(consent).or_default().push(org);
+    }
     rows.into_iter()
         .map(|c| super::ConsentRecord {
             givers: by_consent.remove(&c.id).unwrap_or_default(),
+            region_organizations: orgs.remove(&c.id).unwrap_or_default(),
             consent: c,
         })
         .collect()
@@ -48,7 +56,7 @@ pub(crate) fn with_givers(
 
 pub(crate) const CONSULTATION_COLUMNS: &str = "id, child_id, organization_id, location_id, concern_id, \
      question, expertise, urgency, region_code, status, held_from, offered_to, offered_at, answer_due, \
-     assigned_to, accepted_at, status_reason, requested_by_subject, requested_by_staff_id, version, \
+     assigned_to, accepted_at, status_reason, status_note_sealed, requested_by_subject, requested_by_staff_id, version, \
      created_at, updated_at, outcome, closed_at, summary_sealed, advice_sealed, parents_involved, \
      referral_kind, referral_consent_in_force, half_year, age_band, consent_delayed";
 
@@ -76,6 +84,36 @@ pub(crate) const CHILD_SELECT: &str = "SELECT c.id, c.organization_id, c.locatio
      c.external_ref, c.given_name, c.date_of_birth, c.version, c.created_at, c.updated_at, \
      m.staff_id AS mentor_staff_id \
      FROM children c LEFT JOIN child_mentors m ON m.child_id = c.id AND m.ended_at IS NULL";
+
+/// Free text sealed at rest that rows older than sealing may hold in the clear.
+pub(crate) const LEGACY_TEXT: &[(&str, &[&str])] = &[
+    ("consultations", &["question"]),
+    ("concerns", &["observation"]),
+    ("veilig_thuis_reports", &["reason", "consulted", "weighing"]),
+    ("consents", &["withdrawal_reason"]),
+    ("consultation_declines", &["reason"]),
+];
+
+/// Every sealed column (for re-encryption under a new key).
+pub(crate) const SEALED_COLUMNS: &[(&str, &str)] = &[
+    ("visits", "notes_sealed"),
+    ("visits", "advice_sealed"),
+    ("consultations", "summary_sealed"),
+    ("consultations", "advice_sealed"),
+    ("consultations", "question"),
+    ("consultations", "status_note_sealed"),
+    ("concerns", "observation"),
+    ("veilig_thuis_reports", "reason"),
+    ("veilig_thuis_reports", "consulted"),
+    ("veilig_thuis_reports", "weighing"),
+    ("consents", "withdrawal_reason"),
+    ("consents", "not_competent_reason_sealed"),
+    ("consultation_declines", "reason"),
+];
+
+pub(crate) fn has_legacy_flag(table: &str) -> bool {
+    LEGACY_TEXT.iter().any(|(t, _)| *t == table)
+}
 
 /// Most entries one group commit appends.
 pub(crate) const AUDIT_BATCH: usize = 512;
@@ -249,7 +287,8 @@ macro_rules! impl_store {
                 let c = &record.consent;
                 sqlx::query(&format!(
                     "INSERT INTO consents ({CONSENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, \
-                     $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29)"
+                     $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, \
+                     $30, $31, $32)"
                 ))
                 .bind(c.id)
                 .bind(c.child_id)
@@ -265,6 +304,9 @@ macro_rules! impl_store {
                 .bind(c.valid_until)
                 .bind(c.no_signs_of_disagreement)
                 .bind(c.child_not_competent)
+                .bind(&c.not_competent_judged_by)
+                .bind(c.not_competent_judged_on)
+                .bind(&c.not_competent_reason_sealed)
                 .bind(&c.status)
                 .bind(c.superseded_by)
                 .bind(c.withdrawn_at)
@@ -288,6 +330,14 @@ macro_rules! impl_store {
                         .bind(c.id)
                         .bind(g.guardian_id)
                         .bind(g.is_child)
+                        .execute(&mut **tx)
+                        .await
+                        .map_err(classify)?;
+                }
+                for org in &record.region_organizations {
+                    sqlx::query("INSERT INTO consent_region_organizations (consent_id, organization_id) VALUES ($1, $2)")
+                        .bind(c.id)
+                        .bind(org)
                         .execute(&mut **tx)
                         .await
                         .map_err(classify)?;
@@ -463,7 +513,8 @@ macro_rules! impl_store {
                     "UPDATE consultations SET status = $2, held_from = $3, offered_to = $4, offered_at = $5, \
                      answer_due = $6, assigned_to = $7, accepted_at = $8, status_reason = $9, version = $10, \
                      updated_at = $11, outcome = $12, closed_at = $13, summary_sealed = $14, advice_sealed = $15, \
-                     parents_involved = $16, referral_kind = $17, referral_consent_in_force = $18 WHERE id = $1",
+                     parents_involved = $16, referral_kind = $17, referral_consent_in_force = $18, \
+                     status_note_sealed = $19 WHERE id = $1",
                 )
                 .bind(row.id)
                 .bind(&row.status)
@@ -483,6 +534,7 @@ macro_rules! impl_store {
                 .bind(row.parents_involved)
                 .bind(&row.referral_kind)
                 .bind(row.referral_consent_in_force)
+                .bind(&row.status_note_sealed)
                 .execute(&mut **tx)
                 .await?;
                 Ok(())
@@ -887,16 +939,15 @@ macro_rules! impl_store {
                 Ok(out)
             }
 
-            async fn organization_serves_region(&self, organization_id: Uuid, region_code: &str) -> StoreResult<bool> {
-                let found: Option<i64> = sqlx::query_scalar(
-                    "SELECT CAST(1 AS BIGINT) FROM staff s JOIN staff_regions r ON r.staff_id = s.id \
-                     WHERE s.organization_id = $1 AND r.region_code = $2 AND s.active AND s.role = 'specialist' LIMIT 1",
+            async fn organizations_serving_region(&self, region_code: &str) -> StoreResult<Vec<Uuid>> {
+                Ok(sqlx::query_scalar(
+                    "SELECT DISTINCT s.organization_id FROM staff s JOIN staff_regions r ON r.staff_id = s.id \
+                     WHERE r.region_code = $1 AND s.active AND s.role IN ('specialist', 'coordinator') \
+                     ORDER BY s.organization_id",
                 )
-                .bind(organization_id)
                 .bind(region_code)
-                .fetch_optional(self.reader())
-                .await?;
-                Ok(found.is_some())
+                .fetch_all(self.reader())
+                .await?)
             }
 
             async fn staff_by_subject(&self, organization_id: Uuid, subject: &str) -> StoreResult<Option<StaffRecord>> {
@@ -1060,7 +1111,7 @@ macro_rules! impl_store {
             async fn consents_of_child(&self, child_id: Uuid, active_purpose: Option<&str>) -> StoreResult<Vec<ConsentRecord>> {
                 let rows: Vec<ConsentRow> = sqlx::query_as(&format!(
                     "SELECT {CONSENT_COLUMNS} FROM consents WHERE child_id = $1 \
-                     AND ($2 IS NULL OR (purpose = $2 AND status = 'active')) ORDER BY recorded_at, id"
+                     AND ($2 IS NULL OR purpose = $2) ORDER BY recorded_at, id"
                 ))
                 .bind(child_id)
                 .bind(active_purpose)
@@ -1072,13 +1123,22 @@ macro_rules! impl_store {
                 let givers: Vec<GiverRow> = sqlx::query_as(
                     "SELECT g.consent_id, g.guardian_id, g.is_child FROM consent_givers g \
                      JOIN consents c ON c.id = g.consent_id \
-                     WHERE c.child_id = $1 AND ($2 IS NULL OR (c.purpose = $2 AND c.status = 'active'))",
+                     WHERE c.child_id = $1 AND ($2 IS NULL OR c.purpose = $2)",
                 )
                 .bind(child_id)
                 .bind(active_purpose)
                 .fetch_all(self.reader())
                 .await?;
-                Ok(with_givers(rows, givers))
+                let orgs: Vec<(Uuid, Uuid)> = sqlx::query_as(
+                    "SELECT o.consent_id, o.organization_id FROM consent_region_organizations o \
+                     JOIN consents c ON c.id = o.consent_id \
+                     WHERE c.child_id = $1 AND ($2 IS NULL OR c.purpose = $2)",
+                )
+                .bind(child_id)
+                .bind(active_purpose)
+                .fetch_all(self.reader())
+                .await?;
+                Ok(with_givers(rows, givers, orgs))
             }
 
             async fn get_consent(&self, id: Uuid) -> StoreResult<Option<ConsentRecord>> {
@@ -1092,7 +1152,13 @@ macro_rules! impl_store {
                         .bind(id)
                         .fetch_all(self.reader())
                         .await?;
-                Ok(with_givers(vec![row], givers).pop())
+                let orgs: Vec<(Uuid, Uuid)> = sqlx::query_as(
+                    "SELECT consent_id, organization_id FROM consent_region_organizations WHERE consent_id = $1",
+                )
+                .bind(id)
+                .fetch_all(self.reader())
+                .await?;
+                Ok(with_givers(vec![row], givers, orgs).pop())
             }
 
             async fn withdraw_consent(&self, id: Uuid, w: &Withdrawal, audit: &AuditRecord) -> StoreResult<()> {
@@ -1136,12 +1202,13 @@ macro_rules! impl_store {
                 let mut tx = self.begin_write().await?;
                 sqlx::query(&format!(
                     "INSERT INTO parent_links ({PARENT_LINK_COLUMNS}) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
                 ))
                 .bind(row.id)
                 .bind(&row.token_hash)
                 .bind(&row.kind)
                 .bind(row.child_id)
+                .bind(&row.holder)
                 .bind(row.guardian_id)
                 .bind(&row.purpose)
                 .bind(row.recipient_organization_id)
@@ -1354,7 +1421,7 @@ macro_rules! impl_store {
                 let mut row = sub.row.clone();
                 sqlx::query(&format!(
                     "INSERT INTO consultations ({CONSULTATION_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, \
-                     $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32)"
+                     $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33)"
                 ))
                 .bind(row.id)
                 .bind(row.child_id)
@@ -1373,6 +1440,7 @@ macro_rules! impl_store {
                 .bind(row.assigned_to)
                 .bind(row.accepted_at)
                 .bind(&row.status_reason)
+                .bind(&row.status_note_sealed)
                 .bind(&row.requested_by_subject)
                 .bind(row.requested_by_staff_id)
                 .bind(row.version)
@@ -1598,7 +1666,7 @@ macro_rules! impl_store {
                 let version: Option<i64> = sqlx::query_scalar(
                     "UPDATE visits SET date = $3, duration_minutes = $4, kind = $5, participants = $6, competences = $7, \
                      status = $8, notes_sealed = $9, advice_sealed = $10, notes_shared = $11, version = version + 1, \
-                     updated_at = $12 WHERE id = $1 AND version = $2 RETURNING version",
+                     updated_at = $12, half_year = $13 WHERE id = $1 AND version = $2 RETURNING version",
                 )
                 .bind(v.id)
                 .bind(expected_version)
@@ -1612,6 +1680,7 @@ macro_rules! impl_store {
                 .bind(&v.advice_sealed)
                 .bind(v.notes_shared)
                 .bind(v.updated_at)
+                .bind(&v.half_year)
                 .fetch_optional(&mut *tx)
                 .await?;
                 let Some(version) = version else { return Err(StoreError::Stale) };
@@ -2045,10 +2114,76 @@ macro_rules! impl_store {
                 Ok(report)
             }
 
+            async fn seal_legacy_text(&self, seal: &(dyn for<'s> Fn(Uuid, &'s str) -> String + Send + Sync)) -> StoreResult<u64> {
+                let mut sealed = 0u64;
+                let mut touched = Vec::new();
+                for (table, columns) in $crate::store::sql::LEGACY_TEXT {
+                    let mut tx = self.begin_write().await?;
+                    let ids: Vec<Uuid> = sqlx::query_scalar(&format!("SELECT id FROM {table} WHERE plaintext_legacy"))
+                        .fetch_all(&mut *tx)
+                        .await?;
+                    if ids.is_empty() {
+                        continue;
+                    }
+                    for column in *columns {
+                        let rows: Vec<(Uuid, String)> = sqlx::query_as(&format!(
+                            "SELECT id, {column} FROM {table} WHERE plaintext_legacy AND {column} IS NOT NULL"
+                        ))
+                        .fetch_all(&mut *tx)
+                        .await?;
+                        for (id, text) in rows {
+                            sqlx::query(&format!("UPDATE {table} SET {column} = $2 WHERE id = $1"))
+                                .bind(id)
+                                .bind(seal(id, &text))
+                                .execute(&mut *tx)
+                                .await?;
+                        }
+                    }
+                    if *table == "consultations" {
+                        // a cancellation or rejection reason was a person's words: it becomes the
+                        // sealed note, and the status reason the gateway's own wording
+                        let rows: Vec<(Uuid, String, String)> = sqlx::query_as(
+                            "SELECT id, status, status_reason FROM consultations WHERE plaintext_legacy \
+                             AND status IN ('cancelled', 'rejected') AND status_reason IS NOT NULL",
+                        )
+                        .fetch_all(&mut *tx)
+                        .await?;
+                        for (id, status, reason) in rows {
+                            let wording = if status == "cancelled" {
+                                "cancelled by the childcare organisation"
+                            } else {
+                                "rejected by the region's coordinator"
+                            };
+                            sqlx::query("UPDATE consultations SET status_note_sealed = $2, status_reason = $3 WHERE id = $1")
+                                .bind(id)
+                                .bind(seal(id, &reason))
+                                .bind(wording)
+                                .execute(&mut *tx)
+                                .await?;
+                        }
+                    }
+                    sealed += sqlx::query(&format!("UPDATE {table} SET plaintext_legacy = FALSE WHERE plaintext_legacy"))
+                        .execute(&mut *tx)
+                        .await?
+                        .rows_affected();
+                    tx.commit().await?;
+                    touched.push(*table);
+                }
+                for table in touched {
+                    for statement in Self::AFTER_SEALING {
+                        sqlx::query(&statement.replace("{table}", table)).execute(self.writer()).await?;
+                    }
+                }
+                Ok(sealed)
+            }
+
             async fn sealed_values(&self) -> StoreResult<Vec<SealedValue>> {
                 let mut out = Vec::new();
-                for (table, column) in [("visits", "notes_sealed"), ("visits", "advice_sealed"), ("consultations", "summary_sealed"), ("consultations", "advice_sealed")] {
-                    let rows: Vec<(Uuid, String)> = sqlx::query_as(&format!("SELECT id, {column} FROM {table} WHERE {column} IS NOT NULL"))
+                for (table, column) in $crate::store::sql::SEALED_COLUMNS {
+                    let rows: Vec<(Uuid, String)> = sqlx::query_as(&format!(
+                        "SELECT id, {column} FROM {table} WHERE {column} IS NOT NULL AND NOT {}",
+                        if $crate::store::sql::has_legacy_flag(table) { "plaintext_legacy" } else { "FALSE" }
+                    ))
                         .fetch_all(self.reader())
                         .await?;
                     out.extend(rows.into_iter().map(|(id, value)| SealedValue { table, column, id, value }));

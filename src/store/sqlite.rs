@@ -27,6 +27,8 @@ impl SqliteStore {
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10))
             .pragma("temp_store", "memory")
+            // deleted and overwritten content is zeroed, so sealed-over plaintext does not linger
+            .pragma("secure_delete", "on")
             .pragma("cache_size", "-32000");
         let write = SqlitePoolOptions::new()
             .max_connections(1)
@@ -71,6 +73,10 @@ impl SqliteStore {
     const LOCK_AUDIT_HEAD: &'static str = "SELECT last_seq, last_hash FROM audit_head WHERE id = 1";
 
     const BACKEND: &'static str = "sqlite";
+
+    /// After sealing old plaintext: move the WAL into the database (secure_delete zeroed the
+    /// old pages) and empty the WAL file, which still held their images.
+    const AFTER_SEALING: &'static [&'static str] = &["PRAGMA wal_checkpoint(TRUNCATE)"];
 
     fn migrator() -> &'static sqlx::migrate::Migrator {
         &MIGRATOR

@@ -177,7 +177,7 @@ db_test!(
         let path = format!("/api/v1/children/{}/consents", w.child_a1);
         let good = consent(&w, json!([{"guardian_id": eva}, {"guardian_id": tom}]), "granted");
         let before = app.count("consents").await;
-        let audit_before = app.count("audit_log").await;
+        let audit_before = app.count("audit_log WHERE outcome <> 'denied'").await;
         let mut cases: Vec<(Value, &str)> = Vec::new();
         let mut with = |k: &str, v: Value, field: &'static str| {
             let mut b = good.clone();
@@ -212,7 +212,8 @@ db_test!(
         app.get(&format!("/api/v1/children/{}/consent-check?purpose=dating&organization_id={}", w.child_a1, w.youth), t).await.problem(400);
         app.post(&format!("/api/v1/consents/{}/withdraw", Uuid::now_v7()), t, json!({"by": {"guardian_id": eva}})).await.problem(404);
         assert_eq!(app.count("consents").await, before);
-        assert_eq!(app.count("audit_log").await, audit_before);
+        // refused attempts are logged (NEN 7513), as refused, and nothing else
+        assert_eq!(app.count("audit_log WHERE outcome <> 'denied'").await, audit_before);
     }
 );
 
@@ -430,6 +431,9 @@ db_test!(
         // judged not competent: the parents decide
         let mut not_competent = parents_only.clone();
         not_competent["child_not_competent"] = json!(true);
+        let r = app.post(&path, t, not_competent.clone()).await;
+        assert_eq!(r.error_fields(), ["child_not_competent"], "who judged it, when and why");
+        not_competent["child_not_competent"] = json!({"judged_by": "J. de Vries, orthopedagoog", "judged_on": "2026-01-05", "reason": "kan de gevolgen niet overzien"});
         app.post(&path, t, not_competent).await.ok(201);
         assert_eq!(app.get(&check_path(&w, child), t).await.ok(200)["allowed"], true);
         // the young person alone, for another recipient region
@@ -442,7 +446,7 @@ db_test!(
         let mut info = parents_only.clone();
         info["purpose"] = json!("information_sharing");
         info["given_by"] = json!([{"child": true}, {"guardian_id": mum}]);
-        info["child_not_competent"] = json!(true);
+        info["child_not_competent"] = json!({"judged_by": "J. de Vries, orthopedagoog", "judged_on": "2026-01-05", "reason": "kan de gevolgen niet overzien"});
         let r = app.post(&path, t, info.clone()).await;
         assert_eq!(r.body["rules"][0]["rule"], "all-guardians-must-consent", "{}", r.text);
         info["no_signs_of_disagreement"] = json!(true);

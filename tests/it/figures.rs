@@ -13,7 +13,7 @@ async fn national(app: &TestApp) -> (kindbrug::scale::Generated, String, String)
 }
 
 async fn national_of(app: &TestApp, n: usize) -> (kindbrug::scale::Generated, String, String) {
-    let g = kindbrug::scale::generate(app.state.store.as_ref(), n, 7)
+    let g = kindbrug::scale::generate(app.state.store.as_ref(), &app.state.keys, n, 7)
         .await
         .unwrap();
     let admin = app.admin();
@@ -257,7 +257,7 @@ db_test!(
     async fn the_summaries_follow_each_change_in_its_own_half_year(app) {
         use kindbrug::domain::calendar::now;
         let store = app.state.store.clone();
-        let g = kindbrug::scale::generate(store.as_ref(), 1500, 11).await.unwrap();
+        let g = kindbrug::scale::generate(store.as_ref(), &app.state.keys, 1500, 11).await.unwrap();
         let first = store.refresh_figures(now(), false).await.unwrap();
         assert!(first.full, "the first refresh summarises everything");
         assert!(first.rows > 0);
@@ -397,7 +397,7 @@ db_test!(
 db_test!(
     async fn a_slow_first_build_answers_503_and_goes_on(app) {
         use axum::response::IntoResponse;
-        kindbrug::scale::generate(app.state.store.as_ref(), 500, 3).await.unwrap();
+        kindbrug::scale::generate(app.state.store.as_ref(), &app.state.keys, 500, 3).await.unwrap();
         // a request that may not wait: 503 with Retry-After, the build is not tied to it
         let e = kindbrug::api::figures::refreshed_at(&app.state, std::time::Duration::ZERO).await.unwrap_err();
         assert_eq!(e.status, 503);

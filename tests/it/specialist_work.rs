@@ -209,7 +209,7 @@ async fn database_bytes(app: &TestApp) -> Vec<u8> {
                     .await
                     .unwrap();
             let mut bytes = Vec::new();
-            for table in ["visits", "consultations"] {
+            for table in ["visits", "consultations", "concerns", "children"] {
                 let files: Vec<String> = sqlx::query_scalar(&format!(
                     "SELECT pg_relation_filepath(c.oid) FROM pg_class c WHERE c.oid = '{table}'::regclass \
                      OR c.oid = (SELECT reltoastrelid FROM pg_class WHERE oid = '{table}'::regclass)"
@@ -237,8 +237,10 @@ db_test!(
         app.post(&format!("/api/v1/consultations/{id}/close"), &c.w.specialist_token, json!({"outcome": "handled_within_childcare", "summary": "samenvatting-4421", "parents_involved": true})).await.ok(200);
         let bytes = database_bytes(&app).await;
         let contains = |needle: &str| bytes.windows(needle.len()).any(|w| w == needle.as_bytes());
-        // the question is in the file (not sealed), proving the search looks at the right data
-        assert!(contains("meedoen in de groep"), "the search reads the table data");
+        // the child's name is in the file (not sealed), proving the search looks at the right data
+        assert!(contains("Noor"), "the search reads the table data");
+        assert!(!contains("meedoen in de groep"), "the child's question is sealed");
+        assert!(!contains("speelt alleen"), "the mentor's observation is sealed");
         assert!(!contains("geheime-notitie-7781"), "visit notes are sealed");
         assert!(!contains("prentenkaart"), "advice is sealed");
         assert!(!contains("samenvatting-4421"), "the summary is sealed");
@@ -353,7 +355,7 @@ db_test!(
         let new_key = kindbrug::crypto::Keyring::generate("k2");
         let both = kindbrug::crypto::Keyring::parse(&secrecy::SecretString::from(format!("{new_key},{old_key}")), Some("k2")).unwrap();
         let (resealed, total) = kindbrug::retention::reencrypt(&app.state.store, &both).await.unwrap();
-        assert_eq!((resealed, total), (2, 2), "notes and advice");
+        assert_eq!((resealed, total), (4, 4), "notes, advice, the child's question and the observation");
         let values = app.state.store.sealed_values().await.unwrap();
         assert!(values.iter().all(|v| v.value.starts_with("k2:")));
         let notes = values.iter().find(|v| v.column == "notes_sealed").unwrap();

@@ -1,0 +1,60 @@
+-- Defects found from outside (issue 10).
+
+-- Free text about a child is sealed at rest like the specialists' notes. Rows written before
+-- this migration are marked and sealed by the gateway at its next start (it holds the keys).
+ALTER TABLE consultations ADD COLUMN plaintext_legacy BOOLEAN NOT NULL DEFAULT FALSE;
+UPDATE consultations SET plaintext_legacy = TRUE;
+ALTER TABLE concerns ADD COLUMN plaintext_legacy BOOLEAN NOT NULL DEFAULT FALSE;
+UPDATE concerns SET plaintext_legacy = TRUE;
+ALTER TABLE veilig_thuis_reports ADD COLUMN plaintext_legacy BOOLEAN NOT NULL DEFAULT FALSE;
+UPDATE veilig_thuis_reports SET plaintext_legacy = TRUE;
+ALTER TABLE consents ADD COLUMN plaintext_legacy BOOLEAN NOT NULL DEFAULT FALSE;
+UPDATE consents SET plaintext_legacy = TRUE WHERE withdrawal_reason IS NOT NULL;
+ALTER TABLE consultation_declines ADD COLUMN plaintext_legacy BOOLEAN NOT NULL DEFAULT FALSE;
+UPDATE consultation_declines SET plaintext_legacy = TRUE WHERE reason IS NOT NULL;
+
+-- Who judged a child of 12 or older not competent in the matter, when and why (WGBO 7:465(2)).
+ALTER TABLE consents ADD COLUMN not_competent_judged_by TEXT;
+ALTER TABLE consents ADD COLUMN not_competent_judged_on DATE;
+ALTER TABLE consents ADD COLUMN not_competent_reason_sealed TEXT;
+UPDATE consents SET not_competent_judged_by = 'not recorded (before 2026-12)'
+    WHERE child_not_competent;
+
+-- A region-wide consent covers the youth-care organisations serving the region when it was
+-- given. For older records the organisations serving it now are the best record there is.
+CREATE TABLE consent_region_organizations (
+    consent_id      UUID NOT NULL REFERENCES consents (id),
+    organization_id UUID NOT NULL REFERENCES organizations (id),
+    PRIMARY KEY (consent_id, organization_id)
+);
+INSERT INTO consent_region_organizations (consent_id, organization_id)
+    SELECT DISTINCT c.id, s.organization_id FROM consents c
+    JOIN staff_regions r ON r.region_code = c.recipient_region_code
+    JOIN staff s ON s.id = r.staff_id AND s.role IN ('specialist', 'coordinator')
+    WHERE c.recipient_region_code IS NOT NULL;
+
+-- Parent links can also be the child's own (12 or older): no guardian then.
+ALTER TABLE parent_links ADD COLUMN holder TEXT NOT NULL DEFAULT 'guardian'
+    CHECK (holder IN ('guardian', 'child'));
+ALTER TABLE parent_links ALTER COLUMN guardian_id DROP NOT NULL;
+ALTER TABLE parent_links ADD CONSTRAINT parent_links_holder
+    CHECK ((holder = 'guardian') = (guardian_id IS NOT NULL));
+
+-- Signed checkpoints of the access log: the chain head (and where retention cut it) signed
+-- with a key the database does not hold, so truncating or recomputing the chain shows.
+CREATE TABLE audit_checkpoints (
+    seq         BIGINT PRIMARY KEY,
+    hash        TEXT NOT NULL,
+    anchor_seq  BIGINT NOT NULL,
+    anchor_hash TEXT NOT NULL,
+    signed_at   TIMESTAMPTZ NOT NULL,
+    key_id      TEXT NOT NULL,
+    signature   TEXT NOT NULL
+);
+
+-- Deliveries are claimed per endpoint (one slow receiver must not hold the others).
+CREATE INDEX webhook_deliveries_endpoint_state ON webhook_deliveries (endpoint_id, state);
+
+-- A person's reason for cancelling or rejecting a request is free text: sealed, apart from the
+-- status reason the gateway itself words.
+ALTER TABLE consultations ADD COLUMN status_note_sealed TEXT;
