@@ -2,9 +2,10 @@
 
 use super::extract::Query;
 use super::{seq_cursor, seq_page, PageOf};
-use crate::audit::ChainedEntry;
+use crate::audit::{AuditAction, AuditRecord, ChainedEntry};
 use crate::auth::Principal;
 use crate::domain::access::may_read_audit_log;
+use crate::domain::types::Role;
 use crate::error::ApiError;
 use crate::store::AuditFilter;
 use crate::AppState;
@@ -83,7 +84,10 @@ impl From<ChainedEntry> for AuditEntryView {
     }
 }
 
-/// The access log, filtered by child and period, oldest first.
+/// Purpose recorded when the access log itself is read.
+pub const PURPOSE_AUDIT_REVIEW: &str = "audit_review";
+
+/// The access log, filtered by child and period, oldest first. Each read is itself logged.
 #[utoipa::path(get, path = "/api/v1/audit", tag = "audit", security(("bearer" = [])),
     params(AuditParams),
     responses((status = 200, body = PageOf<AuditEntryView>), (status = 403, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
@@ -93,7 +97,25 @@ pub async fn list_audit(
     principal: Principal,
     Query(q): Query<AuditParams>,
 ) -> Result<Json<PageOf<AuditEntryView>>, ApiError> {
+    let role = principal.roles.first().copied().unwrap_or(Role::Admin);
+    let log_read = |outcome_denied: bool| {
+        let record = AuditRecord::new(
+            &principal.audit_actor(role),
+            AuditAction::Search,
+            "access_log",
+            None,
+            q.child_id,
+            PURPOSE_AUDIT_REVIEW,
+        );
+        if outcome_denied {
+            record.denied()
+        } else {
+            record
+        }
+    };
+    // NEN 7513: reads of the log are logged too, refused ones included
     if !may_read_audit_log(&principal.actor()) {
+        state.store.record(&[log_read(true)]).await?;
         return Err(ApiError::forbidden("only an admin reads the access log"));
     }
     if let (Some(from), Some(to)) = (q.from, q.to) {
@@ -111,6 +133,7 @@ pub async fn list_audit(
         limit,
     };
     let entries = state.store.list_audit(&filter).await?;
+    state.store.record(&[log_read(false)]).await?;
     let next_cursor = if entries.len() as i64 == limit {
         entries.last().map(|e| seq_cursor(e.seq))
     } else {

@@ -641,7 +641,7 @@ async fn record_decision(
         .filter(|r| supersedes(&new, r))
         .map(|r| r.id)
         .collect();
-    let mut warnings: Vec<RuleView> = period_warnings(child.date_of_birth, &new)
+    let mut warnings: Vec<RuleView> = period_warnings(child.date_of_birth, &new, today)
         .into_iter()
         .map(RuleView::from)
         .collect();

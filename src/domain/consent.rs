@@ -463,10 +463,14 @@ fn explain_missing(check: &mut ConsentCheck, covering: &[&ConsentFact], on: Naiv
     check.reasons.extend(reasons);
 }
 
-/// The birthdays within a consent's period that change who must consent (12: the child too;
-/// 16: the young person alone), as warnings for whoever records it. A parents-only consent
-/// spanning the 12th birthday stops covering further help on that day.
-pub fn period_warnings(born: NaiveDate, new: &NewDecision) -> Vec<RuleFailure> {
+/// How far ahead a birthday within a consent's period is warned about.
+pub const BIRTHDAY_WARNING_DAYS: i64 = 730;
+
+/// The birthdays within a consent's period (and the next two years from `today`) that change
+/// who must consent (12: the child too; 16: the young person alone), as warnings for whoever
+/// records it. A parents-only consent spanning the 12th birthday stops covering further help on
+/// that day.
+pub fn period_warnings(born: NaiveDate, new: &NewDecision, today: NaiveDate) -> Vec<RuleFailure> {
     use chrono::Datelike;
     let mut out = Vec::new();
     if new.decision != Decision::Granted || new.child_not_competent {
@@ -478,7 +482,10 @@ pub fn period_warnings(born: NaiveDate, new: &NewDecision) -> Vec<RuleFailure> {
         (CHILD_ALONE_FROM, "turns-16-during-period"),
     ] {
         let day = super::calendar::birthday_in(born, born.year() + years as i32);
-        let within = new.valid_from < day && new.valid_until.is_none_or(|u| day <= u);
+        let within = new.valid_from < day
+            && new.valid_until.is_none_or(|u| day <= u)
+            && today < day
+            && day <= today + chrono::Duration::days(BIRTHDAY_WARNING_DAYS);
         if !within {
             continue;
         }
@@ -1211,27 +1218,30 @@ mod tests {
             no_signs_of_disagreement: false,
             child_not_competent: false,
         };
-        let w = period_warnings(d("2014-06-10"), &new);
+        let today = d("2026-01-01");
+        let w = period_warnings(d("2014-06-10"), &new, today);
         assert_eq!(w.len(), 1);
         assert_eq!(w[0].rule, "turns-12-during-period");
         assert!(w[0].message.contains("2026-06-10"));
-        assert!(period_warnings(d("2016-06-10"), &new).is_empty());
+        assert!(period_warnings(d("2016-06-10"), &new, today).is_empty());
         // the child consenting too: no warning at 12
         let with_child = NewDecision {
             givers: vec![Giver::Guardian(A), Giver::Child],
             ..new.clone()
         };
-        assert!(period_warnings(d("2014-06-10"), &with_child).is_empty());
-        // an open-ended period reaches the 16th birthday too
+        assert!(period_warnings(d("2014-06-10"), &with_child, today).is_empty());
+        // an open-ended period reaches the 16th birthday too, when it is near
         let open = NewDecision {
             valid_until: None,
             ..new
         };
-        let rules: Vec<_> = period_warnings(d("2014-06-10"), &open)
+        let rules: Vec<_> = period_warnings(d("2010-06-10"), &open, today)
             .into_iter()
             .map(|w| w.rule)
             .collect();
-        assert_eq!(rules, ["turns-12-during-period", "turns-16-during-period"]);
+        assert_eq!(rules, ["turns-16-during-period"]);
+        // a toddler's open-ended consent is not warned about a birthday years away
+        assert!(period_warnings(d("2023-06-10"), &open, today).is_empty());
     }
 
     #[test]

@@ -7,6 +7,7 @@ mod auth_tokens;
 mod children;
 mod consent;
 mod consultations;
+mod defects;
 mod figures;
 mod http_basics;
 mod registry;
