@@ -19,7 +19,14 @@
 //! log_format = "text"                 # or "json"
 //! request_timeout_seconds = 30
 //! body_limit_bytes = 1048576
-//! public_base_url = "http://127.0.0.1:8080"
+//! http_header_read_timeout_seconds = 10   # to send a request's headers; also ends idle keep-alive
+//! http_idle_timeout_seconds = 60      # a connection on which nothing moves is closed
+//! http_max_connections = 4096         # served at once; more wait in the listen backlog
+//! http_max_header_bytes = 32768       # request line and headers together (431 above)
+//! # public_base_url = "https://kindbrug.example.nl"   the address people and partners reach the
+//! #   gateway at (parent links, webhook links); required in production, in development
+//! #   http://<listen> by default
+//! parent_link_failures_per_minute = 10  # unknown parent links one client address may try (429 above)
 //! parent_invitation_days = 14        # a consent invitation link expires after this
 //! parent_link_days = 90               # a standing parent link expires after this
 //! answer_days_normal = 3             # working days (Europe/Amsterdam) to answer an offer
@@ -100,8 +107,19 @@ pub struct Config {
     pub log_format: LogFormat,
     pub request_timeout_seconds: u64,
     pub body_limit_bytes: usize,
-    /// Base of links the gateway hands out (parent links, webhook payloads).
-    pub public_base_url: String,
+    /// Time to send a request's headers, counted from when the connection is ready for one.
+    pub http_header_read_timeout_seconds: u64,
+    /// A connection on which no byte moves for this long is closed.
+    pub http_idle_timeout_seconds: u64,
+    /// Connections served at once.
+    pub http_max_connections: usize,
+    /// Largest request head (request line and headers).
+    pub http_max_header_bytes: usize,
+    /// Base of links the gateway hands out (parent links, webhook payloads): where people and
+    /// partners reach it, behind any proxy. Required in production.
+    pub public_base_url: Option<String>,
+    /// Unknown parent links one client address may try per minute before it gets 429.
+    pub parent_link_failures_per_minute: u32,
     /// How long a consent invitation link (one decision) stays valid.
     pub parent_invitation_days: i64,
     /// How long a standing parent link (consents, withdrawal, access log) stays valid.
@@ -153,7 +171,12 @@ impl Default for Config {
             log_format: LogFormat::Text,
             request_timeout_seconds: 30,
             body_limit_bytes: 1024 * 1024,
-            public_base_url: "http://127.0.0.1:8080".into(),
+            http_header_read_timeout_seconds: 10,
+            http_idle_timeout_seconds: 60,
+            http_max_connections: 4096,
+            http_max_header_bytes: 32 * 1024,
+            public_base_url: None,
+            parent_link_failures_per_minute: 10,
             parent_invitation_days: 14,
             parent_link_days: 90,
             answer_days_normal: 3,
@@ -208,6 +231,27 @@ impl Config {
         }
     }
 
+    /// The base of links handed out: the configured public URL, or in development the
+    /// listening address.
+    pub fn public_base(&self) -> String {
+        match &self.public_base_url {
+            Some(u) => u.trim_end_matches('/').to_string(),
+            None => format!("http://{}", self.listen),
+        }
+    }
+
+    /// The listener's limits.
+    pub fn server_limits(&self) -> crate::server::Limits {
+        crate::server::Limits {
+            header_read_timeout: std::time::Duration::from_secs(
+                self.http_header_read_timeout_seconds,
+            ),
+            idle_timeout: std::time::Duration::from_secs(self.http_idle_timeout_seconds),
+            max_connections: self.http_max_connections,
+            max_header_bytes: self.http_max_header_bytes,
+        }
+    }
+
     /// How a webhook relay of this process works.
     pub fn relay_settings(&self) -> crate::webhooks::relay::RelaySettings {
         crate::webhooks::relay::RelaySettings {
@@ -217,7 +261,7 @@ impl Config {
             poll: std::time::Duration::from_millis(self.relay_poll_millis),
             timeout: std::time::Duration::from_secs(self.webhook_timeout_seconds),
             schedule: self.webhook_retry_schedule_seconds.clone(),
-            base_url: self.public_base_url.clone(),
+            base_url: self.public_base(),
         }
     }
 
@@ -296,6 +340,20 @@ impl Config {
         if self.request_timeout_seconds == 0 {
             problems.push("request_timeout_seconds: must be at least 1".into());
         }
+        if self.http_header_read_timeout_seconds == 0
+            || self.http_idle_timeout_seconds < self.http_header_read_timeout_seconds
+        {
+            problems.push(
+                "http_header_read_timeout_seconds / http_idle_timeout_seconds: at least 1, idle not shorter than the header timeout"
+                    .into(),
+            );
+        }
+        if self.http_max_connections == 0 || !(4096..=1 << 20).contains(&self.http_max_header_bytes)
+        {
+            problems.push(
+                "http_max_connections / http_max_header_bytes: at least 1 / 4096 to 1048576".into(),
+            );
+        }
         if self.body_limit_bytes < 1024 {
             problems.push("body_limit_bytes: must be at least 1024".into());
         }
@@ -332,8 +390,18 @@ impl Config {
         if self.retention_interval_hours == 0 {
             problems.push("retention_interval_hours: at least 1".into());
         }
-        if url::Url::parse(&self.public_base_url).is_err() {
-            problems.push("public_base_url: must be a URL".into());
+        match &self.public_base_url {
+            Some(u) => match url::Url::parse(u) {
+                Ok(url) if url.scheme() == "https" || (url.scheme() == "http" && self.env == RunEnv::Development) => {}
+                _ => problems.push("public_base_url: must be an https URL (http only in development)".into()),
+            },
+            None if self.env == RunEnv::Production => problems.push(
+                "public_base_url: production needs the address people and partners reach the gateway at".into(),
+            ),
+            None => {}
+        }
+        if self.parent_link_failures_per_minute == 0 {
+            problems.push("parent_link_failures_per_minute: at least 1".into());
         }
         if problems.is_empty() {
             Ok(())
@@ -374,6 +442,21 @@ mod tests {
         };
         let err = c.validate().unwrap_err().to_string();
         assert!(err.contains("refused in production"), "{err}");
+        assert!(err.contains("public_base_url"), "{err}");
+    }
+
+    #[test]
+    fn links_are_built_on_the_public_address() {
+        let dev = Config {
+            listen: "0.0.0.0:9000".into(),
+            ..Config::default()
+        };
+        assert_eq!(dev.public_base(), "http://0.0.0.0:9000");
+        let behind_proxy = Config {
+            public_base_url: Some("https://kindbrug.example.nl/".into()),
+            ..dev
+        };
+        assert_eq!(behind_proxy.public_base(), "https://kindbrug.example.nl");
     }
 
     #[test]

@@ -157,6 +157,19 @@ impl ApiError {
                 ("unsupported-media-type", "unsupported content type")
             }
             StatusCode::SERVICE_UNAVAILABLE => ("unavailable", "the service is not available"),
+            StatusCode::BAD_REQUEST => (
+                "malformed-request",
+                "the request is not well-formed HTTP/1.1 (e.g. a bare CR, or two Content-Length headers)",
+            ),
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE => (
+                "headers-too-large",
+                "the request's headers are too large",
+            ),
+            StatusCode::URI_TOO_LONG => ("uri-too-long", "the request's address is too long"),
+            StatusCode::HTTP_VERSION_NOT_SUPPORTED => (
+                "http-version",
+                "this HTTP version is not supported; use HTTP/1.1",
+            ),
             s if s.is_server_error() => ("internal", "the gateway could not complete the request"),
             _ => ("error", "the request failed"),
         };
@@ -188,8 +201,9 @@ impl From<StoreError> for ApiError {
     }
 }
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
+impl ApiError {
+    /// The problem+json body, with `request_id`.
+    pub fn problem_body(&self, request_id: &str) -> String {
         let mut body = Map::new();
         body.insert(
             "type".into(),
@@ -197,25 +211,36 @@ impl IntoResponse for ApiError {
         );
         body.insert("title".into(), Value::String(self.title.into()));
         body.insert("status".into(), Value::from(self.status.as_u16()));
-        body.insert("detail".into(), Value::String(self.detail));
-        body.insert("request_id".into(), Value::String(current_request_id()));
+        body.insert("detail".into(), Value::String(self.detail.clone()));
+        body.insert("request_id".into(), Value::String(request_id.into()));
         if !self.errors.is_empty() {
             body.insert(
                 "errors".into(),
                 serde_json::to_value(&self.errors).unwrap_or_default(),
             );
         }
-        // how long a 503 asks the caller to wait
-        let retry_after = (self.status == StatusCode::SERVICE_UNAVAILABLE).then(|| {
+        for (k, v) in &self.extensions {
+            body.entry(k.clone()).or_insert(v.clone());
+        }
+        Value::Object(body).to_string()
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = self.problem_body(&current_request_id());
+        // how long a 503 or 429 asks the caller to wait
+        let retry_after = matches!(
+            self.status,
+            StatusCode::SERVICE_UNAVAILABLE | StatusCode::TOO_MANY_REQUESTS
+        )
+        .then(|| {
             self.extensions
                 .get("retry_after_seconds")
                 .and_then(Value::as_u64)
                 .unwrap_or(30)
         });
-        for (k, v) in self.extensions {
-            body.entry(k).or_insert(v);
-        }
-        let mut res = (self.status, Value::Object(body).to_string()).into_response();
+        let mut res = (self.status, body).into_response();
         res.headers_mut()
             .insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
         if let Some(Ok(v)) = retry_after.map(|s| HeaderValue::from_str(&s.to_string())) {

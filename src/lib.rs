@@ -13,8 +13,10 @@ pub mod demo;
 pub mod domain;
 pub mod error;
 pub mod jobs;
+pub mod ratelimit;
 pub mod retention;
 pub mod scale;
+pub mod server;
 pub mod store;
 pub mod telemetry;
 pub mod webhooks;
@@ -36,8 +38,10 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub store: DynStore,
     pub auth: Arc<Authenticator>,
-    /// Keys for specialists' free text at rest.
+    /// Keys for free text at rest.
     pub keys: Arc<crypto::Keyring>,
+    /// Unknown parent links tried per client address.
+    pub parent_link_failures: Arc<ratelimit::RateLimiter>,
 }
 
 /// Name of the setting holding the generated development signing secret.
@@ -133,6 +137,10 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
     );
     auth.warm_up().await;
     Ok(AppState {
+        parent_link_failures: Arc::new(ratelimit::RateLimiter::new(
+            "parent links",
+            config.parent_link_failures_per_minute,
+        )),
         config: Arc::new(config),
         store,
         auth: Arc::new(auth),
@@ -174,12 +182,11 @@ async fn serve_inner(
     };
     let app = api::router(state.clone());
     tracing::info!(addr = %listener.local_addr()?, backend = state.store.backend(), jobs = running.len(), "kindbrug listening");
-    let served = axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            let _ = stop.send(true);
-        })
-        .await;
+    let served = server::serve(listener, app, state.config.server_limits(), async move {
+        shutdown.await;
+        let _ = stop.send(true);
+    })
+    .await;
     for job in running {
         if tokio::time::timeout(Duration::from_secs(30), job)
             .await

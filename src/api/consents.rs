@@ -1200,10 +1200,7 @@ pub async fn create_invitation(
 fn link_view(state: &AppState, row: &ParentLinkRow, token: &str) -> CreatedLink {
     CreatedLink {
         id: row.id,
-        url: format!(
-            "{}/api/v1/parent/{token}",
-            state.config.public_base_url.trim_end_matches('/')
-        ),
+        url: format!("{}/api/v1/parent/{token}", state.config.public_base()),
         expires_at: row.expires_at,
     }
 }

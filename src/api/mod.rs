@@ -172,13 +172,26 @@ pub fn router(state: AppState) -> Router {
         crate::auth::principal::authenticate,
     ));
     let (parent, _) = parent_routes().split_for_parts();
-    let doc = openapi();
+    // serialised once: handlers share the bytes (a document held by value would be copied with
+    // every clone of the route)
+    let doc = bytes::Bytes::from(serde_json::to_vec(&openapi()).expect("the document serialises"));
     let public = Router::new()
         .route("/healthz", axum::routing::get(health::healthz))
         .route("/readyz", axum::routing::get(health::readyz))
         .route(
             "/openapi.json",
-            axum::routing::get(move || async move { axum::Json(doc) }),
+            axum::routing::get(move || {
+                let doc = doc.clone();
+                async move {
+                    (
+                        [(
+                            header::CONTENT_TYPE,
+                            HeaderValue::from_static("application/json"),
+                        )],
+                        doc,
+                    )
+                }
+            }),
         );
 
     let timeout = Duration::from_secs(state.config.request_timeout_seconds);

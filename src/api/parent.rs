@@ -8,7 +8,7 @@ use super::consents::{
     consent_facts, consent_record, guardian_facts, link_token_hash, withdraw, ConsentView,
     RecordMeta,
 };
-use super::extract::{Json, Path, Query};
+use super::extract::{ClientAddr, Json, Path, Query};
 use super::{seq_cursor, seq_page, PageOf};
 use crate::audit::{AuditAction, AuditActor, AuditRecord};
 use crate::domain::calendar::{dutch_date, now};
@@ -38,24 +38,44 @@ fn unknown_link() -> ApiError {
 }
 
 /// The link behind a token, if it is known and not expired; the link's kind must be `kind`.
+/// A client that tries too many unknown links is refused for a while (429): the 256-bit tokens
+/// make guessing hopeless, but an operator expects the attempt to be braked and logged.
 async fn link(
     state: &AppState,
+    client: &ClientAddr,
     token: &str,
     kind: &str,
 ) -> Result<(ParentLinkRow, ChildRow), ApiError> {
+    if let Some(ip) = client.0 {
+        state.parent_link_failures.check(ip).map_err(|wait| {
+            ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate-limited",
+                "Too many requests",
+                "too many unknown links were tried from this address; wait and try again",
+            )
+            .with("retry_after_seconds", wait.0.as_secs())
+        })?;
+    }
+    let unknown = || {
+        if let Some(ip) = client.0 {
+            state.parent_link_failures.charge(ip);
+        }
+        unknown_link()
+    };
     // a token we handed out is 43 URL-safe characters; anything else was altered
     if token.len() != 43
         || !token
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
     {
-        return Err(unknown_link());
+        return Err(unknown());
     }
     let row = state
         .store
         .parent_link_by_hash(&link_token_hash(token))
         .await?
-        .ok_or_else(unknown_link)?;
+        .ok_or_else(unknown)?;
     if row.expires_at <= now() {
         return Err(ApiError::new(
             StatusCode::GONE,
@@ -190,10 +210,13 @@ pub struct ParentPage {
 #[tracing::instrument(skip_all)]
 pub async fn parent_page(
     State(state): State<AppState>,
+    client: ClientAddr,
     Path(token): Path<String>,
 ) -> Result<axum::Json<ParentPage>, ApiError> {
-    let (row, child) = match link(&state, &token, "invitation").await {
-        Err(e) if e.slug == "link-not-for-this" => link(&state, &token, "standing").await?,
+    let (row, child) = match link(&state, &client, &token, "invitation").await {
+        Err(e) if e.slug == "link-not-for-this" => {
+            link(&state, &client, &token, "standing").await?
+        }
         other => other?,
     };
     let guardian = state
@@ -277,10 +300,11 @@ pub struct ParentDecisionResult {
 #[tracing::instrument(skip_all)]
 pub async fn parent_decision(
     State(state): State<AppState>,
+    client: ClientAddr,
     Path(token): Path<String>,
     Json(body): Json<ParentDecision>,
 ) -> Result<(StatusCode, axum::Json<ParentDecisionResult>), ApiError> {
-    let (row, child) = link(&state, &token, "invitation").await?;
+    let (row, child) = link(&state, &client, &token, "invitation").await?;
     let used = || {
         ApiError::conflict(
             "link-used",
@@ -392,9 +416,10 @@ pub async fn parent_decision(
 #[tracing::instrument(skip_all)]
 pub async fn parent_consents(
     State(state): State<AppState>,
+    client: ClientAddr,
     Path(token): Path<String>,
 ) -> Result<axum::Json<Vec<ConsentView>>, ApiError> {
-    let (row, child) = link(&state, &token, "standing").await?;
+    let (row, child) = link(&state, &client, &token, "standing").await?;
     let mut records = state.store.consents_of_child(child.id, None).await?;
     if scope(&row, &child)? == OverviewScope::OwnDecisionsOnly {
         let me = holder(&row);
@@ -426,10 +451,11 @@ pub struct ParentWithdrawal {
 #[tracing::instrument(skip_all)]
 pub async fn parent_withdraw(
     State(state): State<AppState>,
+    client: ClientAddr,
     Path((token, id)): Path<(String, Uuid)>,
     Json(body): Json<ParentWithdrawal>,
 ) -> Result<axum::Json<ConsentView>, ApiError> {
-    let (row, child) = link(&state, &token, "standing").await?;
+    let (row, child) = link(&state, &client, &token, "standing").await?;
     if body
         .reason
         .as_deref()
@@ -482,10 +508,11 @@ pub struct AccessView {
 #[tracing::instrument(skip_all)]
 pub async fn parent_access_log(
     State(state): State<AppState>,
+    client: ClientAddr,
     Path(token): Path<String>,
     Query(q): Query<AccessLogParams>,
 ) -> Result<axum::Json<PageOf<AccessView>>, ApiError> {
-    let (row, child) = link(&state, &token, "standing").await?;
+    let (row, child) = link(&state, &client, &token, "standing").await?;
     if scope(&row, &child)? == OverviewScope::OwnDecisionsOnly {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,

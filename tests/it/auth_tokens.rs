@@ -351,3 +351,27 @@ async fn an_idp_down_at_start_is_fetched_once_it_is_back() {
     app.get("/api/v1/regions", &token).await.ok(200);
     assert_eq!(idp.jwks_fetches.load(Ordering::SeqCst), 1);
 }
+
+db_test!(
+    /// Defect 10: a token issued in the future or living longer than the maximum is refused, and
+    /// a huge Authorization header is refused without verifying it.
+    async fn token_times_and_sizes_are_bounded(app) {
+        let now = chrono::Utc::now().timestamp();
+        let mint = |iat: i64, exp: i64| {
+            encode(
+                &Header::new(Algorithm::HS256),
+                &json!({"iss": "kindbrug-dev", "sub": "admin", "aud": "kindbrug", "roles": ["admin"], "iat": iat, "exp": exp}),
+                &EncodingKey::from_secret(DEV_SECRET.as_bytes()),
+            )
+            .unwrap()
+        };
+        app.get("/api/v1/regions", &mint(now, now + 600)).await.ok(200);
+        app.get("/api/v1/regions", &mint(now + 3600, now + 7200)).await.problem(401);
+        app.get("/api/v1/regions", &mint(now, 1i64 << 62)).await.problem(401);
+        app.get("/api/v1/regions", &mint(now, now + 3 * 24 * 3600)).await.problem(401);
+        let big = "a".repeat(20 * 1024);
+        let started = std::time::Instant::now();
+        app.get("/api/v1/regions", &big).await.problem(401);
+        assert!(started.elapsed() < std::time::Duration::from_secs(2));
+    }
+);

@@ -130,6 +130,7 @@ pub fn test_config(db_url: &str) -> Config {
         dev_jwt_secret: Some(SecretString::from(DEV_SECRET)),
         // small, so an oversized test body fits the socket buffers and the 413 is read reliably
         body_limit_bytes: TEST_BODY_LIMIT,
+        public_base_url: Some("http://127.0.0.1:8080".into()),
         ..Config::default()
     }
 }

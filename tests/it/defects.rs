@@ -440,3 +440,31 @@ db_test!(
         assert_eq!(app.count("audit_log WHERE resource_type = 'access_log'").await, before + 1);
     }
 );
+
+db_test!(
+    /// Defect 10: guessing parent links is braked per client address with 429 + Retry-After;
+    /// a real link keeps working for others.
+    async fn parent_link_guessing_is_rate_limited(app) {
+        let w = app.world().await;
+        let mum = parent_of(&app, &w, w.child_a1, "Mam").await;
+        let link = app.post(&format!("/api/v1/children/{}/parent-links", w.child_a1), &w.mentor_a1_token, json!({"guardian_id": mum})).await;
+        let link = token_of(link.ok(201)["url"].as_str().unwrap());
+        let mut limited = None;
+        for i in 0..30 {
+            let guess = format!("{:0>43}", i);
+            let r = app.request(reqwest::Method::GET, &format!("/api/v1/parent/{guess}"), None, None).await;
+            if r.status == 429 {
+                limited = Some((i, r));
+                break;
+            }
+            assert_eq!(r.problem(404), "link-unknown");
+        }
+        let (after, r) = limited.expect("guessing is limited");
+        assert_eq!(after, 10, "the configured ten failures a minute");
+        assert_eq!(r.problem(429), "rate-limited");
+        assert!(r.headers.get("retry-after").is_some());
+        // the limit is on this client address: even a real link waits (the same address guessed)
+        let real = app.request(reqwest::Method::GET, &format!("/api/v1/parent/{link}"), None, None).await;
+        assert_eq!(real.status, 429);
+    }
+);

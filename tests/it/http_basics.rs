@@ -68,3 +68,102 @@ async fn shutdown_drains_and_stops() {
         .await
         .is_err());
 }
+
+/// Sends raw bytes on a fresh connection and reads until the server closes it (or `wait`).
+async fn raw_exchange(
+    app: &TestApp,
+    bytes: &[u8],
+    wait: std::time::Duration,
+) -> (String, std::time::Duration) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = app.base.trim_start_matches("http://").to_string();
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let started = std::time::Instant::now();
+    s.write_all(bytes).await.unwrap();
+    let mut out = Vec::new();
+    let _ = tokio::time::timeout(wait, s.read_to_end(&mut out)).await;
+    (
+        String::from_utf8_lossy(&out).into_owned(),
+        started.elapsed(),
+    )
+}
+
+/// Defect 10: errors produced by the HTTP layer itself are problem+json too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn errors_of_the_http_layer_have_problem_bodies() {
+    let app = TestApp::sqlite().await;
+    let long = std::time::Duration::from_secs(5);
+    let mut huge = b"GET /healthz HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ".to_vec();
+    huge.extend(std::iter::repeat_n(b'a', 507 * 1024));
+    huge.extend(b"\r\n\r\n");
+    let cases: [(&[u8], &str); 3] = [
+        (&huge, "HTTP/1.1 431"),
+        (b"POST /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab", "HTTP/1.1 400"),
+        (b"GET /healthz HTTP/1.1\rHost: x\r\n\r\n", "HTTP/1.1 400"),
+    ];
+    for (bytes, status) in cases {
+        let (answer, _) = raw_exchange(&app, bytes, long).await;
+        assert!(answer.starts_with(status), "{answer}");
+        assert!(
+            answer.contains("content-type: application/problem+json"),
+            "{answer}"
+        );
+        let body: serde_json::Value =
+            serde_json::from_str(answer.split("\r\n\r\n").nth(1).unwrap()).unwrap();
+        assert!(body["type"]
+            .as_str()
+            .unwrap()
+            .starts_with("urn:kindbrug:problem:"));
+        assert!(body["request_id"].is_string());
+    }
+}
+
+/// Defect 4: a connection that sends nothing, half a header or goes idle after a request is
+/// closed by the server; the number of connections served at once is capped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn silent_slow_and_idle_connections_are_closed() {
+    let app = TestApp::sqlite_with(|c| {
+        c.http_header_read_timeout_seconds = 1;
+        c.http_idle_timeout_seconds = 2;
+        c.http_max_connections = 3;
+    })
+    .await;
+    let wait = std::time::Duration::from_secs(6);
+    for bytes in [
+        &b""[..],
+        b"GET /healthz HTTP/1.1\r\nHost: x\r\n",
+        b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n",
+    ] {
+        let (answer, took) = raw_exchange(&app, bytes, wait).await;
+        assert!(
+            took < std::time::Duration::from_millis(3500),
+            "still open after {took:?}: {answer:?}"
+        );
+        if bytes.ends_with(b"\r\n\r\n") {
+            assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+        }
+    }
+    // the cap: with three silent connections open, a fourth is served only when one closes
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = app.base.trim_start_matches("http://").to_string();
+    let mut silent = Vec::new();
+    for _ in 0..3 {
+        silent.push(tokio::net::TcpStream::connect(&addr).await.unwrap());
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let mut fourth = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    fourth
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    let mut out = Vec::new();
+    fourth.read_to_end(&mut out).await.unwrap();
+    let took = started.elapsed();
+    assert!(String::from_utf8_lossy(&out).starts_with("HTTP/1.1 200"));
+    // served once the header timeout closed one of the silent three, not before
+    assert!(
+        took >= std::time::Duration::from_millis(500),
+        "served at once despite the cap: {took:?}"
+    );
+}
