@@ -11,6 +11,9 @@
 //! # dev_jwt_secret = "at least 32 characters"   (KINDBRUG_DEV_JWT_SECRET)
 //! # encryption_keys = "k2026:base64-of-32-bytes,k2025:…"   (KINDBRUG_ENCRYPTION_KEYS; `kindbrug keys generate`)
 //! # encryption_key_id = "k2026"     the key new values are sealed with (default: the first)
+//! # audit_signing_key = "a2026:base64-of-32-bytes"   (KINDBRUG_AUDIT_SIGNING_KEY; `kindbrug audit keygen`)
+//! # audit_checkpoint_file = "/var/lib/kindbrug/audit-checkpoints.jsonl"  append-only, outside the database
+//! audit_checkpoint_minutes = 5        # how often the access log's head is signed
 //! oidc_issuers = []                   # e.g. ["https://login.example.nl/realms/zorg"]
 //! audience = "kindbrug"
 //! jwt_leeway_seconds = 30
@@ -95,6 +98,12 @@ pub struct Config {
     pub encryption_keys: Option<SecretString>,
     /// The key id new values are sealed with (default: the first key).
     pub encryption_key_id: Option<String>,
+    /// Ed25519 key that signs the access log's checkpoints: `kid:base64(32 bytes)`. Kept out of
+    /// the database (which is what it protects against). Required in production.
+    pub audit_signing_key: Option<SecretString>,
+    /// Checkpoints are also appended to this file, one JSON line each.
+    pub audit_checkpoint_file: Option<PathBuf>,
+    pub audit_checkpoint_minutes: u64,
     /// Real token issuers, found by OIDC discovery.
     #[serde(deserialize_with = "string_or_list")]
     pub oidc_issuers: Vec<String>,
@@ -163,6 +172,9 @@ impl Default for Config {
             dev_jwt_secret: None,
             encryption_keys: None,
             encryption_key_id: None,
+            audit_signing_key: None,
+            audit_checkpoint_file: None,
+            audit_checkpoint_minutes: 5,
             oidc_issuers: Vec::new(),
             audience: "kindbrug".into(),
             jwt_leeway_seconds: 30,
@@ -327,6 +339,20 @@ impl Config {
             }
         } else if self.env == RunEnv::Production {
             problems.push("encryption_keys: production needs a key for data at rest".into());
+        }
+        match &self.audit_signing_key {
+            Some(key) => {
+                if let Err(e) = crate::audit::checkpoint::AuditSigner::parse(key) {
+                    problems.push(e.to_string());
+                }
+            }
+            None if self.env == RunEnv::Production => problems.push(
+                "audit_signing_key: production signs the access log's checkpoints with a key kept outside the database".into(),
+            ),
+            None => {}
+        }
+        if self.audit_checkpoint_minutes == 0 {
+            problems.push("audit_checkpoint_minutes: at least 1".into());
         }
         if self.env == RunEnv::Production && self.oidc_issuers.is_empty() {
             problems.push("oidc_issuers: production needs at least one token issuer".into());

@@ -18,6 +18,7 @@ pub struct Schedule {
     pub deadlines: Duration,
     pub retention: Duration,
     pub figures: Duration,
+    pub checkpoints: Duration,
 }
 
 impl Schedule {
@@ -27,6 +28,7 @@ impl Schedule {
             deadlines: Duration::from_secs(config.deadline_check_seconds),
             retention: Duration::from_secs(config.retention_interval_hours * 3600),
             figures: Duration::from_secs(config.figures_refresh_minutes * 60),
+            checkpoints: Duration::from_secs(config.audit_checkpoint_minutes * 60),
         }
     }
 }
@@ -115,8 +117,36 @@ pub fn spawn(
         move || {
             let s = s.clone();
             async move {
-                let report = crate::retention::run(&s.store, &s.config.retention).await?;
+                let report = crate::retention::run(
+                    &s.store,
+                    &s.config.retention,
+                    &s.audit_signer,
+                    &crate::checkpoint_export(&s.config),
+                )
+                .await?;
                 Ok(format!("retention: {}", serde_json::to_string(&report)?))
+            }
+        },
+    ));
+    let s = state.clone();
+    jobs.push(every(
+        "audit-checkpoint",
+        schedule.checkpoints,
+        shutdown.clone(),
+        move || {
+            let s = s.clone();
+            async move {
+                let cp = crate::audit::checkpoint::take(
+                    s.store.as_ref(),
+                    &s.audit_signer,
+                    &crate::checkpoint_export(&s.config),
+                    false,
+                )
+                .await?;
+                Ok(match cp {
+                    Some(cp) => format!("access log signed up to entry {}", cp.seq),
+                    None => String::new(),
+                })
             }
         },
     ));

@@ -42,6 +42,8 @@ pub struct AppState {
     pub keys: Arc<crypto::Keyring>,
     /// Unknown parent links tried per client address.
     pub parent_link_failures: Arc<ratelimit::RateLimiter>,
+    /// Signs the access log's checkpoints.
+    pub audit_signer: Arc<audit::checkpoint::AuditSigner>,
 }
 
 /// Name of the setting holding the generated development signing secret.
@@ -101,11 +103,47 @@ pub async fn keyring(config: &Config, store: &DynStore) -> anyhow::Result<crypto
     Ok(crypto::Keyring::parse(&SecretString::from(value), None)?)
 }
 
+/// Name of the setting holding the generated development checkpoint key.
+const DEV_AUDIT_KEY_SETTING: &str = "dev_audit_signing_key";
+
+/// The key that signs the access log's checkpoints: configured, or in development generated
+/// once and kept in the database (which defeats its purpose: development only, and logged).
+pub async fn audit_signer(
+    config: &Config,
+    store: &DynStore,
+) -> anyhow::Result<audit::checkpoint::AuditSigner> {
+    if let Some(key) = &config.audit_signing_key {
+        return Ok(audit::checkpoint::AuditSigner::parse(key)?);
+    }
+    anyhow::ensure!(
+        config.env == config::RunEnv::Development,
+        "audit_signing_key must be configured in production"
+    );
+    let value = store
+        .setting_or_insert(
+            DEV_AUDIT_KEY_SETTING,
+            &audit::checkpoint::AuditSigner::generate("dev"),
+        )
+        .await?;
+    tracing::warn!("no audit_signing_key configured: checkpoints are signed with a development key kept in the database");
+    Ok(audit::checkpoint::AuditSigner::parse(&SecretString::from(
+        value,
+    ))?)
+}
+
+/// Where this gateway exports the access log's checkpoints.
+pub fn checkpoint_export(config: &Config) -> audit::checkpoint::CheckpointExport {
+    audit::checkpoint::CheckpointExport {
+        file: config.audit_checkpoint_file.clone(),
+    }
+}
+
 /// Builds the application state: database, token issuers, encryption keys.
 pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
     let store = open_store(&config).await?;
     let dev = dev_secret(&config, &store).await?.map(DevIssuer::new);
     let keys = keyring(&config, &store).await?;
+    let signer = audit_signer(&config, &store).await?;
     let sealed = retention::seal_legacy(&store, &keys).await?;
     if sealed > 0 {
         tracing::info!(
@@ -137,6 +175,7 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
     );
     auth.warm_up().await;
     Ok(AppState {
+        audit_signer: Arc::new(signer),
         parent_link_failures: Arc::new(ratelimit::RateLimiter::new(
             "parent links",
             config.parent_link_failures_per_minute,

@@ -110,8 +110,27 @@ enum KeysCommand {
 
 #[derive(Subcommand)]
 enum AuditCommand {
-    /// Check the whole hash chain; names the first entry that was edited, deleted or reordered.
-    Verify,
+    /// Check the whole hash chain, and the chain against the signed checkpoints: names the
+    /// first entry that was edited, deleted, reordered or rewritten, and truncation at either end.
+    Verify {
+        /// Signed checkpoints kept outside the database (the export file, or lines collected
+        /// from the log), one JSON object a line; checked besides the database's own.
+        #[arg(long)]
+        checkpoints: Option<PathBuf>,
+        /// Public key(s) the checkpoints are signed with (`kid:base64`, comma-separated);
+        /// default: that of the configured audit_signing_key.
+        #[arg(long)]
+        public_key: Option<String>,
+    },
+    /// Sign a checkpoint of the chain's head now (also done every few minutes inside `serve`).
+    Checkpoint,
+    /// Print a new Ed25519 key for audit_signing_key, and its public key for verifiers.
+    Keygen {
+        #[arg(long, default_value = "a1")]
+        id: String,
+    },
+    /// Print the public key of the configured audit_signing_key (give it to whoever verifies).
+    PublicKey,
 }
 
 #[derive(Subcommand)]
@@ -260,24 +279,98 @@ async fn run(cli: Cli, config: Config) -> anyhow::Result<ExitCode> {
             store.close().await;
         }
         Command::Audit {
-            command: AuditCommand::Verify,
+            command:
+                AuditCommand::Verify {
+                    checkpoints,
+                    public_key,
+                },
         } => {
             let store = kindbrug::open_store(&config).await?;
-            let result = kindbrug::audit::verify::verify_store(store.as_ref()).await;
+            let given = match &checkpoints {
+                Some(path) => {
+                    let text = std::fs::read_to_string(path)
+                        .with_context(|| format!("could not read {}", path.display()))?;
+                    kindbrug::audit::checkpoint::parse_lines(&text)
+                        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?
+                }
+                None => Vec::new(),
+            };
+            let verifier = match &public_key {
+                Some(k) => kindbrug::audit::checkpoint::CheckpointVerifier::parse(k)?,
+                None => kindbrug::audit_signer(&config, &store).await?.verifier(),
+            };
+            let result =
+                kindbrug::audit::verify::verify_with_checkpoints(store.as_ref(), &given, &verifier)
+                    .await;
             store.close().await;
             match result? {
-                Ok(count) => println!("access log intact: {count} entries verified"),
+                Ok(v) => {
+                    println!("access log intact: {} entries verified", v.entries);
+                    match v.newest_checkpoint {
+                        Some(seq) => println!(
+                            "{} signed checkpoints agree; the newest proves entries up to {seq} of {}",
+                            v.checkpoints, v.head
+                        ),
+                        None => println!(
+                            "no signed checkpoints: removal from either end and recomputation of the chain cannot be detected"
+                        ),
+                    }
+                }
                 Err(brk) => {
                     println!("access log BROKEN: {brk}");
                     return Ok(ExitCode::FAILURE);
                 }
             }
         }
+        Command::Audit {
+            command: AuditCommand::Checkpoint,
+        } => {
+            let store = kindbrug::open_store(&config).await?;
+            let signer = kindbrug::audit_signer(&config, &store).await?;
+            let cp = kindbrug::audit::checkpoint::take(
+                store.as_ref(),
+                &signer,
+                &kindbrug::checkpoint_export(&config),
+                true,
+            )
+            .await?;
+            store.close().await;
+            match cp {
+                Some(cp) => println!("{}", serde_json::to_string(&cp)?),
+                None => println!("the access log is empty"),
+            }
+        }
+        Command::Audit {
+            command: AuditCommand::Keygen { id },
+        } => {
+            let key = kindbrug::audit::checkpoint::AuditSigner::generate(&id);
+            let signer = kindbrug::audit::checkpoint::AuditSigner::parse(&key.clone().into())?;
+            println!("audit_signing_key = {key}");
+            println!(
+                "public key (for audit verify --public-key) = {}",
+                signer.public_key()
+            );
+        }
+        Command::Audit {
+            command: AuditCommand::PublicKey,
+        } => {
+            let store = kindbrug::open_store(&config).await?;
+            let signer = kindbrug::audit_signer(&config, &store).await?;
+            store.close().await;
+            println!("{}", signer.public_key());
+        }
         Command::Retention {
             command: RetentionCommand::Run,
         } => {
             let store = kindbrug::open_store(&config).await?;
-            let report = kindbrug::retention::run(&store, &config.retention).await?;
+            let signer = kindbrug::audit_signer(&config, &store).await?;
+            let report = kindbrug::retention::run(
+                &store,
+                &config.retention,
+                &signer,
+                &kindbrug::checkpoint_export(&config),
+            )
+            .await?;
             store.close().await;
             println!("{}", serde_json::to_string_pretty(&report)?);
         }

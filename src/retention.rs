@@ -1,15 +1,27 @@
 //! Running retention and re-encryption over the store (the rules and periods are in
 //! `domain::retention`). Both are idempotent and safe to run on several replicas.
 
+use crate::audit::checkpoint::{AuditSigner, CheckpointExport};
 use crate::crypto::Keyring;
 use crate::domain::calendar::now;
 use crate::domain::retention::RetentionPolicy;
 use crate::store::{DynStore, PurgeReport, StoreResult};
 
-/// Removes what is past its period and carries out early-destruction requests.
-pub async fn run(store: &DynStore, policy: &RetentionPolicy) -> StoreResult<PurgeReport> {
+/// Removes what is past its period and carries out early-destruction requests. When the access
+/// log was cut from its start, a checkpoint with the new anchor is signed at once (without one,
+/// a moved anchor reads as tampering).
+pub async fn run(
+    store: &DynStore,
+    policy: &RetentionPolicy,
+    signer: &AuditSigner,
+    export: &CheckpointExport,
+) -> StoreResult<PurgeReport> {
     let at = now();
-    store.purge(&policy.cutoffs(at), at).await
+    let report = store.purge(&policy.cutoffs(at), at).await?;
+    if report.audit_entries > 0 {
+        crate::audit::checkpoint::take(store.as_ref(), signer, export, true).await?;
+    }
+    Ok(report)
 }
 
 /// Re-seals every value not sealed with the active key; returns (re-sealed, total).

@@ -43,13 +43,14 @@ ALTER TABLE parent_links ADD CONSTRAINT parent_links_holder
 -- Signed checkpoints of the access log: the chain head (and where retention cut it) signed
 -- with a key the database does not hold, so truncating or recomputing the chain shows.
 CREATE TABLE audit_checkpoints (
-    seq         BIGINT PRIMARY KEY,
+    seq         BIGINT NOT NULL,
     hash        TEXT NOT NULL,
     anchor_seq  BIGINT NOT NULL,
     anchor_hash TEXT NOT NULL,
     signed_at   TIMESTAMPTZ NOT NULL,
     key_id      TEXT NOT NULL,
-    signature   TEXT NOT NULL
+    signature   TEXT NOT NULL,
+    PRIMARY KEY (seq, anchor_seq)
 );
 
 -- Deliveries are claimed per endpoint (one slow receiver must not hold the others).

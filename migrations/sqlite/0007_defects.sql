@@ -66,13 +66,14 @@ CREATE INDEX parent_links_child ON parent_links (child_id);
 -- Signed checkpoints of the access log: the chain head (and where retention cut it) signed
 -- with a key the database does not hold, so truncating or recomputing the chain shows.
 CREATE TABLE audit_checkpoints (
-    seq         INTEGER PRIMARY KEY,
+    seq         INTEGER NOT NULL,
     hash        TEXT NOT NULL,
     anchor_seq  INTEGER NOT NULL,
     anchor_hash TEXT NOT NULL,
     signed_at   TEXT NOT NULL,
     key_id      TEXT NOT NULL,
-    signature   TEXT NOT NULL
+    signature   TEXT NOT NULL,
+    PRIMARY KEY (seq, anchor_seq)
 );
 
 -- Deliveries are claimed per endpoint (one slow receiver must not hold the others).

@@ -5,6 +5,7 @@
 //! chain at that entry. Entries hold ids, never child data, so they can outlive the records they
 //! describe (retention).
 
+pub mod checkpoint;
 pub mod verify;
 
 use chrono::{DateTime, SecondsFormat, Utc};

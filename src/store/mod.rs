@@ -3,6 +3,7 @@
 //! per backend; what must differ on purpose (transaction start, locking, connection setup)
 //! lives in `sqlite.rs` and `postgres.rs`. A write and its audit entries commit together.
 
+use crate::audit::checkpoint::Checkpoint;
 use crate::audit::{AuditRecord, ChainCursor, ChainedEntry};
 use crate::domain::regions::RegionMembership;
 use async_trait::async_trait;
@@ -974,6 +975,13 @@ pub trait AuditStore: Send + Sync {
     async fn audit_head(&self) -> StoreResult<ChainCursor>;
     /// Where the chain starts: the last entry removed by retention (seq 0 when none was).
     async fn audit_anchor(&self) -> StoreResult<ChainCursor>;
+    /// Keeps a signed checkpoint (one per position and anchor; a second replica's for the same
+    /// is ignored).
+    async fn record_checkpoint(&self, checkpoint: &Checkpoint) -> StoreResult<()>;
+    /// Every checkpoint kept, oldest first.
+    async fn audit_checkpoints(&self) -> StoreResult<Vec<Checkpoint>>;
+    /// The newest checkpoint kept.
+    async fn latest_checkpoint(&self) -> StoreResult<Option<Checkpoint>>;
 }
 
 /// Operating the database itself.

@@ -2104,6 +2104,8 @@ macro_rules! impl_store {
                 .await?;
                 if let Some((seq, hash)) = last {
                     report.audit_entries += sqlx::query("DELETE FROM audit_log WHERE seq <= $1").bind(seq).execute(&mut *tx).await?.rows_affected();
+                    // checkpoints of removed entries prove nothing any more
+                    sqlx::query("DELETE FROM audit_checkpoints WHERE seq <= $1").bind(seq).execute(&mut *tx).await?;
                     sqlx::query("UPDATE audit_head SET anchor_seq = $1, anchor_hash = $2 WHERE id = 1")
                         .bind(seq)
                         .bind(hash)
@@ -2424,6 +2426,52 @@ macro_rules! impl_store {
                         .fetch_one(self.reader())
                         .await?;
                 Ok(ChainCursor { seq, hash })
+            }
+
+            async fn record_checkpoint(&self, cp: &$crate::audit::checkpoint::Checkpoint) -> StoreResult<()> {
+                sqlx::query(
+                    "INSERT INTO audit_checkpoints (seq, hash, anchor_seq, anchor_hash, signed_at, key_id, signature) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (seq, anchor_seq) DO NOTHING",
+                )
+                .bind(cp.seq)
+                .bind(&cp.hash)
+                .bind(cp.anchor_seq)
+                .bind(&cp.anchor_hash)
+                .bind(cp.signed_at)
+                .bind(&cp.key_id)
+                .bind(&cp.signature)
+                .execute(self.writer())
+                .await?;
+                Ok(())
+            }
+
+            async fn latest_checkpoint(&self) -> StoreResult<Option<$crate::audit::checkpoint::Checkpoint>> {
+                let rows: Vec<(i64, String, i64, String, DateTime<Utc>, String, String)> = sqlx::query_as(
+                    "SELECT seq, hash, anchor_seq, anchor_hash, signed_at, key_id, signature FROM audit_checkpoints \
+                     ORDER BY seq DESC, anchor_seq DESC LIMIT 1",
+                )
+                .fetch_all(self.reader())
+                .await?;
+                Ok(rows
+                    .into_iter()
+                    .map(|(seq, hash, anchor_seq, anchor_hash, signed_at, key_id, signature)| {
+                        $crate::audit::checkpoint::Checkpoint { seq, hash, anchor_seq, anchor_hash, signed_at, key_id, signature }
+                    })
+                    .next())
+            }
+
+            async fn audit_checkpoints(&self) -> StoreResult<Vec<$crate::audit::checkpoint::Checkpoint>> {
+                let rows: Vec<(i64, String, i64, String, DateTime<Utc>, String, String)> = sqlx::query_as(
+                    "SELECT seq, hash, anchor_seq, anchor_hash, signed_at, key_id, signature FROM audit_checkpoints ORDER BY seq, anchor_seq",
+                )
+                .fetch_all(self.reader())
+                .await?;
+                Ok(rows
+                    .into_iter()
+                    .map(|(seq, hash, anchor_seq, anchor_hash, signed_at, key_id, signature)| {
+                        $crate::audit::checkpoint::Checkpoint { seq, hash, anchor_seq, anchor_hash, signed_at, key_id, signature }
+                    })
+                    .collect())
             }
 
             async fn audit_head(&self) -> StoreResult<ChainCursor> {

@@ -264,7 +264,7 @@ db_test!(
         app.exec_sql(&format!("UPDATE concerns SET created_at = '2020-01-01T00:00:00+00:00' WHERE id = {}", uuid_literal(&app, old_concern))).await;
         app.exec_sql(&format!("UPDATE parent_links SET expires_at = '2020-01-01T00:00:00+00:00' WHERE id = {}", uuid_literal(&app, old_link))).await;
         let entries_before = app.count("audit_log").await;
-        let report = kindbrug::retention::run(&app.state.store, &app.state.config.retention).await.unwrap();
+        let report = kindbrug::retention::run(&app.state.store, &app.state.config.retention, &app.state.audit_signer, &Default::default()).await.unwrap();
         assert_eq!((report.consultations, report.visits, report.concerns, report.parent_links), (1, 1, 1, 1), "{report:?}");
         assert!(app.get(&format!("/api/v1/consultations/{id}"), t).await.status == 404);
         app.get(&format!("/api/v1/consultations/{recent}"), t).await.ok(200);
@@ -276,7 +276,7 @@ db_test!(
         assert!(app.count("audit_log").await >= entries_before);
         assert!(verify_store(app.state.store.as_ref()).await.unwrap().is_ok());
         // running again removes nothing more
-        let again = kindbrug::retention::run(&app.state.store, &app.state.config.retention).await.unwrap();
+        let again = kindbrug::retention::run(&app.state.store, &app.state.config.retention, &app.state.audit_signer, &Default::default()).await.unwrap();
         assert_eq!((again.consultations, again.visits, again.concerns), (0, 0, 0));
     }
 );
@@ -304,7 +304,7 @@ db_test!(
         app.exec_sql("UPDATE audit_log SET occurred_at = '2001-01-01T00:00:00+00:00' WHERE seq <= 3").await;
         // (the dates are part of the hashes: re-chain the aged entries as if they were written then)
         rechain(&app).await;
-        let report = kindbrug::retention::run(&app.state.store, &app.state.config.retention).await.unwrap();
+        let report = kindbrug::retention::run(&app.state.store, &app.state.config.retention, &app.state.audit_signer, &Default::default()).await.unwrap();
         assert_eq!(report.children_destroyed, 1);
         assert_eq!(report.audit_entries, 3);
         // the world has this one child: everything about it is gone
