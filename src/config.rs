@@ -43,6 +43,7 @@
 //! relay_lease_seconds = 60            # a crashed relay's deliveries are taken over after this
 //! relay_batch = 200
 //! relay_concurrency = 64
+//! relay_per_endpoint = 8             # in flight to one endpoint at once (all relays together)
 //! relay_poll_millis = 200
 //! retention_interval_hours = 24      # the retention job runs this often
 //! figures_refresh_minutes = 10        # policy figures take in changed records this often
@@ -151,6 +152,8 @@ pub struct Config {
     pub relay_lease_seconds: u64,
     pub relay_batch: i64,
     pub relay_concurrency: usize,
+    /// Deliveries in flight to one endpoint at once, counting every relay.
+    pub relay_per_endpoint: usize,
     pub relay_poll_millis: u64,
     /// How long each kind of record is kept (`[retention]`; floors from the law are enforced).
     pub retention: crate::domain::retention::RetentionPolicy,
@@ -202,6 +205,7 @@ impl Default for Config {
             relay_lease_seconds: 60,
             relay_batch: 200,
             relay_concurrency: 64,
+            relay_per_endpoint: 8,
             relay_poll_millis: 200,
             retention: crate::domain::retention::RetentionPolicy::default(),
             retention_interval_hours: 24,
@@ -269,6 +273,7 @@ impl Config {
         crate::webhooks::relay::RelaySettings {
             batch: self.relay_batch,
             concurrency: self.relay_concurrency,
+            per_endpoint: self.relay_per_endpoint,
             lease: std::time::Duration::from_secs(self.relay_lease_seconds),
             poll: std::time::Duration::from_millis(self.relay_poll_millis),
             timeout: std::time::Duration::from_secs(self.webhook_timeout_seconds),
@@ -404,9 +409,13 @@ impl Config {
             problems
                 .push("relay_lease_seconds: must be longer than webhook_timeout_seconds".into());
         }
-        if self.relay_batch < 1 || self.relay_concurrency == 0 || self.deadline_check_seconds == 0 {
+        if self.relay_batch < 1
+            || self.relay_concurrency == 0
+            || self.relay_per_endpoint == 0
+            || self.deadline_check_seconds == 0
+        {
             problems.push(
-                "relay_batch / relay_concurrency / deadline_check_seconds: at least 1".into(),
+                "relay_batch / relay_concurrency / relay_per_endpoint / deadline_check_seconds: at least 1".into(),
             );
         }
         problems.extend(self.retention.problems());

@@ -941,15 +941,27 @@ pub trait WebhookStore: Send + Sync {
     async fn list_endpoints(&self, organization_id: Uuid) -> StoreResult<Vec<WebhookEndpointRow>>;
     async fn get_message(&self, id: Uuid) -> StoreResult<Option<WebhookMessageRow>>;
     /// Leases up to `limit` due deliveries to `owner` until `lease_until` (expired leases of
-    /// crashed relays included). Several relays never lease the same delivery at once.
+    /// crashed relays included), at most `per_endpoint` in flight to one endpoint counting those
+    /// of every relay. Several relays never lease the same delivery at once.
     async fn claim_deliveries(
         &self,
         owner: &str,
         now: DateTime<Utc>,
         lease_until: DateTime<Utc>,
         limit: i64,
+        per_endpoint: i64,
     ) -> StoreResult<Vec<DeliveryJob>>;
-    /// Records the attempts and their outcomes in one transaction.
+    /// Extends the leases `owner` holds on `ids` (a live relay never loses them).
+    async fn renew_leases(
+        &self,
+        owner: &str,
+        ids: &[Uuid],
+        until: DateTime<Utc>,
+    ) -> StoreResult<()>;
+    /// Hands leased deliveries not yet attempted back to the outbox (a relay stopping).
+    async fn release_leases(&self, owner: &str, ids: &[Uuid]) -> StoreResult<()>;
+    /// Records the attempts and their outcomes in one transaction (as they come in: the relay
+    /// gathers what finished meanwhile into one commit).
     async fn finish_deliveries(&self, owner: &str, results: &[DeliveryResult]) -> StoreResult<()>;
     async fn list_attempts(
         &self,

@@ -35,14 +35,15 @@ impl PgStore {
     async fn claim_delivery_ids(
         &self,
         owner: &str,
+        endpoint: uuid::Uuid,
         now: chrono::DateTime<chrono::Utc>,
         until: chrono::DateTime<chrono::Utc>,
         limit: i64,
     ) -> Result<Vec<uuid::Uuid>, sqlx::Error> {
         sqlx::query_scalar(
             "UPDATE webhook_deliveries d SET state = 'delivering', locked_until = $2, lease_owner = $3 \
-             FROM (SELECT id FROM webhook_deliveries \
-               WHERE (state = 'pending' AND next_attempt_at <= $1) OR (state = 'delivering' AND locked_until < $1) \
+             FROM (SELECT id FROM webhook_deliveries WHERE endpoint_id = $5 \
+               AND ((state = 'pending' AND next_attempt_at <= $1) OR (state = 'delivering' AND locked_until < $1)) \
                ORDER BY next_attempt_at LIMIT $4 FOR UPDATE SKIP LOCKED) due \
              WHERE d.id = due.id RETURNING d.id",
         )
@@ -50,6 +51,7 @@ impl PgStore {
         .bind(until)
         .bind(owner)
         .bind(limit)
+        .bind(endpoint)
         .fetch_all(&self.pool)
         .await
     }

@@ -2248,8 +2248,32 @@ macro_rules! impl_store {
                     .await?)
             }
 
-            async fn claim_deliveries(&self, owner: &str, now: DateTime<Utc>, lease_until: DateTime<Utc>, limit: i64) -> StoreResult<Vec<DeliveryJob>> {
-                let ids = self.claim_delivery_ids(owner, now, lease_until, limit).await?;
+            async fn claim_deliveries(&self, owner: &str, now: DateTime<Utc>, lease_until: DateTime<Utc>, limit: i64, per_endpoint: i64) -> StoreResult<Vec<DeliveryJob>> {
+                // the endpoints with due deliveries, oldest first, with how many are in flight
+                // to each (by any relay): an endpoint gets at most `per_endpoint` at once, so a
+                // slow receiver holds a few slots and never the whole relay
+                let endpoints: Vec<(Uuid, i64)> = sqlx::query_as(
+                    "SELECT d.endpoint_id, (SELECT COUNT(*) FROM webhook_deliveries b WHERE b.endpoint_id = d.endpoint_id \
+                       AND b.state = 'delivering' AND b.locked_until >= $1) AS busy \
+                     FROM webhook_deliveries d \
+                     WHERE (d.state = 'pending' AND d.next_attempt_at <= $1) OR (d.state = 'delivering' AND d.locked_until < $1) \
+                     GROUP BY d.endpoint_id ORDER BY MIN(d.next_attempt_at) LIMIT $2",
+                )
+                .bind(now)
+                .bind(limit)
+                .fetch_all(self.writer())
+                .await?;
+                let mut ids = Vec::new();
+                for (endpoint, busy) in endpoints {
+                    let room = (per_endpoint - busy).min(limit - ids.len() as i64);
+                    if room <= 0 {
+                        continue;
+                    }
+                    ids.extend(self.claim_delivery_ids(owner, endpoint, now, lease_until, room).await?);
+                    if ids.len() as i64 >= limit {
+                        break;
+                    }
+                }
                 if ids.is_empty() {
                     return Ok(Vec::new());
                 }
@@ -2330,6 +2354,36 @@ macro_rules! impl_store {
                 .bind(limit)
                 .fetch_all(self.reader())
                 .await?)
+            }
+
+            async fn renew_leases(&self, owner: &str, ids: &[Uuid], until: DateTime<Utc>) -> StoreResult<()> {
+                for chunk in ids.chunks(500) {
+                    let mut qb: QueryBuilder<$db> = QueryBuilder::new("UPDATE webhook_deliveries SET locked_until = ");
+                    qb.push_bind(until).push(" WHERE state = 'delivering' AND lease_owner = ").push_bind(owner.to_string()).push(" AND id IN (");
+                    let mut sep = qb.separated(", ");
+                    for id in chunk {
+                        sep.push_bind(*id);
+                    }
+                    qb.push(")");
+                    qb.build().execute(self.writer()).await?;
+                }
+                Ok(())
+            }
+
+            async fn release_leases(&self, owner: &str, ids: &[Uuid]) -> StoreResult<()> {
+                for chunk in ids.chunks(500) {
+                    let mut qb: QueryBuilder<$db> = QueryBuilder::new(
+                        "UPDATE webhook_deliveries SET state = 'pending', locked_until = NULL, lease_owner = NULL WHERE state = 'delivering' AND lease_owner = ",
+                    );
+                    qb.push_bind(owner.to_string()).push(" AND id IN (");
+                    let mut sep = qb.separated(", ");
+                    for id in chunk {
+                        sep.push_bind(*id);
+                    }
+                    qb.push(")");
+                    qb.build().execute(self.writer()).await?;
+                }
+                Ok(())
             }
 
             async fn count_pending_deliveries(&self) -> StoreResult<i64> {

@@ -1,7 +1,13 @@
 //! The relay: leases due deliveries from the outbox, sends them signed, and records each
-//! attempt. Several relays (on several replicas) can run at once: the store never leases one
-//! delivery to two of them, and a relay that dies mid-delivery loses nothing: its lease runs
-//! out and another relay sends the delivery again (receivers deduplicate on `webhook-id`).
+//! attempt as soon as it ends. Several relays (on several replicas) can run at once: the store
+//! never leases one delivery to two of them, and a relay that dies mid-delivery loses nothing:
+//! its lease runs out and another relay sends the delivery again (receivers deduplicate on
+//! `webhook-id`). Only what the dead relay had in flight is sent twice.
+//!
+//! A relay claims deliveries only as it has free slots, so a leased delivery starts at once;
+//! the leases of what it holds are renewed while it works, so a live relay never loses one to
+//! another relay; and an endpoint gets at most a few deliveries in flight at once (across all
+//! relays), so one slow or dead receiver cannot hold up the others' deliveries.
 
 use super::net::{AddressPolicy, GuardedResolver};
 use super::{body, next_retry, parse_retry_after, sign};
@@ -9,17 +15,23 @@ use crate::domain::calendar::now;
 use crate::store::{
     AttemptRow, DeliveryJob, DeliveryOutcome, DeliveryResult, DynStore, StoreResult,
 };
+use futures::stream::FuturesUnordered;
 use futures::StreamExt;
+use std::collections::{HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 use uuid::Uuid;
 
 /// How a relay works.
 #[derive(Debug, Clone)]
 pub struct RelaySettings {
+    /// Most deliveries one `run_once` takes.
     pub batch: i64,
+    /// Deliveries in flight at once.
     pub concurrency: usize,
+    /// Deliveries in flight to one endpoint at once (all relays together).
+    pub per_endpoint: usize,
     pub lease: Duration,
     pub poll: Duration,
     pub timeout: Duration,
@@ -36,6 +48,9 @@ pub struct Relay {
     owner: String,
 }
 
+/// Most results one commit records.
+const RECORD_BATCH: usize = 256;
+
 impl Relay {
     pub fn new(
         store: DynStore,
@@ -49,7 +64,7 @@ impl Relay {
             }))
             .redirect(reqwest::redirect::Policy::none())
             .timeout(settings.timeout)
-            .pool_max_idle_per_host(settings.concurrency)
+            .pool_max_idle_per_host(settings.per_endpoint.max(1))
             .user_agent(concat!("kindbrug-webhooks/", env!("CARGO_PKG_VERSION")))
             .build()?;
         Ok(Self {
@@ -65,48 +80,129 @@ impl Relay {
         &self.owner
     }
 
-    /// Runs until `shutdown` turns true.
-    pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
-        loop {
-            if *shutdown.borrow() {
-                break;
-            }
-            let sent = match self.run_once().await {
-                Ok(n) => n,
-                Err(e) => {
-                    tracing::warn!(error = %e, "webhook relay could not work the outbox");
-                    0
-                }
-            };
-            if sent == 0 {
-                tokio::select! {
-                    _ = tokio::time::sleep(self.settings.poll) => {}
-                    _ = shutdown.changed() => {}
-                }
-            }
+    /// Runs until `shutdown` turns true: then it stops claiming, finishes what is in flight,
+    /// hands back what it had claimed but not started, and records every outcome.
+    pub async fn run(self, shutdown: watch::Receiver<bool>) {
+        if let Err(e) = self.drive(Some(shutdown)).await {
+            tracing::warn!(error = %e, "webhook relay stopped with an error");
         }
     }
 
     /// Leases one batch, delivers it, records the outcomes; returns how many were attempted.
     pub async fn run_once(&self) -> StoreResult<usize> {
-        let jobs = self.claim().await?;
-        let n = jobs.len();
-        if n > 0 {
-            let results = self.deliver_all(jobs).await;
-            self.store.finish_deliveries(&self.owner, &results).await?;
-        }
-        Ok(n)
+        self.drive(None).await
     }
 
     /// Leases a batch (exposed so a test can stop a relay between leasing and recording).
     pub async fn claim(&self) -> StoreResult<Vec<DeliveryJob>> {
+        self.claim_up_to(self.settings.batch).await
+    }
+
+    async fn claim_up_to(&self, n: i64) -> StoreResult<Vec<DeliveryJob>> {
         let at = now();
         let until = at + chrono::Duration::from_std(self.settings.lease).unwrap_or_default();
         self.store
-            .claim_deliveries(&self.owner, at, until, self.settings.batch)
+            .claim_deliveries(
+                &self.owner,
+                at,
+                until,
+                n,
+                self.settings.per_endpoint.max(1) as i64,
+            )
             .await
     }
 
+    /// The work loop. With `shutdown` it runs until told to stop, claiming whenever half its
+    /// slots are free; without, it works one claimed batch.
+    async fn drive(&self, mut shutdown: Option<watch::Receiver<bool>>) -> StoreResult<usize> {
+        let concurrency = self.settings.concurrency.max(1);
+        let continuous = shutdown.is_some();
+        let (results, rx) = mpsc::channel::<DeliveryResult>(1024);
+        let recorder = tokio::spawn(record(self.store.clone(), self.owner.clone(), rx));
+        let mut waiting: VecDeque<DeliveryJob> = VecDeque::new();
+        let mut in_flight = FuturesUnordered::new();
+        let mut held: HashSet<Uuid> = HashSet::new();
+        let mut renew = tokio::time::interval(self.settings.lease / 3);
+        renew.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        renew.tick().await;
+        let mut claimed_once = false;
+        let mut done = 0usize;
+        let outcome: StoreResult<()> = loop {
+            let stopping = shutdown.as_ref().is_some_and(|s| *s.borrow());
+            let held_now = in_flight.len() + waiting.len();
+            if !stopping && (!claimed_once || continuous) && held_now * 2 <= concurrency {
+                let want = if continuous {
+                    (concurrency - held_now) as i64
+                } else {
+                    self.settings.batch
+                };
+                claimed_once = true;
+                match self.claim_up_to(want).await {
+                    Ok(jobs) => {
+                        for j in jobs {
+                            held.insert(j.delivery_id);
+                            waiting.push_back(j);
+                        }
+                    }
+                    Err(e) if continuous => {
+                        tracing::warn!(error = %e, "webhook relay could not lease from the outbox");
+                    }
+                    Err(e) => break Err(e),
+                }
+            }
+            while in_flight.len() < concurrency {
+                match waiting.pop_front() {
+                    Some(job) => in_flight.push(self.deliver(job)),
+                    None => break,
+                }
+            }
+            if stopping {
+                // claimed but not started: back to the outbox for another relay at once
+                let unstarted: Vec<Uuid> = waiting.drain(..).map(|j| j.delivery_id).collect();
+                if !unstarted.is_empty() {
+                    if let Err(e) = self.store.release_leases(&self.owner, &unstarted).await {
+                        tracing::warn!(error = %e, "could not hand back leased deliveries; their leases run out");
+                    }
+                }
+            }
+            if in_flight.is_empty() {
+                if !continuous || stopping {
+                    break Ok(());
+                }
+                let stop = shutdown.as_mut().expect("continuous");
+                tokio::select! {
+                    _ = tokio::time::sleep(self.settings.poll) => {}
+                    _ = stop.changed() => {}
+                }
+                continue;
+            }
+            tokio::select! {
+                Some(result) = in_flight.next() => {
+                    held.remove(&result.job.delivery_id);
+                    done += 1;
+                    let _ = results.send(result).await;
+                }
+                _ = renew.tick() => {
+                    let ids: Vec<Uuid> = held.iter().copied().collect();
+                    let until = now() + chrono::Duration::from_std(self.settings.lease).unwrap_or_default();
+                    if let Err(e) = self.store.renew_leases(&self.owner, &ids, until).await {
+                        tracing::warn!(error = %e, "could not renew the relay's leases");
+                    }
+                }
+                _ = async {
+                    match shutdown.as_mut() {
+                        Some(s) => { let _ = s.changed().await; }
+                        None => std::future::pending::<()>().await,
+                    }
+                } => {}
+            }
+        };
+        drop(results);
+        let recorded = recorder.await.unwrap_or(Ok(()));
+        outcome.and(recorded).map(|_| done)
+    }
+
+    /// Delivers claimed jobs (all at once, up to the concurrency) and returns their results.
     pub async fn deliver_all(&self, jobs: Vec<DeliveryJob>) -> Vec<DeliveryResult> {
         futures::stream::iter(jobs)
             .map(|job| self.deliver(job))
@@ -195,4 +291,36 @@ impl Relay {
             .and_then(|v| parse_retry_after(v, chrono::Utc::now()));
         Ok((status, retry_after))
     }
+}
+
+/// Records results as they arrive: what finished while the last commit ran goes into the next
+/// one. A failed commit is tried again (the outcomes are kept, not dropped); the relay's leases
+/// keep the deliveries from being sent again meanwhile.
+async fn record(
+    store: DynStore,
+    owner: String,
+    mut rx: mpsc::Receiver<DeliveryResult>,
+) -> StoreResult<()> {
+    while let Some(first) = rx.recv().await {
+        let mut batch = vec![first];
+        while batch.len() < RECORD_BATCH {
+            match rx.try_recv() {
+                Ok(r) => batch.push(r),
+                Err(_) => break,
+            }
+        }
+        let mut tries = 0u32;
+        loop {
+            match store.finish_deliveries(&owner, &batch).await {
+                Ok(()) => break,
+                Err(e) if tries < 5 => {
+                    tries += 1;
+                    tracing::warn!(error = %e, tries, "could not record webhook attempts; trying again");
+                    tokio::time::sleep(Duration::from_millis(200 * u64::from(tries))).await;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    Ok(())
 }

@@ -19,6 +19,8 @@ struct Receiver {
     seen: Arc<Mutex<Vec<(String, Value)>>>,
     /// 0 = 204; otherwise this status; 999 = hang past the timeout.
     answer: Arc<AtomicUsize>,
+    /// Milliseconds to wait before answering.
+    delay_ms: Arc<AtomicUsize>,
     retry_after: Arc<Mutex<Option<String>>>,
 }
 
@@ -40,6 +42,10 @@ impl Receiver {
                         .unwrap()
                         .push((id, serde_json::from_str(&body).unwrap_or(Value::Null)));
                     let answer = me.answer.load(Ordering::SeqCst);
+                    let delay = me.delay_ms.load(Ordering::SeqCst);
+                    if delay > 0 {
+                        tokio::time::sleep(Duration::from_millis(delay as u64)).await;
+                    }
                     if answer == 999 {
                         tokio::time::sleep(Duration::from_secs(5)).await;
                     }
@@ -498,3 +504,182 @@ db_test!(
         app.post(&format!("/api/v1/webhook-messages/{}/redeliver", Uuid::now_v7()), &app.admin(), json!({})).await.problem(404);
     }
 );
+
+/// A relay running as `serve` runs it, until the returned sender says stop.
+fn running_relay(
+    app: &TestApp,
+    adjust: impl Fn(&mut kindbrug::Config),
+) -> (
+    tokio::sync::watch::Sender<bool>,
+    tokio::task::JoinHandle<()>,
+) {
+    let mut config = test_config(&app.db_url);
+    quiet(&mut config);
+    adjust(&mut config);
+    let relay = Relay::new(
+        app.state.store.clone(),
+        config.webhook_policy(),
+        config.relay_settings(),
+    )
+    .unwrap();
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    (stop, tokio::spawn(relay.run(stopped)))
+}
+
+fn narrow(c: &mut kindbrug::Config) {
+    c.relay_concurrency = 4;
+    c.relay_per_endpoint = 2;
+    c.webhook_timeout_seconds = 2;
+    c.relay_lease_seconds = 3;
+}
+
+/// Defect 8: deliveries slower than the lease are received once each (the lease is renewed and
+/// only what has a free slot is claimed), every attempt is listed, and a slow receiver holds up
+/// no other organisation's deliveries.
+async fn a_slow_receiver_gets_each_event_once_and_holds_up_no_one(backend: Backend) {
+    let Some(app) = app_without_relay(backend).await else {
+        return;
+    };
+    let c = ctx(&app).await;
+    let slow = Receiver::default();
+    slow.delay_ms.store(800, Ordering::SeqCst);
+    let fast = Receiver::default();
+    let fast_url = fast.start().await;
+    endpoint(&app, c.w.org_a, &slow.start().await, "hmac", json!(["*"])).await;
+    endpoint(&app, c.w.youth, &fast_url, "hmac", json!(["*"])).await;
+    // spec-1 has room for three offers: make room for sixteen
+    app.exec_sql("UPDATE staff SET capacity = 50 WHERE subject = 'spec-1'")
+        .await;
+    for _ in 0..16 {
+        app.post(
+            "/api/v1/consultations",
+            &c.w.mentor_a1_token,
+            request(&c, "language"),
+        )
+        .await
+        .ok(201);
+    }
+    let expected = app.count("webhook_deliveries").await as usize;
+    let to_fast = app
+        .count(&format!("webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id WHERE e.url = '{fast_url}'"))
+        .await as usize;
+    assert!(to_fast > 0 && to_fast < expected);
+    let started = std::time::Instant::now();
+    let relays: Vec<_> = (0..2).map(|_| running_relay(&app, narrow)).collect();
+    let mut fast_done = None;
+    while app
+        .count("webhook_deliveries WHERE state = 'delivered'")
+        .await
+        < expected as i64
+        && started.elapsed() < Duration::from_secs(30)
+    {
+        if fast_done.is_none() && fast.counts().len() == to_fast {
+            fast_done = Some(started.elapsed());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let all_done = started.elapsed();
+    for (stop, task) in relays {
+        stop.send(true).unwrap();
+        task.await.unwrap();
+    }
+    assert_eq!(
+        app.count("webhook_deliveries WHERE state = 'delivered'")
+            .await as usize,
+        expected
+    );
+    let (s, f) = (slow.counts(), fast.counts());
+    assert!(
+        s.values().chain(f.values()).all(|n| *n == 1),
+        "each event once: {s:?} {f:?}"
+    );
+    assert_eq!(s.len() + f.len(), expected);
+    assert_eq!(
+        app.count("webhook_attempts").await as usize,
+        expected,
+        "every attempt is listed"
+    );
+    let fast_done = fast_done.expect("the fast receiver got everything");
+    assert!(
+        all_done > Duration::from_millis(1500),
+        "the slow receiver took its time: {all_done:?}"
+    );
+    assert!(
+        fast_done * 2 < all_done,
+        "the fast receiver waited for the slow one: {fast_done:?} of {all_done:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_a_slow_receiver_gets_each_event_once_and_holds_up_no_one() {
+    a_slow_receiver_gets_each_event_once_and_holds_up_no_one(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_a_slow_receiver_gets_each_event_once_and_holds_up_no_one() {
+    a_slow_receiver_gets_each_event_once_and_holds_up_no_one(Backend::Postgres).await;
+}
+
+/// Defect 8: a relay killed mid-delivery: everything is delivered by another, and only what the
+/// killed one had in flight is received twice.
+async fn a_killed_relay_resends_only_what_it_had_in_flight(backend: Backend) {
+    let Some(app) = app_without_relay(backend).await else {
+        return;
+    };
+    let c = ctx(&app).await;
+    let rx = Receiver::default();
+    rx.delay_ms.store(300, Ordering::SeqCst);
+    endpoint(&app, c.w.org_a, &rx.start().await, "ed25519", json!(["*"])).await;
+    for _ in 0..6 {
+        app.post(
+            "/api/v1/consultations",
+            &c.w.mentor_a1_token,
+            request(&c, "language"),
+        )
+        .await
+        .ok(201);
+    }
+    let expected = app.count("webhook_deliveries").await as usize;
+    let (_stop, doomed) = running_relay(&app, narrow);
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    doomed.abort();
+    let _ = doomed.await;
+    let (stop, survivor) = running_relay(&app, narrow);
+    let started = std::time::Instant::now();
+    while app
+        .count("webhook_deliveries WHERE state = 'delivered'")
+        .await
+        < expected as i64
+        && started.elapsed() < Duration::from_secs(30)
+    {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    stop.send(true).unwrap();
+    survivor.await.unwrap();
+    assert_eq!(
+        app.count("webhook_deliveries WHERE state = 'delivered'")
+            .await as usize,
+        expected,
+        "nothing lost"
+    );
+    let counts = rx.counts();
+    assert_eq!(counts.len(), expected);
+    let duplicates: usize = counts.values().map(|n| n - 1).sum();
+    assert!(duplicates <= 2, "only the killed relay's in-flight deliveries (2 to this endpoint) came twice: {duplicates}");
+    let received: usize = counts.values().sum();
+    let attempts = app.count("webhook_attempts").await as usize;
+    assert!(
+        received - attempts <= 2,
+        "attempts missing beyond what was in flight: {received} received, {attempts} listed"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_a_killed_relay_resends_only_what_it_had_in_flight() {
+    a_killed_relay_resends_only_what_it_had_in_flight(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_a_killed_relay_resends_only_what_it_had_in_flight() {
+    a_killed_relay_resends_only_what_it_had_in_flight(Backend::Postgres).await;
+}
