@@ -326,6 +326,15 @@ impl TestApp {
         n
     }
 
+    /// Row counts of `tables`.
+    pub async fn snapshot_of(&self, tables: &[&str]) -> Vec<(String, i64)> {
+        let mut out = Vec::new();
+        for t in tables {
+            out.push((t.to_string(), self.count(t).await));
+        }
+        out
+    }
+
     /// Row counts of every table a client can write to, to show a refused request wrote nothing.
     pub async fn snapshot(&self) -> Vec<(String, i64)> {
         let mut out = Vec::new();
@@ -362,6 +371,10 @@ pub struct Resp {
 }
 
 impl Resp {
+    pub async fn from_response(r: reqwest::Response) -> Resp {
+        Self::from(r).await
+    }
+
     async fn from(r: reqwest::Response) -> Resp {
         let status = r.status();
         let headers = r.headers().clone();

@@ -4,6 +4,7 @@ mod common;
 
 mod access_log;
 mod auth_tokens;
+mod authz;
 mod children;
 mod consent;
 mod consultations;
