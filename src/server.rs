@@ -54,6 +54,7 @@ pub async fn serve(
         .header_read_timeout(limits.header_read_timeout)
         .max_header_size(limits.max_header_bytes)
         .max_buf_size(limits.max_header_bytes.max(8192) * 2)
+        .writev(true)
         .keep_alive(true);
     let builder = Arc::new(builder);
     let permits = Arc::new(Semaphore::new(limits.max_connections.max(1)));
@@ -230,6 +231,37 @@ impl AsyncWrite for GuardedIo {
                 Poll::Pending => Poll::Pending,
             },
         }
+    }
+
+    /// Vectored writes let hyper queue a response body instead of copying it into a buffer
+    /// that stays allocated per connection (a kept-alive connection would otherwise hold the
+    /// size of the largest answer it sent).
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let first = bufs.iter().find(|b| !b.is_empty());
+        if first.is_some_and(|b| rewrite_bare_error(b).is_some()) || !self.pending.is_empty() {
+            return self.poll_write(cx, first.map(|b| &b[..]).unwrap_or(&[]));
+        }
+        let this = self.get_mut();
+        match Pin::new(&mut this.inner).poll_write_vectored(cx, bufs) {
+            Poll::Ready(r) => {
+                if matches!(r, Ok(n) if n > 0) {
+                    this.touch();
+                }
+                Poll::Ready(r)
+            }
+            Poll::Pending => match this.poll_idle(cx) {
+                Poll::Ready(e) => Poll::Ready(Err(e)),
+                Poll::Pending => Poll::Pending,
+            },
+        }
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        true
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {

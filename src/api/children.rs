@@ -125,6 +125,9 @@ impl From<ChildRow> for ChildView {
 #[derive(Serialize, ToSchema)]
 pub struct CreatedChild {
     pub id: Uuid,
+    /// A field that seems to hold a BSN (stored, but please remove it).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<crate::domain::FieldError>,
 }
 
 /// Registers a child at a location (a mentor of that location, or the organisation's
@@ -202,7 +205,14 @@ pub async fn create_child(
             ),
             e => e.into(),
         })?;
-    let mut res = (StatusCode::CREATED, axum::Json(CreatedChild { id: row.id })).into_response();
+    let mut res = (
+        StatusCode::CREATED,
+        axum::Json(CreatedChild {
+            id: row.id,
+            warnings: Vec::new(),
+        }),
+    )
+        .into_response();
     res.headers_mut().insert(header::ETAG, etag(row.version));
     Ok(res)
 }
@@ -530,7 +540,16 @@ pub async fn add_guardian(
         PURPOSE_CHILD_RECORD,
     );
     state.store.add_guardian(&row, &audit).await?;
-    Ok((StatusCode::CREATED, axum::Json(CreatedChild { id: row.id })))
+    let warnings = crate::domain::children::bsn_warning("phone", row.phone.as_deref())
+        .into_iter()
+        .collect();
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(CreatedChild {
+            id: row.id,
+            warnings,
+        }),
+    ))
 }
 
 /// The child's guardians.

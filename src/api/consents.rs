@@ -1354,10 +1354,16 @@ pub async fn create_veilig_thuis_report(
     audit.flag = Some("meldcode".into());
     state.store.create_veilig_thuis_report(&row, &audit).await?;
     tracing::warn!(report = %row.id, "Meldcode: Veilig Thuis informed without consent");
-    Ok((
-        StatusCode::CREATED,
-        axum::Json(crate::api::registry::CreatedId { id: row.id }),
-    ))
+    let mut created = crate::api::registry::CreatedId::new(row.id);
+    created.warnings = [
+        bsn_warning("reason", Some(&body.reason)),
+        bsn_warning("consulted", Some(&body.consulted)),
+        bsn_warning("weighing", Some(&body.weighing)),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    Ok((StatusCode::CREATED, axum::Json(created)))
 }
 
 /// The Meldcode reports of a child (for the child's mentors and organisation).

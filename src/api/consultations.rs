@@ -751,9 +751,20 @@ async fn submit_for(
         respond: submitted_body,
         row,
     };
+    let warnings: Vec<crate::domain::FieldError> = bsn_warning("question", Some(&req.question))
+        .into_iter()
+        .collect();
     match state.store.submit_consultation(&submission).await {
         Ok(row) => {
-            let mut res = (StatusCode::CREATED, submitted_body(&row)).into_response();
+            let body = if warnings.is_empty() {
+                submitted_body(&row)
+            } else {
+                let mut v: serde_json::Value =
+                    serde_json::from_str(&submitted_body(&row)).unwrap_or_default();
+                v["warnings"] = serde_json::to_value(&warnings).unwrap_or_default();
+                v.to_string()
+            };
+            let mut res = (StatusCode::CREATED, body).into_response();
             res.headers_mut().insert(
                 axum::http::header::CONTENT_TYPE,
                 axum::http::HeaderValue::from_static("application/json"),

@@ -49,6 +49,18 @@ pub struct ListParams {
 #[derive(Serialize, ToSchema)]
 pub struct CreatedId {
     pub id: Uuid,
+    /// Free text that seems to hold a BSN (stored, but please remove it).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<crate::domain::FieldError>,
+}
+
+impl CreatedId {
+    pub fn new(id: Uuid) -> Self {
+        Self {
+            id,
+            warnings: Vec::new(),
+        }
+    }
 }
 
 // ---------------------------------------------------------------- organisations
@@ -100,7 +112,7 @@ pub async fn create_organization(
         created_at: now(),
     };
     state.store.create_organization(&row).await?;
-    Ok((StatusCode::CREATED, axum::Json(CreatedId { id: row.id })))
+    Ok((StatusCode::CREATED, axum::Json(CreatedId::new(row.id))))
 }
 
 /// Lists organisations (admin).
@@ -329,7 +341,7 @@ pub async fn create_group(
         }
         e => e.into(),
     })?;
-    Ok((StatusCode::CREATED, axum::Json(CreatedId { id: row.id })))
+    Ok((StatusCode::CREATED, axum::Json(CreatedId::new(row.id))))
 }
 
 /// The groups of a location.
@@ -489,9 +501,7 @@ pub async fn create_staff(
         })?;
     Ok((
         StatusCode::CREATED,
-        axum::Json(CreatedId {
-            id: record.staff.id,
-        }),
+        axum::Json(CreatedId::new(record.staff.id)),
     ))
 }
 

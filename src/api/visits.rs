@@ -125,6 +125,9 @@ pub struct VisitView {
     pub notes_shared: bool,
     pub version: i64,
     pub updated_at: DateTime<Utc>,
+    /// On a write: free text that seems to hold a BSN (stored, but please remove it).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<crate::domain::FieldError>,
 }
 
 fn visit_view(state: &AppState, v: VisitRow, full: bool) -> Result<VisitView, ApiError> {
@@ -153,6 +156,7 @@ fn visit_view(state: &AppState, v: VisitRow, full: bool) -> Result<VisitView, Ap
         notes_shared: v.notes_shared,
         version: v.version,
         updated_at: v.updated_at,
+        warnings: Vec::new(),
     })
 }
 
@@ -168,6 +172,17 @@ fn check_visit(v: &mut Validation, body: &VisitInput, request: &ConsultationRow)
     );
     v.optional_text("notes", body.notes.as_deref(), 20_000);
     v.optional_text("advice", body.advice.as_deref(), 10_000);
+}
+
+fn text_warnings(body: &VisitInput) -> Vec<crate::domain::FieldError> {
+    use crate::domain::children::bsn_warning;
+    [
+        bsn_warning("notes", body.notes.as_deref()),
+        bsn_warning("advice", body.advice.as_deref()),
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
 }
 
 fn seal(state: &AppState, id: Uuid, text: &Option<String>) -> Option<String> {
@@ -234,11 +249,9 @@ pub async fn create_visit(
         PURPOSE_CONSULTATION,
     );
     state.store.create_visit(&visit, start, &audit).await?;
-    Ok(with_etag(
-        visit_view(&state, visit, true)?,
-        1,
-        StatusCode::CREATED,
-    ))
+    let mut view = visit_view(&state, visit, true)?;
+    view.warnings = text_warnings(&body);
+    Ok(with_etag(view, 1, StatusCode::CREATED))
 }
 
 /// The visits of a request: in full for the assigned specialist; advice (and notes, when
@@ -352,11 +365,9 @@ pub async fn update_visit(
             e => e.into(),
         })?;
     updated.version = version;
-    Ok(with_etag(
-        visit_view(&state, updated, true)?,
-        version,
-        StatusCode::OK,
-    ))
+    let mut view = visit_view(&state, updated, true)?;
+    view.warnings = text_warnings(&body);
+    Ok(with_etag(view, version, StatusCode::OK))
 }
 
 // ---------------------------------------------------------------- closing

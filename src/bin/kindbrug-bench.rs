@@ -35,6 +35,8 @@ struct Args {
     /// Figures mode: generate this many consultation requests (national scale) and time the
     /// policy figures.
     figures: Option<usize>,
+    /// Connections mode: the memory of a `kindbrug serve` process with this many connections open.
+    connections: Option<usize>,
 }
 
 fn args() -> anyhow::Result<Args> {
@@ -44,6 +46,7 @@ fn args() -> anyhow::Result<Args> {
         seconds: 10,
         children: 2_000,
         figures: None,
+        connections: None,
         postgres_url: std::env::var("KINDBRUG_BENCH_POSTGRES_URL")
             .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into()),
     };
@@ -62,6 +65,7 @@ fn args() -> anyhow::Result<Args> {
             "--seconds" => a.seconds = value()?.parse()?,
             "--children" => a.children = value()?.parse()?,
             "--figures" => a.figures = Some(value()?.parse()?),
+            "--connections" => a.connections = Some(value()?.parse()?),
             other => anyhow::bail!("unknown flag {other}"),
         }
     }
@@ -650,7 +654,11 @@ async fn raw_submission(b: &Bench, i: u64) -> anyhow::Result<()> {
         consent_delayed: Some(false),
     };
     let submission = Submission {
-        consent_ids: consents.iter().map(|c| c.consent.id).collect(),
+        consent_ids: consents
+            .iter()
+            .filter(|c| c.consent.status == "active")
+            .map(|c| c.consent.id)
+            .collect(),
         route: RouteRequest {
             ranking,
             answer_due: at + chrono::Duration::days(3),
@@ -1590,6 +1598,107 @@ fn tempfile_dir() -> anyhow::Result<std::path::PathBuf> {
     Ok(dir)
 }
 
+/// Resident memory of a process, in MB (Linux).
+fn rss_mb(pid: u32) -> anyhow::Result<f64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    let kb: f64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .context("no VmRSS")?
+        .parse()?;
+    Ok(kb / 1024.0)
+}
+
+/// Starts the `kindbrug` binary next to this one (`serve`, SQLite, no demo) and measures its
+/// memory idle, with `n` silent connections, with `n` kept-alive connections that made one
+/// request each, and after they all closed.
+async fn connections(n: usize) -> anyhow::Result<()> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let exe = std::env::current_exe()?.with_file_name("kindbrug");
+    let dir = std::env::temp_dir().join(format!("kindbrug-conn-{}", Uuid::now_v7()));
+    std::fs::create_dir_all(&dir)?;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let addr = format!("127.0.0.1:{port}");
+    let mut child = tokio::process::Command::new(&exe)
+        .arg("serve")
+        .env(
+            "KINDBRUG_DATABASE_URL",
+            format!("sqlite://{}/kb.db", dir.display()),
+        )
+        .env("KINDBRUG_LISTEN", &addr)
+        .env("KINDBRUG_DEMO_ON_EMPTY", "false")
+        .env("KINDBRUG_HTTP_MAX_CONNECTIONS", (n + 16).to_string())
+        .env("KINDBRUG_HTTP_HEADER_READ_TIMEOUT_SECONDS", "600")
+        .env("KINDBRUG_HTTP_IDLE_TIMEOUT_SECONDS", "600")
+        .env_remove("KINDBRUG_CONFIG")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .with_context(|| format!("could not start {}", exe.display()))?;
+    let pid = child.id().context("no pid")?;
+    let client = reqwest::Client::new();
+    for _ in 0..100 {
+        if client
+            .get(format!("http://{addr}/readyz"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success())
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let settle = || tokio::time::sleep(Duration::from_secs(2));
+    // a few requests first, so the idle figure includes what serving allocates once
+    for _ in 0..50 {
+        client.get(format!("http://{addr}/healthz")).send().await?;
+    }
+    settle().await;
+    let idle = rss_mb(pid)?;
+    let mut silent = Vec::with_capacity(n);
+    for _ in 0..n {
+        silent.push(tokio::net::TcpStream::connect(&addr).await?);
+    }
+    settle().await;
+    let with_silent = rss_mb(pid)?;
+    drop(silent);
+    settle().await;
+    let after_silent = rss_mb(pid)?;
+    let mut alive = Vec::with_capacity(n);
+    for _ in 0..n {
+        let mut s = tokio::net::TcpStream::connect(&addr).await?;
+        s.write_all(b"GET /openapi.json HTTP/1.1\r\nHost: x\r\n\r\n")
+            .await?;
+        alive.push(s);
+    }
+    let mut buf = vec![0u8; 1 << 16];
+    for s in &mut alive {
+        let _ = tokio::time::timeout(Duration::from_secs(5), s.read(&mut buf)).await;
+    }
+    settle().await;
+    let with_alive = rss_mb(pid)?;
+    drop(alive);
+    settle().await;
+    let after = rss_mb(pid)?;
+    let _ = child.kill().await;
+    let _ = std::fs::remove_dir_all(&dir);
+    println!();
+    println!("| kindbrug serve (SQLite) | RSS MB |");
+    println!("|---|---:|");
+    println!("| idle | {idle:.1} |");
+    println!("| {n} silent connections open | {with_silent:.1} |");
+    println!("| after they closed | {after_silent:.1} |");
+    println!(
+        "| {n} kept-alive connections, one request each (GET /openapi.json) | {with_alive:.1} |"
+    );
+    println!("| after they closed | {after:.1} |");
+    Ok(())
+}
+
 fn ms(d: Duration) -> String {
     format!("{:.2}", d.as_secs_f64() * 1000.0)
 }
@@ -1607,6 +1716,9 @@ async fn main() -> anyhow::Result<()> {
     );
     if let Some(n) = args.figures {
         return figures(&args, n).await;
+    }
+    if let Some(n) = args.connections {
+        return connections(n).await;
     }
     println!("{}", rule_cost());
     let mut rows = Vec::new();

@@ -468,3 +468,30 @@ db_test!(
         assert_eq!(real.status, 429);
     }
 );
+
+db_test!(
+    /// Defect 10: free text that seems to hold a BSN is stored with a warning on every write
+    /// that takes free text: the question, a visit's notes, a Meldcode report, a phone number.
+    async fn free_text_with_a_bsn_is_warned_about(app) {
+        let c = ctx(&app).await;
+        let w = &c.w;
+        let t = &w.mentor_a1_token;
+        let mut req = request(&c, "language");
+        req["question"] = json!("Hoe helpen we kind 111222333?");
+        let r = app.post("/api/v1/consultations", t, req).await;
+        assert_eq!(r.ok(201)["warnings"][0]["field"], "question", "{}", r.text);
+        let id = r.id();
+        app.post(&format!("/api/v1/consultations/{id}/accept"), &w.specialist_token, json!({})).await.ok(200);
+        let visit = app.post(&format!("/api/v1/consultations/{id}/visits"), &w.specialist_token, crate::specialist_work::visit("bsn 111.222.333", false)).await;
+        assert_eq!(visit.ok(201)["warnings"][0]["field"], "notes", "{}", visit.text);
+        let vt = app.post(&format!("/api/v1/children/{}/veilig-thuis-reports", w.child_a1), t,
+            json!({"legal_basis": "wmo_2015_art_5_2_6", "reason": "BSN 111222333", "consulted": "x", "weighing": "x"})).await;
+        assert_eq!(vt.ok(201)["warnings"][0]["field"], "reason");
+        let g = app.post(&format!("/api/v1/children/{}/guardians", w.child_a1), t,
+            json!({"name": "Oma", "relationship": "other", "has_parental_authority": false, "phone": "111222333"})).await;
+        assert_eq!(g.ok(201)["warnings"][0]["field"], "phone");
+        // and nothing is warned about where there is nothing
+        let plain = app.post(&format!("/api/v1/children/{}/concerns", w.child_a1), t, json!({"domains": ["motor"], "observation": "valt vaak", "observed_since": "2026-10-01"})).await;
+        assert!(plain.ok(201).get("warnings").is_none());
+    }
+);
