@@ -43,7 +43,7 @@
 //! relay_lease_seconds = 60            # a crashed relay's deliveries are taken over after this
 //! relay_batch = 200
 //! relay_concurrency = 64
-//! relay_per_endpoint = 8             # in flight to one endpoint at once (all relays together)
+//! relay_per_endpoint = 16            # in flight to one endpoint at once (all relays together)
 //! relay_poll_millis = 200
 //! retention_interval_hours = 24      # the retention job runs this often
 //! figures_refresh_minutes = 10        # policy figures take in changed records this often
@@ -205,7 +205,7 @@ impl Default for Config {
             relay_lease_seconds: 60,
             relay_batch: 200,
             relay_concurrency: 64,
-            relay_per_endpoint: 8,
+            relay_per_endpoint: 16,
             relay_poll_millis: 200,
             retention: crate::domain::retention::RetentionPolicy::default(),
             retention_interval_hours: 24,

@@ -1221,17 +1221,20 @@ async fn run_backend(
         b.config.webhook_policy(),
         b.config.relay_settings(),
     )?;
+    // as `serve` runs it: claiming as slots free up, recording as deliveries end
+    let (stop, stopped) = tokio::sync::watch::channel(false);
     let started = Instant::now();
-    let mut delivered = 0usize;
-    loop {
-        let n = relay.run_once().await?;
-        if n == 0 {
-            break;
-        }
-        delivered += n;
+    let running = tokio::spawn(relay.run(stopped));
+    while b.state.store.count_pending_deliveries().await? > 0
+        && started.elapsed() < Duration::from_secs(600)
+    {
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let elapsed = started.elapsed();
+    let _ = stop.send(true);
+    running.await?;
     let left = b.state.store.count_pending_deliveries().await?;
+    let delivered = (pending - left) as usize;
     relays.push(format!(
         "| {backend} | {pending} | {delivered} | {:.1} | {:.0} | {left} |",
         elapsed.as_secs_f64(),

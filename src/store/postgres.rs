@@ -30,31 +30,9 @@ impl PgStore {
     /// Serialises writes about one child across replicas (consent changes and submissions).
     const LOCK_CHILD: &'static str = "SELECT id FROM children WHERE id = $1 FOR UPDATE";
 
-    /// Leases due deliveries; `FOR UPDATE SKIP LOCKED` lets several relays take disjoint
-    /// batches without waiting on each other.
-    async fn claim_delivery_ids(
-        &self,
-        owner: &str,
-        endpoint: uuid::Uuid,
-        now: chrono::DateTime<chrono::Utc>,
-        until: chrono::DateTime<chrono::Utc>,
-        limit: i64,
-    ) -> Result<Vec<uuid::Uuid>, sqlx::Error> {
-        sqlx::query_scalar(
-            "UPDATE webhook_deliveries d SET state = 'delivering', locked_until = $2, lease_owner = $3 \
-             FROM (SELECT id FROM webhook_deliveries WHERE endpoint_id = $5 \
-               AND ((state = 'pending' AND next_attempt_at <= $1) OR (state = 'delivering' AND locked_until < $1)) \
-               ORDER BY next_attempt_at LIMIT $4 FOR UPDATE SKIP LOCKED) due \
-             WHERE d.id = due.id RETURNING d.id",
-        )
-        .bind(now)
-        .bind(until)
-        .bind(owner)
-        .bind(limit)
-        .bind(endpoint)
-        .fetch_all(&self.pool)
-        .await
-    }
+    /// `FOR UPDATE SKIP LOCKED`: several relays lease disjoint deliveries without waiting on
+    /// each other.
+    const LEASE_LOCK: &'static str = " FOR UPDATE SKIP LOCKED";
 
     const LOCK_AUDIT_HEAD: &'static str =
         "SELECT last_seq, last_hash FROM audit_head WHERE id = 1 FOR UPDATE";

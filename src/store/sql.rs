@@ -2249,31 +2249,60 @@ macro_rules! impl_store {
             }
 
             async fn claim_deliveries(&self, owner: &str, now: DateTime<Utc>, lease_until: DateTime<Utc>, limit: i64, per_endpoint: i64) -> StoreResult<Vec<DeliveryJob>> {
-                // the endpoints with due deliveries, oldest first, with how many are in flight
-                // to each (by any relay): an endpoint gets at most `per_endpoint` at once, so a
-                // slow receiver holds a few slots and never the whole relay
-                let endpoints: Vec<(Uuid, i64)> = sqlx::query_as(
-                    "SELECT d.endpoint_id, (SELECT COUNT(*) FROM webhook_deliveries b WHERE b.endpoint_id = d.endpoint_id \
-                       AND b.state = 'delivering' AND b.locked_until >= $1) AS busy \
-                     FROM webhook_deliveries d \
-                     WHERE (d.state = 'pending' AND d.next_attempt_at <= $1) OR (d.state = 'delivering' AND d.locked_until < $1) \
-                     GROUP BY d.endpoint_id ORDER BY MIN(d.next_attempt_at) LIMIT $2",
+                // endpoints at their cap of deliveries in flight (by any relay) are passed over:
+                // a slow receiver holds a few slots and never the whole relay
+                let busy: Vec<(Uuid, i64)> = sqlx::query_as(
+                    "SELECT endpoint_id, COUNT(*) FROM webhook_deliveries \
+                     WHERE state = 'delivering' AND locked_until >= $1 GROUP BY endpoint_id",
                 )
                 .bind(now)
-                .bind(limit)
                 .fetch_all(self.writer())
                 .await?;
-                let mut ids = Vec::new();
-                for (endpoint, busy) in endpoints {
-                    let room = (per_endpoint - busy).min(limit - ids.len() as i64);
-                    if room <= 0 {
-                        continue;
+                let mut room: std::collections::HashMap<Uuid, i64> =
+                    busy.iter().map(|(e, n)| (*e, per_endpoint - n)).collect();
+                let full: Vec<Uuid> = room.iter().filter(|(_, r)| **r <= 0).map(|(e, _)| *e).collect();
+                // the oldest due deliveries of the other endpoints (a lease that ran out is due)
+                let mut candidates: Vec<(Uuid, Uuid)> = Vec::new();
+                for due in [
+                    "state = 'delivering' AND locked_until < ",
+                    "state = 'pending' AND next_attempt_at <= ",
+                ] {
+                    let mut qb: QueryBuilder<$db> = QueryBuilder::new("SELECT id, endpoint_id FROM webhook_deliveries WHERE ");
+                    qb.push(due).push_bind(now);
+                    if !full.is_empty() {
+                        qb.push(" AND endpoint_id NOT IN (");
+                        let mut sep = qb.separated(", ");
+                        for e in &full {
+                            sep.push_bind(*e);
+                        }
+                        qb.push(")");
                     }
-                    ids.extend(self.claim_delivery_ids(owner, endpoint, now, lease_until, room).await?);
-                    if ids.len() as i64 >= limit {
-                        break;
+                    qb.push(" ORDER BY next_attempt_at LIMIT ").push_bind(limit * 4);
+                    candidates.extend(qb.build_query_as::<(Uuid, Uuid)>().fetch_all(self.writer()).await?);
+                }
+                let mut picked = Vec::new();
+                for (id, endpoint) in candidates {
+                    let r = room.entry(endpoint).or_insert(per_endpoint);
+                    if *r > 0 && (picked.len() as i64) < limit {
+                        *r -= 1;
+                        picked.push(id);
                     }
                 }
+                if picked.is_empty() {
+                    return Ok(Vec::new());
+                }
+                // lease them, unless another relay was quicker
+                let mut qb: QueryBuilder<$db> = QueryBuilder::new("UPDATE webhook_deliveries SET state = 'delivering', locked_until = ");
+                qb.push_bind(lease_until).push(", lease_owner = ").push_bind(owner.to_string());
+                qb.push(" WHERE id IN (SELECT id FROM webhook_deliveries WHERE id IN (");
+                let mut sep = qb.separated(", ");
+                for id in &picked {
+                    sep.push_bind(*id);
+                }
+                qb.push(") AND ((state = 'pending' AND next_attempt_at <= ").push_bind(now);
+                qb.push(") OR (state = 'delivering' AND locked_until < ").push_bind(now);
+                qb.push("))").push(Self::LEASE_LOCK).push(") RETURNING id");
+                let ids: Vec<Uuid> = qb.build_query_scalar().fetch_all(self.writer()).await?;
                 if ids.is_empty() {
                     return Ok(Vec::new());
                 }

@@ -47,30 +47,9 @@ impl SqliteStore {
     /// Serialises writes about one child (a no-op in SQLite, whose writer is single anyway).
     const LOCK_CHILD: &'static str = "SELECT id FROM children WHERE id = $1";
 
-    /// Leases due deliveries of one endpoint: in SQLite the single writer makes the update atomic, and the
-    /// lease (`locked_until`) lets another relay take over from one that died.
-    async fn claim_delivery_ids(
-        &self,
-        owner: &str,
-        endpoint: uuid::Uuid,
-        now: chrono::DateTime<chrono::Utc>,
-        until: chrono::DateTime<chrono::Utc>,
-        limit: i64,
-    ) -> Result<Vec<uuid::Uuid>, sqlx::Error> {
-        sqlx::query_scalar(
-            "UPDATE webhook_deliveries SET state = 'delivering', locked_until = $2, lease_owner = $3 \
-             WHERE id IN (SELECT id FROM webhook_deliveries WHERE endpoint_id = $5 \
-               AND ((state = 'pending' AND next_attempt_at <= $1) OR (state = 'delivering' AND locked_until < $1)) \
-               ORDER BY next_attempt_at LIMIT $4) RETURNING id",
-        )
-        .bind(now)
-        .bind(until)
-        .bind(owner)
-        .bind(limit)
-        .bind(endpoint)
-        .fetch_all(&self.write)
-        .await
-    }
+    /// Leasing needs no row lock in SQLite: the single writer makes the lease update atomic, and
+    /// the lease (`locked_until`) lets another relay take over from one that died.
+    const LEASE_LOCK: &'static str = "";
 
     const LOCK_AUDIT_HEAD: &'static str = "SELECT last_seq, last_hash FROM audit_head WHERE id = 1";
 
