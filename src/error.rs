@@ -255,3 +255,136 @@ impl IntoResponse for ApiError {
         res
     }
 }
+
+/// The one place a workflow refusal becomes an HTTP answer.
+impl From<crate::service::ServiceError> for ApiError {
+    fn from(e: crate::service::ServiceError) -> Self {
+        use crate::service::ServiceError as E;
+        match e {
+            E::NotFound { code, detail } => ApiError::new(
+                StatusCode::NOT_FOUND,
+                code,
+                if code == "not-found" {
+                    "Not found"
+                } else {
+                    "Link not found"
+                },
+                detail,
+            ),
+            E::Forbidden {
+                code,
+                detail,
+                rules,
+            } => {
+                let title = match code {
+                    "consent-withdrawn" | "consent-not-in-force" => "Consent not in force",
+                    "link-not-for-this" | "young-person-decides" => "Not with this link",
+                    _ => "Not allowed",
+                };
+                let e = ApiError::new(StatusCode::FORBIDDEN, code, title, detail);
+                if rules.is_empty() {
+                    e
+                } else {
+                    e.with("rules", rules)
+                }
+            }
+            E::Validation(errors) => ApiError::validation(errors),
+            E::BadRequest(detail) => ApiError::bad_request(detail),
+            E::Rule { failures, field } => {
+                let first = failures
+                    .first()
+                    .map(|f| f.message.clone())
+                    .unwrap_or_default();
+                let errors = failures
+                    .iter()
+                    .map(|f| FieldError::new(&field, f.message.clone()))
+                    .collect();
+                let mut e = ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "consent-rule",
+                    "Consent rule not met",
+                    first,
+                )
+                .with("rules", &failures);
+                e.errors = errors;
+                e
+            }
+            E::Conflict {
+                code,
+                detail,
+                current_status,
+                missing,
+                reasons,
+            } => {
+                let mut e = ApiError::conflict(code, detail);
+                if let Some(s) = current_status {
+                    e = e.with("current_status", s);
+                }
+                if let Some(missing) = missing {
+                    let missing: Vec<Value> = missing
+                        .iter()
+                        .map(|g| match g {
+                            crate::domain::consent::Giver::Guardian(id) => {
+                                serde_json::json!({"guardian_id": id})
+                            }
+                            crate::domain::consent::Giver::Child => {
+                                serde_json::json!({"child": true})
+                            }
+                        })
+                        .collect();
+                    e = e.with("missing", missing).with("reasons", &reasons);
+                }
+                e
+            }
+            E::Stale => ApiError::stale(),
+            E::PreconditionRequired(detail) => ApiError::new(
+                StatusCode::PRECONDITION_REQUIRED,
+                "if-match-required",
+                "Precondition required",
+                detail,
+            ),
+            E::Gone { code, detail } => ApiError::new(
+                StatusCode::GONE,
+                code,
+                if code == "link-expired" {
+                    "Link expired"
+                } else {
+                    "Gone"
+                },
+                detail,
+            ),
+            E::TooManyRequests {
+                detail,
+                retry_after_seconds,
+            } => ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate-limited",
+                "Too many requests",
+                detail,
+            )
+            .with("retry_after_seconds", retry_after_seconds),
+            E::IdempotencyKeyReused => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "idempotency-key-reused",
+                "Idempotency key reused",
+                "this Idempotency-Key was used with another request body",
+            ),
+            E::Unavailable {
+                detail,
+                retry_after_seconds,
+            } => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "Service unavailable",
+                detail,
+            )
+            .with("retry_after_seconds", retry_after_seconds),
+            E::Internal(_) => ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "Internal error",
+                "the gateway could not complete the request; quote the request id to the operator",
+            ),
+        }
+    }
+}

@@ -98,9 +98,9 @@ pub fn spawn(
         move || {
             let s = s.clone();
             async move {
-                let moved = crate::api::consultations::expire_overdue_offers(&s)
+                let moved = crate::service::consultations::expire_overdue_offers(&s)
                     .await
-                    .map_err(|e| anyhow::anyhow!("{}", e.detail))?;
+                    .map_err(|e| anyhow::anyhow!("{e}"))?;
                 Ok(if moved == 0 {
                     String::new()
                 } else {

@@ -17,6 +17,7 @@ pub mod ratelimit;
 pub mod retention;
 pub mod scale;
 pub mod server;
+pub mod service;
 pub mod store;
 pub mod telemetry;
 pub mod webhooks;

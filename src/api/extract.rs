@@ -192,7 +192,7 @@ where
 }
 
 /// The client's address as the listener saw it (absent when the router runs without one).
-pub struct ClientAddr(pub Option<std::net::IpAddr>);
+pub use crate::service::parent::ClientAddr;
 
 impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
     type Rejection = ApiError;

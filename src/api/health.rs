@@ -22,7 +22,7 @@ pub async fn healthz() -> Json<Health> {
 #[utoipa::path(get, path = "/readyz", tag = "operations", responses(
     (status = 200, body = Health), (status = 503, body = Health)))]
 pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Health>) {
-    if state.store.ready().await {
+    if crate::service::ready(&state).await {
         (StatusCode::OK, Json(Health { status: "ready" }))
     } else {
         (

@@ -16,22 +16,19 @@ pub mod visits;
 pub mod webhooks;
 
 use crate::error::{ApiError, PROBLEM_JSON, REQUEST_ID};
-use crate::store::Page;
 use crate::AppState;
 use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::{header, HeaderName, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
-use base64::Engine;
-use serde::Serialize;
 use std::time::Duration;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
-use utoipa::{Modify, OpenApi, ToSchema};
+use utoipa::{Modify, OpenApi};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 use uuid::Uuid;
@@ -271,93 +268,10 @@ async fn problem_for_bare_errors(req: Request, next: Next) -> Response {
 
 // ---------------------------------------------------------------- paging
 
-/// Default and largest page size.
-pub const DEFAULT_LIMIT: u32 = 50;
-pub const MAX_LIMIT: u32 = 200;
-
-/// A page of a list; pass `next_cursor` as `cursor` for the next page (absent on the last).
-#[derive(Debug, Serialize, ToSchema)]
-pub struct PageOf<T> {
-    pub items: Vec<T>,
-    pub next_cursor: Option<String>,
-}
-
-/// Encodes an id cursor (opaque to clients).
-pub fn id_cursor(id: Uuid) -> String {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("i:{id}"))
-}
-
-pub fn seq_cursor(seq: i64) -> String {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("s:{seq}"))
-}
-
-fn decode_cursor(cursor: &str, prefix: &str) -> Result<String, ApiError> {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(cursor)
-        .ok()
-        .and_then(|b| String::from_utf8(b).ok())
-        .and_then(|s| s.strip_prefix(prefix).map(String::from))
-        .ok_or_else(|| ApiError::bad_request("the cursor is not one this list handed out"))
-}
-
-fn checked_limit(limit: Option<u32>) -> Result<i64, ApiError> {
-    match limit.unwrap_or(DEFAULT_LIMIT) {
-        l @ 1..=MAX_LIMIT => Ok(i64::from(l)),
-        _ => Err(ApiError::bad_request(format!(
-            "limit must be 1 to {MAX_LIMIT}"
-        ))),
-    }
-}
-
-/// A store page from the `limit` and `cursor` query parameters of an id-ordered list.
-pub fn page(limit: Option<u32>, cursor: Option<&str>) -> Result<Page, ApiError> {
-    let after =
-        match cursor {
-            Some(c) => Some(decode_cursor(c, "i:")?.parse::<Uuid>().map_err(|_| {
-                ApiError::bad_request("the cursor is not one this list handed out")
-            })?),
-            None => None,
-        };
-    Ok(Page {
-        after,
-        limit: checked_limit(limit)?,
-    })
-}
-
-/// The `(after_seq, limit)` of a sequence-ordered list.
-pub fn seq_page(limit: Option<u32>, cursor: Option<&str>) -> Result<(Option<i64>, i64), ApiError> {
-    let after =
-        match cursor {
-            Some(c) => Some(decode_cursor(c, "s:")?.parse::<i64>().map_err(|_| {
-                ApiError::bad_request("the cursor is not one this list handed out")
-            })?),
-            None => None,
-        };
-    Ok((after, checked_limit(limit)?))
-}
-
-/// The cursor after rows fetched with `limit`: only a full page has a next one.
-pub fn next_cursor<R>(rows: &[R], limit: i64, id: impl Fn(&R) -> Uuid) -> Option<String> {
-    if rows.len() as i64 == limit {
-        rows.last().map(|r| id_cursor(id(r)))
-    } else {
-        None
-    }
-}
-
-/// Builds a page from rows fetched with `limit`.
-pub fn page_of<R, T>(
-    rows: Vec<R>,
-    limit: i64,
-    id: impl Fn(&R) -> Uuid,
-    view: impl Fn(R) -> T,
-) -> PageOf<T> {
-    let next_cursor = next_cursor(&rows, limit, id);
-    PageOf {
-        items: rows.into_iter().map(view).collect(),
-        next_cursor,
-    }
-}
+pub use crate::service::paging::{
+    id_cursor, next_cursor, page, page_of, seq_cursor, seq_page, DEFAULT_LIMIT, MAX_LIMIT,
+};
+pub use crate::service::PageOf;
 
 /// Reads the `If-Match` header as a version number (`"7"`); `*` or absent → none. If-Match
 /// uses the strong comparison (RFC 9110 §13.1.1): our ETags are strong, so a weak tag such as

@@ -1,207 +1,20 @@
-//! Parent links: pages a guardian opens without an account. The token in the path is the only
-//! credential: 256 random bits, stored as a hash, single purpose, expiring. An invitation lets
-//! the guardian see what is asked and decide once; a standing link shows the child's consents,
-//! lets the guardian withdraw what they gave, and shows the child's access log (NEN 7513 client
-//! view). A link never reaches another child.
+//! Parent links: pages a guardian (or the child, from 12) opens without an account, through the
+//! workflow in `service::parent`. The token in the path is the only credential.
 
-use super::consents::{
-    consent_facts, consent_record, guardian_facts, link_token_hash, withdraw, ConsentView,
-    RecordMeta,
-};
 use super::extract::{ClientAddr, Json, Path, Query};
-use super::{seq_cursor, seq_page, PageOf};
-use crate::audit::{AuditAction, AuditActor, AuditRecord};
-use crate::domain::calendar::{dutch_date, now};
-use crate::domain::consent::{
-    check_new_decision, may_invite, overview_scope, supersedes, ConsentMethod, Decision, Giver,
-    NewDecision, OverviewScope, Purpose, Recipient, RIGHTS_NL,
-};
-use crate::error::{current_request_id, ApiError};
-use crate::store::{ChildRow, ParentLinkRow, StoreError};
+use crate::error::ApiError;
+use crate::service::parent;
 use crate::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
-use chrono::{DateTime, NaiveDate, Utc};
-use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-const PURPOSE_PARENT_VIEW: &str = "parent_access";
-
-fn unknown_link() -> ApiError {
-    ApiError::new(
-        StatusCode::NOT_FOUND,
-        "link-unknown",
-        "Link not found",
-        "this link is not known; ask the childcare organisation for a new one",
-    )
-}
-
-/// The link behind a token, if it is known and not expired; the link's kind must be `kind`.
-/// A client that tries too many unknown links is refused for a while (429): the 256-bit tokens
-/// make guessing hopeless, but an operator expects the attempt to be braked and logged.
-async fn link(
-    state: &AppState,
-    client: &ClientAddr,
-    token: &str,
-    kind: &str,
-) -> Result<(ParentLinkRow, ChildRow), ApiError> {
-    if let Some(ip) = client.0 {
-        state.parent_link_failures.check(ip).map_err(|wait| {
-            ApiError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "rate-limited",
-                "Too many requests",
-                "too many unknown links were tried from this address; wait and try again",
-            )
-            .with("retry_after_seconds", wait.0.as_secs())
-        })?;
-    }
-    let unknown = || {
-        if let Some(ip) = client.0 {
-            state.parent_link_failures.charge(ip);
-        }
-        unknown_link()
-    };
-    // a token we handed out is 43 URL-safe characters; anything else was altered
-    if token.len() != 43
-        || !token
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-    {
-        return Err(unknown());
-    }
-    let row = state
-        .store
-        .parent_link_by_hash(&link_token_hash(token))
-        .await?
-        .ok_or_else(unknown)?;
-    if row.expires_at <= now() {
-        return Err(ApiError::new(
-            StatusCode::GONE,
-            "link-expired",
-            "Link expired",
-            "this link has expired; ask the childcare organisation for a new one",
-        ));
-    }
-    if row.kind != kind {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "link-not-for-this",
-            "Not with this link",
-            "this link does not give access to this page",
-        ));
-    }
-    let child = state
-        .store
-        .get_child(row.child_id)
-        .await?
-        .ok_or_else(unknown_link)?;
-    Ok((row, child))
-}
-
-/// Whose link it is: a guardian's, or the child's own.
-fn holder(link: &ParentLinkRow) -> Giver {
-    match link.guardian_id {
-        Some(id) => Giver::Guardian(id),
-        None => Giver::Child,
-    }
-}
-
-/// How the link's holder is named in the access log and on records they make.
-fn holder_subject(link: &ParentLinkRow) -> String {
-    match holder(link) {
-        Giver::Guardian(id) => format!("guardian:{id}"),
-        Giver::Child => format!("child:{}", link.child_id),
-    }
-}
-
-fn holder_role(link: &ParentLinkRow) -> &'static str {
-    match holder(link) {
-        Giver::Guardian(_) => "parent",
-        Giver::Child => "child",
-    }
-}
-
-fn parent_actor(link: &ParentLinkRow) -> AuditActor {
-    AuditActor {
-        issuer: "parent-link".into(),
-        subject: holder_subject(link),
-        role: holder_role(link).into(),
-        organization_id: None,
-        staff_id: None,
-        request_id: current_request_id(),
-    }
-}
-
-/// The child's age on today's Dutch date.
-fn age_today(child: &ChildRow) -> u32 {
-    crate::domain::calendar::age_on(child.date_of_birth, dutch_date(now())).unwrap_or(0)
-}
-
-/// What this link's holder may see now (the child may have turned 16 since it was made).
-fn scope(link: &ParentLinkRow, child: &ChildRow) -> Result<OverviewScope, ApiError> {
-    overview_scope(age_today(child), holder(link)).map_err(|f| {
-        ApiError::new(
-            StatusCode::FORBIDDEN,
-            "link-not-for-this",
-            "Not with this link",
-            f.message,
-        )
-    })
-}
-
-async fn log(
-    state: &AppState,
-    link: &ParentLinkRow,
-    action: AuditAction,
-    resource: &str,
-    resource_id: Option<Uuid>,
-) -> Result<(), ApiError> {
-    let record = AuditRecord::new(
-        &parent_actor(link),
-        action,
-        resource,
-        resource_id,
-        Some(link.child_id),
-        PURPOSE_PARENT_VIEW,
-    );
-    state.store.record(&[record]).await?;
-    Ok(())
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct AskedView {
-    pub purpose: String,
-    /// What is asked, in plain Dutch.
-    pub explanation: String,
-    pub recipient_name: String,
-    /// A region-wide request: the youth-care organisations it would cover (those serving the
-    /// region today), by name.
-    pub covered_organizations: Vec<String>,
-    pub information_version: Option<String>,
-    pub consent_valid_until: Option<NaiveDate>,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct ParentPage {
-    /// `invitation` (decide once) or `standing` (consents, withdrawal, access log).
-    pub kind: String,
-    /// `guardian` (a parent or carer) or `child` (the child's own link).
-    pub holder: String,
-    pub child_given_name: String,
-    /// The guardian's name (empty on the child's own link).
-    pub guardian_name: String,
-    pub organization_name: String,
-    pub asked: Option<AskedView>,
-    /// An invitation that was already answered.
-    pub decided: bool,
-    /// The parent's rights, in plain Dutch.
-    pub rights: String,
-    /// From 16 a parent's overview shows only their own decisions and no access log.
-    pub only_own_decisions: bool,
-    pub expires_at: DateTime<Utc>,
-}
+pub use crate::service::consent::ConsentView;
+pub use crate::service::parent::{
+    AccessLogParams, AccessView, AskedView, ParentDecision, ParentDecisionResult, ParentPage,
+    ParentWithdrawal,
+};
+pub use crate::service::PageOf;
 
 /// What the link is for: the question (invitation) or the overview (standing link).
 #[utoipa::path(get, path = "/api/v1/parent/{token}", tag = "parent",
@@ -213,83 +26,9 @@ pub async fn parent_page(
     client: ClientAddr,
     Path(token): Path<String>,
 ) -> Result<axum::Json<ParentPage>, ApiError> {
-    let (row, child) = match link(&state, &client, &token, "invitation").await {
-        Err(e) if e.slug == "link-not-for-this" => {
-            link(&state, &client, &token, "standing").await?
-        }
-        other => other?,
-    };
-    let guardian = state
-        .store
-        .list_guardians(child.id)
-        .await?
-        .into_iter()
-        .find(|g| Some(g.id) == row.guardian_id);
-    let organization = state.store.get_organization(child.organization_id).await?;
-    let asked = match (&row.purpose, row.kind.as_str()) {
-        (Some(p), "invitation") => {
-            let purpose: Purpose = p.parse().map_err(ApiError::internal)?;
-            let recipient_name = match (row.recipient_organization_id, &row.recipient_region_code) {
-                (Some(o), _) => state
-                    .store
-                    .get_organization(o)
-                    .await?
-                    .map(|o| o.name)
-                    .unwrap_or_default(),
-                (None, Some(r)) => state
-                    .store
-                    .get_region(r)
-                    .await?
-                    .map(|r| format!("de jeugdhulpspecialisten van regio {}", r.name))
-                    .unwrap_or_default(),
-                _ => String::new(),
-            };
-            let mut covered_organizations = Vec::new();
-            if let Some(code) = &row.recipient_region_code {
-                for org in state.store.organizations_serving_region(code).await? {
-                    if let Some(o) = state.store.get_organization(org).await? {
-                        covered_organizations.push(o.name);
-                    }
-                }
-            }
-            Some(AskedView {
-                purpose: p.clone(),
-                explanation: purpose.explanation_nl().into(),
-                recipient_name,
-                covered_organizations,
-                information_version: row.information_version.clone(),
-                consent_valid_until: row.consent_valid_until,
-            })
-        }
-        _ => None,
-    };
-    log(&state, &row, AuditAction::Read, "parent_link", Some(row.id)).await?;
-    let only_own_decisions = row.kind == "standing"
-        && overview_scope(age_today(&child), holder(&row)) == Ok(OverviewScope::OwnDecisionsOnly);
-    Ok(axum::Json(ParentPage {
-        kind: row.kind.clone(),
-        holder: row.holder.clone(),
-        only_own_decisions,
-        child_given_name: child.given_name,
-        guardian_name: guardian.map(|g| g.name).unwrap_or_default(),
-        organization_name: organization.map(|o| o.name).unwrap_or_default(),
-        asked,
-        decided: row.used_at.is_some(),
-        rights: RIGHTS_NL.into(),
-        expires_at: row.expires_at,
-    }))
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ParentDecision {
-    pub decision: Decision,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct ParentDecisionResult {
-    pub consent_id: Uuid,
-    pub decision: String,
+    Ok(axum::Json(
+        parent::parent_page(&state, &client, token).await?,
+    ))
 }
 
 /// The guardian's own decision (digital). The link works once.
@@ -304,108 +43,9 @@ pub async fn parent_decision(
     Path(token): Path<String>,
     Json(body): Json<ParentDecision>,
 ) -> Result<(StatusCode, axum::Json<ParentDecisionResult>), ApiError> {
-    let (row, child) = link(&state, &client, &token, "invitation").await?;
-    let used = || {
-        ApiError::conflict(
-            "link-used",
-            "this link was used already; your earlier answer stands",
-        )
-    };
-    if row.used_at.is_some() {
-        return Err(used());
-    }
-    let purpose: Purpose = row
-        .purpose
-        .as_deref()
-        .unwrap_or_default()
-        .parse()
-        .map_err(ApiError::internal)?;
-    let recipient = match (row.recipient_organization_id, &row.recipient_region_code) {
-        (Some(o), _) => Recipient::Organization(o),
-        (None, Some(r)) => Recipient::Region(r.parse().map_err(ApiError::internal)?),
-        _ => return Err(ApiError::internal("invitation without recipient")),
-    };
-    let at = now();
-    let guardians = state.store.list_guardians(child.id).await?;
-    let authority = guardians
-        .iter()
-        .any(|g| Some(g.id) == row.guardian_id && g.has_parental_authority);
-    // judged today: the child may have turned 16 since the invitation was sent
-    may_invite(age_today(&child), holder(&row), authority)
-        .map_err(|f| super::consents::rule_problem(vec![f], "decision"))?;
-    let new = NewDecision {
-        purpose,
-        region_organizations: super::consents::region_organizations(&state, &recipient).await?,
-        recipient,
-        decision: body.decision,
-        givers: vec![holder(&row)],
-        valid_from: dutch_date(at),
-        valid_until: row.consent_valid_until,
-        no_signs_of_disagreement: false,
-        child_not_competent: false,
-    };
-    let existing = consent_facts(
-        &state
-            .store
-            .consents_of_child(child.id, Some(purpose.as_str()))
-            .await?,
-    );
-    // the guardian's own decision stands on its own; the other parent decides separately
-    check_new_decision(
-        child.date_of_birth,
-        &guardian_facts(&guardians),
-        &existing,
-        &new,
-        at,
-        false,
-    )
-    .map_err(|f| super::consents::rule_problem(f, "decision"))?;
-    let superseded: Vec<Uuid> = existing
-        .iter()
-        .filter(|r| supersedes(&new, r))
-        .map(|r| r.id)
-        .collect();
-    let record = consent_record(
-        &child,
-        &new,
-        RecordMeta {
-            method: ConsentMethod::Digital,
-            evidence_ref: Some(format!("parent-link:{}", row.id)),
-            noted_by_staff_id: None,
-            information_version: row.information_version.clone().unwrap_or_default(),
-            recorded_by_subject: holder_subject(&row),
-            recorded_by_role: holder_role(&row).into(),
-            recorded_by_organization_id: None,
-            parent_link_id: Some(row.id),
-            at,
-            region_code: super::consents::child_region(&state, &child, at)
-                .await?
-                .map(|r| r.to_string()),
-        },
-    );
-    let audit = AuditRecord::new(
-        &parent_actor(&row),
-        AuditAction::Create,
-        "consent",
-        Some(record.consent.id),
-        Some(child.id),
-        PURPOSE_PARENT_VIEW,
-    );
-    match state
-        .store
-        .decide_invitation(row.id, &record, &superseded, &audit)
-        .await
-    {
-        Ok(()) => {}
-        Err(StoreError::Conflict(_)) => return Err(used()),
-        Err(e) => return Err(e.into()),
-    }
     Ok((
         StatusCode::CREATED,
-        axum::Json(ParentDecisionResult {
-            consent_id: record.consent.id,
-            decision: body.decision.as_str().into(),
-        }),
+        axum::Json(parent::parent_decision(&state, &client, token, body).await?),
     ))
 }
 
@@ -419,28 +59,9 @@ pub async fn parent_consents(
     client: ClientAddr,
     Path(token): Path<String>,
 ) -> Result<axum::Json<Vec<ConsentView>>, ApiError> {
-    let (row, child) = link(&state, &client, &token, "standing").await?;
-    let mut records = state.store.consents_of_child(child.id, None).await?;
-    if scope(&row, &child)? == OverviewScope::OwnDecisionsOnly {
-        let me = holder(&row);
-        records.retain(|r| {
-            r.givers.iter().any(|g| match me {
-                Giver::Guardian(id) => g.guardian_id == Some(id),
-                Giver::Child => g.is_child,
-            })
-        });
-    }
-    log(&state, &row, AuditAction::Read, "consent", None).await?;
-    Ok(axum::Json(super::consents::consent_views(
-        &state.keys,
-        records,
-    )?))
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ParentWithdrawal {
-    pub reason: Option<String>,
+    Ok(axum::Json(
+        parent::parent_consents(&state, &client, token).await?,
+    ))
 }
 
 /// The guardian withdraws a consent they gave; effective at once.
@@ -455,50 +76,9 @@ pub async fn parent_withdraw(
     Path((token, id)): Path<(String, Uuid)>,
     Json(body): Json<ParentWithdrawal>,
 ) -> Result<axum::Json<ConsentView>, ApiError> {
-    let (row, child) = link(&state, &client, &token, "standing").await?;
-    if body
-        .reason
-        .as_deref()
-        .is_some_and(|r| r.chars().count() > 1000)
-    {
-        return Err(ApiError::field("reason", "must be at most 1000 characters"));
-    }
-    let record = match state.store.get_consent(id).await? {
-        Some(r) if r.consent.child_id == child.id => r,
-        _ => return Err(ApiError::not_found("consent")),
-    };
-    scope(&row, &child)?;
-    withdraw(
-        &state,
-        record,
-        holder(&row),
-        body.reason,
-        parent_actor(&row),
-        child.id,
-    )
-    .await
-    .map(axum::Json)
-}
-
-#[derive(Debug, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-pub struct AccessLogParams {
-    pub limit: Option<u32>,
-    pub cursor: Option<String>,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct AccessView {
-    pub occurred_at: DateTime<Utc>,
-    /// The staff member's name, or for a partner system or parent, who it was.
-    pub who: String,
-    pub organization: Option<String>,
-    pub role: String,
-    pub action: String,
-    pub what: String,
-    pub outcome: String,
-    /// `meldcode` when Veilig Thuis was informed without consent.
-    pub flag: Option<String>,
+    Ok(axum::Json(
+        parent::parent_withdraw(&state, &client, (token, id), body).await?,
+    ))
 }
 
 /// Who accessed the child's data, when, in which role and organisation, and what they did.
@@ -512,43 +92,7 @@ pub async fn parent_access_log(
     Path(token): Path<String>,
     Query(q): Query<AccessLogParams>,
 ) -> Result<axum::Json<PageOf<AccessView>>, ApiError> {
-    let (row, child) = link(&state, &client, &token, "standing").await?;
-    if scope(&row, &child)? == OverviewScope::OwnDecisionsOnly {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "young-person-decides",
-            "Not with this link",
-            "from 16 who saw the young person's data is theirs to know: a parent sees it only with their consent (WGBO 7:457)",
-        ));
-    }
-    let (after, limit) = seq_page(q.limit, q.cursor.as_deref())?;
-    let rows = state.store.child_access_log(child.id, after, limit).await?;
-    log(&state, &row, AuditAction::Read, "access_log", None).await?;
-    let next_cursor = if rows.len() as i64 == limit {
-        rows.last().map(|r| seq_cursor(r.seq))
-    } else {
-        None
-    };
-    let own = holder_subject(&row);
-    let items = rows
-        .into_iter()
-        .map(|r| AccessView {
-            occurred_at: r.occurred_at,
-            who: match (r.staff_name, r.actor_role.as_str()) {
-                (Some(name), _) => name,
-                (None, "parent" | "child") if r.actor_subject == own => "u zelf".into(),
-                (None, "parent") => "een ouder of verzorger".into(),
-                (None, "child") => "het kind zelf".into(),
-                (None, "integration") => "het systeem van de organisatie".into(),
-                (None, _) => "beheer".into(),
-            },
-            organization: r.organization_name,
-            role: r.actor_role,
-            action: r.action,
-            what: r.resource_type,
-            outcome: r.outcome,
-            flag: r.flag,
-        })
-        .collect();
-    Ok(axum::Json(PageOf { items, next_cursor }))
+    Ok(axum::Json(
+        parent::parent_access_log(&state, &client, token, q).await?,
+    ))
 }

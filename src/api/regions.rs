@@ -1,19 +1,18 @@
-//! Youth-care regions as reference data: imported from the CBS table, read by everyone
-//! authenticated (regions are public facts).
+//! Youth-care regions as reference data, through `service::registry`.
 
 use super::extract::{body_bytes, Path, Query};
 use crate::auth::Principal;
-use crate::domain::access::may_manage_registry;
-use crate::domain::calendar::{dutch_date, now};
-use crate::domain::regions::parse_region_csv;
 use crate::error::ApiError;
+use crate::service::{registry, Caller};
 use crate::AppState;
 use axum::extract::{Request, State};
 use axum::http::{header, StatusCode};
 use axum::Json;
 use chrono::NaiveDate;
-use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+pub use crate::service::registry::{ImportResult, MunicipalityView, RegionDetail, RegionView};
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
@@ -21,11 +20,6 @@ pub struct ImportParams {
     /// Validity start for files without a `valid_from` column (CBS files have none).
     #[serde(default, deserialize_with = "crate::domain::calendar::iso_date_opt")]
     pub valid_from: Option<NaiveDate>,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct ImportResult {
-    pub imported: u64,
 }
 
 /// Imports the municipality → region table (CSV with header
@@ -42,15 +36,18 @@ pub async fn import_regions(
     Query(params): Query<ImportParams>,
     req: Request,
 ) -> Result<Json<ImportResult>, ApiError> {
-    if !may_manage_registry(&principal.actor()) {
-        return Err(ApiError::forbidden("only an admin imports reference data"));
-    }
     let is_csv = req
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.trim().to_ascii_lowercase().starts_with("text/csv"));
+    let caller = Caller::Principal(principal);
     if !is_csv {
+        // who may import is checked first: a stranger learns nothing of the format
+        caller.principal()?;
+        if !crate::domain::access::may_manage_registry(&caller.principal()?.actor()) {
+            return Err(ApiError::forbidden("only an admin imports reference data"));
+        }
         return Err(ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "unsupported-media-type",
@@ -59,32 +56,9 @@ pub async fn import_regions(
         ));
     }
     let body = body_bytes(req, &()).await?;
-    let rows = parse_region_csv(&body, params.valid_from).map_err(ApiError::validation)?;
-    let imported = state.store.import_regions(&rows).await?;
-    tracing::info!(imported, "regions imported");
-    Ok(Json(ImportResult { imported }))
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct RegionView {
-    pub code: String,
-    pub name: String,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct MunicipalityView {
-    pub code: String,
-    pub name: String,
-    pub valid_from: NaiveDate,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct RegionDetail {
-    pub code: String,
-    pub name: String,
-    /// The municipalities in the region on `on`.
-    pub municipalities: Vec<MunicipalityView>,
-    pub on: NaiveDate,
+    Ok(Json(
+        registry::import_regions(&state, &caller, &body, params.valid_from).await?,
+    ))
 }
 
 /// All youth-care regions (a short reference list, returned whole).
@@ -92,16 +66,10 @@ pub struct RegionDetail {
     responses((status = 200, body = [RegionView])))]
 pub async fn list_regions(
     State(state): State<AppState>,
-    _p: Principal,
+    principal: Principal,
 ) -> Result<Json<Vec<RegionView>>, ApiError> {
-    let rows = state.store.list_regions().await?;
     Ok(Json(
-        rows.into_iter()
-            .map(|r| RegionView {
-                code: r.code,
-                name: r.name,
-            })
-            .collect(),
+        registry::list_regions(&state, &Caller::Principal(principal)).await?,
     ))
 }
 
@@ -119,32 +87,11 @@ pub struct RegionParams {
     responses((status = 200, body = RegionDetail), (status = 404, body = crate::error::Problem)))]
 pub async fn get_region(
     State(state): State<AppState>,
-    _p: Principal,
+    principal: Principal,
     Path(code): Path<String>,
     Query(params): Query<RegionParams>,
 ) -> Result<Json<RegionDetail>, ApiError> {
-    let code = code.to_ascii_uppercase();
-    let region = state
-        .store
-        .get_region(&code)
-        .await?
-        .ok_or_else(|| ApiError::not_found("region"))?;
-    let on = params.on.unwrap_or_else(|| dutch_date(now()));
-    let municipalities = state
-        .store
-        .region_municipalities(&code, on)
-        .await?
-        .into_iter()
-        .map(|m| MunicipalityView {
-            code: m.municipality_code,
-            name: m.municipality_name,
-            valid_from: m.valid_from,
-        })
-        .collect();
-    Ok(Json(RegionDetail {
-        code: region.code,
-        name: region.name,
-        municipalities,
-        on,
-    }))
+    Ok(Json(
+        registry::get_region(&state, &Caller::Principal(principal), &code, params.on).await?,
+    ))
 }

@@ -2,94 +2,18 @@
 //! admins; a partner system (integration) may read its own organisation's entries.
 
 use super::extract::{Json, Path, Query};
-use super::{page, page_of, PageOf};
 use crate::auth::Principal;
-use crate::domain::access::may_manage_registry;
-use crate::domain::calendar::{dutch_date, now};
-use crate::domain::registry::{validate_location, validate_staff, StaffShape};
-use crate::domain::types::{
-    ConcernDomain, LocationType, MunicipalityCode, OrganizationKind, RegionCode, Role, StaffRole,
-};
-use crate::domain::Validation;
 use crate::error::ApiError;
-use crate::store::{GroupRow, LocationRow, OrganizationRow, StaffRecord, StaffRow};
+use crate::service::Caller;
 use crate::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
-use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
+pub use crate::service::registry::*;
+pub use crate::service::PageOf;
+
 type Created<T> = (StatusCode, axum::Json<T>);
-
-fn require_admin(p: &Principal) -> Result<(), ApiError> {
-    if may_manage_registry(&p.actor()) {
-        Ok(())
-    } else {
-        Err(ApiError::forbidden("only an admin manages the registry"))
-    }
-}
-
-/// Admins read everything in the registry; an organisation's own integration client, policy
-/// staff and staff read their own organisation.
-fn may_read_organization(p: &Principal, org: Uuid) -> bool {
-    p.has(Role::Admin) || p.organization_id == Some(org)
-}
-
-#[derive(Debug, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-pub struct ListParams {
-    /// Page size, 1 to 200 (default 50).
-    pub limit: Option<u32>,
-    /// The `next_cursor` of the previous page.
-    pub cursor: Option<String>,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct CreatedId {
-    pub id: Uuid,
-    /// Free text that seems to hold a BSN (stored, but please remove it).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub warnings: Vec<crate::domain::FieldError>,
-}
-
-impl CreatedId {
-    pub fn new(id: Uuid) -> Self {
-        Self {
-            id,
-            warnings: Vec::new(),
-        }
-    }
-}
-
-// ---------------------------------------------------------------- organisations
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct NewOrganization {
-    pub name: String,
-    pub kind: OrganizationKind,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct OrganizationView {
-    pub id: Uuid,
-    pub name: String,
-    pub kind: String,
-    pub created_at: DateTime<Utc>,
-}
-
-impl From<OrganizationRow> for OrganizationView {
-    fn from(r: OrganizationRow) -> Self {
-        Self {
-            id: r.id,
-            name: r.name,
-            kind: r.kind,
-            created_at: r.created_at,
-        }
-    }
-}
 
 /// Registers an organisation (childcare, youth care or municipality).
 #[utoipa::path(post, path = "/api/v1/organizations", tag = "registry", security(("bearer" = [])),
@@ -101,18 +25,17 @@ pub async fn create_organization(
     principal: Principal,
     Json(body): Json<NewOrganization>,
 ) -> Result<Created<CreatedId>, ApiError> {
-    require_admin(&principal)?;
-    let mut v = Validation::new();
-    v.text("name", &body.name, 200);
-    v.finish().map_err(ApiError::validation)?;
-    let row = OrganizationRow {
-        id: Uuid::now_v7(),
-        name: body.name.trim().to_string(),
-        kind: body.kind.as_str().to_string(),
-        created_at: now(),
-    };
-    state.store.create_organization(&row).await?;
-    Ok((StatusCode::CREATED, axum::Json(CreatedId::new(row.id))))
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(
+            crate::service::registry::create_organization(
+                &state,
+                &Caller::Principal(principal),
+                body,
+            )
+            .await?,
+        ),
+    ))
 }
 
 /// Lists organisations (admin).
@@ -123,26 +46,10 @@ pub async fn list_organizations(
     principal: Principal,
     Query(q): Query<ListParams>,
 ) -> Result<axum::Json<PageOf<OrganizationView>>, ApiError> {
-    require_admin(&principal)?;
-    let page = page(q.limit, q.cursor.as_deref())?;
-    let rows = state.store.list_organizations(page).await?;
-    Ok(axum::Json(page_of(
-        rows,
-        page.limit,
-        |r| r.id,
-        OrganizationView::from,
-    )))
-}
-
-async fn organization(
-    state: &AppState,
-    p: &Principal,
-    id: Uuid,
-) -> Result<OrganizationRow, ApiError> {
-    match state.store.get_organization(id).await? {
-        Some(org) if may_read_organization(p, id) => Ok(org),
-        _ => Err(ApiError::not_found("organization")),
-    }
+    Ok(axum::Json(
+        crate::service::registry::list_organizations(&state, &Caller::Principal(principal), q)
+            .await?,
+    ))
 }
 
 /// One organisation (admin, or a member of it).
@@ -154,60 +61,9 @@ pub async fn get_organization(
     Path(id): Path<Uuid>,
 ) -> Result<axum::Json<OrganizationView>, ApiError> {
     Ok(axum::Json(
-        organization(&state, &principal, id).await?.into(),
+        crate::service::registry::get_organization(&state, &Caller::Principal(principal), id)
+            .await?,
     ))
-}
-
-// ---------------------------------------------------------------- locations
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct NewLocation {
-    pub name: String,
-    #[serde(rename = "type")]
-    pub location_type: LocationType,
-    #[schema(value_type = String, example = "GM0344")]
-    pub municipality_code: MunicipalityCode,
-    /// Registration number in the Landelijk Register Kinderopvang (nine digits).
-    pub lrk_number: Option<String>,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct CreatedLocation {
-    pub id: Uuid,
-    /// The youth-care region of the location's municipality today.
-    pub region_code: String,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct LocationView {
-    pub id: Uuid,
-    pub organization_id: Uuid,
-    pub name: String,
-    #[serde(rename = "type")]
-    pub location_type: String,
-    pub municipality_code: String,
-    /// The region today (follows the municipality; changes with a merger of regions).
-    pub region_code: Option<String>,
-    pub lrk_number: Option<String>,
-    pub created_at: DateTime<Utc>,
-}
-
-async fn location_view(state: &AppState, r: LocationRow) -> Result<LocationView, ApiError> {
-    let region_code = state
-        .store
-        .region_of(&r.municipality_code, dutch_date(now()))
-        .await?;
-    Ok(LocationView {
-        id: r.id,
-        organization_id: r.organization_id,
-        name: r.name,
-        location_type: r.location_type,
-        municipality_code: r.municipality_code,
-        region_code,
-        lrk_number: r.lrk_number,
-        created_at: r.created_at,
-    })
 }
 
 /// Registers a childcare location; its region follows from the municipality.
@@ -221,41 +77,17 @@ pub async fn create_location(
     Path(org_id): Path<Uuid>,
     Json(body): Json<NewLocation>,
 ) -> Result<Created<CreatedLocation>, ApiError> {
-    require_admin(&principal)?;
-    let org = organization(&state, &principal, org_id).await?;
-    let kind: OrganizationKind = org.kind.parse().map_err(ApiError::internal)?;
-    let mut v = Validation::new();
-    validate_location(
-        &mut v,
-        kind,
-        &body.name,
-        body.lrk_number.as_deref(),
-        body.location_type,
-    );
-    let region = state
-        .store
-        .region_of(body.municipality_code.as_str(), dutch_date(now()))
-        .await?;
-    if region.is_none() {
-        v.add("municipality_code", "no youth-care region is known for this municipality today; import the region table first");
-    }
-    v.finish().map_err(ApiError::validation)?;
-    let row = LocationRow {
-        id: Uuid::now_v7(),
-        organization_id: org.id,
-        name: body.name.trim().to_string(),
-        location_type: body.location_type.as_str().to_string(),
-        municipality_code: body.municipality_code.to_string(),
-        lrk_number: body.lrk_number,
-        created_at: now(),
-    };
-    state.store.create_location(&row).await?;
     Ok((
         StatusCode::CREATED,
-        axum::Json(CreatedLocation {
-            id: row.id,
-            region_code: region.unwrap_or_default(),
-        }),
+        axum::Json(
+            crate::service::registry::create_location(
+                &state,
+                &Caller::Principal(principal),
+                org_id,
+                body,
+            )
+            .await?,
+        ),
     ))
 }
 
@@ -268,22 +100,10 @@ pub async fn list_locations(
     Path(org_id): Path<Uuid>,
     Query(q): Query<ListParams>,
 ) -> Result<axum::Json<PageOf<LocationView>>, ApiError> {
-    organization(&state, &principal, org_id).await?;
-    let page = page(q.limit, q.cursor.as_deref())?;
-    let rows = state.store.list_locations(org_id, page).await?;
-    let next_cursor = super::next_cursor(&rows, page.limit, |r| r.id);
-    let mut items = Vec::with_capacity(rows.len());
-    for r in rows {
-        items.push(location_view(&state, r).await?);
-    }
-    Ok(axum::Json(PageOf { items, next_cursor }))
-}
-
-async fn location(state: &AppState, p: &Principal, id: Uuid) -> Result<LocationRow, ApiError> {
-    match state.store.get_location(id).await? {
-        Some(l) if may_read_organization(p, l.organization_id) => Ok(l),
-        _ => Err(ApiError::not_found("location")),
-    }
+    Ok(axum::Json(
+        crate::service::registry::list_locations(&state, &Caller::Principal(principal), org_id, q)
+            .await?,
+    ))
 }
 
 /// One location.
@@ -294,23 +114,9 @@ pub async fn get_location(
     principal: Principal,
     Path(id): Path<Uuid>,
 ) -> Result<axum::Json<LocationView>, ApiError> {
-    let row = location(&state, &principal, id).await?;
-    Ok(axum::Json(location_view(&state, row).await?))
-}
-
-// ---------------------------------------------------------------- groups
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct NewGroup {
-    pub name: String,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct GroupView {
-    pub id: Uuid,
-    pub location_id: Uuid,
-    pub name: String,
+    Ok(axum::Json(
+        crate::service::registry::get_location(&state, &Caller::Principal(principal), id).await?,
+    ))
 }
 
 /// Adds a group (*groep*) to a location.
@@ -324,24 +130,18 @@ pub async fn create_group(
     Path(location_id): Path<Uuid>,
     Json(body): Json<NewGroup>,
 ) -> Result<Created<CreatedId>, ApiError> {
-    require_admin(&principal)?;
-    let loc = location(&state, &principal, location_id).await?;
-    let mut v = Validation::new();
-    v.text("name", &body.name, 100);
-    v.finish().map_err(ApiError::validation)?;
-    let row = GroupRow {
-        id: Uuid::now_v7(),
-        location_id: loc.id,
-        name: body.name.trim().to_string(),
-        created_at: now(),
-    };
-    state.store.create_group(&row).await.map_err(|e| match e {
-        crate::store::StoreError::Conflict(_) => {
-            ApiError::conflict("duplicate", "the location already has a group of this name")
-        }
-        e => e.into(),
-    })?;
-    Ok((StatusCode::CREATED, axum::Json(CreatedId::new(row.id))))
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(
+            crate::service::registry::create_group(
+                &state,
+                &Caller::Principal(principal),
+                location_id,
+                body,
+            )
+            .await?,
+        ),
+    ))
 }
 
 /// The groups of a location.
@@ -352,71 +152,10 @@ pub async fn list_groups(
     principal: Principal,
     Path(location_id): Path<Uuid>,
 ) -> Result<axum::Json<Vec<GroupView>>, ApiError> {
-    let loc = location(&state, &principal, location_id).await?;
-    let rows = state.store.list_groups(loc.id).await?;
     Ok(axum::Json(
-        rows.into_iter()
-            .map(|g| GroupView {
-                id: g.id,
-                location_id: g.location_id,
-                name: g.name,
-            })
-            .collect(),
+        crate::service::registry::list_groups(&state, &Caller::Principal(principal), location_id)
+            .await?,
     ))
-}
-
-// ---------------------------------------------------------------- staff
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct NewStaff {
-    /// The `sub` the staff member's tokens carry.
-    pub subject: String,
-    pub name: String,
-    pub role: StaffRole,
-    /// Mentors: the locations they work at.
-    #[serde(default)]
-    pub location_ids: Vec<Uuid>,
-    /// Specialists: the concern domains they are expert in.
-    #[serde(default)]
-    pub expertise: Vec<ConcernDomain>,
-    /// Specialists, coordinators, policy: the regions they serve.
-    #[serde(default)]
-    #[schema(value_type = Vec<String>)]
-    pub region_codes: Vec<RegionCode>,
-    /// Specialists: open consultations at most, offers included.
-    pub capacity: Option<i64>,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct StaffView {
-    pub id: Uuid,
-    pub organization_id: Uuid,
-    pub subject: String,
-    pub name: String,
-    pub role: String,
-    pub location_ids: Vec<Uuid>,
-    pub expertise: Vec<String>,
-    pub region_codes: Vec<String>,
-    pub capacity: Option<i64>,
-    pub active: bool,
-}
-
-impl From<StaffRecord> for StaffView {
-    fn from(r: StaffRecord) -> Self {
-        Self {
-            id: r.staff.id,
-            organization_id: r.staff.organization_id,
-            subject: r.staff.subject,
-            name: r.staff.name,
-            role: r.staff.role,
-            location_ids: r.location_ids,
-            expertise: r.expertise,
-            region_codes: r.region_codes,
-            capacity: r.staff.capacity,
-            active: r.staff.active,
-        }
-    }
 }
 
 /// Registers a staff member: a mentor linked to locations, a specialist with expertise,
@@ -430,78 +169,19 @@ pub async fn create_staff(
     State(state): State<AppState>,
     principal: Principal,
     Path(org_id): Path<Uuid>,
-    Json(mut body): Json<NewStaff>,
+    Json(body): Json<NewStaff>,
 ) -> Result<Created<CreatedId>, ApiError> {
-    require_admin(&principal)?;
-    let org = organization(&state, &principal, org_id).await?;
-    let org_kind: OrganizationKind = org.kind.parse().map_err(ApiError::internal)?;
-    body.location_ids.sort();
-    body.location_ids.dedup();
-    body.expertise.sort();
-    body.expertise.dedup();
-    body.region_codes.sort();
-    body.region_codes.dedup();
-    let mut v = Validation::new();
-    validate_staff(
-        &mut v,
-        &StaffShape {
-            role: body.role,
-            org_kind,
-            subject: &body.subject,
-            name: &body.name,
-            location_count: body.location_ids.len(),
-            expertise: &body.expertise,
-            region_count: body.region_codes.len(),
-            capacity: body.capacity,
-        },
-    );
-    for (i, id) in body.location_ids.iter().enumerate() {
-        let ok =
-            matches!(state.store.get_location(*id).await?, Some(l) if l.organization_id == org.id);
-        v.check(
-            ok,
-            &format!("location_ids[{i}]"),
-            "not a location of this organisation",
-        );
-    }
-    for (i, code) in body.region_codes.iter().enumerate() {
-        let ok = state.store.get_region(code.as_str()).await?.is_some();
-        v.check(ok, &format!("region_codes[{i}]"), "unknown region");
-    }
-    v.finish().map_err(ApiError::validation)?;
-    let record = StaffRecord {
-        staff: StaffRow {
-            id: Uuid::now_v7(),
-            organization_id: org.id,
-            subject: body.subject.trim().to_string(),
-            name: body.name.trim().to_string(),
-            role: body.role.as_str().to_string(),
-            capacity: body.capacity,
-            active: true,
-            created_at: now(),
-        },
-        location_ids: body.location_ids,
-        region_codes: body.region_codes.into_iter().map(String::from).collect(),
-        expertise: body
-            .expertise
-            .iter()
-            .map(|e| e.as_str().to_string())
-            .collect(),
-    };
-    state
-        .store
-        .create_staff(&record)
-        .await
-        .map_err(|e| match e {
-            crate::store::StoreError::Conflict(_) => ApiError::conflict(
-                "duplicate",
-                "this organisation already has staff with this subject",
-            ),
-            e => e.into(),
-        })?;
     Ok((
         StatusCode::CREATED,
-        axum::Json(CreatedId::new(record.staff.id)),
+        axum::Json(
+            crate::service::registry::create_staff(
+                &state,
+                &Caller::Principal(principal),
+                org_id,
+                body,
+            )
+            .await?,
+        ),
     ))
 }
 
@@ -514,20 +194,10 @@ pub async fn list_staff(
     Path(org_id): Path<Uuid>,
     Query(q): Query<ListParams>,
 ) -> Result<axum::Json<PageOf<StaffView>>, ApiError> {
-    if !(principal.has(Role::Admin)
-        || (principal.has(Role::Integration) && principal.organization_id == Some(org_id)))
-    {
-        return Err(ApiError::not_found("organization"));
-    }
-    organization(&state, &principal, org_id).await?;
-    let page = page(q.limit, q.cursor.as_deref())?;
-    let rows = state.store.list_staff(org_id, page).await?;
-    Ok(axum::Json(page_of(
-        rows,
-        page.limit,
-        |r| r.staff.id,
-        StaffView::from,
-    )))
+    Ok(axum::Json(
+        crate::service::registry::list_staff(&state, &Caller::Principal(principal), org_id, q)
+            .await?,
+    ))
 }
 
 /// One staff record (admin, the organisation's integration client, or the staff member).
@@ -538,16 +208,7 @@ pub async fn get_staff(
     principal: Principal,
     Path(id): Path<Uuid>,
 ) -> Result<axum::Json<StaffView>, ApiError> {
-    let record = state
-        .store
-        .get_staff(id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("staff"))?;
-    let own = principal.staff.as_ref().is_some_and(|s| s.staff.id == id);
-    let org_client = principal.has(Role::Integration)
-        && principal.organization_id == Some(record.staff.organization_id);
-    if !(principal.has(Role::Admin) || own || org_client) {
-        return Err(ApiError::not_found("staff"));
-    }
-    Ok(axum::Json(record.into()))
+    Ok(axum::Json(
+        crate::service::registry::get_staff(&state, &Caller::Principal(principal), id).await?,
+    ))
 }

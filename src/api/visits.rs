@@ -1,197 +1,23 @@
-//! The specialist's work on a request: coaching visits (free text sealed at rest), closing with
-//! an outcome for the child, and the child's timeline. The assigned specialist works only while
-//! the parents' consent is in force; the child's mentors see the advice for the group, not the
-//! specialist's private notes unless they are shared.
+//! The specialist's work on a request, through the workflow in `service::visits`.
 
-use super::children::{accessible_child, role_of};
-use super::consents::{consent_facts, guardian_facts};
-use super::consultations::{
-    consultation_for, slot_holder, specialist_consent, PURPOSE_CONSULTATION,
-};
 use super::extract::{Json, Path, Query};
-use super::{etag, if_match, PageOf};
-use crate::audit::{AuditAction, AuditRecord};
+use super::if_match;
 use crate::auth::Principal;
-use crate::domain::access::RequestStanding;
-use crate::domain::access::{child_record_access, ChildScope};
-use crate::domain::calendar::{dutch_date, now};
-use crate::domain::consent::{consent_in_force, Giver, Purpose, Recipient, Target};
-use crate::domain::consultation::{
-    close_outcome_allowed, next, validate_visit, Competence, ConsultationStatus, Event, Outcome,
-    Participant, VisitKind, VisitStatus,
-};
-use crate::domain::types::Role;
-use crate::domain::Validation;
 use crate::error::ApiError;
-use crate::store::{ConsultationRow, DestructionRequestRow, StoreError, TimelineRow, VisitRow};
+use crate::service::{visits, Caller};
 use crate::AppState;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use base64::Engine;
-use chrono::{DateTime, NaiveDate, Utc};
-use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-fn join<T: Copy>(items: &[T], name: impl Fn(T) -> &'static str) -> String {
-    let mut names: Vec<&str> = items.iter().map(|i| name(*i)).collect();
-    names.sort();
-    names.dedup();
-    names.join(",")
-}
+pub use crate::service::visits::*;
+pub use crate::service::PageOf;
 
-fn split(s: &str) -> Vec<String> {
-    s.split(',')
-        .filter(|x| !x.is_empty())
-        .map(String::from)
-        .collect()
-}
-
-/// The request must be the caller's as its assigned specialist.
-async fn my_request(
-    state: &AppState,
-    p: &Principal,
-    id: Uuid,
-) -> Result<ConsultationRow, ApiError> {
-    let (row, standing) = consultation_for(state, p, id, AuditAction::Update).await?;
-    let me = p.staff.as_ref().map(|s| s.staff.id);
-    if standing != RequestStanding::Specialist || row.assigned_to != me || me.is_none() {
-        return Err(ApiError::forbidden(
-            "only the specialist who accepted the request works on it",
-        ));
-    }
-    Ok(row)
-}
-
-/// The request must be the caller's as its assigned specialist, open for work, with consent in force.
-async fn my_open_request(
-    state: &AppState,
-    p: &Principal,
-    id: Uuid,
-) -> Result<ConsultationRow, ApiError> {
-    let row = my_request(state, p, id).await?;
-    specialist_consent(state, p, &row).await?;
-    let status: ConsultationStatus = row.status.parse().map_err(ApiError::internal)?;
-    if !matches!(
-        status,
-        ConsultationStatus::Accepted | ConsultationStatus::InProgress
-    ) {
-        return Err(ApiError::conflict(
-            "closed-or-paused",
-            format!("the request is {}: it takes no changes", row.status),
-        )
-        .with("current_status", &row.status));
-    }
-    Ok(row)
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct VisitInput {
-    #[serde(deserialize_with = "crate::domain::calendar::iso_date")]
-    pub date: NaiveDate,
-    pub duration_minutes: i64,
-    pub kind: VisitKind,
-    /// Who took part, by role (never names of other children).
-    pub participants: Vec<Participant>,
-    /// The core competences the coaching worked on.
-    #[serde(default)]
-    pub competences: Vec<Competence>,
-    /// Private notes of the specialist (sealed at rest).
-    pub notes: Option<String>,
-    /// Advice for the group, shown to the child's mentors (sealed at rest).
-    pub advice: Option<String>,
-    /// Default `held`.
-    pub status: Option<VisitStatus>,
-    /// Share the private notes with the child's mentors.
-    #[serde(default)]
-    pub notes_shared: bool,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct VisitView {
-    pub id: Uuid,
-    pub consultation_id: Uuid,
-    pub date: NaiveDate,
-    pub duration_minutes: i64,
-    pub kind: String,
-    pub participants: Vec<String>,
-    pub competences: Vec<String>,
-    pub status: String,
-    /// Only for the specialist, or when shared.
-    pub notes: Option<String>,
-    pub advice: Option<String>,
-    pub notes_shared: bool,
-    pub version: i64,
-    pub updated_at: DateTime<Utc>,
-    /// On a write: free text that seems to hold a BSN (stored, but please remove it).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub warnings: Vec<crate::domain::FieldError>,
-}
-
-fn visit_view(state: &AppState, v: VisitRow, full: bool) -> Result<VisitView, ApiError> {
-    let open = |sealed: &Option<String>| -> Result<Option<String>, ApiError> {
-        sealed
-            .as_deref()
-            .map(|s| state.keys.open(v.id, s).map_err(ApiError::internal))
-            .transpose()
-    };
-    let notes = if full || v.notes_shared {
-        open(&v.notes_sealed)?
-    } else {
-        None
-    };
-    Ok(VisitView {
-        id: v.id,
-        consultation_id: v.consultation_id,
-        date: v.date,
-        duration_minutes: v.duration_minutes,
-        kind: v.kind.clone(),
-        participants: split(&v.participants),
-        competences: split(&v.competences),
-        status: v.status.clone(),
-        notes,
-        advice: open(&v.advice_sealed)?,
-        notes_shared: v.notes_shared,
-        version: v.version,
-        updated_at: v.updated_at,
-        warnings: Vec::new(),
-    })
-}
-
-fn check_visit(v: &mut Validation, body: &VisitInput, request: &ConsultationRow) {
-    validate_visit(
-        v,
-        body.date,
-        dutch_date(now()),
-        dutch_date(request.created_at),
-        body.status.unwrap_or(VisitStatus::Held),
-        body.duration_minutes,
-        body.participants.len(),
-    );
-    v.optional_text("notes", body.notes.as_deref(), 20_000);
-    v.optional_text("advice", body.advice.as_deref(), 10_000);
-}
-
-fn text_warnings(body: &VisitInput) -> Vec<crate::domain::FieldError> {
-    use crate::domain::children::bsn_warning;
-    [
-        bsn_warning("notes", body.notes.as_deref()),
-        bsn_warning("advice", body.advice.as_deref()),
-    ]
-    .into_iter()
-    .flatten()
-    .collect()
-}
-
-fn seal(state: &AppState, id: Uuid, text: &Option<String>) -> Option<String> {
-    text.as_deref().map(|t| state.keys.seal(id, t.trim()))
-}
-
-fn with_etag(body: impl Serialize, version: i64, status: StatusCode) -> Response {
-    let mut res = (status, axum::Json(body)).into_response();
-    res.headers_mut().insert(header::ETAG, etag(version));
+fn with_etag(view: VisitView, status: StatusCode) -> Response {
+    let version = view.version;
+    let mut res = (status, axum::Json(view)).into_response();
+    res.headers_mut().insert(header::ETAG, super::etag(version));
     res
 }
 
@@ -208,50 +34,8 @@ pub async fn create_visit(
     Path(id): Path<Uuid>,
     Json(body): Json<VisitInput>,
 ) -> Result<Response, ApiError> {
-    let row = my_open_request(&state, &principal, id).await?;
-    let mut v = Validation::new();
-    check_visit(&mut v, &body, &row);
-    v.finish().map_err(ApiError::validation)?;
-    let at = now();
-    let visit_id = Uuid::now_v7();
-    let status = body.status.unwrap_or(VisitStatus::Held);
-    let visit = VisitRow {
-        id: visit_id,
-        consultation_id: row.id,
-        child_id: row.child_id,
-        specialist_id: row.assigned_to.expect("assigned"),
-        date: body.date,
-        duration_minutes: body.duration_minutes,
-        kind: body.kind.as_str().into(),
-        participants: join(&body.participants, |p| p.as_str()),
-        competences: join(&body.competences, |c| c.as_str()),
-        status: status.as_str().into(),
-        notes_sealed: seal(&state, visit_id, &body.notes),
-        advice_sealed: seal(&state, visit_id, &body.advice),
-        notes_shared: body.notes_shared,
-        version: 1,
-        created_at: at,
-        updated_at: at,
-        region_code: Some(row.region_code.clone()),
-        organization_id: Some(row.organization_id),
-        half_year: Some(crate::domain::figures::HalfYear::of(body.date).to_string()),
-        age_band: row.age_band.clone(),
-    };
-    let start = (status == VisitStatus::Held
-        && row.status == ConsultationStatus::Accepted.as_str())
-    .then_some(&row);
-    let audit = AuditRecord::new(
-        &principal.audit_actor(Role::Specialist),
-        AuditAction::Create,
-        "visit",
-        Some(visit_id),
-        Some(row.child_id),
-        PURPOSE_CONSULTATION,
-    );
-    state.store.create_visit(&visit, start, &audit).await?;
-    let mut view = visit_view(&state, visit, true)?;
-    view.warnings = text_warnings(&body);
-    Ok(with_etag(view, 1, StatusCode::CREATED))
+    let view = visits::create_visit(&state, &Caller::Principal(principal), id, body).await?;
+    Ok(with_etag(view, StatusCode::CREATED))
 }
 
 /// The visits of a request: in full for the assigned specialist; advice (and notes, when
@@ -265,33 +49,9 @@ pub async fn list_visits(
     principal: Principal,
     Path(id): Path<Uuid>,
 ) -> Result<axum::Json<Vec<VisitView>>, ApiError> {
-    let (row, standing) = consultation_for(&state, &principal, id, AuditAction::Read).await?;
-    let (full, role) = match standing {
-        RequestStanding::Specialist
-            if row.assigned_to.is_some()
-                && row.assigned_to == principal.staff.as_ref().map(|s| s.staff.id) =>
-        {
-            specialist_consent(&state, &principal, &row).await?;
-            (true, Role::Specialist)
-        }
-        RequestStanding::ChildRecord(access) => (false, role_of(access)),
-        _ => return Err(ApiError::not_found("consultation")),
-    };
-    let visits = state.store.visits_of(row.id).await?;
-    let audit = AuditRecord::new(
-        &principal.audit_actor(role),
-        AuditAction::Read,
-        "visit",
-        None,
-        Some(row.child_id),
-        PURPOSE_CONSULTATION,
-    );
-    state.store.record(&[audit]).await?;
-    let views: Result<Vec<VisitView>, ApiError> = visits
-        .into_iter()
-        .map(|v| visit_view(&state, v, full))
-        .collect();
-    Ok(axum::Json(views?))
+    Ok(axum::Json(
+        crate::service::visits::list_visits(&state, &Caller::Principal(principal), id).await?,
+    ))
 }
 
 /// Updates a visit (the assigned specialist); takes `If-Match` with the visit's ETag.
@@ -307,139 +67,10 @@ pub async fn update_visit(
     headers: HeaderMap,
     Json(body): Json<VisitInput>,
 ) -> Result<Response, ApiError> {
-    let visit = state
-        .store
-        .get_visit(id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("visit"))?;
-    let row = my_open_request(&state, &principal, visit.consultation_id)
-        .await
-        .map_err(|e| {
-            if e.status == StatusCode::NOT_FOUND {
-                ApiError::not_found("visit")
-            } else {
-                e
-            }
-        })?;
-    let Some(expected) = if_match(&headers)? else {
-        return Err(ApiError::new(
-            StatusCode::PRECONDITION_REQUIRED,
-            "if-match-required",
-            "Precondition required",
-            "send If-Match with the visit's ETag",
-        ));
-    };
-    let mut v = Validation::new();
-    check_visit(&mut v, &body, &row);
-    v.finish().map_err(ApiError::validation)?;
-    let status = body.status.unwrap_or(VisitStatus::Held);
-    let mut updated = visit.clone();
-    updated.date = body.date;
-    updated.duration_minutes = body.duration_minutes;
-    updated.kind = body.kind.as_str().into();
-    updated.participants = join(&body.participants, |p| p.as_str());
-    updated.competences = join(&body.competences, |c| c.as_str());
-    updated.status = status.as_str().into();
-    updated.notes_sealed = seal(&state, visit.id, &body.notes);
-    updated.advice_sealed = seal(&state, visit.id, &body.advice);
-    updated.notes_shared = body.notes_shared;
-    updated.updated_at = now();
-    updated.half_year = Some(crate::domain::figures::HalfYear::of(body.date).to_string());
-    let start = (status == VisitStatus::Held
-        && row.status == ConsultationStatus::Accepted.as_str())
-    .then_some(&row);
-    let audit = AuditRecord::new(
-        &principal.audit_actor(Role::Specialist),
-        AuditAction::Update,
-        "visit",
-        Some(visit.id),
-        Some(row.child_id),
-        PURPOSE_CONSULTATION,
-    );
-    let version = state
-        .store
-        .update_visit(&updated, expected, start, &audit)
-        .await
-        .map_err(|e| match e {
-            StoreError::Stale => ApiError::stale(),
-            e => e.into(),
-        })?;
-    updated.version = version;
-    let mut view = visit_view(&state, updated, true)?;
-    view.warnings = text_warnings(&body);
-    Ok(with_etag(view, version, StatusCode::OK))
-}
-
-// ---------------------------------------------------------------- closing
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Referral {
-    /// The kind of care referred to (e.g. "ambulante jeugdhulp", "logopedie").
-    pub kind_of_care: String,
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CloseRequest {
-    pub outcome: Outcome,
-    /// The specialist's summary (sealed at rest; for the youth-care file).
-    pub summary: String,
-    /// Advice for the group, shown to the child's mentors.
-    pub advice_for_group: Option<String>,
-    pub parents_involved: bool,
-    /// For a referral outcome: where to.
-    pub referral: Option<Referral>,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct ClosedView {
-    pub id: Uuid,
-    pub status: String,
-    pub outcome: String,
-    pub closed_at: DateTime<Utc>,
-    pub parents_involved: bool,
-    pub referral_kind: Option<String>,
-    /// Whether `referral` consent was in force when closing (needed before referral data leaves).
-    pub referral_consent_in_force: Option<bool>,
-}
-
-/// Is consent for a referral in force toward any recipient it names?
-async fn referral_consent(state: &AppState, child_id: Uuid) -> Result<bool, ApiError> {
-    let child = state
-        .store
-        .get_child(child_id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("consultation"))?;
-    let records = consent_facts(
-        &state
-            .store
-            .consents_of_child(child_id, Some(Purpose::Referral.as_str()))
-            .await?,
-    );
-    let guardians = guardian_facts(&state.store.list_guardians(child_id).await?);
-    let at = now();
-    Ok(records.iter().any(|r| {
-        let target = match &r.recipient {
-            Recipient::Organization(o) => Target {
-                organization_id: Some(*o),
-                region: None,
-            },
-            Recipient::Region(code) => Target {
-                organization_id: None,
-                region: Some(code.clone()),
-            },
-        };
-        consent_in_force(
-            child.date_of_birth,
-            &guardians,
-            &records,
-            Purpose::Referral,
-            &target,
-            at,
-        )
-        .allowed
-    }))
+    let expected = if_match(&headers)?;
+    let view =
+        visits::update_visit(&state, &Caller::Principal(principal), id, expected, body).await?;
+    Ok(with_etag(view, StatusCode::OK))
 }
 
 /// The assigned specialist closes the request with an outcome for the child. Closed requests
@@ -455,146 +86,8 @@ pub async fn close(
     Path(id): Path<Uuid>,
     Json(body): Json<CloseRequest>,
 ) -> Result<axum::Json<ClosedView>, ApiError> {
-    // a request on hold (consent withdrawn) is closed as "parents withdrew" without reading
-    // anything the withdrawal closed off; any other close needs the request open and consent
-    let row = my_request(&state, &principal, id).await?;
-    let current: ConsultationStatus = row.status.parse().map_err(ApiError::internal)?;
-    if !close_outcome_allowed(current, body.outcome) {
-        return Err(ApiError::conflict(
-            "closed-or-paused",
-            "consent was withdrawn: the request is on hold and is closed only with the outcome parents_withdrew",
-        )
-        .with("current_status", &row.status));
-    }
-    let row = if current == ConsultationStatus::OnHold {
-        row
-    } else {
-        my_open_request(&state, &principal, id).await?
-    };
-    let mut v = Validation::new();
-    v.text("summary", &body.summary, 20_000);
-    v.optional_text("advice_for_group", body.advice_for_group.as_deref(), 10_000);
-    match (&body.referral, body.outcome.is_referral()) {
-        (None, true) => v.add(
-            "referral",
-            "a referral outcome says where to (kind_of_care)",
-        ),
-        (Some(_), false) => v.add("referral", "only for a referral outcome"),
-        (Some(r), true) => v.text("referral.kind_of_care", &r.kind_of_care, 200),
-        (None, false) => {}
-    }
-    v.finish().map_err(ApiError::validation)?;
-    let held_from = row.held_from.as_deref().and_then(|h| h.parse().ok());
-    let status = next(
-        row.status.parse().map_err(ApiError::internal)?,
-        Event::Close,
-        held_from,
-    )
-    .map_err(|e| {
-        ApiError::conflict("illegal-transition", e.to_string()).with("current_status", &row.status)
-    })?;
-    let referral_in_force = if body.outcome.is_referral() {
-        Some(referral_consent(&state, row.child_id).await?)
-    } else {
-        None
-    };
-    let at = now();
-    let mut after = row.clone();
-    after.status = status.as_str().into();
-    after.updated_at = at;
-    after.outcome = Some(body.outcome.as_str().into());
-    after.closed_at = Some(at);
-    after.summary_sealed = Some(state.keys.seal(row.id, body.summary.trim()));
-    after.advice_sealed = seal(&state, row.id, &body.advice_for_group);
-    after.parents_involved = Some(body.parents_involved);
-    after.referral_kind = body
-        .referral
-        .as_ref()
-        .map(|r| r.kind_of_care.trim().to_string());
-    after.referral_consent_in_force = referral_in_force;
-    let change = crate::store::ConsultationChange {
-        release: slot_holder(&row)?,
-        audit: vec![AuditRecord::new(
-            &principal.audit_actor(Role::Specialist),
-            AuditAction::Update,
-            "outcome",
-            Some(row.id),
-            Some(row.child_id),
-            PURPOSE_CONSULTATION,
-        )],
-        expected_version: row.version,
-        claim: None,
-        route: None,
-        decline: None,
-        relink_consents: None,
-        after,
-    };
-    let done = state
-        .store
-        .change_consultation(&change)
-        .await
-        .map_err(|e| match e {
-            StoreError::Stale => ApiError::conflict(
-                "changed-meanwhile",
-                "the request changed meanwhile; read it again",
-            ),
-            e => e.into(),
-        })?;
-    Ok(axum::Json(ClosedView {
-        id: done.id,
-        status: done.status,
-        outcome: done.outcome.unwrap_or_default(),
-        closed_at: at,
-        parents_involved: body.parents_involved,
-        referral_kind: done.referral_kind,
-        referral_consent_in_force: done.referral_consent_in_force,
-    }))
-}
-
-// ---------------------------------------------------------------- timeline
-
-#[derive(Debug, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-pub struct TimelineParams {
-    pub limit: Option<u32>,
-    pub cursor: Option<String>,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct TimelineEntry {
-    pub at: DateTime<Utc>,
-    /// `concern`, `consent`, `consent_withdrawn`, `consultation`, `routing`, `accepted`, `visit`, `outcome`.
-    pub kind: String,
-    pub id: Uuid,
-    pub consultation_id: Option<Uuid>,
-    /// A short structured description (`purpose:decision:status`, `kind:status`, an outcome…).
-    pub detail: String,
-}
-
-fn timeline_cursor(row: &TimelineRow) -> String {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!(
-        "t:{}|{}",
-        row.happened_at.to_rfc3339(),
-        row.id
-    ))
-}
-
-fn parse_timeline_cursor(c: &str) -> Result<(DateTime<Utc>, Uuid), ApiError> {
-    let bad = || ApiError::bad_request("the cursor is not one this list handed out");
-    let text = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(c)
-        .ok()
-        .and_then(|b| String::from_utf8(b).ok())
-        .ok_or_else(bad)?;
-    let (at, id) = text
-        .strip_prefix("t:")
-        .and_then(|t| t.split_once('|'))
-        .ok_or_else(bad)?;
-    Ok((
-        DateTime::parse_from_rfc3339(at)
-            .map_err(|_| bad())?
-            .with_timezone(&Utc),
-        id.parse().map_err(|_| bad())?,
+    Ok(axum::Json(
+        crate::service::visits::close(&state, &Caller::Principal(principal), id, body).await?,
     ))
 }
 
@@ -611,104 +104,9 @@ pub async fn timeline(
     Path(id): Path<Uuid>,
     Query(q): Query<TimelineParams>,
 ) -> Result<axum::Json<PageOf<TimelineEntry>>, ApiError> {
-    let limit = match q.limit.unwrap_or(50) {
-        l @ 1..=200 => i64::from(l),
-        _ => return Err(ApiError::bad_request("limit must be 1 to 200")),
-    };
-    let before = q.cursor.as_deref().map(parse_timeline_cursor).transpose()?;
-    let child = state.store.get_child(id).await?;
-    let record_access = child.as_ref().and_then(|c| {
-        child_record_access(
-            &principal.actor(),
-            ChildScope {
-                organization_id: c.organization_id,
-                location_id: c.location_id,
-            },
-        )
-    });
-    let (only, role) = match (
-        record_access,
-        principal.has(Role::Specialist),
-        &principal.staff,
-    ) {
-        (Some(a), _, _) => (None, role_of(a)),
-        (None, true, Some(me)) => {
-            let filter = crate::store::ConsultationFilter {
-                staff_id: Some(me.staff.id),
-                limit: 1000,
-                ..Default::default()
-            };
-            let mine: Vec<ConsultationRow> = state
-                .store
-                .list_consultations(&filter)
-                .await?
-                .into_iter()
-                .filter(|r| r.child_id == id && r.assigned_to == Some(me.staff.id))
-                .collect();
-            let Some(first) = mine.first() else {
-                // logged as refused, answered like an unknown child
-                accessible_child(&state, &principal, id, AuditAction::Read, "timeline").await?;
-                return Err(ApiError::not_found("child"));
-            };
-            specialist_consent(&state, &principal, first).await?;
-            (
-                Some(mine.iter().map(|r| r.id).collect::<Vec<_>>()),
-                Role::Specialist,
-            )
-        }
-        _ => {
-            accessible_child(&state, &principal, id, AuditAction::Read, "timeline").await?;
-            return Err(ApiError::not_found("child"));
-        }
-    };
-    let rows = state
-        .store
-        .timeline(id, before, only.as_deref(), limit)
-        .await?;
-    let audit = AuditRecord::new(
-        &principal.audit_actor(role),
-        AuditAction::Read,
-        "timeline",
-        None,
-        Some(id),
-        PURPOSE_CONSULTATION,
-    );
-    state.store.record(&[audit]).await?;
-    let next_cursor = if rows.len() as i64 == limit {
-        rows.last().map(timeline_cursor)
-    } else {
-        None
-    };
-    Ok(axum::Json(PageOf {
-        items: rows
-            .into_iter()
-            .map(|r| TimelineEntry {
-                at: r.happened_at,
-                kind: r.kind,
-                id: r.id,
-                consultation_id: r.consultation_id,
-                detail: r.detail,
-            })
-            .collect(),
-        next_cursor,
-    }))
-}
-
-// ---------------------------------------------------------------- early destruction
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct DestructionRequest {
-    /// A guardian with parental authority, or the child (12 or older).
-    pub requested_by: super::consents::GiverDto,
-    pub reason: Option<String>,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct DestructionAccepted {
-    pub id: Uuid,
-    /// The next retention run destroys the child's data; the access log keeps its ids.
-    pub carried_out_by: String,
+    Ok(axum::Json(
+        crate::service::visits::timeline(&state, &Caller::Principal(principal), id, q).await?,
+    ))
 }
 
 /// Records a request for early destruction of the child's data (by a parent with authority, or
@@ -723,72 +121,16 @@ pub async fn request_destruction(
     Path(id): Path<Uuid>,
     Json(body): Json<DestructionRequest>,
 ) -> Result<(StatusCode, axum::Json<DestructionAccepted>), ApiError> {
-    let (child, access) =
-        accessible_child(&state, &principal, id, AuditAction::Delete, "child").await?;
-    let requested_by = match (body.requested_by.guardian_id, body.requested_by.child) {
-        (Some(g), None) => {
-            let ok = state
-                .store
-                .list_guardians(child.id)
-                .await?
-                .iter()
-                .any(|x| x.id == g && x.has_parental_authority);
-            if !ok {
-                return Err(ApiError::field(
-                    "requested_by.guardian_id",
-                    "not a guardian with parental authority of this child",
-                ));
-            }
-            Giver::Guardian(g)
-        }
-        (None, Some(true)) => {
-            let age = crate::domain::calendar::age_on(child.date_of_birth, dutch_date(now()))
-                .unwrap_or(0);
-            if age < crate::domain::consent::CHILD_CONSENTS_FROM {
-                return Err(ApiError::field(
-                    "requested_by",
-                    "a child asks for this itself from 12",
-                ));
-            }
-            Giver::Child
-        }
-        _ => {
-            return Err(ApiError::field(
-                "requested_by",
-                "give either guardian_id or child: true",
-            ))
-        }
-    };
-    let mut v = Validation::new();
-    v.optional_text("reason", body.reason.as_deref(), 1000);
-    v.finish().map_err(ApiError::validation)?;
-    let row = DestructionRequestRow {
-        id: Uuid::now_v7(),
-        child_id: child.id,
-        organization_id: child.organization_id,
-        requested_by: match requested_by {
-            Giver::Guardian(g) => format!("guardian:{g}"),
-            Giver::Child => "child".into(),
-        },
-        reason: body.reason.map(|r| r.trim().to_string()),
-        recorded_by_subject: principal.subject.clone(),
-        requested_at: now(),
-        carried_out_at: None,
-    };
-    let audit = AuditRecord::new(
-        &principal.audit_actor(role_of(access)),
-        AuditAction::Delete,
-        "child",
-        Some(row.id),
-        Some(child.id),
-        "early_destruction",
-    );
-    state.store.create_destruction_request(&row, &audit).await?;
     Ok((
         StatusCode::ACCEPTED,
-        axum::Json(DestructionAccepted {
-            id: row.id,
-            carried_out_by: "the next retention run".into(),
-        }),
+        axum::Json(
+            crate::service::visits::request_destruction(
+                &state,
+                &Caller::Principal(principal),
+                id,
+                body,
+            )
+            .await?,
+        ),
     ))
 }

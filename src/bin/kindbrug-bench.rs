@@ -9,10 +9,10 @@
 
 use anyhow::Context;
 use futures::{StreamExt, TryStreamExt};
-use kindbrug::api::consents::{consent_record, RecordMeta};
 use kindbrug::audit::{AuditAction, AuditActor, AuditRecord};
 use kindbrug::domain::calendar::now;
 use kindbrug::domain::consent::{ConsentMethod, Decision, Giver, NewDecision, Purpose, Recipient};
+use kindbrug::service::consent::{consent_record, RecordMeta};
 use kindbrug::store::*;
 use kindbrug::{AppState, Config};
 use secrecy::{ExposeSecret, SecretString};

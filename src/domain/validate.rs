@@ -4,7 +4,7 @@ use serde::Serialize;
 
 /// One field that failed validation. `field` is a JSON path-like name (`given_by[1].guardian_id`);
 /// `message` says what is wrong without echoing the value (it may be child data).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct FieldError {
     pub field: String,
     pub message: String,

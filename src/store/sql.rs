@@ -1129,15 +1129,19 @@ macro_rules! impl_store {
                 .bind(active_purpose)
                 .fetch_all(self.reader())
                 .await?;
-                let orgs: Vec<(Uuid, Uuid)> = sqlx::query_as(
-                    "SELECT o.consent_id, o.organization_id FROM consent_region_organizations o \
-                     JOIN consents c ON c.id = o.consent_id \
-                     WHERE c.child_id = $1 AND ($2 IS NULL OR c.purpose = $2)",
-                )
-                .bind(child_id)
-                .bind(active_purpose)
-                .fetch_all(self.reader())
-                .await?;
+                let orgs: Vec<(Uuid, Uuid)> = if rows.iter().any(|r| r.recipient_region_code.is_some()) {
+                    sqlx::query_as(
+                        "SELECT o.consent_id, o.organization_id FROM consent_region_organizations o \
+                         JOIN consents c ON c.id = o.consent_id \
+                         WHERE c.child_id = $1 AND ($2 IS NULL OR c.purpose = $2)",
+                    )
+                    .bind(child_id)
+                    .bind(active_purpose)
+                    .fetch_all(self.reader())
+                    .await?
+                } else {
+                    Vec::new()
+                };
                 Ok(with_givers(rows, givers, orgs))
             }
 

@@ -400,7 +400,8 @@ db_test!(
         use axum::response::IntoResponse;
         kindbrug::scale::generate(app.state.store.as_ref(), &app.state.keys, 500, 3).await.unwrap();
         // a request that may not wait: 503 with Retry-After, the build is not tied to it
-        let e = kindbrug::api::figures::refreshed_at(&app.state, std::time::Duration::ZERO).await.unwrap_err();
+        let e = kindbrug::service::figures::refreshed_at(&app.state, std::time::Duration::ZERO).await.unwrap_err();
+        let e = kindbrug::error::ApiError::from(e);
         assert_eq!(e.status, 503);
         let res = e.into_response();
         assert_eq!(res.headers()["retry-after"], "60");

@@ -11,6 +11,7 @@ mod consultations;
 mod defects;
 mod figures;
 mod http_basics;
+mod layers;
 mod registry;
 mod schema;
 mod specialist_work;
