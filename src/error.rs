@@ -192,12 +192,7 @@ impl ApiError {
 
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
-        match e {
-            StoreError::NotFound => ApiError::not_found("resource"),
-            StoreError::Conflict(detail) => ApiError::conflict("conflict", detail),
-            StoreError::Stale => ApiError::stale(),
-            other => ApiError::internal(other),
-        }
+        crate::service::ServiceError::from(e).into()
     }
 }
 

@@ -232,7 +232,7 @@ pub async fn register_child(
         .create_child(&row, &audit)
         .await
         .map_err(|e| match e {
-            StoreError::Conflict(_) => ServiceError::conflict(
+            StoreError::AlreadyExists => ServiceError::conflict(
                 "duplicate",
                 "the organisation already has a child with this external_ref",
             ),

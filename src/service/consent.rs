@@ -859,7 +859,7 @@ pub(crate) async fn withdraw(
         .await
     {
         Ok(()) => {}
-        Err(StoreError::Conflict(_)) => {
+        Err(StoreError::NotApplicable) => {
             return Err(ServiceError::conflict(
                 "not-in-force",
                 "the consent was withdrawn or replaced meanwhile",

@@ -711,7 +711,7 @@ async fn submit_for(
                 )),
             }
         }
-        Err(StoreError::Conflict(_)) => Err(ServiceError::conflict(
+        Err(StoreError::ConsentChanged) => Err(ServiceError::conflict(
             "consent-required",
             "the consent changed while the request was submitted; check consent and try again",
         )),
@@ -1132,7 +1132,9 @@ fn stale_or(e: StoreError) -> ServiceError {
             "changed-meanwhile",
             "the request changed meanwhile; read it again",
         ),
-        StoreError::Conflict(detail) => ServiceError::conflict("specialist-full", detail),
+        StoreError::NoCapacity => {
+            ServiceError::conflict("specialist-full", "the specialist has no free capacity")
+        }
         e => e.into(),
     }
 }

@@ -223,7 +223,19 @@ impl From<StoreError> for ServiceError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::NotFound => ServiceError::not_found("resource"),
-            StoreError::Conflict(detail) => ServiceError::conflict("conflict", detail),
+            StoreError::AlreadyExists => {
+                ServiceError::conflict("duplicate", "a record with this key exists already")
+            }
+            StoreError::ConsentChanged => ServiceError::conflict(
+                "consent-required",
+                "the consent changed meanwhile; check consent and try again",
+            ),
+            StoreError::NoCapacity => {
+                ServiceError::conflict("specialist-full", "the specialist has no free capacity")
+            }
+            e @ (StoreError::MissingReference
+            | StoreError::CheckViolation
+            | StoreError::NotApplicable) => ServiceError::conflict("conflict", e.to_string()),
             StoreError::Stale => ServiceError::Stale,
             other => ServiceError::internal(other),
         }

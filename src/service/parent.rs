@@ -381,7 +381,7 @@ pub async fn parent_decision(
         .await
     {
         Ok(()) => {}
-        Err(StoreError::Conflict(_)) => return Err(used()),
+        Err(StoreError::NotApplicable) => return Err(used()),
         Err(e) => return Err(e.into()),
     }
     Ok(ParentDecisionResult {

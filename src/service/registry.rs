@@ -313,7 +313,7 @@ pub async fn create_group(
         created_at: now(),
     };
     state.store.create_group(&row).await.map_err(|e| match e {
-        crate::store::StoreError::Conflict(_) => {
+        crate::store::StoreError::AlreadyExists => {
             ServiceError::conflict("duplicate", "the location already has a group of this name")
         }
         e => e.into(),
@@ -466,7 +466,7 @@ pub async fn create_staff(
         .create_staff(&record)
         .await
         .map_err(|e| match e {
-            crate::store::StoreError::Conflict(_) => ServiceError::conflict(
+            crate::store::StoreError::AlreadyExists => ServiceError::conflict(
                 "duplicate",
                 "this organisation already has staff with this subject",
             ),

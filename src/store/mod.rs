@@ -21,9 +21,25 @@ pub mod sqlite;
 pub enum StoreError {
     #[error("not found")]
     NotFound,
-    /// A uniqueness or reference rule of the database refused the write.
-    #[error("conflict: {0}")]
-    Conflict(String),
+    /// A uniqueness rule of the database refused the write: the record exists.
+    #[error("a record with this key exists already")]
+    AlreadyExists,
+    /// The write refers to a record that does not exist.
+    #[error("the write refers to a record that does not exist")]
+    MissingReference,
+    /// A check of the database refused the write.
+    #[error("the write breaks a rule of the database")]
+    CheckViolation,
+    /// A consent record the change rests on is no longer in force (withdrawn or replaced meanwhile).
+    #[error("a consent record the change rests on is no longer in force")]
+    ConsentChanged,
+    /// The specialist whose slot was to be claimed has no free capacity.
+    #[error("the specialist has no free capacity")]
+    NoCapacity,
+    /// The record is no longer in the state the change needs (a used invitation, a consent no
+    /// longer active).
+    #[error("the record no longer takes this change")]
+    NotApplicable,
     /// The idempotency key was used before (the stored response stands).
     #[error("duplicate idempotency key")]
     Duplicate,
@@ -691,7 +707,7 @@ pub trait ConsentStore: Send + Sync {
         active_purpose: Option<&str>,
     ) -> StoreResult<Vec<ConsentRecord>>;
     async fn get_consent(&self, id: Uuid) -> StoreResult<Option<ConsentRecord>>;
-    /// Withdraws an active record; [`StoreError::Conflict`] when it is not active (any more).
+    /// Withdraws an active record; [`StoreError::NotApplicable`] when it is not active (any more).
     async fn withdraw_consent(
         &self,
         id: Uuid,
@@ -703,7 +719,7 @@ pub trait ConsentStore: Send + Sync {
         -> StoreResult<()>;
     async fn parent_link_by_hash(&self, token_hash: &str) -> StoreResult<Option<ParentLinkRow>>;
     /// Uses an invitation once: records the parent's decision with it, or
-    /// [`StoreError::Conflict`] when the link was used already.
+    /// [`StoreError::NotApplicable`] when the link was used already.
     async fn decide_invitation(
         &self,
         link_id: Uuid,
@@ -737,7 +753,7 @@ pub trait ConsultationStore: Send + Sync {
     /// Active specialists serving `region_code` (with their load), for routing.
     async fn routing_candidates(&self, region_code: &str) -> StoreResult<Vec<CandidateRow>>;
     /// Inserts the request and routes it in one transaction with its consent links, audit entry,
-    /// webhook messages and idempotency key. [`StoreError::Conflict`] when a consent it rests
+    /// webhook messages and idempotency key. [`StoreError::ConsentChanged`] when a consent it rests
     /// on is no longer active; [`StoreError::Duplicate`] when the idempotency key exists.
     async fn submit_consultation(&self, submission: &Submission) -> StoreResult<ConsultationRow>;
     async fn get_consultation(&self, id: Uuid) -> StoreResult<Option<ConsultationRow>>;
@@ -746,7 +762,7 @@ pub trait ConsultationStore: Send + Sync {
         filter: &ConsultationFilter,
     ) -> StoreResult<Vec<ConsultationRow>>;
     /// Applies a change if the request is still at `expected_version` ([`StoreError::Stale`]
-    /// otherwise); [`StoreError::Conflict`] when a slot to claim is taken.
+    /// otherwise); [`StoreError::NoCapacity`] when a slot to claim is taken.
     async fn change_consultation(
         &self,
         change: &ConsultationChange,
@@ -1061,13 +1077,13 @@ pub async fn connect(url: &str, max_connections: u32) -> StoreResult<DynStore> {
 pub(crate) fn classify(err: sqlx::Error) -> StoreError {
     if let Some(db) = err.as_database_error() {
         if db.is_unique_violation() {
-            return StoreError::Conflict("already exists".into());
+            return StoreError::AlreadyExists;
         }
         if db.is_foreign_key_violation() {
-            return StoreError::Conflict("refers to a record that does not exist".into());
+            return StoreError::MissingReference;
         }
         if db.is_check_violation() {
-            return StoreError::Conflict("violates a rule of the database".into());
+            return StoreError::CheckViolation;
         }
     }
     StoreError::Database(err)

@@ -126,11 +126,21 @@ impl Relay {
         renew.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         renew.tick().await;
         let mut claimed_once = false;
+        // how much the last claim let this relay hold: the per-endpoint caps may keep it below
+        // the concurrency, and claiming again at every completion would cost a round of
+        // queries per delivery. Claim again when half of that has been worked off, or, after an
+        // empty claim, not before the poll interval.
+        let mut reachable = concurrency;
+        let mut next_claim_at = tokio::time::Instant::now();
         let mut done = 0usize;
         let outcome: StoreResult<()> = loop {
             let stopping = shutdown.as_ref().is_some_and(|s| *s.borrow());
             let held_now = in_flight.len() + waiting.len();
-            if !stopping && (!claimed_once || continuous) && held_now * 2 <= concurrency {
+            let due = !claimed_once
+                || (continuous
+                    && held_now * 2 <= reachable
+                    && tokio::time::Instant::now() >= next_claim_at);
+            if !stopping && due {
                 let want = if continuous {
                     (concurrency - held_now) as i64
                 } else {
@@ -139,12 +149,17 @@ impl Relay {
                 claimed_once = true;
                 match self.claim_up_to(want).await {
                     Ok(jobs) => {
+                        if jobs.is_empty() {
+                            next_claim_at = tokio::time::Instant::now() + self.settings.poll;
+                        }
                         for j in jobs {
                             held.insert(j.delivery_id);
                             waiting.push_back(j);
                         }
+                        reachable = (in_flight.len() + waiting.len()).max(1);
                     }
                     Err(e) if continuous => {
+                        next_claim_at = tokio::time::Instant::now() + self.settings.poll;
                         tracing::warn!(error = %e, "webhook relay could not lease from the outbox");
                     }
                     Err(e) => break Err(e),

@@ -1,0 +1,197 @@
+//! The NEN 7513 access log: group-committed appends, the chain, checkpoints. The statements both backends share; expanded per backend by `impl_store!`.
+
+macro_rules! impl_audit {
+    ($store:ty, $db:ty) => {
+        impl $store {
+
+            /// Starts the group-commit writer of read entries on `pool`.
+            fn spawn_audit_writer(pool: sqlx::Pool<$db>) -> $crate::store::sql::AuditQueue {
+                let (tx, mut rx) = tokio::sync::mpsc::channel::<$crate::store::sql::AuditJob>(4096);
+                tokio::spawn(async move {
+                    while let Some(first) = rx.recv().await {
+                        let mut jobs = vec![first];
+                        let mut n = jobs[0].0.len();
+                        while n < $crate::store::sql::AUDIT_BATCH {
+                            match rx.try_recv() {
+                                Ok(job) => {
+                                    n += job.0.len();
+                                    jobs.push(job);
+                                }
+                                Err(_) => break,
+                            }
+                        }
+                        let records: Vec<AuditRecord> = jobs.iter().flat_map(|(r, _)| r.iter().cloned()).collect();
+                        let result: StoreResult<()> = async {
+                            let mut tx = Self::begin_on(&pool).await?;
+                            Self::append_audit(&mut tx, &records).await?;
+                            tx.commit().await?;
+                            Ok(())
+                        }
+                        .await;
+                        let result = result.map_err(|e| e.to_string());
+                        for (_, done) in jobs {
+                            let _ = done.send(result.clone());
+                        }
+                    }
+                });
+                tx
+            }
+
+
+            /// Appends `records` to the access log inside `tx`: reads (and in PostgreSQL locks)
+            /// the chain head, chains the records after it and moves the head.
+            async fn append_audit(
+                tx: &mut Transaction<'static, $db>,
+                records: &[AuditRecord],
+            ) -> StoreResult<()> {
+                if records.is_empty() {
+                    return Ok(());
+                }
+                let (seq, hash): (i64, String) =
+                    sqlx::query_as(Self::LOCK_AUDIT_HEAD).fetch_one(&mut **tx).await?;
+                let (entries, head) = $crate::audit::chain(&ChainCursor { seq, hash }, records);
+                for chunk in entries.chunks(500) {
+                    let mut qb: QueryBuilder<$db> =
+                        QueryBuilder::new(format!("INSERT INTO audit_log ({AUDIT_COLUMNS}) "));
+                    qb.push_values(chunk, |mut b, e| {
+                        let r = &e.record;
+                        b.push_bind(e.seq)
+                            .push_bind(r.id)
+                            .push_bind(r.occurred_at)
+                            .push_bind(r.actor.issuer.clone())
+                            .push_bind(r.actor.subject.clone())
+                            .push_bind(r.actor.role.clone())
+                            .push_bind(r.actor.organization_id)
+                            .push_bind(r.actor.staff_id)
+                            .push_bind(r.actor.request_id.clone())
+                            .push_bind(r.action.as_str())
+                            .push_bind(r.resource_type.clone())
+                            .push_bind(r.resource_id)
+                            .push_bind(r.child_id)
+                            .push_bind(r.purpose.clone())
+                            .push_bind(r.outcome.as_str())
+                            .push_bind(r.flag.clone())
+                            .push_bind(e.prev_hash.clone())
+                            .push_bind(e.hash.clone());
+                    });
+                    qb.build().execute(&mut **tx).await?;
+                }
+                sqlx::query("UPDATE audit_head SET last_seq = $1, last_hash = $2 WHERE id = 1")
+                    .bind(head.seq)
+                    .bind(&head.hash)
+                    .execute(&mut **tx)
+                    .await?;
+                Ok(())
+            }
+        }
+
+        #[async_trait::async_trait]
+        impl AuditStore for $store {
+            async fn record(&self, records: &[AuditRecord]) -> StoreResult<()> {
+                if records.is_empty() {
+                    return Ok(());
+                }
+                let (done, committed) = tokio::sync::oneshot::channel();
+                self.audit
+                    .send((records.to_vec(), done))
+                    .await
+                    .map_err(|_| StoreError::Unavailable("the access-log writer has stopped".into()))?;
+                committed
+                    .await
+                    .map_err(|_| StoreError::Unavailable("the access-log writer has stopped".into()))?
+                    .map_err(StoreError::Unavailable)
+            }
+
+            async fn list_audit(&self, f: &AuditFilter) -> StoreResult<Vec<ChainedEntry>> {
+                let rows: Vec<AuditRow> = sqlx::query_as(&format!(
+                    "SELECT {AUDIT_COLUMNS} FROM audit_log \
+                     WHERE ($1 IS NULL OR child_id = $1) AND ($2 IS NULL OR occurred_at >= $2) \
+                     AND ($3 IS NULL OR occurred_at < $3) AND ($4 IS NULL OR seq > $4) \
+                     AND ($6 IS NULL OR flag = $6) ORDER BY seq LIMIT $5"
+                ))
+                .bind(f.child_id)
+                .bind(f.from)
+                .bind(f.to)
+                .bind(f.after_seq)
+                .bind(f.limit)
+                .bind(&f.flag)
+                .fetch_all(self.reader())
+                .await?;
+                rows.into_iter().map(AuditRow::into_entry).collect()
+            }
+
+            async fn audit_chain(&self, after_seq: i64, limit: i64) -> StoreResult<Vec<ChainedEntry>> {
+                let rows: Vec<AuditRow> = sqlx::query_as(&format!(
+                    "SELECT {AUDIT_COLUMNS} FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT $2"
+                ))
+                .bind(after_seq)
+                .bind(limit)
+                .fetch_all(self.reader())
+                .await?;
+                rows.into_iter().map(AuditRow::into_entry).collect()
+            }
+
+            async fn audit_anchor(&self) -> StoreResult<ChainCursor> {
+                let (seq, hash): (i64, String) =
+                    sqlx::query_as("SELECT anchor_seq, anchor_hash FROM audit_head WHERE id = 1")
+                        .fetch_one(self.reader())
+                        .await?;
+                Ok(ChainCursor { seq, hash })
+            }
+
+            async fn record_checkpoint(&self, cp: &$crate::audit::checkpoint::Checkpoint) -> StoreResult<()> {
+                sqlx::query(
+                    "INSERT INTO audit_checkpoints (seq, hash, anchor_seq, anchor_hash, signed_at, key_id, signature) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (seq, anchor_seq) DO NOTHING",
+                )
+                .bind(cp.seq)
+                .bind(&cp.hash)
+                .bind(cp.anchor_seq)
+                .bind(&cp.anchor_hash)
+                .bind(cp.signed_at)
+                .bind(&cp.key_id)
+                .bind(&cp.signature)
+                .execute(self.writer())
+                .await?;
+                Ok(())
+            }
+
+            async fn latest_checkpoint(&self) -> StoreResult<Option<$crate::audit::checkpoint::Checkpoint>> {
+                let rows: Vec<(i64, String, i64, String, DateTime<Utc>, String, String)> = sqlx::query_as(
+                    "SELECT seq, hash, anchor_seq, anchor_hash, signed_at, key_id, signature FROM audit_checkpoints \
+                     ORDER BY seq DESC, anchor_seq DESC LIMIT 1",
+                )
+                .fetch_all(self.reader())
+                .await?;
+                Ok(rows
+                    .into_iter()
+                    .map(|(seq, hash, anchor_seq, anchor_hash, signed_at, key_id, signature)| {
+                        $crate::audit::checkpoint::Checkpoint { seq, hash, anchor_seq, anchor_hash, signed_at, key_id, signature }
+                    })
+                    .next())
+            }
+
+            async fn audit_checkpoints(&self) -> StoreResult<Vec<$crate::audit::checkpoint::Checkpoint>> {
+                let rows: Vec<(i64, String, i64, String, DateTime<Utc>, String, String)> = sqlx::query_as(
+                    "SELECT seq, hash, anchor_seq, anchor_hash, signed_at, key_id, signature FROM audit_checkpoints ORDER BY seq, anchor_seq",
+                )
+                .fetch_all(self.reader())
+                .await?;
+                Ok(rows
+                    .into_iter()
+                    .map(|(seq, hash, anchor_seq, anchor_hash, signed_at, key_id, signature)| {
+                        $crate::audit::checkpoint::Checkpoint { seq, hash, anchor_seq, anchor_hash, signed_at, key_id, signature }
+                    })
+                    .collect())
+            }
+
+            async fn audit_head(&self) -> StoreResult<ChainCursor> {
+                let (seq, hash): (i64, String) =
+                    sqlx::query_as("SELECT last_seq, last_hash FROM audit_head WHERE id = 1")
+                        .fetch_one(self.reader())
+                        .await?;
+                Ok(ChainCursor { seq, hash })
+            }
+        }
+    };
+}

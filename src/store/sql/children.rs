@@ -1,0 +1,136 @@
+//! Children, their mentors and guardians. The statements both backends share; expanded per backend by `impl_store!`.
+
+macro_rules! impl_children {
+    ($store:ty, $db:ty) => {
+        #[async_trait::async_trait]
+        impl ChildStore for $store {
+            async fn create_child(&self, row: &ChildRow, audit: &AuditRecord) -> StoreResult<()> {
+                let mut tx = self.begin_write().await?;
+                sqlx::query(
+                    "INSERT INTO children (id, organization_id, location_id, group_id, external_ref, \
+                     given_name, date_of_birth, version, created_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                )
+                .bind(row.id)
+                .bind(row.organization_id)
+                .bind(row.location_id)
+                .bind(row.group_id)
+                .bind(&row.external_ref)
+                .bind(&row.given_name)
+                .bind(row.date_of_birth)
+                .bind(row.version)
+                .bind(row.created_at)
+                .bind(row.updated_at)
+                .execute(&mut *tx)
+                .await
+                .map_err(classify)?;
+                Self::append_audit(&mut tx, std::slice::from_ref(audit)).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn get_child(&self, id: Uuid) -> StoreResult<Option<ChildRow>> {
+                Ok(sqlx::query_as(&format!("{CHILD_SELECT} WHERE c.id = $1"))
+                    .bind(id)
+                    .fetch_optional(self.reader())
+                    .await?)
+            }
+
+            async fn list_children(&self, organization_id: Uuid, location_id: Option<Uuid>, page: Page) -> StoreResult<Vec<ChildRow>> {
+                Ok(sqlx::query_as(&format!(
+                    "{CHILD_SELECT} WHERE c.organization_id = $1 AND ($2 IS NULL OR c.location_id = $2) \
+                     AND ($3 IS NULL OR c.id > $3) ORDER BY c.id LIMIT $4"
+                ))
+                .bind(organization_id)
+                .bind(location_id)
+                .bind(page.after)
+                .bind(page.limit)
+                .fetch_all(self.reader())
+                .await?)
+            }
+
+            async fn assign_mentor(&self, row: &MentorAssignmentRow, if_version: Option<i64>, audit: &AuditRecord) -> StoreResult<i64> {
+                let mut tx = self.begin_write().await?;
+                let version: Option<i64> = sqlx::query_scalar(
+                    "UPDATE children SET version = version + 1, updated_at = $2 \
+                     WHERE id = $1 AND ($3 IS NULL OR version = $3) RETURNING version",
+                )
+                .bind(row.child_id)
+                .bind(row.assigned_at)
+                .bind(if_version)
+                .fetch_optional(&mut *tx)
+                .await?;
+                let Some(version) = version else {
+                    let exists: Option<i64> = sqlx::query_scalar("SELECT version FROM children WHERE id = $1")
+                        .bind(row.child_id)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                    return Err(if exists.is_some() { StoreError::Stale } else { StoreError::NotFound });
+                };
+                sqlx::query("UPDATE child_mentors SET ended_at = $2 WHERE child_id = $1 AND ended_at IS NULL")
+                    .bind(row.child_id)
+                    .bind(row.assigned_at)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query(
+                    "INSERT INTO child_mentors (id, child_id, staff_id, assigned_at, ended_at, parents_informed_at) \
+                     VALUES ($1, $2, $3, $4, NULL, $5)",
+                )
+                .bind(row.id)
+                .bind(row.child_id)
+                .bind(row.staff_id)
+                .bind(row.assigned_at)
+                .bind(row.parents_informed_at)
+                .execute(&mut *tx)
+                .await
+                .map_err(classify)?;
+                Self::append_audit(&mut tx, std::slice::from_ref(audit)).await?;
+                tx.commit().await?;
+                Ok(version)
+            }
+
+            async fn mentor_history(&self, child_id: Uuid) -> StoreResult<Vec<MentorAssignmentRow>> {
+                Ok(sqlx::query_as(
+                    "SELECT id, child_id, staff_id, assigned_at, ended_at, parents_informed_at \
+                     FROM child_mentors WHERE child_id = $1 ORDER BY assigned_at DESC, id DESC",
+                )
+                .bind(child_id)
+                .fetch_all(self.reader())
+                .await?)
+            }
+
+            async fn add_guardian(&self, row: &GuardianRow, audit: &AuditRecord) -> StoreResult<()> {
+                let mut tx = self.begin_write().await?;
+                sqlx::query(
+                    "INSERT INTO guardians (id, child_id, name, relationship, has_parental_authority, \
+                     authority_source, email, phone, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                )
+                .bind(row.id)
+                .bind(row.child_id)
+                .bind(&row.name)
+                .bind(&row.relationship)
+                .bind(row.has_parental_authority)
+                .bind(&row.authority_source)
+                .bind(&row.email)
+                .bind(&row.phone)
+                .bind(row.created_at)
+                .execute(&mut *tx)
+                .await
+                .map_err(classify)?;
+                Self::append_audit(&mut tx, std::slice::from_ref(audit)).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn list_guardians(&self, child_id: Uuid) -> StoreResult<Vec<GuardianRow>> {
+                Ok(sqlx::query_as(
+                    "SELECT id, child_id, name, relationship, has_parental_authority, authority_source, \
+                     email, phone, created_at FROM guardians WHERE child_id = $1 ORDER BY id",
+                )
+                .bind(child_id)
+                .fetch_all(self.reader())
+                .await?)
+            }
+        }
+    };
+}

@@ -1,0 +1,51 @@
+//! Migrations, readiness and settings. The statements both backends share; expanded per backend by `impl_store!`.
+
+macro_rules! impl_maintenance {
+    ($store:ty, $db:ty) => {
+        #[async_trait::async_trait]
+        impl Maintenance for $store {
+            async fn migrate(&self) -> StoreResult<()> {
+                Self::migrator().run(self.writer()).await?;
+                Ok(())
+            }
+
+            async fn ready(&self) -> bool {
+                let latest = Self::migrator().iter().map(|m| m.version).max().unwrap_or(0);
+                let applied: Result<Option<i64>, _> =
+                    sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations WHERE success")
+                        .fetch_one(self.reader())
+                        .await;
+                matches!(applied, Ok(Some(v)) if v == latest)
+            }
+
+            async fn setting(&self, name: &str) -> StoreResult<Option<String>> {
+                Ok(sqlx::query_scalar("SELECT value FROM settings WHERE name = $1")
+                    .bind(name)
+                    .fetch_optional(self.writer())
+                    .await?)
+            }
+
+            async fn setting_or_insert(&self, name: &str, value: &str) -> StoreResult<String> {
+                sqlx::query(
+                    "INSERT INTO settings (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
+                )
+                .bind(name)
+                .bind(value)
+                .execute(self.writer())
+                .await?;
+                Ok(sqlx::query_scalar("SELECT value FROM settings WHERE name = $1")
+                    .bind(name)
+                    .fetch_one(self.writer())
+                    .await?)
+            }
+
+            fn backend(&self) -> &'static str {
+                Self::BACKEND
+            }
+
+            async fn close(&self) {
+                self.close_pools().await;
+            }
+        }
+    };
+}
