@@ -661,6 +661,9 @@ async fn raw_submission(b: &Bench, i: u64) -> anyhow::Result<()> {
             .collect(),
         route: RouteRequest {
             ranking,
+            outcomes: kindbrug::domain::consultation::routing_outcomes(
+                kindbrug::domain::consultation::ConsultationStatus::Requested,
+            )?,
             answer_due: at + chrono::Duration::days(3),
             trigger: "submitted".into(),
         },
@@ -673,7 +676,6 @@ async fn raw_submission(b: &Bench, i: u64) -> anyhow::Result<()> {
             "consultation",
         ),
         idempotency: None,
-        respond: |r| r.id.to_string(),
         row,
     };
     store.submit_consultation(&submission).await?;
@@ -1120,11 +1122,14 @@ async fn run_backend(
                 half_year: Some("2026-H2".into()),
                 age_band: Some("4-13".into()),
             };
-            let start = (row.status == "accepted").then_some(&row);
+            let start = (row.status == "accepted").then(|| Start {
+                row: row.clone(),
+                status: kindbrug::domain::consultation::ConsultationStatus::InProgress,
+            });
             store
                 .create_visit(
                     &visit,
-                    start,
+                    start.as_ref(),
                     &AuditRecord::new(
                         &b.actor,
                         AuditAction::Create,

@@ -241,6 +241,39 @@ pub fn slot_holder(
     }
 }
 
+/// The gateway's wording for a request held because its consent was withdrawn or refused.
+pub const HELD_FOR_CONSENT: &str = "consent withdrawn";
+
+/// Who hears of a request's new status: the child's organisation and the organisations of the
+/// specialists involved (now, or until this change), each once. Webhooks carry ids only.
+pub fn event_recipients(
+    child_organization: uuid::Uuid,
+    specialist_organizations: impl IntoIterator<Item = uuid::Uuid>,
+) -> Vec<uuid::Uuid> {
+    let mut orgs = vec![child_organization];
+    for org in specialist_organizations {
+        if !orgs.contains(&org) {
+            orgs.push(org);
+        }
+    }
+    orgs
+}
+
+/// Where a request goes when routing finds a specialist or nobody, decided for its current
+/// status (`requested` at submission and after a decline).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RoutingOutcomes {
+    pub offered: ConsultationStatus,
+    pub unassigned: ConsultationStatus,
+}
+
+pub fn routing_outcomes(from: ConsultationStatus) -> Result<RoutingOutcomes, IllegalTransition> {
+    Ok(RoutingOutcomes {
+        offered: next(from, Event::Offer, None)?,
+        unassigned: next(from, Event::NoCandidate, None)?,
+    })
+}
+
 /// An event that does not fit the current status.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("cannot {event} a consultation that is {from}", event = .event.as_str())]

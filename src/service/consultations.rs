@@ -524,10 +524,6 @@ fn submitted(row: &ConsultationRow) -> SubmittedConsultation {
     }
 }
 
-fn submitted_body(row: &ConsultationRow) -> String {
-    serde_json::to_string(&submitted(row)).unwrap_or_default()
-}
-
 // ---------------------------------------------------------------- submission
 
 #[derive(Debug, Deserialize, Serialize, ToSchema)]
@@ -571,7 +567,7 @@ pub async fn submit(
     });
     if let Some(k) = &idempotency {
         if let Some(stored) = state.store.idempotent_response(&k.scope, &k.key).await? {
-            return replay(stored, k);
+            return replay(state, stored, k).await;
         }
     }
     let (child, access) = accessible_child(
@@ -678,6 +674,7 @@ async fn submit_for(
         consent_ids: cover.relied_on.clone(),
         route: RouteRequest {
             ranking,
+            outcomes: routing_outcomes(ConsultationStatus::Requested)?,
             answer_due: answer_due(at, req.urgency, answer_days(state)),
             trigger: "submitted".into(),
         },
@@ -690,7 +687,6 @@ async fn submit_for(
             PURPOSE_CONSULTATION,
         ),
         idempotency: idempotency.clone(),
-        respond: submitted_body,
         row,
     };
     match state.store.submit_consultation(&submission).await {
@@ -704,7 +700,7 @@ async fn submit_for(
         Err(StoreError::Duplicate) => {
             let k = idempotency.expect("only with a key");
             match state.store.idempotent_response(&k.scope, &k.key).await? {
-                Some(stored) => replay(stored, &k),
+                Some(stored) => replay(state, stored, &k).await,
                 None => Err(ServiceError::conflict(
                     "idempotency-in-progress",
                     "a request with this Idempotency-Key is being handled",
@@ -719,22 +715,27 @@ async fn submit_for(
     }
 }
 
-fn replay(
+/// A repeat of a request with the same key: the request the first one made, as it stands.
+async fn replay(
+    state: &Ctx,
     stored: crate::store::IdempotentResponse,
     k: &IdempotencyKey,
 ) -> ServiceResult<Submitted> {
     if stored.request_hash != k.request_hash {
         return Err(ServiceError::IdempotencyKeyReused);
     }
-    if stored.status_code == 0 {
+    let Some(id) = stored.resource_id else {
         return Err(ServiceError::conflict(
             "idempotency-in-progress",
             "a request with this Idempotency-Key is being handled",
         ));
-    }
-    serde_json::from_str(&stored.response_body)
-        .map(Submitted::Replayed)
-        .map_err(ServiceError::internal)
+    };
+    let row = state
+        .store
+        .get_consultation(id)
+        .await?
+        .ok_or_else(|| ServiceError::not_found("consultation"))?;
+    Ok(Submitted::Replayed(submitted(&row)))
 }
 
 // ---------------------------------------------------------------- reading
@@ -1118,6 +1119,15 @@ pub(crate) fn slot_holder(row: &ConsultationRow) -> Result<Option<Uuid>, Service
     ))
 }
 
+/// Where routing sends a request in status `from` (decided by the state machine).
+fn routing_outcomes(
+    from: ConsultationStatus,
+) -> ServiceResult<crate::domain::consultation::RoutingOutcomes> {
+    crate::domain::consultation::routing_outcomes(from).map_err(|e| {
+        ServiceError::conflict("illegal-transition", e.to_string()).in_status(from.as_str())
+    })
+}
+
 /// The next status, or a 409 naming the current one.
 fn transition(row: &ConsultationRow, event: Event) -> Result<ConsultationStatus, ServiceError> {
     let held_from = row.held_from.as_deref().and_then(|h| h.parse().ok());
@@ -1251,6 +1261,7 @@ pub(crate) async fn move_on(
     });
     c.route = Some(RouteRequest {
         ranking,
+        outcomes: routing_outcomes(status)?,
         answer_due: answer_due(at, urgency, answer_days(state)),
         trigger: kind.into(),
     });

@@ -164,6 +164,23 @@ fn check_visit(v: &mut Validation, body: &VisitInput, request: &ConsultationRow)
     v.optional_text("advice", body.advice.as_deref(), 10_000);
 }
 
+/// A held visit on an accepted request starts the work: the state machine says to which status.
+fn first_held_visit(
+    row: &ConsultationRow,
+    visit: VisitStatus,
+) -> ServiceResult<Option<crate::store::Start>> {
+    if visit != VisitStatus::Held || row.status != ConsultationStatus::Accepted.as_str() {
+        return Ok(None);
+    }
+    let status = next(ConsultationStatus::Accepted, Event::Start, None).map_err(|e| {
+        ServiceError::conflict("illegal-transition", e.to_string()).in_status(&row.status)
+    })?;
+    Ok(Some(crate::store::Start {
+        row: row.clone(),
+        status,
+    }))
+}
+
 fn text_warnings(body: &VisitInput) -> Vec<crate::domain::FieldError> {
     use crate::domain::children::bsn_warning;
     [
@@ -218,9 +235,7 @@ pub async fn create_visit(
         half_year: Some(crate::domain::figures::HalfYear::of(body.date).to_string()),
         age_band: row.age_band.clone(),
     };
-    let start = (status == VisitStatus::Held
-        && row.status == ConsultationStatus::Accepted.as_str())
-    .then_some(&row);
+    let start = first_held_visit(&row, status)?;
     let audit = AuditRecord::new(
         &p.audit_actor(Role::Specialist),
         AuditAction::Create,
@@ -229,7 +244,10 @@ pub async fn create_visit(
         Some(row.child_id),
         PURPOSE_CONSULTATION,
     );
-    state.store.create_visit(&visit, start, &audit).await?;
+    state
+        .store
+        .create_visit(&visit, start.as_ref(), &audit)
+        .await?;
     let mut view = visit_view(state, visit, true)?;
     view.warnings = text_warnings(&body);
     Ok(view)
@@ -280,9 +298,7 @@ pub async fn update_visit(
     updated.notes_shared = body.notes_shared;
     updated.updated_at = now();
     updated.half_year = Some(crate::domain::figures::HalfYear::of(body.date).to_string());
-    let start = (status == VisitStatus::Held
-        && row.status == ConsultationStatus::Accepted.as_str())
-    .then_some(&row);
+    let start = first_held_visit(&row, status)?;
     let audit = AuditRecord::new(
         &p.audit_actor(Role::Specialist),
         AuditAction::Update,
@@ -293,7 +309,7 @@ pub async fn update_visit(
     );
     let version = state
         .store
-        .update_visit(&updated, expected, start, &audit)
+        .update_visit(&updated, expected, start.as_ref(), &audit)
         .await
         .map_err(|e| match e {
             StoreError::Stale => ServiceError::Stale,

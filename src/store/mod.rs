@@ -463,20 +463,31 @@ pub struct DeclineRow {
     pub at: DateTime<Utc>,
 }
 
-/// Routing to do inside a change: offer to the first of `ranked` whose slot can be claimed.
+/// Routing to do inside a change: offer to the first of `ranked` whose slot can be claimed; the
+/// request's status then is `outcomes.offered`, or `outcomes.unassigned` when nobody could take it.
 #[derive(Debug, Clone)]
 pub struct RouteRequest {
     pub ranking: crate::domain::routing::Ranking,
+    pub outcomes: crate::domain::consultation::RoutingOutcomes,
     pub answer_due: DateTime<Utc>,
     pub trigger: String,
 }
 
-/// A stored response for an `Idempotency-Key`.
-#[derive(Debug, Clone, sqlx::FromRow)]
+/// A request's first held visit: it moves from the status it was read in (`row.status`) to
+/// `status` (decided by the state machine).
+#[derive(Debug, Clone)]
+pub struct Start {
+    pub row: ConsultationRow,
+    pub status: crate::domain::consultation::ConsultationStatus,
+}
+
+/// What an `Idempotency-Key` was used for: the request it came with (as a hash) and, once done,
+/// the record it made. The workflow answers a repeat from that record; each door renders it.
+#[derive(Debug, Clone)]
 pub struct IdempotentResponse {
     pub request_hash: String,
-    pub status_code: i64,
-    pub response_body: String,
+    /// The record made, once the first request committed (`None` while it is being handled).
+    pub resource_id: Option<Uuid>,
 }
 
 /// The key a creating request was sent with.
@@ -497,8 +508,6 @@ pub struct Submission {
     pub route: RouteRequest,
     pub audit: AuditRecord,
     pub idempotency: Option<IdempotencyKey>,
-    /// The response body stored with the idempotency key.
-    pub respond: fn(&ConsultationRow) -> String,
 }
 
 /// A change of a consultation: the new row (routing fields are filled in by `route`), the
@@ -787,7 +796,7 @@ pub trait ConsultationStore: Send + Sync {
     async fn create_visit(
         &self,
         row: &VisitRow,
-        start: Option<&ConsultationRow>,
+        start: Option<&Start>,
         audit: &AuditRecord,
     ) -> StoreResult<()>;
     async fn get_visit(&self, id: Uuid) -> StoreResult<Option<VisitRow>>;
@@ -797,7 +806,7 @@ pub trait ConsultationStore: Send + Sync {
         &self,
         row: &VisitRow,
         expected_version: i64,
-        start: Option<&ConsultationRow>,
+        start: Option<&Start>,
         audit: &AuditRecord,
     ) -> StoreResult<i64>;
     /// A child's timeline, newest first, before the cursor `(at, id)`; with `consultations`,

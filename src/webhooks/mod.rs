@@ -40,6 +40,25 @@ pub const EVENT_TYPES: &[&str] = &[
     "consent.withdrawn",
 ];
 
+/// The data of a consultation event: ids and a link for the receiver to fetch with its own
+/// token (so consent is checked at the moment of use), never child data.
+pub fn consultation_event_data(consultation_id: uuid::Uuid, status: &str) -> serde_json::Value {
+    serde_json::json!({
+        "consultation_id": consultation_id,
+        "status": status,
+        "link": format!("/api/v1/consultations/{consultation_id}"),
+    })
+}
+
+/// The data of a withdrawal: the consent and child ids, and where the child's consents are.
+pub fn consent_withdrawn_data(consent_id: uuid::Uuid, child_id: uuid::Uuid) -> serde_json::Value {
+    serde_json::json!({
+        "consent_id": consent_id,
+        "child_id": child_id,
+        "link": format!("/api/v1/children/{child_id}/consents"),
+    })
+}
+
 /// Is `pattern` (an endpoint's subscription) a valid one?
 pub fn valid_pattern(pattern: &str) -> bool {
     pattern == "*"

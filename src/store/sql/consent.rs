@@ -106,9 +106,16 @@ macro_rules! impl_consent {
                     .fetch_all(&mut **tx)
                     .await?;
                     for mut row in rows {
+                        // the transition is the state machine's; a request it cannot hold stays
+                        let Ok(from) = row.status.parse::<$crate::domain::consultation::ConsultationStatus>() else {
+                            continue;
+                        };
+                        let Ok(held) = $crate::domain::consultation::next(from, $crate::domain::consultation::Event::Hold, None) else {
+                            continue;
+                        };
                         row.held_from = Some(row.status.clone());
-                        row.status = "on_hold".into();
-                        row.status_reason = Some("consent withdrawn".into());
+                        row.status = held.as_str().into();
+                        row.status_reason = Some($crate::domain::consultation::HELD_FOR_CONSENT.into());
                         row.version += 1;
                         row.updated_at = at;
                         Self::write_consultation(tx, &row).await?;
@@ -213,11 +220,7 @@ macro_rules! impl_consent {
                 }
                 // stop all further use at once: requests resting on it go on hold, partners are told
                 Self::hold_dependents(&mut tx, &[id], w.at).await?;
-                let data = serde_json::json!({
-                    "consent_id": id,
-                    "child_id": child_id,
-                    "link": format!("/api/v1/children/{child_id}/consents"),
-                });
+                let data = $crate::webhooks::consent_withdrawn_data(id, child_id);
                 Self::enqueue(&mut tx, child_org, "consent.withdrawn", &data, w.at).await?;
                 Self::append_audit(&mut tx, std::slice::from_ref(audit)).await?;
                 tx.commit().await?;

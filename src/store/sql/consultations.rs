@@ -12,20 +12,17 @@ macro_rules! impl_consultations {
                 formerly: Option<Uuid>,
                 at: DateTime<Utc>,
             ) -> StoreResult<()> {
-                let mut orgs = vec![row.organization_id];
+                let mut specialist_orgs = Vec::new();
                 for staff in [row.offered_to, row.assigned_to, formerly].into_iter().flatten() {
                     let org: Option<Uuid> = sqlx::query_scalar("SELECT organization_id FROM staff WHERE id = $1")
                         .bind(staff)
                         .fetch_optional(&mut **tx)
                         .await?;
-                    if let Some(org) = org {
-                        if !orgs.contains(&org) {
-                            orgs.push(org);
-                        }
-                    }
+                    specialist_orgs.extend(org);
                 }
+                let orgs = $crate::domain::consultation::event_recipients(row.organization_id, specialist_orgs);
                 let event_type = format!("consultation.{}", row.status);
-                let data = consultation_event(row);
+                let data = $crate::webhooks::consultation_event_data(row.id, &row.status);
                 for org in orgs {
                     Self::enqueue(tx, org, &event_type, &data, at).await?;
                 }
@@ -67,7 +64,7 @@ macro_rules! impl_consultations {
                 }
                 match chosen {
                     Some(staff) => {
-                        row.status = "offered".into();
+                        row.status = route.outcomes.offered.as_str().into();
                         row.offered_to = Some(staff);
                         row.offered_at = Some(at);
                         row.answer_due = Some(route.answer_due);
@@ -77,7 +74,7 @@ macro_rules! impl_consultations {
                             .bind(row.id)
                             .execute(&mut **tx)
                             .await?;
-                        row.status = "unassigned".into();
+                        row.status = route.outcomes.unassigned.as_str().into();
                         row.offered_to = None;
                         row.offered_at = None;
                         row.answer_due = None;
@@ -134,19 +131,23 @@ macro_rules! impl_consultations {
             }
 
 
-            /// Moves an accepted request to `in_progress` (its first held visit).
-            async fn start_in_tx(tx: &mut Transaction<'static, $db>, row: &ConsultationRow, at: DateTime<Utc>) -> StoreResult<()> {
+            /// Moves a request to the status its first held visit gives it (`start.status`), if it
+            /// is still in the status it was read in.
+            async fn start_in_tx(tx: &mut Transaction<'static, $db>, start: &Start, at: DateTime<Utc>) -> StoreResult<()> {
+                let row = &start.row;
                 let done = sqlx::query(
-                    "UPDATE consultations SET status = 'in_progress', version = version + 1, updated_at = $2 \
-                     WHERE id = $1 AND status = 'accepted'",
+                    "UPDATE consultations SET status = $3, version = version + 1, updated_at = $2 \
+                     WHERE id = $1 AND status = $4",
                 )
                 .bind(row.id)
                 .bind(at)
+                .bind(start.status.as_str())
+                .bind(&row.status)
                 .execute(&mut **tx)
                 .await?;
                 if done.rows_affected() == 1 {
                     let mut after = row.clone();
-                    after.status = "in_progress".into();
+                    after.status = start.status.as_str().into();
                     Self::consultation_events(tx, &after, None, at).await?;
                 }
                 Ok(())
@@ -369,7 +370,7 @@ macro_rules! impl_consultations {
                     sqlx::query("UPDATE idempotency_keys SET status_code = 201, response_body = $3 WHERE scope = $1 AND key = $2")
                         .bind(&k.scope)
                         .bind(&k.key)
-                        .bind((sub.respond)(&row))
+                        .bind(row.id.to_string())
                         .execute(&mut *tx)
                         .await?;
                 }
@@ -522,16 +523,21 @@ macro_rules! impl_consultations {
             }
 
             async fn idempotent_response(&self, scope: &str, key: &str) -> StoreResult<Option<IdempotentResponse>> {
-                Ok(sqlx::query_as(
+                // status 0: the first request is still being handled; else the id of what it made
+                let row: Option<(String, i64, String)> = sqlx::query_as(
                     "SELECT request_hash, status_code, response_body FROM idempotency_keys WHERE scope = $1 AND key = $2",
                 )
                 .bind(scope)
                 .bind(key)
                 .fetch_optional(self.writer())
-                .await?)
+                .await?;
+                Ok(row.map(|(request_hash, status, id)| IdempotentResponse {
+                    request_hash,
+                    resource_id: if status == 0 { None } else { id.parse().ok() },
+                }))
             }
 
-            async fn create_visit(&self, row: &VisitRow, start: Option<&ConsultationRow>, audit: &AuditRecord) -> StoreResult<()> {
+            async fn create_visit(&self, row: &VisitRow, start: Option<&Start>, audit: &AuditRecord) -> StoreResult<()> {
                 let mut tx = self.begin_write().await?;
                 Self::insert_visit(&mut tx, row).await?;
                 if let Some(c) = start {
@@ -556,7 +562,7 @@ macro_rules! impl_consultations {
                     .await?)
             }
 
-            async fn update_visit(&self, v: &VisitRow, expected_version: i64, start: Option<&ConsultationRow>, audit: &AuditRecord) -> StoreResult<i64> {
+            async fn update_visit(&self, v: &VisitRow, expected_version: i64, start: Option<&Start>, audit: &AuditRecord) -> StoreResult<i64> {
                 let mut tx = self.begin_write().await?;
                 let version: Option<i64> = sqlx::query_scalar(
                     "UPDATE visits SET date = $3, duration_minutes = $4, kind = $5, participants = $6, competences = $7, \

@@ -90,15 +90,6 @@ pub(crate) const ATTEMPT_COLUMNS: &str = "id, delivery_id, message_id, endpoint_
 pub(crate) const ENDPOINT_COLUMNS: &str =
     "id, organization_id, url, events, signing, secret, status, disabled_reason, created_at";
 
-/// The data of a consultation event: ids and a link, never child data.
-pub(crate) fn consultation_event(row: &super::ConsultationRow) -> serde_json::Value {
-    serde_json::json!({
-        "consultation_id": row.id,
-        "status": row.status,
-        "link": format!("/api/v1/consultations/{}", row.id),
-    })
-}
-
 pub(crate) const CHILD_SELECT: &str = "SELECT c.id, c.organization_id, c.location_id, c.group_id, \
      c.external_ref, c.given_name, c.date_of_birth, c.version, c.created_at, c.updated_at, \
      m.staff_id AS mentor_staff_id \
@@ -208,9 +199,8 @@ macro_rules! impl_store {
         use $crate::audit::{AuditRecord, ChainCursor, ChainedEntry};
         use $crate::domain::regions::RegionMembership;
         use $crate::store::sql::{
-            consultation_event, with_givers, AuditRow, ATTEMPT_COLUMNS, AUDIT_COLUMNS,
-            CHILD_SELECT, CONSENT_COLUMNS, CONSULTATION_COLUMNS, ENDPOINT_COLUMNS,
-            PARENT_LINK_COLUMNS, VISIT_COLUMNS,
+            with_givers, AuditRow, ATTEMPT_COLUMNS, AUDIT_COLUMNS, CHILD_SELECT, CONSENT_COLUMNS,
+            CONSULTATION_COLUMNS, ENDPOINT_COLUMNS, PARENT_LINK_COLUMNS, VISIT_COLUMNS,
         };
         use $crate::store::*;
 
