@@ -50,6 +50,7 @@ impl Builder<'_> {
             name: name.into(),
             kind: kind.into(),
             created_at: now(),
+            active: true,
         };
         self.store.create_organization(&row).await?;
         Ok(row.id)
@@ -71,6 +72,7 @@ impl Builder<'_> {
             municipality_code: municipality.into(),
             lrk_number: Some(lrk.into()),
             created_at: now(),
+            active: true,
         };
         self.store.create_location(&row).await?;
         Ok(row.id)
@@ -82,6 +84,7 @@ impl Builder<'_> {
             location_id: location,
             name: name.into(),
             created_at: now(),
+            active: true,
         };
         self.store.create_group(&row).await?;
         Ok(row.id)
@@ -143,6 +146,7 @@ impl Builder<'_> {
             created_at: at,
             updated_at: at,
             mentor_staff_id: None,
+            left_on: None,
         };
         let a = actor();
         self.store

@@ -89,6 +89,7 @@ pub async fn generate(
                 name: format!("{kind} {}", r + 1),
                 kind: kind.into(),
                 created_at: start,
+                active: true,
             };
             store.create_organization(&row).await?;
             list.push(row.id);

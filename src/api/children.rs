@@ -64,6 +64,49 @@ pub async fn get_child(
     Ok(res)
 }
 
+/// Corrects or moves a child: given name, date of birth (the consent rules judge the corrected
+/// age), group, location within the organisation. Needs `If-Match` with the child's ETag.
+#[utoipa::path(patch, path = "/api/v1/children/{id}", tag = "children", security(("bearer" = [])),
+    params(("id" = Uuid, Path), ("If-Match" = String, Header, description = "the child's ETag")),
+    request_body = ChildChange,
+    responses((status = 200, body = ChildView, headers(("ETag" = String))), (status = 404, body = crate::error::Problem),
+        (status = 409, body = crate::error::Problem), (status = 412, body = crate::error::Problem),
+        (status = 422, body = crate::error::Problem), (status = 428, body = crate::error::Problem)))]
+#[tracing::instrument(skip_all)]
+pub async fn update_child(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<Uuid>,
+    headers: HeaderMap,
+    Json(body): Json<ChildChange>,
+) -> Result<Response, ApiError> {
+    let expected = if_match(&headers)?;
+    let child =
+        children::update_child(&state, &Caller::Principal(principal), id, expected, body).await?;
+    let version = child.version;
+    let mut res = axum::Json(child).into_response();
+    res.headers_mut().insert(header::ETAG, etag(version));
+    Ok(res)
+}
+
+/// Records that the child left: its open requests are cancelled ("the child left"), its parent
+/// links stop working, and its record's retention period runs from `left_on`.
+#[utoipa::path(post, path = "/api/v1/children/{id}/leave", tag = "children", security(("bearer" = [])),
+    params(("id" = Uuid, Path)), request_body = Leaving,
+    responses((status = 200, body = Left), (status = 404, body = crate::error::Problem),
+        (status = 409, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
+#[tracing::instrument(skip_all)]
+pub async fn leave(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<Uuid>,
+    Json(body): Json<Leaving>,
+) -> Result<axum::Json<Left>, ApiError> {
+    Ok(axum::Json(
+        children::leave(&state, &Caller::Principal(principal), id, body).await?,
+    ))
+}
+
 // ---------------------------------------------------------------- mentor
 
 /// Sets the child's mentor; the previous assignment ends and stays in the history.
@@ -135,5 +178,39 @@ pub async fn list_guardians(
 ) -> Result<axum::Json<Vec<GuardianView>>, ApiError> {
     Ok(axum::Json(
         children::list_guardians(&state, &Caller::Principal(principal), id).await?,
+    ))
+}
+
+/// One guardian of the child.
+#[utoipa::path(get, path = "/api/v1/children/{id}/guardians/{guardian_id}", tag = "children", security(("bearer" = [])),
+    params(("id" = Uuid, Path), ("guardian_id" = Uuid, Path)),
+    responses((status = 200, body = GuardianView), (status = 404, body = crate::error::Problem)))]
+#[tracing::instrument(skip_all)]
+pub async fn get_guardian(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((id, guardian_id)): Path<(Uuid, Uuid)>,
+) -> Result<axum::Json<GuardianView>, ApiError> {
+    Ok(axum::Json(
+        children::get_guardian(&state, &Caller::Principal(principal), id, guardian_id).await?,
+    ))
+}
+
+/// Corrects a guardian: parental authority and its source, name, contact. A change of authority
+/// counts from now on for every consent check.
+#[utoipa::path(patch, path = "/api/v1/children/{id}/guardians/{guardian_id}", tag = "children", security(("bearer" = [])),
+    params(("id" = Uuid, Path), ("guardian_id" = Uuid, Path)), request_body = GuardianChange,
+    responses((status = 200, body = GuardianView), (status = 404, body = crate::error::Problem),
+        (status = 409, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
+#[tracing::instrument(skip_all)]
+pub async fn update_guardian(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((id, guardian_id)): Path<(Uuid, Uuid)>,
+    Json(body): Json<GuardianChange>,
+) -> Result<axum::Json<GuardianView>, ApiError> {
+    Ok(axum::Json(
+        children::update_guardian(&state, &Caller::Principal(principal), id, guardian_id, body)
+            .await?,
     ))
 }

@@ -190,3 +190,33 @@ pub async fn list_veilig_thuis_reports(
         .await?,
     ))
 }
+
+/// The links sent for a child: purpose, holder, made, expires, used, revoked (never the token).
+#[utoipa::path(get, path = "/api/v1/children/{id}/parent-links", tag = "consent", security(("bearer" = [])),
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = [ParentLinkView]), (status = 404, body = crate::error::Problem)))]
+#[tracing::instrument(skip_all)]
+pub async fn list_parent_links(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<Uuid>,
+) -> Result<axum::Json<Vec<ParentLinkView>>, ApiError> {
+    Ok(axum::Json(
+        crate::service::consent::list_parent_links(&state, &Caller::Principal(principal), id).await?,
+    ))
+}
+
+/// Revokes a parent link at once.
+#[utoipa::path(post, path = "/api/v1/parent-links/{id}/revoke", tag = "consent", security(("bearer" = [])),
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = ParentLinkView), (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem)))]
+#[tracing::instrument(skip_all)]
+pub async fn revoke_parent_link(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<Uuid>,
+) -> Result<axum::Json<ParentLinkView>, ApiError> {
+    Ok(axum::Json(
+        crate::service::consent::revoke_parent_link(&state, &Caller::Principal(principal), id).await?,
+    ))
+}

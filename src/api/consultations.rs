@@ -256,3 +256,37 @@ pub async fn resume(
         crate::service::consultations::resume(&state, &Caller::Principal(principal), id).await?,
     ))
 }
+
+/// Writes in the request's thread: the childcare side or the specialist who took it (sealed at
+/// rest; the parties' organisations hear of it by a `consultation.message` webhook with ids).
+#[utoipa::path(post, path = "/api/v1/consultations/{id}/messages", tag = "consultations", security(("bearer" = [])),
+    params(("id" = Uuid, Path)), request_body = NewMessage,
+    responses((status = 201, body = MessageView), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem),
+        (status = 409, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
+#[tracing::instrument(skip_all)]
+pub async fn post_message(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<Uuid>,
+    Json(body): Json<NewMessage>,
+) -> Result<(StatusCode, axum::Json<MessageView>), ApiError> {
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(consultations::post_message(&state, &Caller::Principal(principal), id, body).await?),
+    ))
+}
+
+/// The request's thread, oldest first.
+#[utoipa::path(get, path = "/api/v1/consultations/{id}/messages", tag = "consultations", security(("bearer" = [])),
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = [MessageView]), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem)))]
+#[tracing::instrument(skip_all)]
+pub async fn list_messages(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<Uuid>,
+) -> Result<axum::Json<Vec<MessageView>>, ApiError> {
+    Ok(axum::Json(
+        consultations::list_messages(&state, &Caller::Principal(principal), id).await?,
+    ))
+}

@@ -86,21 +86,35 @@ fn protected_routes() -> OpenApiRouter<AppState> {
             registry::create_organization,
             registry::list_organizations
         ))
-        .routes(routes!(registry::get_organization))
+        .routes(routes!(
+            registry::get_organization,
+            registry::update_organization
+        ))
+        .routes(routes!(registry::deactivate_organization))
         .routes(routes!(registry::create_location, registry::list_locations))
-        .routes(routes!(registry::get_location))
+        .routes(routes!(registry::get_location, registry::update_location))
+        .routes(routes!(registry::deactivate_location))
+        .routes(routes!(registry::update_group))
+        .routes(routes!(registry::deactivate_group))
         .routes(routes!(registry::create_group, registry::list_groups))
         .routes(routes!(registry::create_staff, registry::list_staff))
-        .routes(routes!(registry::get_staff))
+        .routes(routes!(registry::get_staff, registry::update_staff))
+        .routes(routes!(registry::deactivate_staff))
         .routes(routes!(children::create_child, children::list_children))
-        .routes(routes!(children::get_child))
+        .routes(routes!(children::get_child, children::update_child))
+        .routes(routes!(children::leave))
         .routes(routes!(children::assign_mentor, children::mentor_history))
         .routes(routes!(children::add_guardian, children::list_guardians))
+        .routes(routes!(children::get_guardian, children::update_guardian))
         .routes(routes!(consents::create_consent, consents::list_consents))
         .routes(routes!(consents::withdraw_consent))
         .routes(routes!(consents::consent_check))
         .routes(routes!(consents::create_invitation))
-        .routes(routes!(consents::create_parent_link))
+        .routes(routes!(
+            consents::create_parent_link,
+            consents::list_parent_links
+        ))
+        .routes(routes!(consents::revoke_parent_link))
         .routes(routes!(
             consents::create_veilig_thuis_report,
             consents::list_veilig_thuis_reports
@@ -121,6 +135,10 @@ fn protected_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(consultations::cancel))
         .routes(routes!(consultations::reject))
         .routes(routes!(consultations::resume))
+        .routes(routes!(
+            consultations::post_message,
+            consultations::list_messages
+        ))
         .routes(routes!(visits::create_visit, visits::list_visits))
         .routes(routes!(visits::update_visit))
         .routes(routes!(visits::close))
@@ -132,6 +150,8 @@ fn protected_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(figures::outcomes))
         .routes(routes!(figures::visits))
         .routes(routes!(webhooks::create_endpoint, webhooks::list_endpoints))
+        .routes(routes!(webhooks::update_endpoint, webhooks::delete_endpoint))
+        .routes(routes!(webhooks::rotate_secret))
         .routes(routes!(webhooks::list_attempts))
         .routes(routes!(webhooks::redeliver))
         .routes(routes!(audit::list_audit))

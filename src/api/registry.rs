@@ -187,12 +187,12 @@ pub async fn create_staff(
 
 /// The staff of an organisation (admin, or the organisation's integration client).
 #[utoipa::path(get, path = "/api/v1/organizations/{org}/staff", tag = "registry", security(("bearer" = [])),
-    params(("org" = Uuid, Path), ListParams), responses((status = 200, body = PageOf<StaffView>)))]
+    params(("org" = Uuid, Path), StaffListParams), responses((status = 200, body = PageOf<StaffView>)))]
 pub async fn list_staff(
     State(state): State<AppState>,
     principal: Principal,
     Path(org_id): Path<Uuid>,
-    Query(q): Query<ListParams>,
+    Query(q): Query<StaffListParams>,
 ) -> Result<axum::Json<PageOf<StaffView>>, ApiError> {
     Ok(axum::Json(
         crate::service::registry::list_staff(&state, &Caller::Principal(principal), org_id, q)
@@ -210,5 +210,129 @@ pub async fn get_staff(
 ) -> Result<axum::Json<StaffView>, ApiError> {
     Ok(axum::Json(
         crate::service::registry::get_staff(&state, &Caller::Principal(principal), id).await?,
+    ))
+}
+
+/// Changes a staff member: name, capacity, expertise, regions, locations (admin).
+#[utoipa::path(patch, path = "/api/v1/staff/{id}", tag = "registry", security(("bearer" = [])),
+    params(("id" = Uuid, Path)), request_body = StaffChange,
+    responses((status = 200, body = StaffView), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
+#[tracing::instrument(skip_all)]
+pub async fn update_staff(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<Uuid>,
+    Json(body): Json<StaffChange>,
+) -> Result<axum::Json<StaffView>, ApiError> {
+    Ok(axum::Json(
+        crate::service::registry::update_staff(&state, &Caller::Principal(principal), id, body).await?,
+    ))
+}
+
+/// A staff member left: tokens refused from now, offers move on, accepted requests go to the region's queue (admin).
+#[utoipa::path(post, path = "/api/v1/staff/{id}/deactivate", tag = "registry", security(("bearer" = [])),
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = Deactivated), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem)))]
+#[tracing::instrument(skip_all)]
+pub async fn deactivate_staff(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<Uuid>,
+) -> Result<axum::Json<Deactivated>, ApiError> {
+    Ok(axum::Json(
+        crate::service::registry::deactivate_staff(&state, &Caller::Principal(principal), id).await?,
+    ))
+}
+
+/// Renames an organisation (admin).
+#[utoipa::path(patch, path = "/api/v1/organizations/{org}", tag = "registry", security(("bearer" = [])),
+    params(("org" = Uuid, Path)), request_body = OrganizationChange,
+    responses((status = 200, body = OrganizationView), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
+#[tracing::instrument(skip_all)]
+pub async fn update_organization(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<Uuid>,
+    Json(body): Json<OrganizationChange>,
+) -> Result<axum::Json<OrganizationView>, ApiError> {
+    Ok(axum::Json(
+        crate::service::registry::update_organization(&state, &Caller::Principal(principal), id, body).await?,
+    ))
+}
+
+/// Marks an organisation inactive: no new locations, children or staff (admin).
+#[utoipa::path(post, path = "/api/v1/organizations/{org}/deactivate", tag = "registry", security(("bearer" = [])),
+    params(("org" = Uuid, Path)),
+    responses((status = 200, body = OrganizationView), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem)))]
+#[tracing::instrument(skip_all)]
+pub async fn deactivate_organization(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<Uuid>,
+) -> Result<axum::Json<OrganizationView>, ApiError> {
+    Ok(axum::Json(
+        crate::service::registry::deactivate_organization(&state, &Caller::Principal(principal), id).await?,
+    ))
+}
+
+/// Changes a location; a new municipality gives it that municipality's region (admin).
+#[utoipa::path(patch, path = "/api/v1/locations/{id}", tag = "registry", security(("bearer" = [])),
+    params(("id" = Uuid, Path)), request_body = LocationChange,
+    responses((status = 200, body = LocationView), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
+#[tracing::instrument(skip_all)]
+pub async fn update_location(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<Uuid>,
+    Json(body): Json<LocationChange>,
+) -> Result<axum::Json<LocationView>, ApiError> {
+    Ok(axum::Json(
+        crate::service::registry::update_location(&state, &Caller::Principal(principal), id, body).await?,
+    ))
+}
+
+/// Marks a location inactive: no new children or groups (admin).
+#[utoipa::path(post, path = "/api/v1/locations/{id}/deactivate", tag = "registry", security(("bearer" = [])),
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = LocationView), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem)))]
+#[tracing::instrument(skip_all)]
+pub async fn deactivate_location(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<Uuid>,
+) -> Result<axum::Json<LocationView>, ApiError> {
+    Ok(axum::Json(
+        crate::service::registry::deactivate_location(&state, &Caller::Principal(principal), id).await?,
+    ))
+}
+
+/// Renames a group (admin).
+#[utoipa::path(patch, path = "/api/v1/groups/{id}", tag = "registry", security(("bearer" = [])),
+    params(("id" = Uuid, Path)), request_body = GroupChange,
+    responses((status = 200, body = GroupView), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem), (status = 409, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
+#[tracing::instrument(skip_all)]
+pub async fn update_group(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<Uuid>,
+    Json(body): Json<GroupChange>,
+) -> Result<axum::Json<GroupView>, ApiError> {
+    Ok(axum::Json(
+        crate::service::registry::update_group(&state, &Caller::Principal(principal), id, body).await?,
+    ))
+}
+
+/// Marks a group inactive: no child is placed in it any more (admin).
+#[utoipa::path(post, path = "/api/v1/groups/{id}/deactivate", tag = "registry", security(("bearer" = [])),
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = GroupView), (status = 403, body = crate::error::Problem), (status = 404, body = crate::error::Problem)))]
+#[tracing::instrument(skip_all)]
+pub async fn deactivate_group(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<Uuid>,
+) -> Result<axum::Json<GroupView>, ApiError> {
+    Ok(axum::Json(
+        crate::service::registry::deactivate_group(&state, &Caller::Principal(principal), id).await?,
     ))
 }

@@ -84,3 +84,49 @@ pub async fn redeliver(
         ),
     ))
 }
+
+/// Changes an endpoint's url, events or status (`disabled` stops deliveries, `active` resumes).
+#[utoipa::path(patch, path = "/api/v1/webhook-endpoints/{id}", tag = "webhooks", security(("bearer" = [])),
+    params(("id" = Uuid, Path)), request_body = EndpointChange,
+    responses((status = 200, body = EndpointView), (status = 404, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
+pub async fn update_endpoint(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<Uuid>,
+    Json(body): Json<EndpointChange>,
+) -> Result<axum::Json<EndpointView>, ApiError> {
+    Ok(axum::Json(
+        crate::service::webhooks::update_endpoint(&state, &Caller::Principal(principal), id, body)
+            .await?,
+    ))
+}
+
+/// Removes an endpoint with its deliveries and their attempts.
+#[utoipa::path(delete, path = "/api/v1/webhook-endpoints/{id}", tag = "webhooks", security(("bearer" = [])),
+    params(("id" = Uuid, Path)),
+    responses((status = 204), (status = 404, body = crate::error::Problem)))]
+pub async fn delete_endpoint(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<Uuid>,
+) -> Result<StatusCode, ApiError> {
+    crate::service::webhooks::delete_endpoint(&state, &Caller::Principal(principal), id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// A new secret (or key pair), shown once; the previous one keeps signing beside it during the
+/// overlap, so messages carry two signatures until then.
+#[utoipa::path(post, path = "/api/v1/webhook-endpoints/{id}/rotate-secret", tag = "webhooks", security(("bearer" = [])),
+    params(("id" = Uuid, Path)), request_body = Rotation,
+    responses((status = 200, body = RotatedEndpoint), (status = 404, body = crate::error::Problem), (status = 422, body = crate::error::Problem)))]
+pub async fn rotate_secret(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<Uuid>,
+    Json(rotation): Json<Rotation>,
+) -> Result<axum::Json<RotatedEndpoint>, ApiError> {
+    Ok(axum::Json(
+        crate::service::webhooks::rotate_secret(&state, &Caller::Principal(principal), id, rotation)
+            .await?,
+    ))
+}

@@ -235,6 +235,7 @@ async fn setup(
         name: "Bench".into(),
         kind: "childcare".into(),
         created_at: now(),
+        active: true,
     };
     store.create_organization(&org).await?;
     let location = LocationRow {
@@ -245,6 +246,7 @@ async fn setup(
         municipality_code: "GM0344".into(),
         lrk_number: None,
         created_at: now(),
+        active: true,
     };
     store.create_location(&location).await?;
     let mentor = StaffRecord {
@@ -276,6 +278,7 @@ async fn setup(
         name: "Jeugdhulp".into(),
         kind: "youth_care".into(),
         created_at: now(),
+        active: true,
     };
     store.create_organization(&youth).await?;
     store
@@ -416,6 +419,8 @@ async fn setup(
                 status: "active".into(),
                 disabled_reason: None,
                 created_at: now(),
+                previous_secret: None,
+                previous_valid_until: None,
             })
             .await?;
     }
@@ -554,6 +559,7 @@ fn child_row(org: Uuid, location: Uuid, reference: &str) -> ChildRow {
         created_at: at,
         updated_at: at,
         mentor_staff_id: None,
+        left_on: None,
     }
 }
 
@@ -1341,6 +1347,7 @@ async fn figures(args: &Args, n: usize) -> anyhow::Result<()> {
             name: "Gemeente".into(),
             kind: "municipality".into(),
             created_at: now(),
+            active: true,
         };
         state.store.create_organization(&muni).await?;
         state

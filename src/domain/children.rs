@@ -107,6 +107,23 @@ pub fn validate_guardian(v: &mut Validation, name: &str, email: Option<&str>, ph
     }
 }
 
+/// Parental authority and where it is known from go together: a guardian who holds it has a
+/// source (declared, or the *gezagsregister*); one who does not, has none.
+pub fn validate_authority(v: &mut Validation, has_authority: bool, has_source: bool) {
+    if has_authority && !has_source {
+        v.add(
+            "authority_source",
+            "say where the parental authority is known from (declared or gezagsregister)",
+        );
+    }
+    if !has_authority && has_source {
+        v.add(
+            "authority_source",
+            "only for a guardian with parental authority",
+        );
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -194,6 +194,10 @@ pub enum Event {
     Resume,
     /// The assigned specialist closes it with an outcome.
     Close,
+    /// The specialist who took it left (deactivated): it goes to the region's queue.
+    Unassign,
+    /// The child left the childcare organisation: whatever is still open ends.
+    ChildLeft,
 }
 
 impl Event {
@@ -210,6 +214,8 @@ impl Event {
             Event::Hold => "hold",
             Event::Resume => "resume",
             Event::Close => "close",
+            Event::Unassign => "unassign",
+            Event::ChildLeft => "child_left",
         }
     }
 }
@@ -312,6 +318,16 @@ pub fn next(
             _ => return Err(IllegalTransition { from, event }),
         },
         (S::Accepted | S::InProgress, E::Close) => S::Completed,
+        (S::Accepted | S::InProgress, E::Unassign) => S::Unassigned,
+        // coaching on the group about a child who is no longer there has no object: every open
+        // request ends (and frees the specialist's slot); closed ones stay as they were
+        (from, E::ChildLeft) if from.is_open() => S::Cancelled,
+        // held, it stays held; it returns to the queue when consent is in force again
+        (S::OnHold, E::Unassign)
+            if held_from.is_some_and(|h| matches!(h, S::Accepted | S::InProgress)) =>
+        {
+            S::OnHold
+        }
         // the specialist closes a held trajectory they had taken (only as "parents withdrew":
         // see `close_outcome_allowed`), so the outcome is counted and the retention period starts
         (S::OnHold, E::Close)
@@ -330,7 +346,7 @@ mod tests {
     use proptest::prelude::*;
     use ConsultationStatus as S;
 
-    const EVENTS: [Event; 11] = [
+    const EVENTS: [Event; 13] = [
         Event::Offer,
         Event::NoCandidate,
         Event::Accept,
@@ -342,6 +358,8 @@ mod tests {
         Event::Hold,
         Event::Resume,
         Event::Close,
+        Event::Unassign,
+        Event::ChildLeft,
     ];
 
     #[test]
@@ -461,6 +479,18 @@ mod tests {
         );
         assert!(next(S::Accepted, Event::Cancel, None).is_err());
         assert!(next(S::Offered, Event::Close, None).is_err());
+    }
+
+    #[test]
+    fn a_child_who_leaves_ends_every_open_request() {
+        for from in S::ALL {
+            let after = next(*from, Event::ChildLeft, None);
+            if from.is_open() {
+                assert_eq!(after, Ok(S::Cancelled), "{from}");
+            } else {
+                assert!(after.is_err(), "{from}");
+            }
+        }
     }
 
     proptest! {

@@ -25,6 +25,9 @@ pub struct RetentionPolicy {
     pub meldcode_days: i64,
     /// A parent link, after it expired.
     pub parent_link_days: i64,
+    /// The record of a child who left (with its guardians, consents, concerns), after the
+    /// leaving date, once no youth-care file rests on it.
+    pub left_child_days: i64,
     /// Webhook messages, deliveries and attempts; idempotency keys.
     pub operational_days: i64,
     /// Access-log entries (purged from the start; the chain keeps an anchor).
@@ -39,6 +42,7 @@ impl Default for RetentionPolicy {
             youth_care_file_days: YOUTH_CARE_FILE_MIN_DAYS,
             meldcode_days: 5 * 365,
             parent_link_days: 30,
+            left_child_days: 2 * 365,
             operational_days: 30,
             audit_days: 10 * 365,
         }
@@ -53,6 +57,8 @@ pub struct Cutoffs {
     pub youth_care_file: DateTime<Utc>,
     pub meldcode: DateTime<Utc>,
     pub parent_link: DateTime<Utc>,
+    /// A child who left before this day goes (the day, in the Netherlands).
+    pub left_child: chrono::NaiveDate,
     pub operational: DateTime<Utc>,
     pub audit: DateTime<Utc>,
 }
@@ -68,6 +74,7 @@ impl RetentionPolicy {
             self.meldcode_days,
             self.parent_link_days,
             self.operational_days,
+            self.left_child_days,
             self.audit_days,
         ];
         if all.iter().any(|d| *d < 1) {
@@ -92,6 +99,7 @@ impl RetentionPolicy {
             youth_care_file: before(self.youth_care_file_days),
             meldcode: before(self.meldcode_days),
             parent_link: before(self.parent_link_days),
+            left_child: crate::domain::calendar::dutch_date(before(self.left_child_days)),
             operational: before(self.operational_days),
             audit: before(self.audit_days),
         }

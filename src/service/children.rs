@@ -11,7 +11,7 @@ use crate::domain::access::{
     child_record_access, may_list_organization_children, ChildAccess, ChildScope,
 };
 use crate::domain::calendar::{dutch_date, now};
-use crate::domain::children::{bsn_warning, validate_child, validate_guardian};
+use crate::domain::children::{bsn_warning, validate_authority, validate_child, validate_guardian};
 use crate::domain::types::{AuthoritySource, Relationship, Role};
 use crate::domain::{FieldError, Validation};
 use crate::store::{ChildRow, GuardianRow, MentorAssignmentRow, StoreError};
@@ -131,6 +131,8 @@ pub struct ChildView {
     pub external_ref: String,
     pub given_name: String,
     pub date_of_birth: NaiveDate,
+    /// The day the child left the organisation; the record no longer changes.
+    pub left_on: Option<NaiveDate>,
     /// The current mentor's staff id.
     pub mentor_staff_id: Option<Uuid>,
     pub version: i64,
@@ -148,6 +150,7 @@ impl From<ChildRow> for ChildView {
             external_ref: c.external_ref,
             given_name: c.given_name,
             date_of_birth: c.date_of_birth,
+            left_on: c.left_on,
             mentor_staff_id: c.mentor_staff_id,
             version: c.version,
             created_at: c.created_at,
@@ -193,6 +196,11 @@ pub async fn register_child(
     };
     let access = child_record_access(&p.actor(), scope).ok_or_else(not_yours)?;
     let mut v = Validation::new();
+    v.check(
+        location.active,
+        "location_id",
+        "the location is no longer active",
+    );
     validate_child(
         &mut v,
         &body.external_ref,
@@ -201,8 +209,8 @@ pub async fn register_child(
         dutch_date(now()),
     );
     if let Some(group_id) = body.group_id {
-        let ok = matches!(state.store.get_group(group_id).await?, Some(g) if g.location_id == location.id);
-        v.check(ok, "group_id", "not a group of this location");
+        let ok = matches!(state.store.get_group(group_id).await?, Some(g) if g.location_id == location.id && g.active);
+        v.check(ok, "group_id", "not an active group of this location");
     }
     v.finish().map_err(ServiceError::validation)?;
     let at = now();
@@ -218,6 +226,7 @@ pub async fn register_child(
         created_at: at,
         updated_at: at,
         mentor_staff_id: None,
+        left_on: None,
     };
     let audit = AuditRecord::new(
         &caller.audit_actor(role_of(access)),
@@ -379,6 +388,7 @@ pub async fn assign_mentor(
 ) -> ServiceResult<(MentorAssignmentView, i64)> {
     let (child, access) =
         accessible_child(state, caller, id, AuditAction::Update, "mentor").await?;
+    still_here(&child)?;
     let at = now();
     let mut v = Validation::new();
     let staff = state.store.get_staff(body.staff_id).await?;
@@ -500,6 +510,7 @@ pub async fn add_guardian(
 ) -> ServiceResult<CreatedChild> {
     let (child, access) =
         accessible_child(state, caller, id, AuditAction::Create, "guardian").await?;
+    still_here(&child)?;
     let mut v = Validation::new();
     validate_guardian(
         &mut v,
@@ -507,18 +518,11 @@ pub async fn add_guardian(
         body.email.as_deref(),
         body.phone.as_deref(),
     );
-    if body.has_parental_authority && body.authority_source.is_none() {
-        v.add(
-            "authority_source",
-            "say where the parental authority is known from (declared or gezagsregister)",
-        );
-    }
-    if !body.has_parental_authority && body.authority_source.is_some() {
-        v.add(
-            "authority_source",
-            "only for a guardian with parental authority",
-        );
-    }
+    validate_authority(
+        &mut v,
+        body.has_parental_authority,
+        body.authority_source.is_some(),
+    );
     v.finish().map_err(ServiceError::validation)?;
     let row = GuardianRow {
         id: Uuid::now_v7(),
@@ -569,4 +573,307 @@ pub async fn list_guardians(
     )
     .await?;
     Ok(rows.into_iter().map(Into::into).collect())
+}
+
+// ---------------------------------------------------------------- corrections and leaving
+
+/// What may change about a child. Absent fields stay as they are.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChildChange {
+    pub given_name: Option<String>,
+    /// `YYYY-MM-DD`; a correction: the consent rules judge the corrected age from now on.
+    #[serde(default, deserialize_with = "crate::domain::calendar::iso_date_opt")]
+    pub date_of_birth: Option<NaiveDate>,
+    /// A group of the child's (new) location.
+    pub group_id: Option<Uuid>,
+    /// Another location of the same organisation (the caller must keep records there too).
+    pub location_id: Option<Uuid>,
+}
+
+/// A child who left, refused for anything but reading.
+pub(crate) fn still_here(child: &ChildRow) -> ServiceResult<()> {
+    match child.left_on {
+        Some(_) => Err(ServiceError::conflict(
+            "child-left",
+            "the child left the organisation; its record can no longer change",
+        )),
+        None => Ok(()),
+    }
+}
+
+/// Corrects or moves a child (a mentor of its location, or the organisation's integration
+/// client). Needs the version it was based on (`If-Match`). Moving to a location its mentor does
+/// not work at ends the mentor assignment. Returns the child as it now is.
+pub async fn update_child(
+    state: &Ctx,
+    caller: &Caller,
+    id: Uuid,
+    expected_version: Option<i64>,
+    body: ChildChange,
+) -> ServiceResult<ChildView> {
+    let (child, access) = accessible_child(state, caller, id, AuditAction::Update, "child").await?;
+    let Some(expected_version) = expected_version else {
+        return Err(ServiceError::PreconditionRequired(
+            "send If-Match with the child's ETag".into(),
+        ));
+    };
+    still_here(&child)?;
+    let p = caller.principal()?;
+    let mut v = Validation::new();
+    let mut after = child.clone();
+    if let Some(name) = &body.given_name {
+        after.given_name = name.trim().to_string();
+    }
+    if let Some(born) = body.date_of_birth {
+        after.date_of_birth = born;
+    }
+    validate_child(
+        &mut v,
+        &after.external_ref,
+        &after.given_name,
+        after.date_of_birth,
+        dutch_date(now()),
+    );
+    if let Some(location_id) = body.location_id.filter(|l| *l != child.location_id) {
+        let location = state.store.get_location(location_id).await?;
+        let allowed = location.as_ref().is_some_and(|l| {
+            l.active
+                && l.organization_id == child.organization_id
+                && child_record_access(
+                    &p.actor(),
+                    ChildScope {
+                        organization_id: l.organization_id,
+                        location_id: l.id,
+                    },
+                )
+                .is_some()
+        });
+        v.check(
+            allowed,
+            "location_id",
+            "not an active location of this organisation where you keep children's records",
+        );
+        after.location_id = location_id;
+        // the old location's group does not move along
+        after.group_id = None;
+    }
+    if let Some(group_id) = body.group_id {
+        let ok = matches!(state.store.get_group(group_id).await?, Some(g) if g.location_id == after.location_id && g.active);
+        v.check(ok, "group_id", "not an active group of the child's location");
+        after.group_id = Some(group_id);
+    }
+    v.finish().map_err(ServiceError::validation)?;
+    let end_mentor = match (after.location_id != child.location_id, child.mentor_staff_id) {
+        (true, Some(mentor)) => !state
+            .store
+            .get_staff(mentor)
+            .await?
+            .is_some_and(|s| s.location_ids.contains(&after.location_id)),
+        _ => false,
+    };
+    after.updated_at = now();
+    let audit = AuditRecord::new(
+        &caller.audit_actor(role_of(access)),
+        AuditAction::Update,
+        "child",
+        Some(child.id),
+        Some(child.id),
+        PURPOSE_CHILD_RECORD,
+    );
+    state
+        .store
+        .update_child(&after, expected_version, end_mentor, &audit)
+        .await?;
+    let Some(now_row) = state.store.get_child(id).await? else {
+        return Err(ServiceError::not_found("child"));
+    };
+    Ok(now_row.into())
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Leaving {
+    /// The last day at the organisation, `YYYY-MM-DD` (today or earlier).
+    #[serde(deserialize_with = "crate::domain::calendar::iso_date")]
+    pub left_on: NaiveDate,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Left {
+    pub child: ChildView,
+    /// The open requests that ended (cancelled: "the child left").
+    pub cancelled_consultations: Vec<Uuid>,
+}
+
+/// Records that the child left: open requests are cancelled with that reason, the parents'
+/// links stop working, and the record's retention period runs from `left_on`.
+pub async fn leave(
+    state: &Ctx,
+    caller: &Caller,
+    id: Uuid,
+    body: Leaving,
+) -> ServiceResult<Left> {
+    let (child, access) = accessible_child(state, caller, id, AuditAction::Update, "child").await?;
+    still_here(&child)?;
+    let today = dutch_date(now());
+    let mut v = Validation::new();
+    v.check(
+        body.left_on >= child.created_at.date_naive() - chrono::Duration::days(366),
+        "left_on",
+        "too long before the child was registered",
+    );
+    v.check(
+        body.left_on <= today,
+        "left_on",
+        "record a leaving on or after the day itself",
+    );
+    v.check(
+        body.left_on >= child.date_of_birth,
+        "left_on",
+        "before the child's date of birth",
+    );
+    v.finish().map_err(ServiceError::validation)?;
+    let actor = caller.audit_actor(role_of(access));
+    // the requests first: a retry after a failure finds them ended and the child still here
+    let cancelled = super::consultations::end_for_child_left(state, child.id, &actor).await?;
+    let audit = AuditRecord::new(
+        &actor,
+        AuditAction::Update,
+        "child",
+        Some(child.id),
+        Some(child.id),
+        PURPOSE_CHILD_RECORD,
+    );
+    match state
+        .store
+        .child_left(child.id, body.left_on, now(), &audit)
+        .await
+    {
+        Ok(()) => {}
+        Err(StoreError::NotApplicable) => {
+            return Err(ServiceError::conflict(
+                "child-left",
+                "the child left the organisation already",
+            ))
+        }
+        Err(e) => return Err(e.into()),
+    }
+    let Some(row) = state.store.get_child(id).await? else {
+        return Err(ServiceError::not_found("child"));
+    };
+    Ok(Left {
+        child: row.into(),
+        cancelled_consultations: cancelled,
+    })
+}
+
+// ---------------------------------------------------------------- one guardian
+
+/// What may change about a guardian. Absent fields stay as they are; an empty `email` or
+/// `phone` removes it. A change of authority counts from now: consent checks judge who holds
+/// authority at the moment they are made.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GuardianChange {
+    pub name: Option<String>,
+    pub relationship: Option<Relationship>,
+    pub has_parental_authority: Option<bool>,
+    /// Required when authority is (still) held; cleared when it is not.
+    pub authority_source: Option<AuthoritySource>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+}
+
+async fn guardian_of(state: &Ctx, child: &ChildRow, guardian_id: Uuid) -> ServiceResult<GuardianRow> {
+    state
+        .store
+        .list_guardians(child.id)
+        .await?
+        .into_iter()
+        .find(|g| g.id == guardian_id)
+        .ok_or_else(|| ServiceError::not_found("guardian"))
+}
+
+/// One guardian of the child.
+pub async fn get_guardian(
+    state: &Ctx,
+    caller: &Caller,
+    id: Uuid,
+    guardian_id: Uuid,
+) -> ServiceResult<GuardianView> {
+    let (child, access) =
+        accessible_child(state, caller, id, AuditAction::Read, "guardian").await?;
+    let row = guardian_of(state, &child, guardian_id).await?;
+    log_access(
+        state,
+        &caller.audit_actor(role_of(access)),
+        AuditAction::Read,
+        "guardian",
+        Some(row.id),
+        child.id,
+        PURPOSE_CHILD_RECORD,
+    )
+    .await?;
+    Ok(row.into())
+}
+
+/// Corrects a guardian: parental authority and its source, name, contact.
+pub async fn update_guardian(
+    state: &Ctx,
+    caller: &Caller,
+    id: Uuid,
+    guardian_id: Uuid,
+    body: GuardianChange,
+) -> ServiceResult<GuardianView> {
+    let (child, access) =
+        accessible_child(state, caller, id, AuditAction::Update, "guardian").await?;
+    still_here(&child)?;
+    let mut row = guardian_of(state, &child, guardian_id).await?;
+    let optional = |value: String| {
+        let value = value.trim().to_string();
+        (!value.is_empty()).then_some(value)
+    };
+    if let Some(name) = body.name {
+        row.name = name.trim().to_string();
+    }
+    if let Some(relationship) = body.relationship {
+        row.relationship = relationship.as_str().to_string();
+    }
+    if let Some(email) = body.email {
+        row.email = optional(email);
+    }
+    if let Some(phone) = body.phone {
+        row.phone = optional(phone);
+    }
+    if let Some(has) = body.has_parental_authority {
+        row.has_parental_authority = has;
+        if !has {
+            row.authority_source = None;
+        }
+    }
+    if let Some(source) = body.authority_source {
+        row.authority_source = Some(source.as_str().to_string());
+    }
+    let mut v = Validation::new();
+    validate_guardian(&mut v, &row.name, row.email.as_deref(), row.phone.as_deref());
+    validate_authority(
+        &mut v,
+        row.has_parental_authority,
+        row.authority_source.is_some(),
+    );
+    if body.authority_source.is_some() && body.has_parental_authority == Some(false) {
+        v.add("authority_source", "only for a guardian with parental authority");
+    }
+    v.finish().map_err(ServiceError::validation)?;
+    let audit = AuditRecord::new(
+        &caller.audit_actor(role_of(access)),
+        AuditAction::Update,
+        "guardian",
+        Some(row.id),
+        Some(child.id),
+        PURPOSE_CHILD_RECORD,
+    );
+    state.store.update_guardian(&row, &audit).await?;
+    Ok(row.into())
 }

@@ -464,6 +464,7 @@ pub async fn create_consent(
     let p = caller.principal()?;
     let (child, access) =
         accessible_child(state, caller, id, AuditAction::Create, "consent").await?;
+    super::children::still_here(&child)?;
     let actor = p.audit_actor(role_of(access));
     match record_decision(state, p, &child, access, body).await {
         Ok(created) => Ok(created),
@@ -1102,6 +1103,7 @@ pub async fn create_invitation(
     let p = caller.principal()?;
     let (child, access) =
         accessible_child(state, caller, id, AuditAction::Create, "parent_link").await?;
+    super::children::still_here(&child)?;
     let mut v = Validation::new();
     let recipient = parse_recipient(&mut v, "recipient", &body.recipient);
     v.text("information_version", &body.information_version, 64);
@@ -1148,6 +1150,7 @@ pub async fn create_invitation(
         created_by_subject: p.subject.clone(),
         created_by_organization_id: p.organization_id,
         created_at: at,
+        revoked_at: None,
     };
     let audit = AuditRecord::new(
         &p.audit_actor(role_of(access)),
@@ -1157,7 +1160,7 @@ pub async fn create_invitation(
         Some(child.id),
         PURPOSE_CONSENT,
     );
-    state.store.create_parent_link(&row, &audit).await?;
+    state.store.create_parent_link(&row, true, &audit).await?;
     Ok(link_view(state, &row, &token))
 }
 
@@ -1205,6 +1208,7 @@ pub async fn create_parent_link(
         created_by_subject: p.subject.clone(),
         created_by_organization_id: p.organization_id,
         created_at: at,
+        revoked_at: None,
     };
     let audit = AuditRecord::new(
         &p.audit_actor(role_of(access)),
@@ -1214,7 +1218,7 @@ pub async fn create_parent_link(
         Some(child.id),
         PURPOSE_CONSENT,
     );
-    state.store.create_parent_link(&row, &audit).await?;
+    state.store.create_parent_link(&row, false, &audit).await?;
     Ok(link_view(state, &row, &token))
 }
 
@@ -1367,4 +1371,114 @@ pub async fn list_veilig_thuis_reports(
         })
         .collect();
     views
+}
+
+// ---------------------------------------------------------------- links, as staff see them
+
+/// A link as the staff who keep the child's record see it: never the token.
+#[derive(Serialize, ToSchema)]
+pub struct ParentLinkView {
+    pub id: Uuid,
+    /// `invitation` (a decision, then the holder's overview) or `standing` (the overview).
+    pub kind: String,
+    /// `guardian` or `child`.
+    pub holder: String,
+    pub guardian_id: Option<Uuid>,
+    pub purpose: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub created_by_subject: String,
+    pub expires_at: DateTime<Utc>,
+    /// When the invitation was answered.
+    pub used_at: Option<DateTime<Utc>>,
+    /// When it was revoked (or replaced by a newer invitation).
+    pub revoked_at: Option<DateTime<Utc>>,
+    /// `open`, `decided`, `expired` or `revoked`.
+    pub state: String,
+}
+
+impl From<ParentLinkRow> for ParentLinkView {
+    fn from(r: ParentLinkRow) -> Self {
+        let state = if r.revoked_at.is_some() {
+            "revoked"
+        } else if r.expires_at <= now() {
+            "expired"
+        } else if r.used_at.is_some() {
+            "decided"
+        } else {
+            "open"
+        };
+        Self {
+            id: r.id,
+            kind: r.kind,
+            holder: r.holder,
+            guardian_id: r.guardian_id,
+            purpose: r.purpose,
+            created_at: r.created_at,
+            created_by_subject: r.created_by_subject,
+            expires_at: r.expires_at,
+            used_at: r.used_at,
+            revoked_at: r.revoked_at,
+            state: state.into(),
+        }
+    }
+}
+
+/// The links sent for a child (purpose, holder, made, expires, used, revoked; never the token).
+#[tracing::instrument(skip_all)]
+pub async fn list_parent_links(
+    state: &Ctx,
+    caller: &Caller,
+    id: Uuid,
+) -> ServiceResult<Vec<ParentLinkView>> {
+    let (child, access) =
+        accessible_child(state, caller, id, AuditAction::Read, "parent_link").await?;
+    let rows = state.store.links_of_child(child.id).await?;
+    let audit = AuditRecord::new(
+        &caller.audit_actor(role_of(access)),
+        AuditAction::Read,
+        "parent_link",
+        None,
+        Some(child.id),
+        PURPOSE_CONSENT,
+    );
+    state.store.record(&[audit]).await?;
+    Ok(rows.into_iter().map(Into::into).collect())
+}
+
+/// Revokes a link at once: it then opens nothing (answered as an unknown link). Staff who keep
+/// the child's record; another's link answers as unknown.
+#[tracing::instrument(skip_all)]
+pub async fn revoke_parent_link(
+    state: &Ctx,
+    caller: &Caller,
+    link_id: Uuid,
+) -> ServiceResult<ParentLinkView> {
+    let link = state
+        .store
+        .get_parent_link(link_id)
+        .await?
+        .ok_or_else(|| ServiceError::not_found("parent link"))?;
+    let (child, access) =
+        accessible_child(state, caller, link.child_id, AuditAction::Update, "parent_link")
+            .await
+            .map_err(|_| ServiceError::not_found("parent link"))?;
+    let audit = AuditRecord::new(
+        &caller.audit_actor(role_of(access)),
+        AuditAction::Update,
+        "parent_link",
+        Some(link.id),
+        Some(child.id),
+        PURPOSE_CONSENT,
+    );
+    let at = now();
+    match state.store.revoke_parent_link(link.id, at, &audit).await {
+        Ok(()) => {}
+        Err(StoreError::NotApplicable) => {
+            return Err(ServiceError::conflict("link-revoked", "the link was revoked already"))
+        }
+        Err(e) => return Err(e.into()),
+    }
+    let mut revoked = link;
+    revoked.revoked_at = Some(at);
+    Ok(revoked.into())
 }

@@ -96,6 +96,7 @@ pub async fn create_concern(
     let p = caller.principal()?;
     let (child, access) =
         accessible_child(state, caller, id, AuditAction::Create, "concern").await?;
+    super::children::still_here(&child)?;
     let today = dutch_date(now());
     let mut domains = body.domains.clone();
     domains.sort();
@@ -578,6 +579,7 @@ pub async fn submit(
         "consultation",
     )
     .await?;
+    super::children::still_here(&child)?;
     let child_id = child.id;
     let actor = caller.audit_actor(role_of(access));
     match submit_for(state, p, child, access, req, idempotency).await {
@@ -1512,4 +1514,221 @@ pub async fn expire_overdue_offers(state: &Ctx) -> Result<usize, ServiceError> {
         }
     }
     Ok(moved)
+}
+
+// ---------------------------------------------------------------- messages
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewMessage {
+    /// What the mentor or the specialist writes about the request (sealed at rest). Write
+    /// about the child's situation, never another child's, and no BSN.
+    pub text: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct MessageView {
+    pub id: Uuid,
+    pub consultation_id: Uuid,
+    /// `mentor` or `integration` (the childcare side) or `specialist`.
+    pub author_role: String,
+    pub author_staff_id: Option<Uuid>,
+    pub text: String,
+    pub created_at: DateTime<Utc>,
+    /// Text that seems to hold a BSN (stored, but please remove it).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<crate::domain::FieldError>,
+}
+
+/// The parties of a request's thread: its childcare side (mentor of the location, the
+/// organisation's system) and the specialist who took it, while the consent covers them. The
+/// specialist it is only offered to, and coordinators, are not parties: answered as unknown.
+async fn thread_party(
+    state: &Ctx,
+    p: &Principal,
+    id: Uuid,
+    action: AuditAction,
+) -> ServiceResult<(ConsultationRow, RequestStanding)> {
+    let (row, standing) = consultation_for(state, p, id, action).await?;
+    let me = p.staff.as_ref().map(|s| s.staff.id);
+    match standing {
+        RequestStanding::ChildRecord(_) => Ok((row, standing)),
+        RequestStanding::Specialist if me.is_some() && row.assigned_to == me => {
+            specialist_consent(state, p, &row).await?;
+            Ok((row, standing))
+        }
+        _ => Err(ServiceError::not_found("consultation")),
+    }
+}
+
+fn message_view(
+    keys: &crate::crypto::Keyring,
+    m: crate::store::MessageRow,
+) -> ServiceResult<MessageView> {
+    Ok(MessageView {
+        text: keys.open(m.id, &m.body_sealed)?,
+        id: m.id,
+        consultation_id: m.consultation_id,
+        author_role: m.author_role,
+        author_staff_id: m.author_staff_id,
+        created_at: m.created_at,
+        warnings: Vec::new(),
+    })
+}
+
+/// Writes in a request's thread (the childcare side or the specialist who took it, on an open
+/// request). The parties' organisations hear of it by webhook, with ids only.
+#[tracing::instrument(skip_all)]
+pub async fn post_message(
+    state: &Ctx,
+    caller: &Caller,
+    id: Uuid,
+    body: NewMessage,
+) -> ServiceResult<MessageView> {
+    let p = caller.principal()?;
+    let (row, standing) = thread_party(state, p, id, AuditAction::Create).await?;
+    if !status_of(&row)?.is_open() {
+        return Err(
+            ServiceError::conflict("closed-or-paused", "the request is closed: it takes no messages")
+                .in_status(&row.status),
+        );
+    }
+    let mut v = Validation::new();
+    v.text("text", &body.text, 4000);
+    v.finish().map_err(ServiceError::validation)?;
+    let at = now();
+    let message_id = Uuid::now_v7();
+    let role = standing_role(standing);
+    let message = crate::store::MessageRow {
+        id: message_id,
+        consultation_id: row.id,
+        child_id: row.child_id,
+        author_role: role.as_str().into(),
+        author_subject: p.subject.clone(),
+        author_staff_id: p.staff.as_ref().map(|s| s.staff.id),
+        body_sealed: state.keys.seal(message_id, body.text.trim()),
+        created_at: at,
+    };
+    let specialist_org = match row.assigned_to {
+        Some(s) => state
+            .store
+            .get_staff(s)
+            .await?
+            .map(|s| s.staff.organization_id),
+        None => None,
+    };
+    let event = crate::store::OutboxEvent {
+        event_type: "consultation.message".into(),
+        data: crate::webhooks::message_event_data(row.id, message_id),
+        organizations: crate::domain::consultation::event_recipients(
+            row.organization_id,
+            specialist_org,
+        ),
+    };
+    let audit = AuditRecord::new(
+        &p.audit_actor(role),
+        AuditAction::Create,
+        "message",
+        Some(message_id),
+        Some(row.child_id),
+        PURPOSE_CONSULTATION,
+    );
+    state.store.add_message(&message, &event, &audit).await?;
+    let mut view = message_view(&state.keys, message)?;
+    view.warnings = bsn_warning("text", Some(&body.text)).into_iter().collect();
+    Ok(view)
+}
+
+/// A request's thread, oldest first (its parties, as for writing; closed requests too).
+#[tracing::instrument(skip_all)]
+pub async fn list_messages(
+    state: &Ctx,
+    caller: &Caller,
+    id: Uuid,
+) -> ServiceResult<Vec<MessageView>> {
+    let p = caller.principal()?;
+    let (row, standing) = thread_party(state, p, id, AuditAction::Read).await?;
+    let rows = state.store.messages_of(row.id).await?;
+    let audit = AuditRecord::new(
+        &p.audit_actor(standing_role(standing)),
+        AuditAction::Read,
+        "message",
+        None,
+        Some(row.child_id),
+        PURPOSE_CONSULTATION,
+    );
+    state.store.record(&[audit]).await?;
+    rows.into_iter()
+        .map(|m| message_view(&state.keys, m))
+        .collect()
+}
+
+/// The specialist who held a request left: an offer moves on to the next specialist at once,
+/// an accepted or running request goes to the region's coordinator queue (held ones stay held,
+/// and return to the queue). Returns the request as it now stands.
+pub(crate) async fn hand_back(
+    state: &Ctx,
+    row: &ConsultationRow,
+    actor: &AuditActor,
+) -> ServiceResult<ConsultationRow> {
+    let status = status_of(row)?;
+    if status == ConsultationStatus::Offered {
+        return move_on(
+            state,
+            row,
+            "left",
+            Some("the specialist left the organisation".into()),
+            actor,
+        )
+        .await;
+    }
+    let next_status = transition(row, Event::Unassign)?;
+    let mut c = change(row, now(), audit_for(actor, row));
+    c.release = slot_holder(row)?;
+    c.after.status = next_status.as_str().into();
+    if next_status == ConsultationStatus::OnHold {
+        c.after.held_from = Some(ConsultationStatus::Unassigned.as_str().into());
+    }
+    c.after.assigned_to = None;
+    c.after.offered_to = None;
+    c.after.accepted_at = None;
+    c.after.status_reason = Some("the specialist left; waiting for the region's coordinator".into());
+    state
+        .store
+        .change_consultation(&c)
+        .await
+        .map_err(stale_or)
+}
+
+/// The child left childcare: every open request of the child ends as cancelled with that
+/// reason, freeing the specialist's slot. Returns the ids of the requests it ended.
+pub(crate) async fn end_for_child_left(
+    state: &Ctx,
+    child_id: Uuid,
+    actor: &AuditActor,
+) -> ServiceResult<Vec<Uuid>> {
+    let filter = ConsultationFilter {
+        child_id: Some(child_id),
+        limit: 10_000,
+        ..Default::default()
+    };
+    let mut ended = Vec::new();
+    for row in state.store.list_consultations(&filter).await? {
+        if !status_of(&row)?.is_open() {
+            continue;
+        }
+        let status = transition(&row, Event::ChildLeft)?;
+        let mut c = change(&row, now(), audit_for(actor, &row));
+        c.after.status = status.as_str().into();
+        c.after.status_reason = Some("the child left the childcare organisation".into());
+        c.after.answer_due = None;
+        c.release = slot_holder(&row)?;
+        state
+            .store
+            .change_consultation(&c)
+            .await
+            .map_err(stale_or)?;
+        ended.push(row.id);
+    }
+    Ok(ended)
 }

@@ -73,13 +73,19 @@ async fn link(
         .parent_link_by_hash(&link_token_hash(token))
         .await?
         .ok_or_else(unknown)?;
+    // a revoked (or replaced) link answers as one that never was
+    if row.revoked_at.is_some() {
+        return Err(unknown());
+    }
     if row.expires_at <= now() {
         return Err(ServiceError::Gone {
             code: "link-expired",
             detail: "this link has expired; ask the childcare organisation for a new one".into(),
         });
     }
-    if row.kind != kind {
+    // once decided, an invitation is its holder's overview until it expires
+    let decided_invitation = row.kind == "invitation" && row.used_at.is_some();
+    if row.kind != kind && !(kind == "standing" && decided_invitation) {
         return Err(ServiceError::Forbidden {
             code: "link-not-for-this",
             detail: "this link does not give access to this page".into(),

@@ -75,6 +75,7 @@ pub struct OrganizationView {
     pub name: String,
     pub kind: String,
     pub created_at: DateTime<Utc>,
+    pub active: bool,
 }
 
 impl From<OrganizationRow> for OrganizationView {
@@ -84,6 +85,7 @@ impl From<OrganizationRow> for OrganizationView {
             name: r.name,
             kind: r.kind,
             created_at: r.created_at,
+            active: r.active,
         }
     }
 }
@@ -105,6 +107,7 @@ pub async fn create_organization(
         name: body.name.trim().to_string(),
         kind: body.kind.as_str().to_string(),
         created_at: now(),
+        active: true,
     };
     state.store.create_organization(&row).await?;
     Ok(CreatedId::new(row.id))
@@ -179,6 +182,7 @@ pub struct LocationView {
     pub region_code: Option<String>,
     pub lrk_number: Option<String>,
     pub created_at: DateTime<Utc>,
+    pub active: bool,
 }
 
 async fn location_view(state: &Ctx, r: LocationRow) -> Result<LocationView, ServiceError> {
@@ -195,6 +199,7 @@ async fn location_view(state: &Ctx, r: LocationRow) -> Result<LocationView, Serv
         region_code,
         lrk_number: r.lrk_number,
         created_at: r.created_at,
+        active: r.active,
     })
 }
 
@@ -210,6 +215,9 @@ pub async fn create_location(
     require_admin(p)?;
     let org = organization(state, p, org_id).await?;
     let kind: OrganizationKind = org.kind.parse().map_err(ServiceError::internal)?;
+    if !org.active {
+        return Err(ServiceError::conflict("inactive", "the organisation is no longer active"));
+    }
     let mut v = Validation::new();
     validate_location(
         &mut v,
@@ -234,6 +242,7 @@ pub async fn create_location(
         municipality_code: body.municipality_code.to_string(),
         lrk_number: body.lrk_number,
         created_at: now(),
+        active: true,
     };
     state.store.create_location(&row).await?;
     Ok(CreatedLocation {
@@ -290,6 +299,7 @@ pub struct GroupView {
     pub id: Uuid,
     pub location_id: Uuid,
     pub name: String,
+    pub active: bool,
 }
 
 /// Adds a group (*groep*) to a location.
@@ -303,6 +313,9 @@ pub async fn create_group(
     let p = caller.principal()?;
     require_admin(p)?;
     let loc = location(state, p, location_id).await?;
+    if !loc.active {
+        return Err(ServiceError::conflict("inactive", "the location is no longer active"));
+    }
     let mut v = Validation::new();
     v.text("name", &body.name, 100);
     v.finish().map_err(ServiceError::validation)?;
@@ -311,6 +324,7 @@ pub async fn create_group(
         location_id: loc.id,
         name: body.name.trim().to_string(),
         created_at: now(),
+        active: true,
     };
     state.store.create_group(&row).await.map_err(|e| match e {
         crate::store::StoreError::AlreadyExists => {
@@ -333,11 +347,7 @@ pub async fn list_groups(
     let rows = state.store.list_groups(loc.id).await?;
     Ok(rows
         .into_iter()
-        .map(|g| GroupView {
-            id: g.id,
-            location_id: g.location_id,
-            name: g.name,
-        })
+        .map(group_view)
         .collect())
 }
 
@@ -414,6 +424,9 @@ pub async fn create_staff(
     body.expertise.dedup();
     body.region_codes.sort();
     body.region_codes.dedup();
+    if !org.active {
+        return Err(ServiceError::conflict("inactive", "the organisation is no longer active"));
+    }
     let mut v = Validation::new();
     validate_staff(
         &mut v,
@@ -481,7 +494,7 @@ pub async fn list_staff(
     state: &Ctx,
     caller: &Caller,
     org_id: Uuid,
-    q: ListParams,
+    q: StaffListParams,
 ) -> ServiceResult<PageOf<StaffView>> {
     let p = caller.principal()?;
     if !(p.has(Role::Admin) || (p.has(Role::Integration) && p.organization_id == Some(org_id))) {
@@ -489,7 +502,12 @@ pub async fn list_staff(
     }
     organization(state, p, org_id).await?;
     let page = page(q.limit, q.cursor.as_deref())?;
-    let rows = state.store.list_staff(org_id, page).await?;
+    let filter = crate::store::StaffFilter {
+        role: q.role.map(|r| r.as_str().to_string()),
+        region_code: q.region.map(String::from),
+        active: q.active,
+    };
+    let rows = state.store.list_staff(org_id, &filter, page).await?;
     Ok(page_of(rows, page.limit, |r| r.staff.id, StaffView::from))
 }
 
@@ -606,4 +624,348 @@ pub async fn get_region(
         municipalities,
         on,
     })
+}
+
+// ---------------------------------------------------------------- the first week's changes
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct StaffListParams {
+    /// Page size, 1 to 200 (default 50).
+    pub limit: Option<u32>,
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+    /// Only this role.
+    pub role: Option<StaffRole>,
+    /// Only staff serving this region.
+    #[param(value_type = Option<String>)]
+    pub region: Option<RegionCode>,
+    /// Only active (`true`) or only deactivated (`false`) staff.
+    pub active: Option<bool>,
+}
+
+/// A change to a staff record: only the fields given change; the rules for the role hold for
+/// the result (a specialist keeps expertise, regions and a capacity).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StaffChange {
+    pub name: Option<String>,
+    /// Specialists: open consultations at most, offers included (not below what they hold now).
+    pub capacity: Option<i64>,
+    pub expertise: Option<Vec<ConcernDomain>>,
+    #[schema(value_type = Option<Vec<String>>)]
+    pub region_codes: Option<Vec<RegionCode>>,
+    pub location_ids: Option<Vec<Uuid>>,
+}
+
+fn staff_of(state_staff: Option<StaffRecord>) -> ServiceResult<StaffRecord> {
+    state_staff.ok_or_else(|| ServiceError::not_found("staff"))
+}
+
+/// Changes a staff member's name, capacity, expertise, regions or locations (admin).
+#[tracing::instrument(skip_all)]
+pub async fn update_staff(
+    state: &Ctx,
+    caller: &Caller,
+    id: Uuid,
+    body: StaffChange,
+) -> ServiceResult<StaffView> {
+    let p = caller.principal()?;
+    require_admin(p)?;
+    let mut record = staff_of(state.store.get_staff(id).await?)?;
+    let org = organization(state, p, record.staff.organization_id).await?;
+    let org_kind: OrganizationKind = org.kind.parse().map_err(ServiceError::internal)?;
+    let role: StaffRole = record.staff.role.parse().map_err(ServiceError::internal)?;
+    if let Some(name) = &body.name {
+        record.staff.name = name.trim().to_string();
+    }
+    if body.capacity.is_some() {
+        record.staff.capacity = body.capacity;
+    }
+    let mut expertise: Vec<ConcernDomain> = match body.expertise {
+        Some(e) => e,
+        None => record.expertise.iter().filter_map(|e| e.parse().ok()).collect(),
+    };
+    expertise.sort();
+    expertise.dedup();
+    let mut regions: Vec<RegionCode> = match body.region_codes {
+        Some(r) => r,
+        None => record.region_codes.iter().filter_map(|r| r.parse().ok()).collect(),
+    };
+    regions.sort();
+    regions.dedup();
+    let mut locations = body.location_ids.unwrap_or_else(|| record.location_ids.clone());
+    locations.sort();
+    locations.dedup();
+    let mut v = Validation::new();
+    validate_staff(
+        &mut v,
+        &StaffShape {
+            role,
+            org_kind,
+            subject: &record.staff.subject,
+            name: &record.staff.name,
+            location_count: locations.len(),
+            expertise: &expertise,
+            region_count: regions.len(),
+            capacity: record.staff.capacity,
+        },
+    );
+    for (i, l) in locations.iter().enumerate() {
+        let ok = matches!(state.store.get_location(*l).await?, Some(x) if x.organization_id == org.id && x.active);
+        v.check(ok, &format!("location_ids[{i}]"), "not an active location of this organisation");
+    }
+    for (i, code) in regions.iter().enumerate() {
+        let ok = state.store.get_region(code.as_str()).await?.is_some();
+        v.check(ok, &format!("region_codes[{i}]"), "unknown region");
+    }
+    v.finish().map_err(ServiceError::validation)?;
+    record.location_ids = locations;
+    record.region_codes = regions.into_iter().map(String::from).collect();
+    record.expertise = expertise.iter().map(|e| e.as_str().to_string()).collect();
+    state.store.update_staff(&record).await.map_err(|e| match e {
+        crate::store::StoreError::CheckViolation => ServiceError::field(
+            "capacity",
+            "lower than the requests the specialist holds now; let those end first",
+        ),
+        e => e.into(),
+    })?;
+    Ok(staff_of(state.store.get_staff(id).await?)?.into())
+}
+
+/// What deactivating a staff member did with the requests they held.
+#[derive(Serialize, ToSchema)]
+pub struct Deactivated {
+    pub staff: StaffView,
+    /// Offers moved on to the next specialist (or the queue).
+    pub rerouted: Vec<Uuid>,
+    /// Accepted requests now in the region's coordinator queue.
+    pub unassigned: Vec<Uuid>,
+}
+
+/// A staff member left (admin): their tokens are refused from now on, their offers move on at
+/// once, the requests they had accepted go to the region's coordinator queue with a reason.
+#[tracing::instrument(skip_all)]
+pub async fn deactivate_staff(
+    state: &Ctx,
+    caller: &Caller,
+    id: Uuid,
+) -> ServiceResult<Deactivated> {
+    let p = caller.principal()?;
+    require_admin(p)?;
+    let record = staff_of(state.store.get_staff(id).await?)?;
+    match state.store.deactivate_staff(id).await {
+        Ok(()) => {}
+        Err(crate::store::StoreError::NotApplicable) => {
+            return Err(ServiceError::conflict("inactive", "the staff member is deactivated already"))
+        }
+        Err(e) => return Err(e.into()),
+    }
+    let mut out = Deactivated {
+        staff: staff_of(state.store.get_staff(id).await?)?.into(),
+        rerouted: Vec::new(),
+        unassigned: Vec::new(),
+    };
+    if record.staff.role != Role::Specialist.as_str() {
+        return Ok(out);
+    }
+    let actor = p.audit_actor(Role::Admin);
+    let filter = crate::store::ConsultationFilter {
+        staff_id: Some(id),
+        limit: 10_000,
+        ..Default::default()
+    };
+    for row in state.store.list_consultations(&filter).await? {
+        let status: crate::domain::consultation::ConsultationStatus =
+            row.status.parse().map_err(ServiceError::internal)?;
+        if crate::domain::consultation::slot_holder(
+            status,
+            row.held_from.as_deref().and_then(|h| h.parse().ok()),
+            row.offered_to,
+            row.assigned_to,
+        ) != Some(id)
+        {
+            continue;
+        }
+        let offered = status == crate::domain::consultation::ConsultationStatus::Offered;
+        super::consultations::hand_back(state, &row, &actor).await?;
+        if offered {
+            out.rerouted.push(row.id);
+        } else {
+            out.unassigned.push(row.id);
+        }
+    }
+    Ok(out)
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OrganizationChange {
+    pub name: Option<String>,
+}
+
+/// Renames an organisation (admin).
+#[tracing::instrument(skip_all)]
+pub async fn update_organization(
+    state: &Ctx,
+    caller: &Caller,
+    id: Uuid,
+    body: OrganizationChange,
+) -> ServiceResult<OrganizationView> {
+    let p = caller.principal()?;
+    require_admin(p)?;
+    let mut org = organization(state, p, id).await?;
+    if let Some(name) = &body.name {
+        let mut v = Validation::new();
+        v.text("name", name, 200);
+        v.finish().map_err(ServiceError::validation)?;
+        org.name = name.trim().to_string();
+    }
+    state.store.update_organization(&org).await?;
+    Ok(org.into())
+}
+
+/// Marks an organisation inactive (admin): no new locations, children or staff there.
+#[tracing::instrument(skip_all)]
+pub async fn deactivate_organization(
+    state: &Ctx,
+    caller: &Caller,
+    id: Uuid,
+) -> ServiceResult<OrganizationView> {
+    let p = caller.principal()?;
+    require_admin(p)?;
+    let mut org = organization(state, p, id).await?;
+    org.active = false;
+    state.store.update_organization(&org).await?;
+    Ok(org.into())
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LocationChange {
+    pub name: Option<String>,
+    /// Registration number in the Landelijk Register Kinderopvang (nine digits).
+    pub lrk_number: Option<String>,
+    /// The municipality; the location's youth-care region follows from it again.
+    #[schema(value_type = Option<String>, example = "GM0344")]
+    pub municipality_code: Option<MunicipalityCode>,
+}
+
+/// Changes a location (admin); a new municipality gives it the region of that municipality.
+#[tracing::instrument(skip_all)]
+pub async fn update_location(
+    state: &Ctx,
+    caller: &Caller,
+    id: Uuid,
+    body: LocationChange,
+) -> ServiceResult<LocationView> {
+    let p = caller.principal()?;
+    require_admin(p)?;
+    let mut row = location(state, p, id).await?;
+    let org = organization(state, p, row.organization_id).await?;
+    let kind: OrganizationKind = org.kind.parse().map_err(ServiceError::internal)?;
+    let location_type: LocationType = row.location_type.parse().map_err(ServiceError::internal)?;
+    if let Some(n) = &body.name {
+        row.name = n.trim().to_string();
+    }
+    if body.lrk_number.is_some() {
+        row.lrk_number = body.lrk_number.clone();
+    }
+    let mut v = Validation::new();
+    validate_location(&mut v, kind, &row.name, row.lrk_number.as_deref(), location_type);
+    if let Some(m) = &body.municipality_code {
+        let region = state.store.region_of(m.as_str(), dutch_date(now())).await?;
+        v.check(
+            region.is_some(),
+            "municipality_code",
+            "no youth-care region is known for this municipality today; import the region table first",
+        );
+        row.municipality_code = m.to_string();
+    }
+    v.finish().map_err(ServiceError::validation)?;
+    state.store.update_location(&row).await?;
+    location_view(state, row).await
+}
+
+/// Marks a location inactive (admin): no new children or groups there.
+#[tracing::instrument(skip_all)]
+pub async fn deactivate_location(
+    state: &Ctx,
+    caller: &Caller,
+    id: Uuid,
+) -> ServiceResult<LocationView> {
+    let p = caller.principal()?;
+    require_admin(p)?;
+    let mut row = location(state, p, id).await?;
+    row.active = false;
+    state.store.update_location(&row).await?;
+    location_view(state, row).await
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GroupChange {
+    pub name: Option<String>,
+}
+
+async fn group(state: &Ctx, p: &Principal, id: Uuid) -> ServiceResult<GroupRow> {
+    let g = state
+        .store
+        .get_group(id)
+        .await?
+        .ok_or_else(|| ServiceError::not_found("group"))?;
+    location(state, p, g.location_id)
+        .await
+        .map_err(|_| ServiceError::not_found("group"))?;
+    Ok(g)
+}
+
+fn group_view(g: GroupRow) -> GroupView {
+    GroupView {
+        id: g.id,
+        location_id: g.location_id,
+        name: g.name,
+        active: g.active,
+    }
+}
+
+/// Renames a group (admin).
+#[tracing::instrument(skip_all)]
+pub async fn update_group(
+    state: &Ctx,
+    caller: &Caller,
+    id: Uuid,
+    body: GroupChange,
+) -> ServiceResult<GroupView> {
+    let p = caller.principal()?;
+    require_admin(p)?;
+    let mut g = group(state, p, id).await?;
+    if let Some(name) = &body.name {
+        let mut v = Validation::new();
+        v.text("name", name, 100);
+        v.finish().map_err(ServiceError::validation)?;
+        g.name = name.trim().to_string();
+    }
+    state.store.update_group(&g).await.map_err(|e| match e {
+        crate::store::StoreError::AlreadyExists => {
+            ServiceError::conflict("duplicate", "the location already has a group of this name")
+        }
+        e => e.into(),
+    })?;
+    Ok(group_view(g))
+}
+
+/// Marks a group inactive (admin): no child is placed in it any more.
+#[tracing::instrument(skip_all)]
+pub async fn deactivate_group(
+    state: &Ctx,
+    caller: &Caller,
+    id: Uuid,
+) -> ServiceResult<GroupView> {
+    let p = caller.principal()?;
+    require_admin(p)?;
+    let mut g = group(state, p, id).await?;
+    g.active = false;
+    state.store.update_group(&g).await?;
+    Ok(group_view(g))
 }

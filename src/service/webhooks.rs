@@ -49,6 +49,8 @@ pub struct EndpointView {
     pub status: String,
     pub disabled_reason: Option<String>,
     pub created_at: DateTime<Utc>,
+    /// After a rotation: until when the previous secret still signs beside the new one.
+    pub previous_secret_valid_until: Option<DateTime<Utc>>,
 }
 
 impl From<WebhookEndpointRow> for EndpointView {
@@ -62,6 +64,7 @@ impl From<WebhookEndpointRow> for EndpointView {
             status: e.status,
             disabled_reason: e.disabled_reason,
             created_at: e.created_at,
+            previous_secret_valid_until: e.previous_valid_until.filter(|until| *until > now()),
         }
     }
 }
@@ -80,22 +83,8 @@ pub async fn create_endpoint(
         return Err(ServiceError::not_found("organization"));
     }
     let mut v = Validation::new();
-    if let Err(why) = state.config.webhook_policy().check_url(&body.url) {
-        v.add("url", why);
-    }
-    v.check(body.url.len() <= 2000, "url", "at most 2000 characters");
-    v.check(
-        !body.events.is_empty() && body.events.len() <= 50,
-        "events",
-        "name 1 to 50 event types, or *",
-    );
-    for (i, e) in body.events.iter().enumerate() {
-        v.check(
-            valid_pattern(e),
-            &format!("events[{i}]"),
-            "not an event type of this gateway",
-        );
-    }
+    check_url(state, &mut v, &body.url);
+    check_events(&mut v, &body.events);
     v.finish().map_err(ServiceError::validation)?;
     let (stored, given) = new_secret(body.signing);
     let row = WebhookEndpointRow {
@@ -108,21 +97,180 @@ pub async fn create_endpoint(
         status: "active".into(),
         disabled_reason: None,
         created_at: now(),
+        previous_secret: None,
+        previous_valid_until: None,
     };
     state.store.create_endpoint(&row).await?;
-    let created = match body.signing {
-        Signing::Hmac => CreatedEndpoint {
-            id: row.id,
-            secret: Some(given),
-            public_key: None,
-        },
-        Signing::Ed25519 => CreatedEndpoint {
-            id: row.id,
-            secret: None,
-            public_key: Some(given),
-        },
-    };
-    Ok(created)
+    Ok(CreatedEndpoint::new(row.id, body.signing, given))
+}
+
+impl CreatedEndpoint {
+    fn new(id: Uuid, signing: Signing, given: String) -> Self {
+        match signing {
+            Signing::Hmac => Self {
+                id,
+                secret: Some(given),
+                public_key: None,
+            },
+            Signing::Ed25519 => Self {
+                id,
+                secret: None,
+                public_key: Some(given),
+            },
+        }
+    }
+}
+
+fn check_url(state: &Ctx, v: &mut Validation, url: &str) {
+    if let Err(why) = state.config.webhook_policy().check_url(url) {
+        v.add("url", why);
+    }
+    v.check(url.len() <= 2000, "url", "at most 2000 characters");
+}
+
+fn check_events(v: &mut Validation, events: &[String]) {
+    v.check(
+        !events.is_empty() && events.len() <= 50,
+        "events",
+        "name 1 to 50 event types, or *",
+    );
+    for (i, e) in events.iter().enumerate() {
+        v.check(
+            valid_pattern(e),
+            &format!("events[{i}]"),
+            "not an event type of this gateway",
+        );
+    }
+}
+
+/// The endpoint, if the caller may manage it; otherwise "not found", as for an id that does
+/// not exist.
+async fn managed_endpoint(state: &Ctx, caller: &Caller, id: Uuid) -> ServiceResult<WebhookEndpointRow> {
+    let p = caller.principal()?;
+    match state.store.get_endpoint(id).await? {
+        Some(e) if may_manage(p, e.organization_id) => Ok(e),
+        _ => Err(ServiceError::not_found("endpoint")),
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum EndpointStatus {
+    Active,
+    Disabled,
+}
+
+/// A change to an endpoint: what is given changes, the rest stays.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EndpointChange {
+    pub url: Option<String>,
+    pub events: Option<Vec<String>>,
+    /// `disabled` stops deliveries (pending ones fail and can be redelivered); `active` resumes.
+    pub status: Option<EndpointStatus>,
+}
+
+/// Changes an endpoint's url, events or status.
+#[tracing::instrument(skip_all)]
+pub async fn update_endpoint(
+    state: &Ctx,
+    caller: &Caller,
+    id: Uuid,
+    change: EndpointChange,
+) -> ServiceResult<EndpointView> {
+    let mut row = managed_endpoint(state, caller, id).await?;
+    let mut v = Validation::new();
+    if let Some(url) = &change.url {
+        check_url(state, &mut v, url);
+    }
+    if let Some(events) = &change.events {
+        check_events(&mut v, events);
+    }
+    v.check(
+        change.url.is_some() || change.events.is_some() || change.status.is_some(),
+        "body",
+        "name at least one of url, events, status",
+    );
+    v.finish().map_err(ServiceError::validation)?;
+    if let Some(url) = change.url {
+        row.url = url.trim().into();
+    }
+    if let Some(events) = change.events {
+        row.events = serde_json::to_string(&events).unwrap_or_default();
+    }
+    match change.status {
+        Some(EndpointStatus::Active) => {
+            row.status = "active".into();
+            row.disabled_reason = None;
+        }
+        Some(EndpointStatus::Disabled) if row.status == "active" => {
+            row.status = "disabled".into();
+            row.disabled_reason = Some("disabled by the organisation".into());
+        }
+        _ => {}
+    }
+    state.store.update_endpoint(&row).await?;
+    Ok(row.into())
+}
+
+/// Removes an endpoint, its deliveries and their attempts.
+#[tracing::instrument(skip_all)]
+pub async fn delete_endpoint(state: &Ctx, caller: &Caller, id: Uuid) -> ServiceResult<()> {
+    let row = managed_endpoint(state, caller, id).await?;
+    state.store.delete_endpoint(row.id).await?;
+    Ok(())
+}
+
+/// The longest a rotated-out secret keeps signing: a week.
+pub const MAX_OVERLAP_HOURS: u32 = 168;
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Rotation {
+    /// How long the previous secret keeps signing beside the new one (0–168 hours, default 24).
+    /// 0 ends it at once, e.g. when the secret leaked.
+    pub overlap_hours: Option<u32>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct RotatedEndpoint {
+    #[serde(flatten)]
+    pub endpoint: CreatedEndpoint,
+    /// Until then every message carries a signature by the previous secret too.
+    pub previous_secret_valid_until: Option<DateTime<Utc>>,
+}
+
+/// Gives the endpoint a new secret (or key pair); the previous one signs beside it during the
+/// overlap, so the receiver can switch without missing a message.
+#[tracing::instrument(skip_all)]
+pub async fn rotate_secret(
+    state: &Ctx,
+    caller: &Caller,
+    id: Uuid,
+    rotation: Rotation,
+) -> ServiceResult<RotatedEndpoint> {
+    let mut row = managed_endpoint(state, caller, id).await?;
+    let hours = rotation.overlap_hours.unwrap_or(24);
+    if hours > MAX_OVERLAP_HOURS {
+        return Err(ServiceError::validation(vec![crate::domain::FieldError::new(
+            "overlap_hours",
+            "at most 168 hours (a week)",
+        )]));
+    }
+    let signing: Signing = row
+        .signing
+        .parse()
+        .map_err(|_| ServiceError::Internal("unknown signing scheme".into()))?;
+    let (stored, given) = new_secret(signing);
+    let until = (hours > 0).then(|| now() + chrono::Duration::hours(hours.into()));
+    let previous = std::mem::replace(&mut row.secret, stored);
+    row.previous_secret = until.map(|_| previous);
+    row.previous_valid_until = until;
+    state.store.update_endpoint(&row).await?;
+    Ok(RotatedEndpoint {
+        endpoint: CreatedEndpoint::new(row.id, signing, given),
+        previous_secret_valid_until: until,
+    })
 }
 
 /// The organisation's endpoints (without secrets).

@@ -89,6 +89,15 @@ pub struct OrganizationRow {
     pub name: String,
     pub kind: String,
     pub created_at: DateTime<Utc>,
+    pub active: bool,
+}
+
+/// Which staff of an organisation to list.
+#[derive(Debug, Clone, Default)]
+pub struct StaffFilter {
+    pub role: Option<String>,
+    pub region_code: Option<String>,
+    pub active: Option<bool>,
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -101,6 +110,7 @@ pub struct LocationRow {
     pub municipality_code: String,
     pub lrk_number: Option<String>,
     pub created_at: DateTime<Utc>,
+    pub active: bool,
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -109,6 +119,7 @@ pub struct GroupRow {
     pub location_id: Uuid,
     pub name: String,
     pub created_at: DateTime<Utc>,
+    pub active: bool,
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -146,6 +157,8 @@ pub struct ChildRow {
     pub updated_at: DateTime<Utc>,
     /// The current mentor, if any (joined in on reads).
     pub mentor_staff_id: Option<Uuid>,
+    /// The day the child left the childcare (retention counts from it).
+    pub left_on: Option<NaiveDate>,
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -256,6 +269,8 @@ pub struct ParentLinkRow {
     pub created_by_subject: String,
     pub created_by_organization_id: Option<Uuid>,
     pub created_at: DateTime<Utc>,
+    /// Revoked by staff, or replaced by a newer invitation: then it opens nothing.
+    pub revoked_at: Option<DateTime<Utc>>,
 }
 
 /// The Meldcode report; `reason`, `consulted` and `weighing` are sealed.
@@ -416,6 +431,8 @@ pub struct PurgeReport {
     pub audit_entries: u64,
     /// Children destroyed early on request.
     pub children_destroyed: u64,
+    /// Records of children who left, past their period.
+    pub children_left: u64,
 }
 
 /// A sealed value somewhere in the database (for re-encryption).
@@ -450,6 +467,28 @@ pub struct RoutingDecisionRow {
     pub reason: String,
     /// JSON: every candidate with its verdict.
     pub considered: String,
+}
+
+/// A message between the mentor and the specialist about a request; the text is sealed.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct MessageRow {
+    pub id: Uuid,
+    pub consultation_id: Uuid,
+    pub child_id: Uuid,
+    pub author_role: String,
+    pub author_subject: String,
+    pub author_staff_id: Option<Uuid>,
+    pub body_sealed: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A webhook message to put in the outbox with a change, for these organisations' endpoints
+/// (decided by the workflow; the store only writes it).
+#[derive(Debug, Clone)]
+pub struct OutboxEvent {
+    pub event_type: String,
+    pub data: serde_json::Value,
+    pub organizations: Vec<Uuid>,
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -531,6 +570,7 @@ pub struct ConsultationChange {
 #[derive(Debug, Clone, Default)]
 pub struct ConsultationFilter {
     pub organization_id: Option<Uuid>,
+    pub child_id: Option<Uuid>,
     pub location_ids: Option<Vec<Uuid>>,
     pub staff_id: Option<Uuid>,
     pub region_codes: Option<Vec<String>>,
@@ -551,6 +591,10 @@ pub struct WebhookEndpointRow {
     pub status: String,
     pub disabled_reason: Option<String>,
     pub created_at: DateTime<Utc>,
+    /// After a rotation: the secret (or key) before it, which still signs beside the new one
+    /// until `previous_valid_until`, so receivers can switch without losing a message.
+    pub previous_secret: Option<String>,
+    pub previous_valid_until: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -575,6 +619,22 @@ pub struct DeliveryJob {
     pub url: String,
     pub signing: String,
     pub secret: String,
+    pub previous_secret: Option<String>,
+    pub previous_valid_until: Option<DateTime<Utc>>,
+}
+
+impl DeliveryJob {
+    /// The secrets that sign a message sent at `at`: the current one, and the previous one while
+    /// a rotation's overlap lasts.
+    pub fn signing_secrets(&self, at: DateTime<Utc>) -> Vec<&str> {
+        let mut secrets = vec![self.secret.as_str()];
+        if let (Some(previous), Some(until)) = (&self.previous_secret, self.previous_valid_until) {
+            if at < until {
+                secrets.push(previous);
+            }
+        }
+        secrets
+    }
 }
 
 /// How one attempt ended.
@@ -662,7 +722,21 @@ pub trait RegistryStore: Send + Sync {
 
     async fn create_staff(&self, record: &StaffRecord) -> StoreResult<()>;
     async fn get_staff(&self, id: Uuid) -> StoreResult<Option<StaffRecord>>;
-    async fn list_staff(&self, organization_id: Uuid, page: Page) -> StoreResult<Vec<StaffRecord>>;
+    async fn list_staff(
+        &self,
+        organization_id: Uuid,
+        filter: &StaffFilter,
+        page: Page,
+    ) -> StoreResult<Vec<StaffRecord>>;
+    /// Replaces a staff record's name, capacity and links ([`StoreError::CheckViolation`] when
+    /// the capacity would fall below the requests the specialist holds).
+    async fn update_staff(&self, record: &StaffRecord) -> StoreResult<()>;
+    /// Marks a staff member as left: no token of theirs is taken from now, no request offered.
+    async fn deactivate_staff(&self, id: Uuid) -> StoreResult<()>;
+    /// Renames an organisation, or marks it inactive.
+    async fn update_organization(&self, row: &OrganizationRow) -> StoreResult<()>;
+    async fn update_location(&self, row: &LocationRow) -> StoreResult<()>;
+    async fn update_group(&self, row: &GroupRow) -> StoreResult<()>;
     /// The youth-care organisations with active specialists or coordinators serving the region
     /// (what a region-wide consent given now covers).
     async fn organizations_serving_region(&self, region_code: &str) -> StoreResult<Vec<Uuid>>;
@@ -695,6 +769,27 @@ pub trait ChildStore: Send + Sync {
     ) -> StoreResult<i64>;
     async fn mentor_history(&self, child_id: Uuid) -> StoreResult<Vec<MentorAssignmentRow>>;
     async fn add_guardian(&self, row: &GuardianRow, audit: &AuditRecord) -> StoreResult<()>;
+    /// Replaces a guardian's fields (authority, source, contact).
+    async fn update_guardian(&self, row: &GuardianRow, audit: &AuditRecord) -> StoreResult<()>;
+    /// Replaces the child's own fields if it is still at `expected_version` ([`StoreError::Stale`]
+    /// otherwise); with `end_mentor`, the current mentor assignment ends (a move to a location the
+    /// mentor does not work at). Returns the new version.
+    async fn update_child(
+        &self,
+        row: &ChildRow,
+        expected_version: i64,
+        end_mentor: bool,
+        audit: &AuditRecord,
+    ) -> StoreResult<i64>;
+    /// Records the day the child left and revokes its parent links; [`StoreError::NotApplicable`]
+    /// when it left already.
+    async fn child_left(
+        &self,
+        child_id: Uuid,
+        left_on: NaiveDate,
+        at: DateTime<Utc>,
+        audit: &AuditRecord,
+    ) -> StoreResult<()>;
     async fn list_guardians(&self, child_id: Uuid) -> StoreResult<Vec<GuardianRow>>;
 }
 
@@ -724,8 +819,24 @@ pub trait ConsentStore: Send + Sync {
         audit: &AuditRecord,
     ) -> StoreResult<()>;
 
-    async fn create_parent_link(&self, row: &ParentLinkRow, audit: &AuditRecord)
-        -> StoreResult<()>;
+    /// Stores a link; with `replace`, the holder's open invitations for the same purpose are
+    /// revoked in the same transaction (a new invitation replaces the open one).
+    async fn create_parent_link(
+        &self,
+        row: &ParentLinkRow,
+        replace: bool,
+        audit: &AuditRecord,
+    ) -> StoreResult<()>;
+    /// Every link of a child, newest first.
+    async fn links_of_child(&self, child_id: Uuid) -> StoreResult<Vec<ParentLinkRow>>;
+    async fn get_parent_link(&self, id: Uuid) -> StoreResult<Option<ParentLinkRow>>;
+    /// Revokes a link; [`StoreError::NotApplicable`] when it was revoked already.
+    async fn revoke_parent_link(
+        &self,
+        id: Uuid,
+        at: DateTime<Utc>,
+        audit: &AuditRecord,
+    ) -> StoreResult<()>;
     async fn parent_link_by_hash(&self, token_hash: &str) -> StoreResult<Option<ParentLinkRow>>;
     /// Uses an invitation once: records the parent's decision with it, or
     /// [`StoreError::NotApplicable`] when the link was used already.
@@ -777,6 +888,15 @@ pub trait ConsultationStore: Send + Sync {
         change: &ConsultationChange,
     ) -> StoreResult<ConsultationRow>;
     async fn declines(&self, consultation_id: Uuid) -> StoreResult<Vec<DeclineRow>>;
+    /// Adds a message to a request's thread with its access-log entry and webhook message.
+    async fn add_message(
+        &self,
+        row: &MessageRow,
+        event: &OutboxEvent,
+        audit: &AuditRecord,
+    ) -> StoreResult<()>;
+    /// A request's thread, oldest first.
+    async fn messages_of(&self, consultation_id: Uuid) -> StoreResult<Vec<MessageRow>>;
     async fn routing_decisions(
         &self,
         consultation_id: Uuid,
@@ -964,6 +1084,11 @@ pub trait WebhookStore: Send + Sync {
     async fn create_endpoint(&self, row: &WebhookEndpointRow) -> StoreResult<()>;
     async fn get_endpoint(&self, id: Uuid) -> StoreResult<Option<WebhookEndpointRow>>;
     async fn list_endpoints(&self, organization_id: Uuid) -> StoreResult<Vec<WebhookEndpointRow>>;
+    /// Writes an endpoint's url, events, status and secrets. When it stops being active, its
+    /// pending deliveries fail (they can be sent again with a redelivery).
+    async fn update_endpoint(&self, row: &WebhookEndpointRow) -> StoreResult<()>;
+    /// Removes an endpoint with its deliveries and their attempts; the messages stay.
+    async fn delete_endpoint(&self, id: Uuid) -> StoreResult<()>;
     async fn get_message(&self, id: Uuid) -> StoreResult<Option<WebhookMessageRow>>;
     /// Leases up to `limit` due deliveries to `owner` until `lease_until` (expired leases of
     /// crashed relays included), at most `per_endpoint` in flight to one endpoint counting those

@@ -37,6 +37,7 @@ pub const EVENT_TYPES: &[&str] = &[
     "consultation.rejected",
     "consultation.cancelled",
     "consultation.completed",
+    "consultation.message",
     "consent.withdrawn",
 ];
 
@@ -47,6 +48,15 @@ pub fn consultation_event_data(consultation_id: uuid::Uuid, status: &str) -> ser
         "consultation_id": consultation_id,
         "status": status,
         "link": format!("/api/v1/consultations/{consultation_id}"),
+    })
+}
+
+/// The data of a new message in a request's thread: ids and a link, never the text.
+pub fn message_event_data(consultation_id: uuid::Uuid, message_id: uuid::Uuid) -> serde_json::Value {
+    serde_json::json!({
+        "consultation_id": consultation_id,
+        "message_id": message_id,
+        "link": format!("/api/v1/consultations/{consultation_id}/messages"),
     })
 }
 

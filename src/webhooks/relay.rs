@@ -275,10 +275,17 @@ impl Relay {
             &job.data,
             &self.settings.base_url,
         );
-        let timestamp = chrono::Utc::now().timestamp();
+        let sent_at = chrono::Utc::now();
+        let timestamp = sent_at.timestamp();
         let msg_id = format!("msg_{}", job.message_id.simple());
-        let signature = sign(&job.signing, &job.secret, &msg_id, timestamp, &payload)
-            .map_err(|e| e.to_string())?;
+        // during a rotation's overlap both secrets sign; receivers accept either signature
+        let signature = job
+            .signing_secrets(sent_at)
+            .into_iter()
+            .map(|secret| sign(&job.signing, secret, &msg_id, timestamp, &payload))
+            .collect::<anyhow::Result<Vec<_>>>()
+            .map_err(|e| e.to_string())?
+            .join(" ");
         let res = self
             .http
             .post(url)

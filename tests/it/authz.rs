@@ -108,6 +108,21 @@ fn body_for(method: &str, path: &str, v: &Victim, spec_other: &str) -> Option<Va
             json!({"url": "https://evil.example/hook", "events": ["*"], "signing": "hmac"})
         }
         "/regions/import" => Value::String(REGIONS_CSV.into()),
+        "/children/{id}" => json!({"given_name": "Aanvaller"}),
+        "/children/{id}/guardians/{guardian_id}" => json!({"name": "Aanvaller"}),
+        "/children/{id}/leave" => json!({"left_on": "2026-01-01"}),
+        "/consultations/{id}/messages" => json!({"text": "aanvaller"}),
+        "/groups/{id}" | "/organizations/{org}" | "/locations/{id}" => {
+            json!({"name": "Aanvallers"})
+        }
+        "/staff/{id}" => json!({"name": "Aanvaller"}),
+        "/groups/{id}/deactivate"
+        | "/locations/{id}/deactivate"
+        | "/organizations/{org}/deactivate"
+        | "/staff/{id}/deactivate"
+        | "/parent-links/{id}/revoke" => json!({}),
+        "/webhook-endpoints/{id}" => json!({"status": "disabled"}),
+        "/webhook-endpoints/{id}/rotate-secret" => json!({"overlap_hours": 1}),
         _ => panic!("the sweep has no request body for {method} {path}: add one"),
     })
 }
@@ -170,7 +185,7 @@ async fn call(app: &TestApp, method: &str, url: &str, token: &str, body: &Option
                 .body(csv.clone());
             Resp::from_response(req.send().await.unwrap()).await
         }
-        Some(b) if url.contains("/visits/") && method == "PUT" => {
+        Some(b) if method == "PUT" || method == "PATCH" => {
             let req = app
                 .client
                 .request(m, format!("{}{url}", app.base))
@@ -214,7 +229,7 @@ db_test!(
         let visit = app.post(&format!("/api/v1/consultations/{consultation}/visits"), &w.specialist_token, crate::specialist_work::visit("geheim-bezoek", false)).await.id();
         app.post(&format!("/api/v1/children/{}/veilig-thuis-reports", w.child_a1), t,
             json!({"legal_basis": "wmo_2015_art_5_2_6", "reason": "meldcode-reden", "consulted": "x", "weighing": "x"})).await.ok(201);
-        app.post(&format!("/api/v1/children/{}/parent-links", w.child_a1), t, json!({"guardian_id": c.eva})).await.ok(201);
+        let parent_link = app.post(&format!("/api/v1/children/{}/parent-links", w.child_a1), t, json!({"guardian_id": c.eva})).await.id();
         let endpoint = app.post(&format!("/api/v1/organizations/{}/webhook-endpoints", w.org_a), &admin,
             json!({"url": "https://partner-a.example/hook", "events": ["*"], "signing": "hmac"})).await.id();
         app.post("/api/v1/consultations", t, request(&c, "language")).await.ok(201);
@@ -265,6 +280,7 @@ db_test!(
             ("guardian", c.eva.to_string()),
             ("concern", c.concern.to_string()),
             ("youth", w.youth.to_string()),
+            ("parent_link", parent_link.to_string()),
         ]
         .into_iter()
         .collect();
@@ -356,4 +372,5 @@ const SWEPT_TABLES: &[&str] = &[
     "webhook_endpoints",
     "webhook_deliveries",
     "region_memberships",
+    "consultation_messages",
 ];

@@ -122,6 +122,84 @@ macro_rules! impl_children {
                 Ok(())
             }
 
+            async fn update_guardian(&self, row: &GuardianRow, audit: &AuditRecord) -> StoreResult<()> {
+                let mut tx = self.begin_write().await?;
+                sqlx::query(Self::LOCK_CHILD).bind(row.child_id).execute(&mut *tx).await?;
+                let done = sqlx::query(
+                    "UPDATE guardians SET name = $3, relationship = $4, has_parental_authority = $5, \
+                     authority_source = $6, email = $7, phone = $8 WHERE id = $1 AND child_id = $2",
+                )
+                .bind(row.id)
+                .bind(row.child_id)
+                .bind(&row.name)
+                .bind(&row.relationship)
+                .bind(row.has_parental_authority)
+                .bind(&row.authority_source)
+                .bind(&row.email)
+                .bind(&row.phone)
+                .execute(&mut *tx)
+                .await
+                .map_err(classify)?;
+                if done.rows_affected() == 0 {
+                    return Err(StoreError::NotFound);
+                }
+                Self::append_audit(&mut tx, std::slice::from_ref(audit)).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn update_child(&self, row: &ChildRow, expected_version: i64, end_mentor: bool, audit: &AuditRecord) -> StoreResult<i64> {
+                let mut tx = self.begin_write().await?;
+                let version: Option<i64> = sqlx::query_scalar(
+                    "UPDATE children SET given_name = $3, date_of_birth = $4, group_id = $5, location_id = $6, \
+                     version = version + 1, updated_at = $7 WHERE id = $1 AND version = $2 RETURNING version",
+                )
+                .bind(row.id)
+                .bind(expected_version)
+                .bind(&row.given_name)
+                .bind(row.date_of_birth)
+                .bind(row.group_id)
+                .bind(row.location_id)
+                .bind(row.updated_at)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(classify)?;
+                let Some(version) = version else { return Err(StoreError::Stale) };
+                if end_mentor {
+                    sqlx::query("UPDATE child_mentors SET ended_at = $2 WHERE child_id = $1 AND ended_at IS NULL")
+                        .bind(row.id)
+                        .bind(row.updated_at)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                Self::append_audit(&mut tx, std::slice::from_ref(audit)).await?;
+                tx.commit().await?;
+                Ok(version)
+            }
+
+            async fn child_left(&self, child_id: Uuid, left_on: NaiveDate, at: DateTime<Utc>, audit: &AuditRecord) -> StoreResult<()> {
+                let mut tx = self.begin_write().await?;
+                let done = sqlx::query(
+                    "UPDATE children SET left_on = $2, version = version + 1, updated_at = $3 WHERE id = $1 AND left_on IS NULL",
+                )
+                .bind(child_id)
+                .bind(left_on)
+                .bind(at)
+                .execute(&mut *tx)
+                .await?;
+                if done.rows_affected() == 0 {
+                    return Err(StoreError::NotApplicable);
+                }
+                sqlx::query("UPDATE parent_links SET revoked_at = $2 WHERE child_id = $1 AND revoked_at IS NULL")
+                    .bind(child_id)
+                    .bind(at)
+                    .execute(&mut *tx)
+                    .await?;
+                Self::append_audit(&mut tx, std::slice::from_ref(audit)).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
             async fn list_guardians(&self, child_id: Uuid) -> StoreResult<Vec<GuardianRow>> {
                 Ok(sqlx::query_as(
                     "SELECT id, child_id, name, relationship, has_parental_authority, authority_source, \

@@ -227,11 +227,25 @@ macro_rules! impl_consent {
                 Ok(())
             }
 
-            async fn create_parent_link(&self, row: &ParentLinkRow, audit: &AuditRecord) -> StoreResult<()> {
+            async fn create_parent_link(&self, row: &ParentLinkRow, replace: bool, audit: &AuditRecord) -> StoreResult<()> {
                 let mut tx = self.begin_write().await?;
+                if replace {
+                    sqlx::query(
+                        "UPDATE parent_links SET revoked_at = $5 WHERE child_id = $1 AND kind = 'invitation' \
+                         AND holder = $2 AND (guardian_id = $3 OR (guardian_id IS NULL AND $3 IS NULL)) AND purpose = $4 \
+                         AND used_at IS NULL AND revoked_at IS NULL AND expires_at > $5",
+                    )
+                    .bind(row.child_id)
+                    .bind(&row.holder)
+                    .bind(row.guardian_id)
+                    .bind(&row.purpose)
+                    .bind(row.created_at)
+                    .execute(&mut *tx)
+                    .await?;
+                }
                 sqlx::query(&format!(
                     "INSERT INTO parent_links ({PARENT_LINK_COLUMNS}) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"
                 ))
                 .bind(row.id)
                 .bind(&row.token_hash)
@@ -249,9 +263,41 @@ macro_rules! impl_consent {
                 .bind(&row.created_by_subject)
                 .bind(row.created_by_organization_id)
                 .bind(row.created_at)
+                .bind(row.revoked_at)
                 .execute(&mut *tx)
                 .await
                 .map_err(classify)?;
+                Self::append_audit(&mut tx, std::slice::from_ref(audit)).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn links_of_child(&self, child_id: Uuid) -> StoreResult<Vec<ParentLinkRow>> {
+                Ok(sqlx::query_as(&format!(
+                    "SELECT {PARENT_LINK_COLUMNS} FROM parent_links WHERE child_id = $1 ORDER BY created_at DESC, id DESC"
+                ))
+                .bind(child_id)
+                .fetch_all(self.reader())
+                .await?)
+            }
+
+            async fn get_parent_link(&self, id: Uuid) -> StoreResult<Option<ParentLinkRow>> {
+                Ok(sqlx::query_as(&format!("SELECT {PARENT_LINK_COLUMNS} FROM parent_links WHERE id = $1"))
+                    .bind(id)
+                    .fetch_optional(self.reader())
+                    .await?)
+            }
+
+            async fn revoke_parent_link(&self, id: Uuid, at: DateTime<Utc>, audit: &AuditRecord) -> StoreResult<()> {
+                let mut tx = self.begin_write().await?;
+                let done = sqlx::query("UPDATE parent_links SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL")
+                    .bind(id)
+                    .bind(at)
+                    .execute(&mut *tx)
+                    .await?;
+                if done.rows_affected() == 0 {
+                    return Err(StoreError::NotApplicable);
+                }
                 Self::append_audit(&mut tx, std::slice::from_ref(audit)).await?;
                 tx.commit().await?;
                 Ok(())

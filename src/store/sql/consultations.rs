@@ -390,6 +390,9 @@ macro_rules! impl_consultations {
                 if let Some(org) = f.organization_id {
                     qb.push(" AND organization_id = ").push_bind(org);
                 }
+                if let Some(child) = f.child_id {
+                    qb.push(" AND child_id = ").push_bind(child);
+                }
                 if let Some(locations) = &f.location_ids {
                     qb.push(" AND location_id IN (");
                     let mut sep = qb.separated(", ");
@@ -489,6 +492,39 @@ macro_rules! impl_consultations {
                 Self::consultation_events(&mut tx, &row, c.release, at).await?;
                 tx.commit().await?;
                 Ok(row)
+            }
+
+            async fn add_message(&self, row: &MessageRow, event: &OutboxEvent, audit: &AuditRecord) -> StoreResult<()> {
+                let mut tx = self.begin_write().await?;
+                sqlx::query(
+                    "INSERT INTO consultation_messages (id, consultation_id, child_id, author_role, author_subject, \
+                     author_staff_id, body_sealed, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                )
+                .bind(row.id)
+                .bind(row.consultation_id)
+                .bind(row.child_id)
+                .bind(&row.author_role)
+                .bind(&row.author_subject)
+                .bind(row.author_staff_id)
+                .bind(&row.body_sealed)
+                .bind(row.created_at)
+                .execute(&mut *tx)
+                .await
+                .map_err(classify)?;
+                Self::enqueue_event(&mut tx, event, row.created_at).await?;
+                Self::append_audit(&mut tx, std::slice::from_ref(audit)).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn messages_of(&self, consultation_id: Uuid) -> StoreResult<Vec<MessageRow>> {
+                Ok(sqlx::query_as(
+                    "SELECT id, consultation_id, child_id, author_role, author_subject, author_staff_id, body_sealed, created_at \
+                     FROM consultation_messages WHERE consultation_id = $1 ORDER BY created_at, id",
+                )
+                .bind(consultation_id)
+                .fetch_all(self.reader())
+                .await?)
             }
 
             async fn declines(&self, consultation_id: Uuid) -> StoreResult<Vec<DeclineRow>> {

@@ -46,7 +46,7 @@ pub(crate) const CONSENT_COLUMNS: &str = "id, child_id, purpose, recipient_organ
 pub(crate) const PARENT_LINK_COLUMNS: &str =
     "id, token_hash, kind, child_id, holder, guardian_id, purpose, \
      recipient_organization_id, recipient_region_code, consent_valid_until, information_version, \
-     expires_at, used_at, created_by_subject, created_by_organization_id, created_at";
+     expires_at, used_at, created_by_subject, created_by_organization_id, created_at, revoked_at";
 
 /// Attaches givers and covered organisations to their records, keeping the records' order.
 pub(crate) fn with_givers(
@@ -88,11 +88,12 @@ pub(crate) const ATTEMPT_COLUMNS: &str = "id, delivery_id, message_id, endpoint_
      status_code, error, duration_ms, next_attempt_at";
 
 pub(crate) const ENDPOINT_COLUMNS: &str =
-    "id, organization_id, url, events, signing, secret, status, disabled_reason, created_at";
+    "id, organization_id, url, events, signing, secret, status, disabled_reason, created_at, \
+     previous_secret, previous_valid_until";
 
 pub(crate) const CHILD_SELECT: &str = "SELECT c.id, c.organization_id, c.location_id, c.group_id, \
      c.external_ref, c.given_name, c.date_of_birth, c.version, c.created_at, c.updated_at, \
-     m.staff_id AS mentor_staff_id \
+     c.left_on, m.staff_id AS mentor_staff_id \
      FROM children c LEFT JOIN child_mentors m ON m.child_id = c.id AND m.ended_at IS NULL";
 
 /// Free text sealed at rest that rows older than sealing may hold in the clear.
@@ -119,6 +120,7 @@ pub(crate) const SEALED_COLUMNS: &[(&str, &str)] = &[
     ("consents", "withdrawal_reason"),
     ("consents", "not_competent_reason_sealed"),
     ("consultation_declines", "reason"),
+    ("consultation_messages", "body_sealed"),
 ];
 
 pub(crate) fn has_legacy_flag(table: &str) -> bool {

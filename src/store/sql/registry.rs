@@ -116,7 +116,7 @@ macro_rules! impl_registry {
             }
 
             async fn get_organization(&self, id: Uuid) -> StoreResult<Option<OrganizationRow>> {
-                Ok(sqlx::query_as("SELECT id, name, kind, created_at FROM organizations WHERE id = $1")
+                Ok(sqlx::query_as("SELECT id, name, kind, created_at, active FROM organizations WHERE id = $1")
                     .bind(id)
                     .fetch_optional(self.reader())
                     .await?)
@@ -124,7 +124,7 @@ macro_rules! impl_registry {
 
             async fn list_organizations(&self, page: Page) -> StoreResult<Vec<OrganizationRow>> {
                 Ok(sqlx::query_as(
-                    "SELECT id, name, kind, created_at FROM organizations \
+                    "SELECT id, name, kind, created_at, active FROM organizations \
                      WHERE ($1 IS NULL OR id > $1) ORDER BY id LIMIT $2",
                 )
                 .bind(page.after)
@@ -153,7 +153,7 @@ macro_rules! impl_registry {
 
             async fn get_location(&self, id: Uuid) -> StoreResult<Option<LocationRow>> {
                 Ok(sqlx::query_as(
-                    "SELECT id, organization_id, name, type, municipality_code, lrk_number, created_at \
+                    "SELECT id, organization_id, name, type, municipality_code, lrk_number, created_at, active \
                      FROM locations WHERE id = $1",
                 )
                 .bind(id)
@@ -163,7 +163,7 @@ macro_rules! impl_registry {
 
             async fn list_locations(&self, organization_id: Uuid, page: Page) -> StoreResult<Vec<LocationRow>> {
                 Ok(sqlx::query_as(
-                    "SELECT id, organization_id, name, type, municipality_code, lrk_number, created_at \
+                    "SELECT id, organization_id, name, type, municipality_code, lrk_number, created_at, active \
                      FROM locations WHERE organization_id = $1 AND ($2 IS NULL OR id > $2) ORDER BY id LIMIT $3",
                 )
                 .bind(organization_id)
@@ -186,7 +186,7 @@ macro_rules! impl_registry {
             }
 
             async fn get_group(&self, id: Uuid) -> StoreResult<Option<GroupRow>> {
-                Ok(sqlx::query_as("SELECT id, location_id, name, created_at FROM groups WHERE id = $1")
+                Ok(sqlx::query_as("SELECT id, location_id, name, created_at, active FROM groups WHERE id = $1")
                     .bind(id)
                     .fetch_optional(self.reader())
                     .await?)
@@ -194,7 +194,7 @@ macro_rules! impl_registry {
 
             async fn list_groups(&self, location_id: Uuid) -> StoreResult<Vec<GroupRow>> {
                 Ok(sqlx::query_as(
-                    "SELECT id, location_id, name, created_at FROM groups WHERE location_id = $1 ORDER BY name",
+                    "SELECT id, location_id, name, created_at, active FROM groups WHERE location_id = $1 ORDER BY name",
                 )
                 .bind(location_id)
                 .fetch_all(self.reader())
@@ -261,14 +261,20 @@ macro_rules! impl_registry {
                 }
             }
 
-            async fn list_staff(&self, organization_id: Uuid, page: Page) -> StoreResult<Vec<StaffRecord>> {
+            async fn list_staff(&self, organization_id: Uuid, f: &StaffFilter, page: Page) -> StoreResult<Vec<StaffRecord>> {
                 let rows: Vec<StaffRow> = sqlx::query_as(
                     "SELECT id, organization_id, subject, name, role, capacity, active, created_at \
-                     FROM staff WHERE organization_id = $1 AND ($2 IS NULL OR id > $2) ORDER BY id LIMIT $3",
+                     FROM staff WHERE organization_id = $1 AND ($2 IS NULL OR id > $2) \
+                     AND ($4 IS NULL OR role = $4) AND ($5 IS NULL OR active = $5) \
+                     AND ($6 IS NULL OR id IN (SELECT staff_id FROM staff_regions WHERE region_code = $6)) \
+                     ORDER BY id LIMIT $3",
                 )
                 .bind(organization_id)
                 .bind(page.after)
                 .bind(page.limit)
+                .bind(&f.role)
+                .bind(f.active)
+                .bind(&f.region_code)
                 .fetch_all(self.reader())
                 .await?;
                 let mut out = Vec::with_capacity(rows.len());
@@ -276,6 +282,98 @@ macro_rules! impl_registry {
                     out.push(self.staff_links(row).await?);
                 }
                 Ok(out)
+            }
+
+            async fn update_staff(&self, record: &StaffRecord) -> StoreResult<()> {
+                let s = &record.staff;
+                let mut tx = self.begin_write().await?;
+                sqlx::query("UPDATE staff SET name = $2, capacity = $3 WHERE id = $1")
+                    .bind(s.id)
+                    .bind(&s.name)
+                    .bind(s.capacity)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(classify)?;
+                for table in ["staff_locations", "staff_regions", "staff_expertise"] {
+                    sqlx::query(&format!("DELETE FROM {table} WHERE staff_id = $1"))
+                        .bind(s.id)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                for l in &record.location_ids {
+                    sqlx::query("INSERT INTO staff_locations (staff_id, location_id) VALUES ($1, $2)")
+                        .bind(s.id)
+                        .bind(l)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(classify)?;
+                }
+                for r in &record.region_codes {
+                    sqlx::query("INSERT INTO staff_regions (staff_id, region_code) VALUES ($1, $2)")
+                        .bind(s.id)
+                        .bind(r)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(classify)?;
+                }
+                for e in &record.expertise {
+                    sqlx::query("INSERT INTO staff_expertise (staff_id, expertise) VALUES ($1, $2)")
+                        .bind(s.id)
+                        .bind(e)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(classify)?;
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn deactivate_staff(&self, id: Uuid) -> StoreResult<()> {
+                let done = sqlx::query("UPDATE staff SET active = FALSE WHERE id = $1 AND active")
+                    .bind(id)
+                    .execute(self.writer())
+                    .await?;
+                if done.rows_affected() == 0 {
+                    return Err(StoreError::NotApplicable);
+                }
+                Ok(())
+            }
+
+            async fn update_organization(&self, row: &OrganizationRow) -> StoreResult<()> {
+                sqlx::query("UPDATE organizations SET name = $2, active = $3 WHERE id = $1")
+                    .bind(row.id)
+                    .bind(&row.name)
+                    .bind(row.active)
+                    .execute(self.writer())
+                    .await
+                    .map_err(classify)?;
+                Ok(())
+            }
+
+            async fn update_location(&self, row: &LocationRow) -> StoreResult<()> {
+                sqlx::query(
+                    "UPDATE locations SET name = $2, municipality_code = $3, lrk_number = $4, active = $5 WHERE id = $1",
+                )
+                .bind(row.id)
+                .bind(&row.name)
+                .bind(&row.municipality_code)
+                .bind(&row.lrk_number)
+                .bind(row.active)
+                .execute(self.writer())
+                .await
+                .map_err(classify)?;
+                Ok(())
+            }
+
+            async fn update_group(&self, row: &GroupRow) -> StoreResult<()> {
+                sqlx::query("UPDATE groups SET name = $2, active = $3 WHERE id = $1")
+                    .bind(row.id)
+                    .bind(&row.name)
+                    .bind(row.active)
+                    .execute(self.writer())
+                    .await
+                    .map_err(classify)?;
+                Ok(())
             }
 
             async fn organizations_serving_region(&self, region_code: &str) -> StoreResult<Vec<Uuid>> {

@@ -24,6 +24,7 @@ macro_rules! impl_retention {
                 let statements = [
                     "DELETE FROM visits WHERE child_id = $1".to_string(),
                     format!("DELETE FROM consultation_declines WHERE consultation_id IN ({consultations})"),
+                    format!("DELETE FROM consultation_messages WHERE consultation_id IN ({consultations})"),
                     format!("DELETE FROM routing_decisions WHERE consultation_id IN ({consultations})"),
                     format!("DELETE FROM consultation_consents WHERE consultation_id IN ({consultations})"),
                     "DELETE FROM consultations WHERE child_id = $1".to_string(),
@@ -88,7 +89,7 @@ macro_rules! impl_retention {
                               AND COALESCE(closed_at, updated_at) < $1";
                 report.visits += sqlx::query(&format!("DELETE FROM visits WHERE consultation_id IN ({closed})"))
                     .bind(cut.youth_care_file).execute(&mut *tx).await?.rows_affected();
-                for table in ["consultation_declines", "routing_decisions", "consultation_consents"] {
+                for table in ["consultation_declines", "consultation_messages", "routing_decisions", "consultation_consents"] {
                     sqlx::query(&format!("DELETE FROM {table} WHERE consultation_id IN ({closed})"))
                         .bind(cut.youth_care_file).execute(&mut *tx).await?;
                 }
@@ -97,6 +98,18 @@ macro_rules! impl_retention {
                      AND COALESCE(closed_at, updated_at) < $1",
                 )
                 .bind(cut.youth_care_file).execute(&mut *tx).await?.rows_affected();
+                // children who left, past their period, once no youth-care file rests on them
+                let gone: Vec<Uuid> = sqlx::query_scalar(
+                    "SELECT id FROM children WHERE left_on IS NOT NULL AND left_on < $1 AND NOT EXISTS \
+                     (SELECT 1 FROM consultations k WHERE k.child_id = children.id)",
+                )
+                .bind(cut.left_child)
+                .fetch_all(&mut *tx)
+                .await?;
+                for child in gone {
+                    Self::destroy_child(&mut tx, child).await?;
+                    report.children_left += 1;
+                }
                 // childcare signals without a request
                 report.concerns += sqlx::query(
                     "DELETE FROM concerns WHERE created_at < $1 AND NOT EXISTS \

@@ -4,6 +4,18 @@ macro_rules! impl_webhooks {
     ($store:ty, $db:ty) => {
         impl $store {
 
+            /// Queues an event for each organisation it names (see [`Self::enqueue`]).
+            async fn enqueue_event(
+                tx: &mut Transaction<'static, $db>,
+                event: &OutboxEvent,
+                at: DateTime<Utc>,
+            ) -> StoreResult<()> {
+                for org in &event.organizations {
+                    Self::enqueue(tx, *org, &event.event_type, &event.data, at).await?;
+                }
+                Ok(())
+            }
+
             /// Queues a webhook message for `org` and a delivery for each of its active endpoints
             /// subscribed to `event_type`: in the caller's transaction (the outbox).
             async fn enqueue(
@@ -56,7 +68,7 @@ macro_rules! impl_webhooks {
         impl WebhookStore for $store {
             async fn create_endpoint(&self, row: &WebhookEndpointRow) -> StoreResult<()> {
                 sqlx::query(&format!(
-                    "INSERT INTO webhook_endpoints ({ENDPOINT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+                    "INSERT INTO webhook_endpoints ({ENDPOINT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
                 ))
                 .bind(row.id)
                 .bind(row.organization_id)
@@ -67,9 +79,51 @@ macro_rules! impl_webhooks {
                 .bind(&row.status)
                 .bind(&row.disabled_reason)
                 .bind(row.created_at)
+                .bind(&row.previous_secret)
+                .bind(row.previous_valid_until)
                 .execute(self.writer())
                 .await
                 .map_err(classify)?;
+                Ok(())
+            }
+
+            async fn update_endpoint(&self, row: &WebhookEndpointRow) -> StoreResult<()> {
+                let mut tx = self.begin_write().await?;
+                sqlx::query(
+                    "UPDATE webhook_endpoints SET url = $2, events = $3, secret = $4, status = $5, \
+                     disabled_reason = $6, previous_secret = $7, previous_valid_until = $8 WHERE id = $1",
+                )
+                .bind(row.id)
+                .bind(&row.url)
+                .bind(&row.events)
+                .bind(&row.secret)
+                .bind(&row.status)
+                .bind(&row.disabled_reason)
+                .bind(&row.previous_secret)
+                .bind(row.previous_valid_until)
+                .execute(&mut *tx)
+                .await
+                .map_err(classify)?;
+                if row.status != "active" {
+                    sqlx::query("UPDATE webhook_deliveries SET state = 'failed' WHERE endpoint_id = $1 AND state = 'pending'")
+                        .bind(row.id)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn delete_endpoint(&self, id: Uuid) -> StoreResult<()> {
+                let mut tx = self.begin_write().await?;
+                for sql in [
+                    "DELETE FROM webhook_attempts WHERE endpoint_id = $1",
+                    "DELETE FROM webhook_deliveries WHERE endpoint_id = $1",
+                    "DELETE FROM webhook_endpoints WHERE id = $1",
+                ] {
+                    sqlx::query(sql).bind(id).execute(&mut *tx).await?;
+                }
+                tx.commit().await?;
                 Ok(())
             }
 
@@ -156,7 +210,8 @@ macro_rules! impl_webhooks {
                 }
                 let mut qb: QueryBuilder<$db> = QueryBuilder::new(
                     "SELECT d.id AS delivery_id, d.attempts, m.id AS message_id, m.event_type, m.data, \
-                     m.created_at AS message_created_at, e.id AS endpoint_id, e.url, e.signing, e.secret \
+                     m.created_at AS message_created_at, e.id AS endpoint_id, e.url, e.signing, e.secret, \
+                     e.previous_secret, e.previous_valid_until \
                      FROM webhook_deliveries d JOIN webhook_messages m ON m.id = d.message_id \
                      JOIN webhook_endpoints e ON e.id = d.endpoint_id WHERE d.id IN (",
                 );
