@@ -26,3 +26,8 @@ CREATE TABLE consultation_messages (
     created_at       TIMESTAMPTZ NOT NULL
 );
 CREATE INDEX consultation_messages_thread ON consultation_messages (consultation_id, created_at);
+
+-- an offer also moves on when the specialist leaves (a decline of kind 'left')
+ALTER TABLE consultation_declines DROP CONSTRAINT consultation_declines_kind_check;
+ALTER TABLE consultation_declines ADD CONSTRAINT consultation_declines_kind_check
+    CHECK (kind IN ('declined', 'expired', 'left'));

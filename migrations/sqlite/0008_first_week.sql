@@ -26,3 +26,20 @@ CREATE TABLE consultation_messages (
     created_at       TEXT NOT NULL
 );
 CREATE INDEX consultation_messages_thread ON consultation_messages (consultation_id, created_at);
+
+-- an offer also moves on when the specialist leaves (a decline of kind 'left'); SQLite changes
+-- a CHECK only by rebuilding the table (nothing references it)
+CREATE TABLE consultation_declines_new (
+    id               BLOB PRIMARY KEY,
+    consultation_id  BLOB NOT NULL REFERENCES consultations (id),
+    staff_id         BLOB NOT NULL REFERENCES staff (id),
+    kind             TEXT NOT NULL CHECK (kind IN ('declined', 'expired', 'left')),
+    reason           TEXT,
+    at               TEXT NOT NULL,
+    plaintext_legacy BOOLEAN NOT NULL DEFAULT FALSE
+);
+INSERT INTO consultation_declines_new (id, consultation_id, staff_id, kind, reason, at, plaintext_legacy)
+    SELECT id, consultation_id, staff_id, kind, reason, at, plaintext_legacy FROM consultation_declines;
+DROP TABLE consultation_declines;
+ALTER TABLE consultation_declines_new RENAME TO consultation_declines;
+CREATE INDEX consultation_declines_consultation ON consultation_declines (consultation_id);

@@ -202,7 +202,8 @@ pub async fn list_parent_links(
     Path(id): Path<Uuid>,
 ) -> Result<axum::Json<Vec<ParentLinkView>>, ApiError> {
     Ok(axum::Json(
-        crate::service::consent::list_parent_links(&state, &Caller::Principal(principal), id).await?,
+        crate::service::consent::list_parent_links(&state, &Caller::Principal(principal), id)
+            .await?,
     ))
 }
 
@@ -217,6 +218,7 @@ pub async fn revoke_parent_link(
     Path(id): Path<Uuid>,
 ) -> Result<axum::Json<ParentLinkView>, ApiError> {
     Ok(axum::Json(
-        crate::service::consent::revoke_parent_link(&state, &Caller::Principal(principal), id).await?,
+        crate::service::consent::revoke_parent_link(&state, &Caller::Principal(principal), id)
+            .await?,
     ))
 }

@@ -272,7 +272,9 @@ pub async fn post_message(
 ) -> Result<(StatusCode, axum::Json<MessageView>), ApiError> {
     Ok((
         StatusCode::CREATED,
-        axum::Json(consultations::post_message(&state, &Caller::Principal(principal), id, body).await?),
+        axum::Json(
+            consultations::post_message(&state, &Caller::Principal(principal), id, body).await?,
+        ),
     ))
 }
 

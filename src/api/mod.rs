@@ -150,7 +150,10 @@ fn protected_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(figures::outcomes))
         .routes(routes!(figures::visits))
         .routes(routes!(webhooks::create_endpoint, webhooks::list_endpoints))
-        .routes(routes!(webhooks::update_endpoint, webhooks::delete_endpoint))
+        .routes(routes!(
+            webhooks::update_endpoint,
+            webhooks::delete_endpoint
+        ))
         .routes(routes!(webhooks::rotate_secret))
         .routes(routes!(webhooks::list_attempts))
         .routes(routes!(webhooks::redeliver))

@@ -225,7 +225,8 @@ pub async fn update_staff(
     Json(body): Json<StaffChange>,
 ) -> Result<axum::Json<StaffView>, ApiError> {
     Ok(axum::Json(
-        crate::service::registry::update_staff(&state, &Caller::Principal(principal), id, body).await?,
+        crate::service::registry::update_staff(&state, &Caller::Principal(principal), id, body)
+            .await?,
     ))
 }
 
@@ -240,7 +241,8 @@ pub async fn deactivate_staff(
     Path(id): Path<Uuid>,
 ) -> Result<axum::Json<Deactivated>, ApiError> {
     Ok(axum::Json(
-        crate::service::registry::deactivate_staff(&state, &Caller::Principal(principal), id).await?,
+        crate::service::registry::deactivate_staff(&state, &Caller::Principal(principal), id)
+            .await?,
     ))
 }
 
@@ -256,7 +258,13 @@ pub async fn update_organization(
     Json(body): Json<OrganizationChange>,
 ) -> Result<axum::Json<OrganizationView>, ApiError> {
     Ok(axum::Json(
-        crate::service::registry::update_organization(&state, &Caller::Principal(principal), id, body).await?,
+        crate::service::registry::update_organization(
+            &state,
+            &Caller::Principal(principal),
+            id,
+            body,
+        )
+        .await?,
     ))
 }
 
@@ -271,7 +279,12 @@ pub async fn deactivate_organization(
     Path(id): Path<Uuid>,
 ) -> Result<axum::Json<OrganizationView>, ApiError> {
     Ok(axum::Json(
-        crate::service::registry::deactivate_organization(&state, &Caller::Principal(principal), id).await?,
+        crate::service::registry::deactivate_organization(
+            &state,
+            &Caller::Principal(principal),
+            id,
+        )
+        .await?,
     ))
 }
 
@@ -287,7 +300,8 @@ pub async fn update_location(
     Json(body): Json<LocationChange>,
 ) -> Result<axum::Json<LocationView>, ApiError> {
     Ok(axum::Json(
-        crate::service::registry::update_location(&state, &Caller::Principal(principal), id, body).await?,
+        crate::service::registry::update_location(&state, &Caller::Principal(principal), id, body)
+            .await?,
     ))
 }
 
@@ -302,7 +316,8 @@ pub async fn deactivate_location(
     Path(id): Path<Uuid>,
 ) -> Result<axum::Json<LocationView>, ApiError> {
     Ok(axum::Json(
-        crate::service::registry::deactivate_location(&state, &Caller::Principal(principal), id).await?,
+        crate::service::registry::deactivate_location(&state, &Caller::Principal(principal), id)
+            .await?,
     ))
 }
 
@@ -318,7 +333,8 @@ pub async fn update_group(
     Json(body): Json<GroupChange>,
 ) -> Result<axum::Json<GroupView>, ApiError> {
     Ok(axum::Json(
-        crate::service::registry::update_group(&state, &Caller::Principal(principal), id, body).await?,
+        crate::service::registry::update_group(&state, &Caller::Principal(principal), id, body)
+            .await?,
     ))
 }
 
@@ -333,6 +349,7 @@ pub async fn deactivate_group(
     Path(id): Path<Uuid>,
 ) -> Result<axum::Json<GroupView>, ApiError> {
     Ok(axum::Json(
-        crate::service::registry::deactivate_group(&state, &Caller::Principal(principal), id).await?,
+        crate::service::registry::deactivate_group(&state, &Caller::Principal(principal), id)
+            .await?,
     ))
 }

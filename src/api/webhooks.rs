@@ -126,7 +126,12 @@ pub async fn rotate_secret(
     Json(rotation): Json<Rotation>,
 ) -> Result<axum::Json<RotatedEndpoint>, ApiError> {
     Ok(axum::Json(
-        crate::service::webhooks::rotate_secret(&state, &Caller::Principal(principal), id, rotation)
-            .await?,
+        crate::service::webhooks::rotate_secret(
+            &state,
+            &Caller::Principal(principal),
+            id,
+            rotation,
+        )
+        .await?,
     ))
 }

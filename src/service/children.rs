@@ -660,11 +660,18 @@ pub async fn update_child(
     }
     if let Some(group_id) = body.group_id {
         let ok = matches!(state.store.get_group(group_id).await?, Some(g) if g.location_id == after.location_id && g.active);
-        v.check(ok, "group_id", "not an active group of the child's location");
+        v.check(
+            ok,
+            "group_id",
+            "not an active group of the child's location",
+        );
         after.group_id = Some(group_id);
     }
     v.finish().map_err(ServiceError::validation)?;
-    let end_mentor = match (after.location_id != child.location_id, child.mentor_staff_id) {
+    let end_mentor = match (
+        after.location_id != child.location_id,
+        child.mentor_staff_id,
+    ) {
         (true, Some(mentor)) => !state
             .store
             .get_staff(mentor)
@@ -708,12 +715,7 @@ pub struct Left {
 
 /// Records that the child left: open requests are cancelled with that reason, the parents'
 /// links stop working, and the record's retention period runs from `left_on`.
-pub async fn leave(
-    state: &Ctx,
-    caller: &Caller,
-    id: Uuid,
-    body: Leaving,
-) -> ServiceResult<Left> {
+pub async fn leave(state: &Ctx, caller: &Caller, id: Uuid, body: Leaving) -> ServiceResult<Left> {
     let (child, access) = accessible_child(state, caller, id, AuditAction::Update, "child").await?;
     still_here(&child)?;
     let today = dutch_date(now());
@@ -785,7 +787,11 @@ pub struct GuardianChange {
     pub phone: Option<String>,
 }
 
-async fn guardian_of(state: &Ctx, child: &ChildRow, guardian_id: Uuid) -> ServiceResult<GuardianRow> {
+async fn guardian_of(
+    state: &Ctx,
+    child: &ChildRow,
+    guardian_id: Uuid,
+) -> ServiceResult<GuardianRow> {
     state
         .store
         .list_guardians(child.id)
@@ -856,14 +862,22 @@ pub async fn update_guardian(
         row.authority_source = Some(source.as_str().to_string());
     }
     let mut v = Validation::new();
-    validate_guardian(&mut v, &row.name, row.email.as_deref(), row.phone.as_deref());
+    validate_guardian(
+        &mut v,
+        &row.name,
+        row.email.as_deref(),
+        row.phone.as_deref(),
+    );
     validate_authority(
         &mut v,
         row.has_parental_authority,
         row.authority_source.is_some(),
     );
     if body.authority_source.is_some() && body.has_parental_authority == Some(false) {
-        v.add("authority_source", "only for a guardian with parental authority");
+        v.add(
+            "authority_source",
+            "only for a guardian with parental authority",
+        );
     }
     v.finish().map_err(ServiceError::validation)?;
     let audit = AuditRecord::new(

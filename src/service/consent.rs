@@ -1458,10 +1458,15 @@ pub async fn revoke_parent_link(
         .get_parent_link(link_id)
         .await?
         .ok_or_else(|| ServiceError::not_found("parent link"))?;
-    let (child, access) =
-        accessible_child(state, caller, link.child_id, AuditAction::Update, "parent_link")
-            .await
-            .map_err(|_| ServiceError::not_found("parent link"))?;
+    let (child, access) = accessible_child(
+        state,
+        caller,
+        link.child_id,
+        AuditAction::Update,
+        "parent_link",
+    )
+    .await
+    .map_err(|_| ServiceError::not_found("parent link"))?;
     let audit = AuditRecord::new(
         &caller.audit_actor(role_of(access)),
         AuditAction::Update,
@@ -1474,7 +1479,10 @@ pub async fn revoke_parent_link(
     match state.store.revoke_parent_link(link.id, at, &audit).await {
         Ok(()) => {}
         Err(StoreError::NotApplicable) => {
-            return Err(ServiceError::conflict("link-revoked", "the link was revoked already"))
+            return Err(ServiceError::conflict(
+                "link-revoked",
+                "the link was revoked already",
+            ))
         }
         Err(e) => return Err(e.into()),
     }

@@ -1588,10 +1588,11 @@ pub async fn post_message(
     let p = caller.principal()?;
     let (row, standing) = thread_party(state, p, id, AuditAction::Create).await?;
     if !status_of(&row)?.is_open() {
-        return Err(
-            ServiceError::conflict("closed-or-paused", "the request is closed: it takes no messages")
-                .in_status(&row.status),
-        );
+        return Err(ServiceError::conflict(
+            "closed-or-paused",
+            "the request is closed: it takes no messages",
+        )
+        .in_status(&row.status));
     }
     let mut v = Validation::new();
     v.text("text", &body.text, 4000);
@@ -1692,12 +1693,9 @@ pub(crate) async fn hand_back(
     c.after.assigned_to = None;
     c.after.offered_to = None;
     c.after.accepted_at = None;
-    c.after.status_reason = Some("the specialist left; waiting for the region's coordinator".into());
-    state
-        .store
-        .change_consultation(&c)
-        .await
-        .map_err(stale_or)
+    c.after.status_reason =
+        Some("the specialist left; waiting for the region's coordinator".into());
+    state.store.change_consultation(&c).await.map_err(stale_or)
 }
 
 /// The child left childcare: every open request of the child ends as cancelled with that

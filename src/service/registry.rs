@@ -216,7 +216,10 @@ pub async fn create_location(
     let org = organization(state, p, org_id).await?;
     let kind: OrganizationKind = org.kind.parse().map_err(ServiceError::internal)?;
     if !org.active {
-        return Err(ServiceError::conflict("inactive", "the organisation is no longer active"));
+        return Err(ServiceError::conflict(
+            "inactive",
+            "the organisation is no longer active",
+        ));
     }
     let mut v = Validation::new();
     validate_location(
@@ -314,7 +317,10 @@ pub async fn create_group(
     require_admin(p)?;
     let loc = location(state, p, location_id).await?;
     if !loc.active {
-        return Err(ServiceError::conflict("inactive", "the location is no longer active"));
+        return Err(ServiceError::conflict(
+            "inactive",
+            "the location is no longer active",
+        ));
     }
     let mut v = Validation::new();
     v.text("name", &body.name, 100);
@@ -345,10 +351,7 @@ pub async fn list_groups(
     let p = caller.principal()?;
     let loc = location(state, p, location_id).await?;
     let rows = state.store.list_groups(loc.id).await?;
-    Ok(rows
-        .into_iter()
-        .map(group_view)
-        .collect())
+    Ok(rows.into_iter().map(group_view).collect())
 }
 
 // ---------------------------------------------------------------- staff
@@ -425,7 +428,10 @@ pub async fn create_staff(
     body.region_codes.sort();
     body.region_codes.dedup();
     if !org.active {
-        return Err(ServiceError::conflict("inactive", "the organisation is no longer active"));
+        return Err(ServiceError::conflict(
+            "inactive",
+            "the organisation is no longer active",
+        ));
     }
     let mut v = Validation::new();
     validate_staff(
@@ -684,17 +690,27 @@ pub async fn update_staff(
     }
     let mut expertise: Vec<ConcernDomain> = match body.expertise {
         Some(e) => e,
-        None => record.expertise.iter().filter_map(|e| e.parse().ok()).collect(),
+        None => record
+            .expertise
+            .iter()
+            .filter_map(|e| e.parse().ok())
+            .collect(),
     };
     expertise.sort();
     expertise.dedup();
     let mut regions: Vec<RegionCode> = match body.region_codes {
         Some(r) => r,
-        None => record.region_codes.iter().filter_map(|r| r.parse().ok()).collect(),
+        None => record
+            .region_codes
+            .iter()
+            .filter_map(|r| r.parse().ok())
+            .collect(),
     };
     regions.sort();
     regions.dedup();
-    let mut locations = body.location_ids.unwrap_or_else(|| record.location_ids.clone());
+    let mut locations = body
+        .location_ids
+        .unwrap_or_else(|| record.location_ids.clone());
     locations.sort();
     locations.dedup();
     let mut v = Validation::new();
@@ -713,7 +729,11 @@ pub async fn update_staff(
     );
     for (i, l) in locations.iter().enumerate() {
         let ok = matches!(state.store.get_location(*l).await?, Some(x) if x.organization_id == org.id && x.active);
-        v.check(ok, &format!("location_ids[{i}]"), "not an active location of this organisation");
+        v.check(
+            ok,
+            &format!("location_ids[{i}]"),
+            "not an active location of this organisation",
+        );
     }
     for (i, code) in regions.iter().enumerate() {
         let ok = state.store.get_region(code.as_str()).await?.is_some();
@@ -723,13 +743,17 @@ pub async fn update_staff(
     record.location_ids = locations;
     record.region_codes = regions.into_iter().map(String::from).collect();
     record.expertise = expertise.iter().map(|e| e.as_str().to_string()).collect();
-    state.store.update_staff(&record).await.map_err(|e| match e {
-        crate::store::StoreError::CheckViolation => ServiceError::field(
-            "capacity",
-            "lower than the requests the specialist holds now; let those end first",
-        ),
-        e => e.into(),
-    })?;
+    state
+        .store
+        .update_staff(&record)
+        .await
+        .map_err(|e| match e {
+            crate::store::StoreError::CheckViolation => ServiceError::field(
+                "capacity",
+                "lower than the requests the specialist holds now; let those end first",
+            ),
+            e => e.into(),
+        })?;
     Ok(staff_of(state.store.get_staff(id).await?)?.into())
 }
 
@@ -757,7 +781,10 @@ pub async fn deactivate_staff(
     match state.store.deactivate_staff(id).await {
         Ok(()) => {}
         Err(crate::store::StoreError::NotApplicable) => {
-            return Err(ServiceError::conflict("inactive", "the staff member is deactivated already"))
+            return Err(ServiceError::conflict(
+                "inactive",
+                "the staff member is deactivated already",
+            ))
         }
         Err(e) => return Err(e.into()),
     }
@@ -872,7 +899,13 @@ pub async fn update_location(
         row.lrk_number = body.lrk_number.clone();
     }
     let mut v = Validation::new();
-    validate_location(&mut v, kind, &row.name, row.lrk_number.as_deref(), location_type);
+    validate_location(
+        &mut v,
+        kind,
+        &row.name,
+        row.lrk_number.as_deref(),
+        location_type,
+    );
     if let Some(m) = &body.municipality_code {
         let region = state.store.region_of(m.as_str(), dutch_date(now())).await?;
         v.check(
@@ -957,11 +990,7 @@ pub async fn update_group(
 
 /// Marks a group inactive (admin): no child is placed in it any more.
 #[tracing::instrument(skip_all)]
-pub async fn deactivate_group(
-    state: &Ctx,
-    caller: &Caller,
-    id: Uuid,
-) -> ServiceResult<GroupView> {
+pub async fn deactivate_group(state: &Ctx, caller: &Caller, id: Uuid) -> ServiceResult<GroupView> {
     let p = caller.principal()?;
     require_admin(p)?;
     let mut g = group(state, p, id).await?;

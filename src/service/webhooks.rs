@@ -145,7 +145,11 @@ fn check_events(v: &mut Validation, events: &[String]) {
 
 /// The endpoint, if the caller may manage it; otherwise "not found", as for an id that does
 /// not exist.
-async fn managed_endpoint(state: &Ctx, caller: &Caller, id: Uuid) -> ServiceResult<WebhookEndpointRow> {
+async fn managed_endpoint(
+    state: &Ctx,
+    caller: &Caller,
+    id: Uuid,
+) -> ServiceResult<WebhookEndpointRow> {
     let p = caller.principal()?;
     match state.store.get_endpoint(id).await? {
         Some(e) if may_manage(p, e.organization_id) => Ok(e),
@@ -252,10 +256,9 @@ pub async fn rotate_secret(
     let mut row = managed_endpoint(state, caller, id).await?;
     let hours = rotation.overlap_hours.unwrap_or(24);
     if hours > MAX_OVERLAP_HOURS {
-        return Err(ServiceError::validation(vec![crate::domain::FieldError::new(
-            "overlap_hours",
-            "at most 168 hours (a week)",
-        )]));
+        return Err(ServiceError::validation(vec![
+            crate::domain::FieldError::new("overlap_hours", "at most 168 hours (a week)"),
+        ]));
     }
     let signing: Signing = row
         .signing

@@ -52,7 +52,10 @@ pub fn consultation_event_data(consultation_id: uuid::Uuid, status: &str) -> ser
 }
 
 /// The data of a new message in a request's thread: ids and a link, never the text.
-pub fn message_event_data(consultation_id: uuid::Uuid, message_id: uuid::Uuid) -> serde_json::Value {
+pub fn message_event_data(
+    consultation_id: uuid::Uuid,
+    message_id: uuid::Uuid,
+) -> serde_json::Value {
     serde_json::json!({
         "consultation_id": consultation_id,
         "message_id": message_id,
@@ -139,6 +142,22 @@ pub fn sign(
         }
         Err(_) => anyhow::bail!("unknown signing scheme"),
     }
+}
+
+/// The `webhook-signature` header value signed by each of `secrets`, space-separated as
+/// Standard Webhooks has it: during a rotation's overlap a receiver holding either secret verifies.
+pub fn signatures(
+    signing: &str,
+    secrets: &[&str],
+    msg_id: &str,
+    timestamp: i64,
+    body: &str,
+) -> anyhow::Result<String> {
+    Ok(secrets
+        .iter()
+        .map(|secret| sign(signing, secret, msg_id, timestamp, body))
+        .collect::<anyhow::Result<Vec<_>>>()?
+        .join(" "))
 }
 
 /// The body sent: `{type, timestamp, data}`; a `link` in `data` is made absolute.
@@ -267,5 +286,52 @@ mod tests {
             &ed25519_dalek::Signature::from_slice(&raw).unwrap(),
         )
         .unwrap();
+    }
+
+    #[test]
+    fn during_a_rotation_a_receiver_holding_either_secret_verifies() {
+        let (old, _) = new_secret(Signing::Hmac);
+        let (new, _) = new_secret(Signing::Hmac);
+        let (stranger, _) = new_secret(Signing::Hmac);
+        let ts = Utc::now().timestamp();
+        let header = signatures("hmac", &[&new, &old], "msg_3", ts, "{}").unwrap();
+        let mut headers = http::HeaderMap::new();
+        headers.insert("webhook-id", "msg_3".parse().unwrap());
+        headers.insert("webhook-timestamp", ts.to_string().parse().unwrap());
+        headers.insert("webhook-signature", header.parse().unwrap());
+        for secret in [&old, &new] {
+            standardwebhooks::Webhook::new(secret)
+                .unwrap()
+                .verify(b"{}", &headers)
+                .unwrap();
+        }
+        assert!(standardwebhooks::Webhook::new(&stranger)
+            .unwrap()
+            .verify(b"{}", &headers)
+            .is_err());
+    }
+
+    #[test]
+    fn the_previous_secret_signs_only_while_the_overlap_lasts() {
+        let at = Utc::now();
+        let job = |until: Option<DateTime<Utc>>| crate::store::DeliveryJob {
+            delivery_id: uuid::Uuid::nil(),
+            attempts: 0,
+            message_id: uuid::Uuid::nil(),
+            event_type: "consultation.offered".into(),
+            data: "{}".into(),
+            message_created_at: at,
+            endpoint_id: uuid::Uuid::nil(),
+            url: "https://x.example".into(),
+            signing: "hmac".into(),
+            secret: "new".into(),
+            previous_secret: Some("old".into()),
+            previous_valid_until: until,
+        };
+        let hour = chrono::Duration::hours(1);
+        assert_eq!(job(Some(at + hour)).signing_secrets(at), vec!["new", "old"]);
+        assert_eq!(job(Some(at - hour)).signing_secrets(at), vec!["new"]);
+        assert_eq!(job(Some(at)).signing_secrets(at), vec!["new"]);
+        assert_eq!(job(None).signing_secrets(at), vec!["new"]);
     }
 }

@@ -10,7 +10,7 @@
 //! relays), so one slow or dead receiver cannot hold up the others' deliveries.
 
 use super::net::{AddressPolicy, GuardedResolver};
-use super::{body, next_retry, parse_retry_after, sign};
+use super::{body, next_retry, parse_retry_after, signatures};
 use crate::domain::calendar::now;
 use crate::store::{
     AttemptRow, DeliveryJob, DeliveryOutcome, DeliveryResult, DynStore, StoreResult,
@@ -279,13 +279,14 @@ impl Relay {
         let timestamp = sent_at.timestamp();
         let msg_id = format!("msg_{}", job.message_id.simple());
         // during a rotation's overlap both secrets sign; receivers accept either signature
-        let signature = job
-            .signing_secrets(sent_at)
-            .into_iter()
-            .map(|secret| sign(&job.signing, secret, &msg_id, timestamp, &payload))
-            .collect::<anyhow::Result<Vec<_>>>()
-            .map_err(|e| e.to_string())?
-            .join(" ");
+        let signature = signatures(
+            &job.signing,
+            &job.signing_secrets(sent_at),
+            &msg_id,
+            timestamp,
+            &payload,
+        )
+        .map_err(|e| e.to_string())?;
         let res = self
             .http
             .post(url)

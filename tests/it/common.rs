@@ -592,3 +592,11 @@ impl TestApp {
         }
     }
 }
+
+/// A uuid as a SQL literal of the backend, for a test that ages records by hand.
+pub fn uuid_literal(app: &TestApp, id: Uuid) -> String {
+    match app.backend {
+        Backend::Sqlite => format!("x'{}'", id.simple()),
+        Backend::Postgres => format!("'{id}'"),
+    }
+}

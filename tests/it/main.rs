@@ -10,6 +10,7 @@ mod consent;
 mod consultations;
 mod defects;
 mod figures;
+mod first_week;
 mod http_basics;
 mod layers;
 mod registry;

@@ -281,13 +281,6 @@ db_test!(
     }
 );
 
-fn uuid_literal(app: &TestApp, id: Uuid) -> String {
-    match app.backend {
-        Backend::Sqlite => format!("x'{}'", id.simple()),
-        Backend::Postgres => format!("'{id}'"),
-    }
-}
-
 db_test!(
     async fn early_destruction_and_an_old_access_log_keep_the_chain_verifying(app) {
         let (c, id) = accepted(&app).await;
