@@ -316,3 +316,62 @@ db_test!(
         assert!(verify_store(app.state.store.as_ref()).await.unwrap().is_ok(), "the access log still verifies");
     }
 );
+
+db_test!(
+    async fn the_invitation_stays_the_parents_page_after_deciding_and_a_new_one_replaces_it(app) {
+        let c = ctx(&app).await;
+        let w = &c.w;
+        let t = &w.mentor_a1_token;
+        let path = format!("/api/v1/children/{}/consent-invitations", w.child_a1);
+        let invite = json!({"guardian_id": c.eva, "purpose": "referral", "recipient": {"organization_id": w.youth}, "information_version": "v1"});
+        let first = app.post(&path, t, invite.clone()).await;
+        let first = first.ok(201)["url"].as_str().unwrap().rsplit('/').next().unwrap().to_string();
+        // a second invitation for the same guardian and purpose replaces the open one
+        let second = app.post(&path, t, invite).await;
+        let second = second.ok(201)["url"].as_str().unwrap().rsplit('/').next().unwrap().to_string();
+        let parent = |p: String| {
+            let app = &app;
+            async move { app.request(Method::GET, &p, None, None).await }
+        };
+        assert_eq!(parent(format!("/api/v1/parent/{first}")).await.problem(404), "link-unknown");
+        let links = app.get(&format!("/api/v1/children/{}/parent-links", w.child_a1), t).await;
+        let revoked = links.ok(200).as_array().unwrap().iter().filter(|l| !l["revoked_at"].is_null()).count();
+        assert_eq!(revoked, 1, "the replaced link shows as revoked: {}", links.text);
+        app.request(Method::POST, &format!("/api/v1/parent/{second}/decision"), None, Some(json!({"decision": "refused"}))).await.ok(201);
+        // after deciding: the child's consents, the access log, and withdrawing, through the same link
+        let consents = parent(format!("/api/v1/parent/{second}/consents")).await;
+        let consents = consents.ok(200).as_array().unwrap().clone();
+        assert!(consents.iter().any(|k| k["decision"] == "refused"), "{consents:?}");
+        parent(format!("/api/v1/parent/{second}/access-log")).await.ok(200);
+        let granted = consents.iter().find(|k| k["decision"] == "granted" && k["status"] == "active").expect("the consent both parents gave");
+        let withdraw = format!("/api/v1/parent/{second}/consents/{}/withdraw", granted["id"].as_str().unwrap());
+        app.request(Method::POST, &withdraw, None, Some(json!({}))).await.ok(200);
+        let check = app.get(&format!("/api/v1/children/{}/consent-check?purpose=consultation&organization_id={}", w.child_a1, w.youth), t).await;
+        assert_eq!(check.ok(200)["allowed"], false);
+    }
+);
+
+db_test!(
+    async fn staff_lists_filter_by_role_region_and_whether_still_active(app) {
+        let c = ctx(&app).await;
+        let w = &c.w;
+        let admin = app.admin();
+        let (leaver, _) = specialist(&app, w.youth, "spec-leaver", &["motor"], &["JZ14"], 2).await;
+        app.post(&format!("/api/v1/staff/{leaver}/deactivate"), &admin, json!({})).await.ok(200);
+        let list = |q: &str| {
+            let app = &app;
+            let url = format!("/api/v1/organizations/{}/staff{q}", w.youth);
+            let admin = admin.clone();
+            async move {
+                let r = app.get(&url, &admin).await;
+                r.ok(200)["items"].as_array().unwrap().iter().map(|s| s["subject"].as_str().unwrap().to_string()).collect::<Vec<_>>()
+            }
+        };
+        assert!(list("?active=false").await == vec!["spec-leaver".to_string()]);
+        assert!(!list("?active=true").await.contains(&"spec-leaver".to_string()));
+        assert!(list("?region=JZ14").await.contains(&"spec-leaver".to_string()));
+        assert!(!list("?region=JZ22").await.contains(&"spec-leaver".to_string()));
+        assert!(list("?role=coordinator").await.is_empty());
+        app.get(&format!("/api/v1/organizations/{}/staff?role=boss", w.youth), &admin).await.problem(400);
+    }
+);
