@@ -58,7 +58,8 @@ pub async fn list_concerns(
 /// of the child's region (or queued for the coordinator). Takes an `Idempotency-Key`: a repeat
 /// returns the stored response, the same key with another body is 422.
 #[utoipa::path(post, path = "/api/v1/consultations", tag = "consultations", security(("bearer" = [])),
-    params(("Idempotency-Key" = Option<String>, Header)),
+    params(("Idempotency-Key" = Option<String>, Header, pattern = "^[!-~]{1,255}$",
+        description = "1 to 255 visible ASCII characters: a repeat with the same key and body answers as the first time")),
     request_body = NewConsultation,
     responses((status = 201, body = SubmittedConsultation), (status = 404, body = crate::error::Problem),
         (status = 409, body = crate::error::Problem, description = "consent-required (with missing), or a request with this key is still being handled"),

@@ -30,7 +30,7 @@ macro_rules! figure_endpoint {
         #[utoipa::path(get, path = $path, tag = "figures", security(("bearer" = [])),
             params(FigureParams),
             responses(
-                (status = 200, body = FigureAnswer, description = "JSON; with format=csv a UTF-8 CSV (comma, decimal point) and with format=csv-nl one for Dutch spreadsheets (semicolon-separated; all values are whole numbers), columns figure, table, region, half_year, age_band, column, value, suppressed"),
+                (status = 200, content((FigureAnswer = "application/json"), (String = "text/csv")), description = "JSON; with format=csv a UTF-8 CSV (comma, decimal point) and with format=csv-nl one for Dutch spreadsheets (semicolon-separated; all values are whole numbers), columns figure, table, region, half_year, age_band, column, value, suppressed"),
                 (status = 400, body = crate::error::Problem), (status = 403, body = crate::error::Problem),
                 (status = 503, body = crate::error::Problem, description = "The figures are being computed for the first time (a national database); Retry-After says when to ask again")))]
         #[tracing::instrument(skip_all)]

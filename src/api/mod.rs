@@ -6,6 +6,8 @@ pub mod audit;
 pub mod children;
 pub mod consents;
 pub mod consultations;
+mod contract;
+mod docs;
 pub mod extract;
 pub mod figures;
 pub mod health;
@@ -43,7 +45,12 @@ pub const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id"
         license(name = "EUPL-1.2")
     ),
     modifiers(&BearerAuth),
-    components(schemas(crate::error::Problem, crate::domain::FieldError)),
+    components(schemas(
+        crate::error::Problem,
+        crate::domain::FieldError,
+        crate::domain::consultation::ConsultationStatus,
+        crate::service::figures::Format
+    )),
     tags(
         (name = "operations", description = "Health and the API description"),
         (name = "registry", description = "Regions, organisations, locations, groups and staff (admin)"),
@@ -181,6 +188,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     let mut doc = public;
     doc.merge(protected);
     doc.merge(parent);
+    contract::complete(&mut doc);
     doc
 }
 
@@ -194,8 +202,40 @@ pub fn router(state: AppState) -> Router {
     let (parent, _) = parent_routes().split_for_parts();
     // serialised once: handlers share the bytes (a document held by value would be copied with
     // every clone of the route)
-    let doc = bytes::Bytes::from(serde_json::to_vec(&openapi()).expect("the document serialises"));
+    let document = openapi();
+    let doc = bytes::Bytes::from(serde_json::to_vec(&document).expect("the document serialises"));
+    let reference = bytes::Bytes::from(docs::render(
+        &serde_json::to_value(&document).expect("the document serialises"),
+    ));
+    let strict = |media: &'static str| {
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static(media)),
+            (
+                header::CONTENT_SECURITY_POLICY,
+                HeaderValue::from_static(
+                    "default-src 'none'; style-src 'self'; img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+                ),
+            ),
+            (
+                header::X_CONTENT_TYPE_OPTIONS,
+                HeaderValue::from_static("nosniff"),
+            ),
+        ]
+    };
     let public = Router::new()
+        .route(
+            "/docs",
+            axum::routing::get(move || {
+                let page = reference.clone();
+                async move { (strict("text/html; charset=utf-8"), page) }
+            }),
+        )
+        .route(
+            "/docs/style.css",
+            axum::routing::get(
+                move || async move { (strict("text/css; charset=utf-8"), docs::STYLE) },
+            ),
+        )
         .route("/healthz", axum::routing::get(health::healthz))
         .route("/readyz", axum::routing::get(health::readyz))
         .route(

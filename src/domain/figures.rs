@@ -67,7 +67,7 @@ impl fmt::Display for HalfYear {
 impl FromStr for HalfYear {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        let bad = || "a half-year is written YYYY-H1 or YYYY-H2".to_string();
+        let bad = || "a half-year is written YYYY-H1 or YYYY-H2, from 2000 to 2100".to_string();
         let (y, h) = s.trim().split_once("-H").ok_or_else(bad)?;
         let year: i32 = y.parse().map_err(|_| bad())?;
         let half: u8 = h.parse().map_err(|_| bad())?;

@@ -16,12 +16,12 @@ pub struct UnknownValue {
 /// and `Display`, serde and an OpenAPI schema.
 #[macro_export]
 macro_rules! text_enum {
-    ($(#[$m:meta])* pub enum $name:ident { $($(#[$vm:meta])* $variant:ident => $s:literal),+ $(,)? }) => {
-        $(#[$m])*
+    ($(#[doc = $doc:literal])* pub enum $name:ident { $($(#[doc = $vdoc:literal])* $variant:ident => $s:literal),+ $(,)? }) => {
+        $(#[doc = $doc])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord,
-                 serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+                 serde::Serialize, serde::Deserialize)]
         pub enum $name {
-            $($(#[$vm])* #[serde(rename = $s)] $variant),+
+            $($(#[doc = $vdoc])* #[serde(rename = $s)] $variant),+
         }
         impl $name {
             /// Every value, in declaration order.
@@ -31,6 +31,22 @@ macro_rules! text_enum {
                 match self { $($name::$variant => $s),+ }
             }
         }
+        // written out rather than derived: the schema's values are the wire spellings, each
+        // explained by its doc comment
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                let description = concat!(
+                    $($doc, "\n",)* "\n",
+                    $("- `", $s, "`:", $($vdoc,)* "\n",)+
+                );
+                utoipa::openapi::schema::ObjectBuilder::new()
+                    .schema_type(utoipa::openapi::schema::Type::String)
+                    .enum_values(Some([$($s),+]))
+                    .description(Some(description.trim()))
+                    .into()
+            }
+        }
+        impl utoipa::ToSchema for $name {}
         impl std::str::FromStr for $name {
             type Err = $crate::domain::types::UnknownValue;
             fn from_str(s: &str) -> Result<Self, Self::Err> {

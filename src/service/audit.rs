@@ -21,7 +21,11 @@ pub struct AuditParams {
     pub to: Option<DateTime<Utc>>,
     /// Only entries with this flag (`meldcode`: Veilig Thuis informed without consent).
     pub flag: Option<String>,
+    /// Items per page (1–200, default 50).
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u32>,
+    /// The `next_cursor` of the previous page: the last sequence number seen.
+    #[param(value_type = Option<i64>, minimum = 0)]
     pub cursor: Option<String>,
 }
 

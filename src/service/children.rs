@@ -257,9 +257,14 @@ pub async fn register_child(
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct ChildListParams {
-    /// The location (required for mentors; an integration client may list its whole organisation).
+    /// Only this location. Without it: a mentor's own locations, or an integration client's
+    /// whole organisation.
     pub location_id: Option<Uuid>,
+    /// Items per page (1–200, default 50).
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u32>,
+    /// The `next_cursor` of the previous page: the last id seen.
+    #[param(value_type = Option<uuid::Uuid>)]
     pub cursor: Option<String>,
 }
 
@@ -272,7 +277,7 @@ pub async fn list_children(
     let p = caller.principal()?;
     let page = page(q.limit, q.cursor.as_deref())?;
     let actor = p.actor();
-    let (organization_id, role) = match q.location_id {
+    let (organization_id, role, locations) = match q.location_id {
         Some(location_id) => {
             let location = state.store.get_location(location_id).await?;
             let access = location.as_ref().and_then(|l| {
@@ -285,7 +290,7 @@ pub async fn list_children(
                 )
             });
             match (location, access) {
-                (Some(l), Some(access)) => (l.organization_id, role_of(access)),
+                (Some(l), Some(access)) => (l.organization_id, role_of(access), vec![l.id]),
                 _ => {
                     return Err(ServiceError::forbidden(
                         "not a location whose children you may see",
@@ -294,18 +299,23 @@ pub async fn list_children(
             }
         }
         None => match p.organization_id {
-            Some(org) if may_list_organization_children(&actor, org) => (org, Role::Integration),
+            Some(org) if may_list_organization_children(&actor, org) => {
+                (org, Role::Integration, Vec::new())
+            }
+            // a mentor without a location: the children of every location they work at
+            Some(org) if p.has(Role::Mentor) && !actor.location_ids.is_empty() => {
+                (org, Role::Mentor, actor.location_ids.clone())
+            }
             _ => {
-                return Err(ServiceError::field(
-                    "location_id",
-                    "required: the location whose children to list",
+                return Err(ServiceError::forbidden(
+                    "only mentors and the organisation's own system list children",
                 ))
             }
         },
     };
     let rows = state
         .store
-        .list_children(organization_id, q.location_id, page)
+        .list_children(organization_id, &locations, page)
         .await?;
     let audit_actor = caller.audit_actor(role);
     let records: Vec<AuditRecord> = rows

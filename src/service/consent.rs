@@ -37,7 +37,6 @@ pub struct RecipientDto {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub organization_id: Option<Uuid>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<String>, example = "JZ22")]
     pub region_code: Option<RegionCode>,
 }
 
@@ -885,7 +884,6 @@ pub struct CheckParams {
     /// The youth-care organisation the data would go to.
     pub organization_id: Option<Uuid>,
     /// Or: the specialists of this region.
-    #[param(value_type = Option<String>)]
     pub region_code: Option<RegionCode>,
 }
 
@@ -961,8 +959,9 @@ pub async fn consent_check(
 ) -> ServiceResult<ConsentCheckView> {
     let p = caller.principal()?;
     if q.organization_id.is_none() == q.region_code.is_none() {
-        return Err(ServiceError::bad_request(
-            "give organization_id or region_code",
+        return Err(ServiceError::field(
+            "organization_id",
+            "give organization_id or region_code, one of the two",
         ));
     }
     let (child, access) = accessible_child(state, caller, id, AuditAction::Read, "consent").await?;

@@ -919,10 +919,15 @@ pub async fn get_consultation(
 pub struct ListParams {
     pub status: Option<ConsultationStatus>,
     /// `me`: only requests offered or assigned to the calling specialist.
+    #[param(pattern = "^me$")]
     pub assigned: Option<String>,
     /// Only this region (coordinators: one of theirs).
-    pub region: Option<String>,
+    pub region: Option<RegionCode>,
+    /// Items per page (1–200, default 50).
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u32>,
+    /// The `next_cursor` of the previous page: the last id seen.
+    #[param(value_type = Option<uuid::Uuid>)]
     pub cursor: Option<String>,
 }
 
@@ -962,9 +967,7 @@ pub async fn list_consultations(
     } else if p.has(Role::Coordinator) && q.assigned.is_none() {
         let mine: Vec<String> = actor.region_codes.iter().map(|r| r.to_string()).collect();
         filter.region_codes = Some(match &q.region {
-            Some(r) if mine.iter().any(|m| m.eq_ignore_ascii_case(r)) => {
-                vec![r.to_ascii_uppercase()]
-            }
+            Some(r) if mine.iter().any(|m| m == r.as_str()) => vec![r.to_string()],
             Some(_) => return Err(ServiceError::forbidden("not a region you coordinate")),
             None => mine,
         });
@@ -976,7 +979,7 @@ pub async fn list_consultations(
     };
     if let Some(r) = &q.region {
         if role != Role::Coordinator {
-            filter.region_codes = Some(vec![r.to_ascii_uppercase()]);
+            filter.region_codes = Some(vec![r.to_string()]);
         }
     }
     let rows = state.store.list_consultations(&filter).await?;

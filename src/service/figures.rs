@@ -35,10 +35,12 @@ pub enum Format {
 #[serde(deny_unknown_fields)]
 pub struct FigureParams {
     /// One region of the caller's scope (`JZxx`).
-    pub region: Option<String>,
+    pub region: Option<crate::domain::types::RegionCode>,
     /// First half-year, `YYYY-H1|H2` (default: three half-years before `to`).
+    #[param(pattern = "^(20[0-9]{2}|2100)-H[12]$")]
     pub from: Option<String>,
     /// Last half-year (default: the current one).
+    #[param(pattern = "^(20[0-9]{2}|2100)-H[12]$")]
     pub to: Option<String>,
     #[param(value_type = Option<Format>)]
     pub format: Option<Format>,
@@ -185,7 +187,7 @@ async fn scope(
     let view = if !regions.is_empty() {
         let chosen = match &q.region {
             Some(r) => {
-                let r = r.to_ascii_uppercase();
+                let r = r.to_string();
                 if !regions.contains(&r) {
                     return Err(ServiceError::forbidden("not a region of your scope"));
                 }
@@ -214,7 +216,7 @@ async fn scope(
             _ => return Err(ServiceError::forbidden("policy staff of a municipality see the figures of their regions; ask the admin to link them")),
         }
         if let Some(r) = &q.region {
-            s.region_codes = Some(vec![r.to_ascii_uppercase()]);
+            s.region_codes = Some(vec![r.to_string()]);
         }
         ScopeView {
             kind: "organization".into(),

@@ -37,9 +37,11 @@ fn may_read_organization(p: &Principal, org: Uuid) -> bool {
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct ListParams {
-    /// Page size, 1 to 200 (default 50).
+    /// Items per page (1–200, default 50).
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u32>,
-    /// The `next_cursor` of the previous page.
+    /// The `next_cursor` of the previous page: the last id seen.
+    #[param(value_type = Option<uuid::Uuid>)]
     pub cursor: Option<String>,
 }
 
@@ -157,7 +159,6 @@ pub struct NewLocation {
     pub name: String,
     #[serde(rename = "type")]
     pub location_type: LocationType,
-    #[schema(value_type = String, example = "GM0344")]
     pub municipality_code: MunicipalityCode,
     /// Registration number in the Landelijk Register Kinderopvang (nine digits).
     pub lrk_number: Option<String>,
@@ -371,7 +372,6 @@ pub struct NewStaff {
     pub expertise: Vec<ConcernDomain>,
     /// Specialists, coordinators, policy: the regions they serve.
     #[serde(default)]
-    #[schema(value_type = Vec<String>)]
     pub region_codes: Vec<RegionCode>,
     /// Specialists: open consultations at most, offers included.
     pub capacity: Option<i64>,
@@ -637,14 +637,15 @@ pub async fn get_region(
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct StaffListParams {
-    /// Page size, 1 to 200 (default 50).
+    /// Items per page (1–200, default 50).
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u32>,
-    /// The `next_cursor` of the previous page.
+    /// The `next_cursor` of the previous page: the last id seen.
+    #[param(value_type = Option<uuid::Uuid>)]
     pub cursor: Option<String>,
     /// Only this role.
     pub role: Option<StaffRole>,
     /// Only staff serving this region.
-    #[param(value_type = Option<String>)]
     pub region: Option<RegionCode>,
     /// Only active (`true`) or only deactivated (`false`) staff.
     pub active: Option<bool>,
@@ -659,7 +660,6 @@ pub struct StaffChange {
     /// Specialists: open consultations at most, offers included (not below what they hold now).
     pub capacity: Option<i64>,
     pub expertise: Option<Vec<ConcernDomain>>,
-    #[schema(value_type = Option<Vec<String>>)]
     pub region_codes: Option<Vec<RegionCode>>,
     pub location_ids: Option<Vec<Uuid>>,
 }
@@ -874,7 +874,6 @@ pub struct LocationChange {
     /// Registration number in the Landelijk Register Kinderopvang (nine digits).
     pub lrk_number: Option<String>,
     /// The municipality; the location's youth-care region follows from it again.
-    #[schema(value_type = Option<String>, example = "GM0344")]
     pub municipality_code: Option<MunicipalityCode>,
 }
 

@@ -21,7 +21,6 @@ use crate::domain::consultation::{
 use crate::domain::types::Role;
 use crate::domain::Validation;
 use crate::store::{ConsultationRow, DestructionRequestRow, StoreError, TimelineRow, VisitRow};
-use base64::Engine;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -538,7 +537,11 @@ pub async fn close(
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct TimelineParams {
+    /// Items per page (1–200, default 50).
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u32>,
+    /// The `next_cursor` of the previous page: `{microseconds}_{id}` of the last item seen.
+    #[param(pattern = "^[0-9]{1,15}_[0-9a-f]{32}$")]
     pub cursor: Option<String>,
 }
 
@@ -553,31 +556,21 @@ pub struct TimelineEntry {
     pub detail: String,
 }
 
+// the cursor names the last item seen: its time in microseconds and its id, `{micros}_{id}`;
+// any value of that shape is a valid place to go on from
 fn timeline_cursor(row: &TimelineRow) -> String {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!(
-        "t:{}|{}",
-        row.happened_at.to_rfc3339(),
-        row.id
-    ))
+    format!("{}_{}", row.happened_at.timestamp_micros(), row.id.simple())
 }
 
 fn parse_timeline_cursor(c: &str) -> Result<(DateTime<Utc>, Uuid), ServiceError> {
     let bad = || ServiceError::bad_request("the cursor is not one this list handed out");
-    let text = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(c)
+    let (micros, id) = c.split_once('_').ok_or_else(bad)?;
+    let at = micros
+        .parse::<i64>()
         .ok()
-        .and_then(|b| String::from_utf8(b).ok())
+        .and_then(DateTime::from_timestamp_micros)
         .ok_or_else(bad)?;
-    let (at, id) = text
-        .strip_prefix("t:")
-        .and_then(|t| t.split_once('|'))
-        .ok_or_else(bad)?;
-    Ok((
-        DateTime::parse_from_rfc3339(at)
-            .map_err(|_| bad())?
-            .with_timezone(&Utc),
-        id.parse().map_err(|_| bad())?,
-    ))
+    Ok((at, id.parse().map_err(|_| bad())?))
 }
 
 /// Everything that happened around a child, newest first: concerns, consents and withdrawals,

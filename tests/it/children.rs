@@ -22,10 +22,14 @@ db_test!(
         assert_eq!(list.ok(200)["items"].as_array().unwrap().len(), 1);
         let list = app.get(&format!("/api/v1/children?location_id={}", w.loc_a1), t).await;
         assert_eq!(list.ok(200)["items"][0]["id"], w.child_a1.to_string());
-        // a mentor must name the location
-        let fields = app.get("/api/v1/children", t).await;
-        fields.problem(422);
-        assert_eq!(fields.error_fields(), ["location_id"]);
+        // without a location a mentor sees the children of their own locations, no others
+        app.post("/api/v1/children", &w.integration_a,
+            serde_json::json!({"location_id": w.loc_a2, "external_ref": "A-2", "given_name": "Elders", "date_of_birth": "2023-03-01"})).await.ok(201);
+        let own = app.get("/api/v1/children", t).await;
+        let ids: Vec<_> = own.ok(200)["items"].as_array().unwrap().iter().map(|c| c["id"].clone()).collect();
+        assert_eq!(ids, vec![serde_json::json!(w.child_a1.to_string())]);
+        // roles without children of their own get no list
+        app.get("/api/v1/children", &w.specialist_token).await.problem(403);
     }
 );
 

@@ -208,7 +208,7 @@ db_test!(
             assert!(r.error_fields().iter().any(|f| f == field), "{field} not in {:?} for {body}", r.error_fields());
         }
         app.post_raw(&path, t, "application/json", "{\"purpose\":").await.problem(400);
-        app.get(&format!("/api/v1/children/{}/consent-check?purpose=consultation", w.child_a1), t).await.problem(400);
+        app.get(&format!("/api/v1/children/{}/consent-check?purpose=consultation", w.child_a1), t).await.problem(422);
         app.get(&format!("/api/v1/children/{}/consent-check?purpose=dating&organization_id={}", w.child_a1, w.youth), t).await.problem(400);
         app.post(&format!("/api/v1/consents/{}/withdraw", Uuid::now_v7()), t, json!({"by": {"guardian_id": eva}})).await.problem(404);
         assert_eq!(app.count("consents").await, before);

@@ -167,3 +167,18 @@ async fn silent_slow_and_idle_connections_are_closed() {
         "served at once despite the cap: {took:?}"
     );
 }
+
+db_test!(
+    async fn the_api_reference_reads_offline_under_a_strict_policy(app) {
+        let page = app.request(reqwest::Method::GET, "/docs", None, None).await;
+        assert_eq!(page.status, 200);
+        assert!(page.headers["content-type"].to_str().unwrap().starts_with("text/html"));
+        let csp = page.headers["content-security-policy"].to_str().unwrap();
+        assert!(csp.starts_with("default-src 'none'") && !csp.contains("unsafe"), "{csp}");
+        assert!(page.text.contains("<span class=\"method\">POST</span> <code>/api/v1/consultations</code>"));
+        assert!(!page.text.contains("http://") && !page.text.contains("https://"), "no outside asset");
+        let css = app.request(reqwest::Method::GET, "/docs/style.css", None, None).await;
+        assert_eq!(css.status, 200);
+        assert!(css.headers["content-type"].to_str().unwrap().starts_with("text/css"));
+    }
+);

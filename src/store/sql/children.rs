@@ -36,17 +36,22 @@ macro_rules! impl_children {
                     .await?)
             }
 
-            async fn list_children(&self, organization_id: Uuid, location_id: Option<Uuid>, page: Page) -> StoreResult<Vec<ChildRow>> {
-                Ok(sqlx::query_as(&format!(
-                    "{CHILD_SELECT} WHERE c.organization_id = $1 AND ($2 IS NULL OR c.location_id = $2) \
-                     AND ($3 IS NULL OR c.id > $3) ORDER BY c.id LIMIT $4"
-                ))
-                .bind(organization_id)
-                .bind(location_id)
-                .bind(page.after)
-                .bind(page.limit)
-                .fetch_all(self.reader())
-                .await?)
+            async fn list_children(&self, organization_id: Uuid, location_ids: &[Uuid], page: Page) -> StoreResult<Vec<ChildRow>> {
+                let mut qb: QueryBuilder<$db> = QueryBuilder::new(CHILD_SELECT);
+                qb.push(" WHERE c.organization_id = ").push_bind(organization_id);
+                if !location_ids.is_empty() {
+                    qb.push(" AND c.location_id IN (");
+                    let mut sep = qb.separated(", ");
+                    for l in location_ids {
+                        sep.push_bind(*l);
+                    }
+                    qb.push(")");
+                }
+                if let Some(after) = page.after {
+                    qb.push(" AND c.id > ").push_bind(after);
+                }
+                qb.push(" ORDER BY c.id LIMIT ").push_bind(page.limit);
+                Ok(qb.build_query_as().fetch_all(self.reader()).await?)
             }
 
             async fn assign_mentor(&self, row: &MentorAssignmentRow, if_version: Option<i64>, audit: &AuditRecord) -> StoreResult<i64> {
