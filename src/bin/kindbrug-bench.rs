@@ -384,7 +384,9 @@ async fn setup(
         let row = ConcernRow {
             id: Uuid::now_v7(),
             child_id: *child,
-            domains: "language".into(),
+            domains: kindbrug::store::TextSet(vec![
+                kindbrug::domain::types::ConcernDomain::Language,
+            ]),
             observation: "bench".into(),
             observed_since: chrono::NaiveDate::from_ymd_opt(2026, 9, 1).unwrap(),
             recorded_by_subject: "bench-mentor".into(),
@@ -631,10 +633,10 @@ async fn raw_submission(b: &Bench, i: u64) -> anyhow::Result<()> {
         location_id: child.location_id,
         concern_id: b.concerns[k],
         question: b.state.keys.seal(id, "Hoe kan dit kind meer meedoen?"),
-        expertise: "language".into(),
-        urgency: "normal".into(),
+        expertise: kindbrug::domain::types::ConcernDomain::Language,
+        urgency: kindbrug::domain::consultation::Urgency::Normal,
         region_code: region,
-        status: "requested".into(),
+        status: kindbrug::domain::consultation::ConsultationStatus::Requested,
         held_from: None,
         offered_to: None,
         offered_at: None,
@@ -1105,10 +1107,15 @@ async fn run_backend(
                 specialist_id: *staff,
                 date: chrono::NaiveDate::from_ymd_opt(2026, 11, 20).unwrap(),
                 duration_minutes: 60,
-                kind: "staff_coaching".into(),
-                participants: "mentor,practitioner".into(),
-                competences: "striking_behaviour".into(),
-                status: "held".into(),
+                kind: kindbrug::domain::consultation::VisitKind::StaffCoaching,
+                participants: kindbrug::store::TextSet(vec![
+                    kindbrug::domain::consultation::Participant::Mentor,
+                    kindbrug::domain::consultation::Participant::Practitioner,
+                ]),
+                competences: kindbrug::store::TextSet(vec![
+                    kindbrug::domain::consultation::Competence::StrikingBehaviour,
+                ]),
+                status: kindbrug::domain::consultation::VisitStatus::Held,
                 notes_sealed: Some(
                     b.state
                         .keys
@@ -1128,10 +1135,12 @@ async fn run_backend(
                 half_year: Some("2026-H2".into()),
                 age_band: Some("4-13".into()),
             };
-            let start = (row.status == "accepted").then(|| Start {
-                row: row.clone(),
-                status: kindbrug::domain::consultation::ConsultationStatus::InProgress,
-            });
+            let start = (row.status
+                == kindbrug::domain::consultation::ConsultationStatus::Accepted)
+                .then(|| Start {
+                    row: row.clone(),
+                    status: kindbrug::domain::consultation::ConsultationStatus::InProgress,
+                });
             store
                 .create_visit(
                     &visit,

@@ -70,12 +70,7 @@ fn concern_view(keys: &crate::crypto::Keyring, c: ConcernRow) -> Result<ConcernV
     Ok(ConcernView {
         id: c.id,
         child_id: c.child_id,
-        domains: c
-            .domains
-            .split(',')
-            .filter(|d| !d.is_empty())
-            .map(String::from)
-            .collect(),
+        domains: c.domains.iter().map(|d| d.as_str().to_string()).collect(),
         observation: keys
             .open(c.id, &c.observation)
             .map_err(ServiceError::internal)?,
@@ -126,11 +121,7 @@ pub async fn create_concern(
     let row = ConcernRow {
         id: concern_id,
         child_id: child.id,
-        domains: domains
-            .iter()
-            .map(|d| d.as_str())
-            .collect::<Vec<_>>()
-            .join(","),
+        domains: crate::store::TextSet(domains.to_vec()),
         observation: state.keys.seal(concern_id, body.observation.trim()),
         observed_since: body.observed_since,
         recorded_by_subject: p.subject.clone(),
@@ -404,11 +395,11 @@ pub struct ConsultationView {
     pub concern_id: Uuid,
     /// The child's question (*hulpvraag*); withheld from a specialist until they accept.
     pub question: Option<String>,
-    pub expertise: String,
-    pub urgency: String,
+    pub expertise: ConcernDomain,
+    pub urgency: Urgency,
     pub region_code: String,
-    pub status: String,
-    pub held_from: Option<String>,
+    pub status: ConsultationStatus,
+    pub held_from: Option<ConsultationStatus>,
     /// Why it stands where it stands, in the gateway's words.
     pub status_reason: Option<String>,
     /// The reason a person gave for cancelling or rejecting it.
@@ -421,7 +412,7 @@ pub struct ConsultationView {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     /// How it ended for the child (closed requests).
-    pub outcome: Option<String>,
+    pub outcome: Option<crate::domain::consultation::Outcome>,
     pub closed_at: Option<DateTime<Utc>>,
     pub parents_involved: Option<bool>,
     pub referral_kind: Option<String>,
@@ -507,7 +498,7 @@ pub(crate) fn view_for(
 #[derive(Serialize, Deserialize, ToSchema)]
 pub struct SubmittedConsultation {
     pub id: Uuid,
-    pub status: String,
+    pub status: ConsultationStatus,
     pub offered_to: Option<Uuid>,
     pub answer_due: Option<DateTime<Utc>>,
     /// Free text that seems to hold a BSN (stored, but please remove it).
@@ -518,7 +509,7 @@ pub struct SubmittedConsultation {
 fn submitted(row: &ConsultationRow) -> SubmittedConsultation {
     SubmittedConsultation {
         id: row.id,
-        status: row.status.clone(),
+        status: row.status,
         offered_to: row.offered_to,
         answer_due: row.answer_due,
         warnings: Vec::new(),
@@ -635,10 +626,10 @@ async fn submit_for(
         location_id: child.location_id,
         concern_id: req.concern_id,
         question: state.keys.seal(id, req.question.trim()),
-        expertise: req.expertise.as_str().into(),
-        urgency: req.urgency.as_str().into(),
+        expertise: req.expertise,
+        urgency: req.urgency,
         region_code: region.to_string(),
-        status: ConsultationStatus::Requested.as_str().into(),
+        status: ConsultationStatus::Requested,
         held_from: None,
         offered_to: None,
         offered_at: None,
@@ -856,7 +847,7 @@ async fn consent_state(
     state: &Ctx,
     row: &ConsultationRow,
 ) -> Result<Option<ConsentStateView>, ServiceError> {
-    let status: ConsultationStatus = row.status.parse().map_err(ServiceError::internal)?;
+    let status = row.status;
     if !status.is_open() {
         return Ok(None);
     }
@@ -1110,12 +1101,12 @@ pub async fn routing(state: &Ctx, caller: &Caller, id: Uuid) -> ServiceResult<Ro
 // ---------------------------------------------------------------- transitions
 
 fn status_of(row: &ConsultationRow) -> Result<ConsultationStatus, ServiceError> {
-    row.status.parse().map_err(ServiceError::internal)
+    Ok(row.status)
 }
 
 /// The specialist whose capacity the request holds now, if any.
 pub(crate) fn slot_holder(row: &ConsultationRow) -> Result<Option<Uuid>, ServiceError> {
-    let held_from = row.held_from.as_deref().and_then(|h| h.parse().ok());
+    let held_from = row.held_from;
     Ok(crate::domain::consultation::slot_holder(
         status_of(row)?,
         held_from,
@@ -1135,9 +1126,9 @@ fn routing_outcomes(
 
 /// The next status, or a 409 naming the current one.
 fn transition(row: &ConsultationRow, event: Event) -> Result<ConsultationStatus, ServiceError> {
-    let held_from = row.held_from.as_deref().and_then(|h| h.parse().ok());
+    let held_from = row.held_from;
     next(status_of(row)?, event, held_from).map_err(|e| {
-        ServiceError::conflict("illegal-transition", e.to_string()).in_status(&row.status)
+        ServiceError::conflict("illegal-transition", e.to_string()).in_status(row.status.as_str())
     })
 }
 
@@ -1208,7 +1199,7 @@ pub async fn accept(state: &Ctx, caller: &Caller, id: Uuid) -> ServiceResult<Con
     specialist_consent(state, p, &row).await?;
     let at = now();
     let mut c = change(&row, at, audit_for(&p.audit_actor(Role::Specialist), &row));
-    c.after.status = status.as_str().into();
+    c.after.status = status;
     c.after.assigned_to = me;
     c.after.accepted_at = Some(at);
     c.after.answer_due = None;
@@ -1249,11 +1240,10 @@ pub(crate) async fn move_on(
         .map(|d| d.staff_id)
         .collect();
     declined.push(staff);
-    let expertise: ConcernDomain = row.expertise.parse().map_err(ServiceError::internal)?;
-    let urgency: Urgency = row.urgency.parse().map_err(ServiceError::internal)?;
+    let (expertise, urgency) = (row.expertise, row.urgency);
     let (ranking, _) = ranking_for(state, &child, &region, expertise, &declined, at).await?;
     let mut c = change(row, at, audit_for(actor, row));
-    c.after.status = status.as_str().into();
+    c.after.status = status;
     c.release = Some(staff);
     let decline_id = Uuid::now_v7();
     c.decline = Some(DeclineRow {
@@ -1380,7 +1370,7 @@ async fn assign_to(
         at,
         audit_for(&principal.audit_actor(Role::Coordinator), &row),
     );
-    c.after.status = status.as_str().into();
+    c.after.status = status;
     c.after.assigned_to = Some(specialist.staff.id);
     c.after.offered_to = Some(specialist.staff.id);
     c.after.accepted_at = Some(at);
@@ -1414,7 +1404,7 @@ pub async fn cancel(
         now(),
         audit_for(&p.audit_actor(role_of(access)), &row),
     );
-    c.after.status = status.as_str().into();
+    c.after.status = status;
     c.after.status_reason = Some("cancelled by the childcare organisation".into());
     c.after.status_note_sealed = Some(state.keys.seal(row.id, body.reason.trim()));
     c.after.answer_due = None;
@@ -1447,7 +1437,7 @@ pub async fn reject(
         now(),
         audit_for(&p.audit_actor(Role::Coordinator), &row),
     );
-    c.after.status = status.as_str().into();
+    c.after.status = status;
     c.after.status_reason = Some("rejected by the region's coordinator".into());
     c.after.status_note_sealed = Some(state.keys.seal(row.id, body.reason.trim()));
     apply(state, c, standing).await
@@ -1488,7 +1478,7 @@ pub async fn resume(state: &Ctx, caller: &Caller, id: Uuid) -> ServiceResult<Con
         return Err(consent_required(&cover.region));
     }
     let mut c = change(&row, now(), audit_for(&p.audit_actor(role), &row));
-    c.after.status = status.as_str().into();
+    c.after.status = status;
     c.after.held_from = None;
     c.after.status_reason = Some("consent in force again".into());
     // from now the request rests on the records in force now
@@ -1595,7 +1585,7 @@ pub async fn post_message(
             "closed-or-paused",
             "the request is closed: it takes no messages",
         )
-        .in_status(&row.status));
+        .in_status(row.status.as_str()));
     }
     let mut v = Validation::new();
     v.text("text", &body.text, 4000);
@@ -1689,9 +1679,9 @@ pub(crate) async fn hand_back(
     let next_status = transition(row, Event::Unassign)?;
     let mut c = change(row, now(), audit_for(actor, row));
     c.release = slot_holder(row)?;
-    c.after.status = next_status.as_str().into();
+    c.after.status = next_status;
     if next_status == ConsultationStatus::OnHold {
-        c.after.held_from = Some(ConsultationStatus::Unassigned.as_str().into());
+        c.after.held_from = Some(ConsultationStatus::Unassigned);
     }
     c.after.assigned_to = None;
     c.after.offered_to = None;
@@ -1720,7 +1710,7 @@ pub(crate) async fn end_for_child_left(
         }
         let status = transition(&row, Event::ChildLeft)?;
         let mut c = change(&row, now(), audit_for(actor, &row));
-        c.after.status = status.as_str().into();
+        c.after.status = status;
         c.after.status_reason = Some("the child left the childcare organisation".into());
         c.after.answer_due = None;
         c.release = slot_holder(&row)?;

@@ -803,11 +803,10 @@ pub async fn deactivate_staff(
         ..Default::default()
     };
     for row in state.store.list_consultations(&filter).await? {
-        let status: crate::domain::consultation::ConsultationStatus =
-            row.status.parse().map_err(ServiceError::internal)?;
+        let status = row.status;
         if crate::domain::consultation::slot_holder(
             status,
-            row.held_from.as_deref().and_then(|h| h.parse().ok()),
+            row.held_from,
             row.offered_to,
             row.assigned_to,
         ) != Some(id)

@@ -27,18 +27,12 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use super::{Caller, Ctx, PageOf, ServiceError, ServiceResult};
-fn join<T: Copy>(items: &[T], name: impl Fn(T) -> &'static str) -> String {
-    let mut names: Vec<&str> = items.iter().map(|i| name(*i)).collect();
-    names.sort();
-    names.dedup();
-    names.join(",")
-}
-
-fn split(s: &str) -> Vec<String> {
-    s.split(',')
-        .filter(|x| !x.is_empty())
-        .map(String::from)
-        .collect()
+/// Each value once, in declaration order.
+fn set_of<T: Copy + Ord>(items: &[T]) -> crate::store::TextSet<T> {
+    let mut items = items.to_vec();
+    items.sort();
+    items.dedup();
+    crate::store::TextSet(items)
 }
 
 /// The request must be the caller's as its assigned specialist.
@@ -61,7 +55,7 @@ async fn my_open_request(
 ) -> Result<ConsultationRow, ServiceError> {
     let row = my_request(state, p, id).await?;
     specialist_consent(state, p, &row).await?;
-    let status: ConsultationStatus = row.status.parse().map_err(ServiceError::internal)?;
+    let status = row.status;
     if !matches!(
         status,
         ConsultationStatus::Accepted | ConsultationStatus::InProgress
@@ -70,7 +64,7 @@ async fn my_open_request(
             "closed-or-paused",
             format!("the request is {}: it takes no changes", row.status),
         )
-        .in_status(&row.status));
+        .in_status(row.status.as_str()));
     }
     Ok(row)
 }
@@ -104,10 +98,10 @@ pub struct VisitView {
     pub consultation_id: Uuid,
     pub date: NaiveDate,
     pub duration_minutes: i64,
-    pub kind: String,
-    pub participants: Vec<String>,
-    pub competences: Vec<String>,
-    pub status: String,
+    pub kind: VisitKind,
+    pub participants: Vec<Participant>,
+    pub competences: Vec<Competence>,
+    pub status: VisitStatus,
     /// Only for the specialist, or when shared.
     pub notes: Option<String>,
     pub advice: Option<String>,
@@ -136,10 +130,10 @@ fn visit_view(state: &Ctx, v: VisitRow, full: bool) -> Result<VisitView, Service
         consultation_id: v.consultation_id,
         date: v.date,
         duration_minutes: v.duration_minutes,
-        kind: v.kind.clone(),
-        participants: split(&v.participants),
-        competences: split(&v.competences),
-        status: v.status.clone(),
+        kind: v.kind,
+        participants: v.participants.to_vec(),
+        competences: v.competences.to_vec(),
+        status: v.status,
         notes,
         advice: open(&v.advice_sealed)?,
         notes_shared: v.notes_shared,
@@ -168,11 +162,11 @@ fn first_held_visit(
     row: &ConsultationRow,
     visit: VisitStatus,
 ) -> ServiceResult<Option<crate::store::Start>> {
-    if visit != VisitStatus::Held || row.status != ConsultationStatus::Accepted.as_str() {
+    if visit != VisitStatus::Held || row.status != ConsultationStatus::Accepted {
         return Ok(None);
     }
     let status = next(ConsultationStatus::Accepted, Event::Start, None).map_err(|e| {
-        ServiceError::conflict("illegal-transition", e.to_string()).in_status(&row.status)
+        ServiceError::conflict("illegal-transition", e.to_string()).in_status(row.status.as_str())
     })?;
     Ok(Some(crate::store::Start {
         row: row.clone(),
@@ -219,10 +213,10 @@ pub async fn create_visit(
         specialist_id: row.assigned_to.expect("assigned"),
         date: body.date,
         duration_minutes: body.duration_minutes,
-        kind: body.kind.as_str().into(),
-        participants: join(&body.participants, |p| p.as_str()),
-        competences: join(&body.competences, |c| c.as_str()),
-        status: status.as_str().into(),
+        kind: body.kind,
+        participants: set_of(&body.participants),
+        competences: set_of(&body.competences),
+        status,
         notes_sealed: seal(state, visit_id, &body.notes),
         advice_sealed: seal(state, visit_id, &body.advice),
         notes_shared: body.notes_shared,
@@ -288,10 +282,10 @@ pub async fn update_visit(
     let mut updated = visit.clone();
     updated.date = body.date;
     updated.duration_minutes = body.duration_minutes;
-    updated.kind = body.kind.as_str().into();
-    updated.participants = join(&body.participants, |p| p.as_str());
-    updated.competences = join(&body.competences, |c| c.as_str());
-    updated.status = status.as_str().into();
+    updated.kind = body.kind;
+    updated.participants = set_of(&body.participants);
+    updated.competences = set_of(&body.competences);
+    updated.status = status;
     updated.notes_sealed = seal(state, visit.id, &body.notes);
     updated.advice_sealed = seal(state, visit.id, &body.advice);
     updated.notes_shared = body.notes_shared;
@@ -379,8 +373,8 @@ pub struct CloseRequest {
 #[derive(Serialize, ToSchema)]
 pub struct ClosedView {
     pub id: Uuid,
-    pub status: String,
-    pub outcome: String,
+    pub status: ConsultationStatus,
+    pub outcome: Outcome,
     pub closed_at: DateTime<Utc>,
     pub parents_involved: bool,
     pub referral_kind: Option<String>,
@@ -439,13 +433,13 @@ pub async fn close(
     // a request on hold (consent withdrawn) is closed as "parents withdrew" without reading
     // anything the withdrawal closed off; any other close needs the request open and consent
     let row = my_request(state, p, id).await?;
-    let current: ConsultationStatus = row.status.parse().map_err(ServiceError::internal)?;
+    let current = row.status;
     if !close_outcome_allowed(current, body.outcome) {
         return Err(ServiceError::conflict(
             "closed-or-paused",
             "consent was withdrawn: the request is on hold and is closed only with the outcome parents_withdrew",
         )
-        .in_status(&row.status));
+        .in_status(row.status.as_str()));
     }
     let row = if current == ConsultationStatus::OnHold {
         row
@@ -465,14 +459,9 @@ pub async fn close(
         (None, false) => {}
     }
     v.finish().map_err(ServiceError::validation)?;
-    let held_from = row.held_from.as_deref().and_then(|h| h.parse().ok());
-    let status = next(
-        row.status.parse().map_err(ServiceError::internal)?,
-        Event::Close,
-        held_from,
-    )
-    .map_err(|e| {
-        ServiceError::conflict("illegal-transition", e.to_string()).in_status(&row.status)
+    let held_from = row.held_from;
+    let status = next(row.status, Event::Close, held_from).map_err(|e| {
+        ServiceError::conflict("illegal-transition", e.to_string()).in_status(row.status.as_str())
     })?;
     let referral_in_force = if body.outcome.is_referral() {
         Some(referral_consent(state, row.child_id).await?)
@@ -481,9 +470,9 @@ pub async fn close(
     };
     let at = now();
     let mut after = row.clone();
-    after.status = status.as_str().into();
+    after.status = status;
     after.updated_at = at;
-    after.outcome = Some(body.outcome.as_str().into());
+    after.outcome = Some(body.outcome);
     after.closed_at = Some(at);
     after.summary_sealed = Some(state.keys.seal(row.id, body.summary.trim()));
     after.advice_sealed = seal(state, row.id, &body.advice_for_group);
@@ -524,7 +513,7 @@ pub async fn close(
     Ok(ClosedView {
         id: done.id,
         status: done.status,
-        outcome: done.outcome.unwrap_or_default(),
+        outcome: done.outcome.unwrap_or(body.outcome),
         closed_at: at,
         parents_involved: body.parents_involved,
         referral_kind: done.referral_kind,

@@ -13,6 +13,8 @@ use uuid::Uuid;
 
 #[macro_use]
 mod sql;
+pub mod text;
+pub use text::TextSet;
 pub mod postgres;
 pub mod sqlite;
 
@@ -308,8 +310,7 @@ pub struct ChildAccessRow {
 pub struct ConcernRow {
     pub id: Uuid,
     pub child_id: Uuid,
-    /// Comma-separated concern domains.
-    pub domains: String,
+    pub domains: TextSet<crate::domain::types::ConcernDomain>,
     /// What the mentor saw, sealed.
     pub observation: String,
     pub observed_since: NaiveDate,
@@ -327,11 +328,11 @@ pub struct ConsultationRow {
     pub concern_id: Uuid,
     /// The child's question, sealed.
     pub question: String,
-    pub expertise: String,
-    pub urgency: String,
+    pub expertise: crate::domain::types::ConcernDomain,
+    pub urgency: crate::domain::consultation::Urgency,
     pub region_code: String,
-    pub status: String,
-    pub held_from: Option<String>,
+    pub status: crate::domain::consultation::ConsultationStatus,
+    pub held_from: Option<crate::domain::consultation::ConsultationStatus>,
     pub offered_to: Option<Uuid>,
     pub offered_at: Option<DateTime<Utc>>,
     pub answer_due: Option<DateTime<Utc>>,
@@ -346,7 +347,7 @@ pub struct ConsultationRow {
     pub version: i64,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
-    pub outcome: Option<String>,
+    pub outcome: Option<crate::domain::consultation::Outcome>,
     pub closed_at: Option<DateTime<Utc>>,
     /// The closing summary, sealed (see `crypto`).
     pub summary_sealed: Option<String>,
@@ -372,12 +373,11 @@ pub struct VisitRow {
     pub specialist_id: Uuid,
     pub date: NaiveDate,
     pub duration_minutes: i64,
-    pub kind: String,
-    /// Comma-separated participant roles.
-    pub participants: String,
-    /// Comma-separated core competences.
-    pub competences: String,
-    pub status: String,
+    pub kind: crate::domain::consultation::VisitKind,
+    pub participants: TextSet<crate::domain::consultation::Participant>,
+    /// The core competences the coaching worked on.
+    pub competences: TextSet<crate::domain::consultation::Competence>,
+    pub status: crate::domain::consultation::VisitStatus,
     /// Private notes of the specialist, sealed.
     pub notes_sealed: Option<String>,
     /// Advice for the group, sealed.

@@ -107,14 +107,12 @@ macro_rules! impl_consent {
                     .await?;
                     for mut row in rows {
                         // the transition is the state machine's; a request it cannot hold stays
-                        let Ok(from) = row.status.parse::<$crate::domain::consultation::ConsultationStatus>() else {
-                            continue;
-                        };
+                        let from = row.status;
                         let Ok(held) = $crate::domain::consultation::next(from, $crate::domain::consultation::Event::Hold, None) else {
                             continue;
                         };
-                        row.held_from = Some(row.status.clone());
-                        row.status = held.as_str().into();
+                        row.held_from = Some(row.status);
+                        row.status = held;
                         row.status_reason = Some($crate::domain::consultation::HELD_FOR_CONSENT.into());
                         row.version += 1;
                         row.updated_at = at;

@@ -22,7 +22,7 @@ macro_rules! impl_consultations {
                 }
                 let orgs = $crate::domain::consultation::event_recipients(row.organization_id, specialist_orgs);
                 let event_type = format!("consultation.{}", row.status);
-                let data = $crate::webhooks::consultation_event_data(row.id, &row.status);
+                let data = $crate::webhooks::consultation_event_data(row.id, row.status.as_str());
                 for org in orgs {
                     Self::enqueue(tx, org, &event_type, &data, at).await?;
                 }
@@ -64,7 +64,7 @@ macro_rules! impl_consultations {
                 }
                 match chosen {
                     Some(staff) => {
-                        row.status = route.outcomes.offered.as_str().into();
+                        row.status = route.outcomes.offered;
                         row.offered_to = Some(staff);
                         row.offered_at = Some(at);
                         row.answer_due = Some(route.answer_due);
@@ -74,7 +74,7 @@ macro_rules! impl_consultations {
                             .bind(row.id)
                             .execute(&mut **tx)
                             .await?;
-                        row.status = route.outcomes.unassigned.as_str().into();
+                        row.status = route.outcomes.unassigned;
                         row.offered_to = None;
                         row.offered_at = None;
                         row.answer_due = None;
@@ -147,7 +147,7 @@ macro_rules! impl_consultations {
                 .await?;
                 if done.rows_affected() == 1 {
                     let mut after = row.clone();
-                    after.status = start.status.as_str().into();
+                    after.status = start.status;
                     Self::consultation_events(tx, &after, None, at).await?;
                 }
                 Ok(())
@@ -188,7 +188,7 @@ macro_rules! impl_consultations {
 
             /// Figures: the day of the first held visit of a request.
             async fn first_visit(tx: &mut Transaction<'static, $db>, v: &VisitRow) -> StoreResult<()> {
-                if v.status == "held" {
+                if v.status == $crate::domain::consultation::VisitStatus::Held {
                     sqlx::query(
                         "UPDATE consultations SET first_visit_on = $2 WHERE id = $1 AND (first_visit_on IS NULL OR first_visit_on > $2)",
                     )
