@@ -14,7 +14,7 @@ pub mod domain;
 pub mod error;
 pub mod jobs;
 pub mod ratelimit;
-pub mod retention;
+pub use service::retention;
 pub mod scale;
 pub mod server;
 pub mod service;

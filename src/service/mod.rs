@@ -16,6 +16,7 @@ pub mod figures;
 pub mod paging;
 pub mod parent;
 pub mod registry;
+pub mod retention;
 pub mod visits;
 pub mod webhooks;
 

@@ -1,4 +1,4 @@
-//! Running retention and re-encryption over the store (the rules and periods are in
+//! Retention and re-encryption over the store, for the jobs and the CLI (the rules and periods are in
 //! `domain::retention`). Both are idempotent and safe to run on several replicas.
 
 use crate::audit::checkpoint::{AuditSigner, CheckpointExport};
