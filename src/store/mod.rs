@@ -1094,6 +1094,10 @@ pub trait WebhookStore: Send + Sync {
     /// Leases up to `limit` due deliveries to `owner` until `lease_until` (expired leases of
     /// crashed relays included), at most `per_endpoint` in flight to one endpoint counting those
     /// of every relay. Several relays never lease the same delivery at once.
+    ///
+    /// `own` is what `owner` itself holds per endpoint (claimed and not yet finished): its own
+    /// leases in the table may be deliveries already answered whose outcome is still being
+    /// recorded, so they count from what the relay knows, and other relays' from the table.
     async fn claim_deliveries(
         &self,
         owner: &str,
@@ -1101,6 +1105,7 @@ pub trait WebhookStore: Send + Sync {
         lease_until: DateTime<Utc>,
         limit: i64,
         per_endpoint: i64,
+        own: &[(Uuid, i64)],
     ) -> StoreResult<Vec<DeliveryJob>>;
     /// Extends the leases `owner` holds on `ids` (a live relay never loses them).
     async fn renew_leases(

@@ -17,7 +17,7 @@ use crate::store::{
 };
 use futures::stream::FuturesUnordered;
 use futures::StreamExt;
-use std::collections::{HashSet, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch};
@@ -95,10 +95,11 @@ impl Relay {
 
     /// Leases a batch (exposed so a test can stop a relay between leasing and recording).
     pub async fn claim(&self) -> StoreResult<Vec<DeliveryJob>> {
-        self.claim_up_to(self.settings.batch).await
+        self.claim_up_to(self.settings.batch, &HashMap::new()).await
     }
 
-    async fn claim_up_to(&self, n: i64) -> StoreResult<Vec<DeliveryJob>> {
+    async fn claim_up_to(&self, n: i64, own: &HashMap<Uuid, i64>) -> StoreResult<Vec<DeliveryJob>> {
+        let own: Vec<(Uuid, i64)> = own.iter().map(|(e, n)| (*e, *n)).collect();
         let at = now();
         let until = at + chrono::Duration::from_std(self.settings.lease).unwrap_or_default();
         self.store
@@ -108,6 +109,7 @@ impl Relay {
                 until,
                 n,
                 self.settings.per_endpoint.max(1) as i64,
+                &own,
             )
             .await
     }
@@ -122,6 +124,8 @@ impl Relay {
         let mut waiting: VecDeque<DeliveryJob> = VecDeque::new();
         let mut in_flight = FuturesUnordered::new();
         let mut held: HashSet<Uuid> = HashSet::new();
+        // what this relay holds per endpoint, claimed and not yet answered
+        let mut holding: HashMap<Uuid, i64> = HashMap::new();
         let mut renew = tokio::time::interval(self.settings.lease / 3);
         renew.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         renew.tick().await;
@@ -147,13 +151,14 @@ impl Relay {
                     self.settings.batch
                 };
                 claimed_once = true;
-                match self.claim_up_to(want).await {
+                match self.claim_up_to(want, &holding).await {
                     Ok(jobs) => {
                         if jobs.is_empty() {
                             next_claim_at = tokio::time::Instant::now() + self.settings.poll;
                         }
                         for j in jobs {
                             held.insert(j.delivery_id);
+                            *holding.entry(j.endpoint_id).or_default() += 1;
                             waiting.push_back(j);
                         }
                         reachable = (in_flight.len() + waiting.len()).max(1);
@@ -194,6 +199,12 @@ impl Relay {
             tokio::select! {
                 Some(result) = in_flight.next() => {
                     held.remove(&result.job.delivery_id);
+                    if let Some(n) = holding.get_mut(&result.job.endpoint_id) {
+                        *n -= 1;
+                        if *n <= 0 {
+                            holding.remove(&result.job.endpoint_id);
+                        }
+                    }
                     done += 1;
                     let _ = results.send(result).await;
                 }

@@ -17,3 +17,4 @@ mod registry;
 mod schema;
 mod specialist_work;
 mod webhooks;
+mod workflow;

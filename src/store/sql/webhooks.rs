@@ -150,18 +150,21 @@ macro_rules! impl_webhooks {
                     .await?)
             }
 
-            async fn claim_deliveries(&self, owner: &str, now: DateTime<Utc>, lease_until: DateTime<Utc>, limit: i64, per_endpoint: i64) -> StoreResult<Vec<DeliveryJob>> {
+            async fn claim_deliveries(&self, owner: &str, now: DateTime<Utc>, lease_until: DateTime<Utc>, limit: i64, per_endpoint: i64, own: &[(Uuid, i64)]) -> StoreResult<Vec<DeliveryJob>> {
                 // endpoints at their cap of deliveries in flight (by any relay) are passed over:
                 // a slow receiver holds a few slots and never the whole relay
                 let busy: Vec<(Uuid, i64)> = sqlx::query_as(
                     "SELECT endpoint_id, COUNT(*) FROM webhook_deliveries \
-                     WHERE state = 'delivering' AND locked_until >= $1 GROUP BY endpoint_id",
+                     WHERE state = 'delivering' AND locked_until >= $1 AND lease_owner <> $2 GROUP BY endpoint_id",
                 )
                 .bind(now)
+                .bind(owner)
                 .fetch_all(self.writer())
                 .await?;
-                let mut room: std::collections::HashMap<Uuid, i64> =
-                    busy.iter().map(|(e, n)| (*e, per_endpoint - n)).collect();
+                let mut room: std::collections::HashMap<Uuid, i64> = std::collections::HashMap::new();
+                for (e, n) in busy.iter().chain(own.iter()) {
+                    *room.entry(*e).or_insert(per_endpoint) -= n;
+                }
                 let full: Vec<Uuid> = room.iter().filter(|(_, r)| **r <= 0).map(|(e, _)| *e).collect();
                 // the oldest due deliveries of the other endpoints (a lease that ran out is due)
                 let mut candidates: Vec<(Uuid, Uuid)> = Vec::new();
@@ -224,38 +227,52 @@ macro_rules! impl_webhooks {
             }
 
             async fn finish_deliveries(&self, owner: &str, results: &[DeliveryResult]) -> StoreResult<()> {
+                if results.is_empty() {
+                    return Ok(());
+                }
                 let mut tx = self.begin_write().await?;
+                // the attempts in a few multi-row inserts, the delivered ones in one update per
+                // answer code: a batch costs a handful of statements, not two per delivery
+                for chunk in results.chunks(100) {
+                    let mut qb: QueryBuilder<$db> =
+                        QueryBuilder::new(format!("INSERT INTO webhook_attempts ({ATTEMPT_COLUMNS}) "));
+                    qb.push_values(chunk, |mut b, r| {
+                        let a = &r.attempt;
+                        b.push_bind(a.id)
+                            .push_bind(a.delivery_id)
+                            .push_bind(a.message_id)
+                            .push_bind(a.endpoint_id)
+                            .push_bind(a.attempted_at)
+                            .push_bind(a.status_code)
+                            .push_bind(a.error.clone())
+                            .push_bind(a.duration_ms)
+                            .push_bind(a.next_attempt_at);
+                    });
+                    qb.build().execute(&mut *tx).await?;
+                }
+                let mut delivered: std::collections::BTreeMap<Option<i64>, (DateTime<Utc>, Vec<Uuid>)> =
+                    std::collections::BTreeMap::new();
                 for r in results {
                     let a = &r.attempt;
-                    sqlx::query(&format!(
-                        "INSERT INTO webhook_attempts ({ATTEMPT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
-                    ))
-                    .bind(a.id)
-                    .bind(a.delivery_id)
-                    .bind(a.message_id)
-                    .bind(a.endpoint_id)
-                    .bind(a.attempted_at)
-                    .bind(a.status_code)
-                    .bind(&a.error)
-                    .bind(a.duration_ms)
-                    .bind(a.next_attempt_at)
-                    .execute(&mut *tx)
-                    .await?;
-                    let (state, next, delivered) = match &r.outcome {
-                        DeliveryOutcome::Delivered => ("delivered", a.attempted_at, Some(a.attempted_at)),
-                        DeliveryOutcome::Retry { at } => ("pending", *at, None),
-                        DeliveryOutcome::Failed | DeliveryOutcome::EndpointGone => ("failed", a.attempted_at, None),
+                    let (state, next) = match &r.outcome {
+                        DeliveryOutcome::Delivered => {
+                            let group = delivered.entry(a.status_code).or_insert((a.attempted_at, Vec::new()));
+                            group.0 = group.0.max(a.attempted_at);
+                            group.1.push(a.delivery_id);
+                            continue;
+                        }
+                        DeliveryOutcome::Retry { at } => ("pending", *at),
+                        DeliveryOutcome::Failed | DeliveryOutcome::EndpointGone => ("failed", a.attempted_at),
                     };
                     sqlx::query(
                         "UPDATE webhook_deliveries SET state = $3, attempts = attempts + 1, next_attempt_at = $4, \
-                         delivered_at = $5, last_status = $6, locked_until = NULL, lease_owner = NULL \
+                         last_status = $5, locked_until = NULL, lease_owner = NULL \
                          WHERE id = $1 AND lease_owner = $2",
                     )
                     .bind(a.delivery_id)
                     .bind(owner)
                     .bind(state)
                     .bind(next)
-                    .bind(delivered)
                     .bind(a.status_code)
                     .execute(&mut *tx)
                     .await?;
@@ -270,6 +287,23 @@ macro_rules! impl_webhooks {
                             .bind(a.endpoint_id)
                             .execute(&mut *tx)
                             .await?;
+                    }
+                }
+                for (status, (at, ids)) in delivered {
+                    for chunk in ids.chunks(500) {
+                        let mut qb: QueryBuilder<$db> = QueryBuilder::new(
+                            "UPDATE webhook_deliveries SET state = 'delivered', attempts = attempts + 1, next_attempt_at = ",
+                        );
+                        qb.push_bind(at).push(", delivered_at = ").push_bind(at);
+                        qb.push(", last_status = ").push_bind(status);
+                        qb.push(", locked_until = NULL, lease_owner = NULL WHERE lease_owner = ").push_bind(owner.to_string());
+                        qb.push(" AND id IN (");
+                        let mut sep = qb.separated(", ");
+                        for id in chunk {
+                            sep.push_bind(*id);
+                        }
+                        qb.push(")");
+                        qb.build().execute(&mut *tx).await?;
                     }
                 }
                 tx.commit().await?;
