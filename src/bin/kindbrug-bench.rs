@@ -664,7 +664,7 @@ async fn raw_submission(b: &Bench, i: u64) -> anyhow::Result<()> {
     let submission = Submission {
         consent_ids: consents
             .iter()
-            .filter(|c| c.consent.status == "active")
+            .filter(|c| c.consent.status == kindbrug::domain::consent::ConsentStatus::Active)
             .map(|c| c.consent.id)
             .collect(),
         route: RouteRequest {

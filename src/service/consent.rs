@@ -211,11 +211,11 @@ pub struct RecordedBy {
 pub struct ConsentView {
     pub id: Uuid,
     pub child_id: Uuid,
-    pub purpose: String,
+    pub purpose: Purpose,
     pub recipient: RecipientView,
-    pub decision: String,
+    pub decision: Decision,
     pub given_by: Vec<GiverDto>,
-    pub method: String,
+    pub method: ConsentMethod,
     pub evidence_ref: Option<String>,
     pub noted_by_staff_id: Option<Uuid>,
     pub information_version: String,
@@ -226,7 +226,7 @@ pub struct ConsentView {
     /// Who judged the child not competent, when and why.
     pub not_competent_judgement: Option<CompetenceJudgementView>,
     /// `active`, `superseded` or `withdrawn`.
-    pub status: String,
+    pub status: ConsentStatus,
     pub superseded_by: Option<Uuid>,
     pub withdrawal: Option<WithdrawalView>,
     pub recorded_at: DateTime<Utc>,
@@ -333,11 +333,11 @@ pub(crate) fn consent_facts(records: &[ConsentRecord]) -> Vec<ConsentFact> {
             };
             Some(ConsentFact {
                 id: c.id,
-                purpose: c.purpose.parse().ok()?,
+                purpose: c.purpose,
                 recipient,
                 region_organizations: r.region_organizations.clone(),
-                decision: c.decision.parse().ok()?,
-                status: c.status.parse().ok()?,
+                decision: c.decision,
+                status: c.status,
                 givers: givers_of(&r.givers),
                 valid_from: c.valid_from,
                 valid_until: c.valid_until,
@@ -697,11 +697,11 @@ pub fn consent_record(child: &ChildRow, new: &NewDecision, meta: RecordMeta) -> 
         consent: ConsentRow {
             id,
             child_id: child.id,
-            purpose: new.purpose.as_str().into(),
+            purpose: new.purpose,
             recipient_organization_id: org,
             recipient_region_code: region,
-            decision: new.decision.as_str().into(),
-            method: meta.method.as_str().into(),
+            decision: new.decision,
+            method: meta.method,
             evidence_ref: meta.evidence_ref,
             noted_by_staff_id: meta.noted_by_staff_id,
             information_version: meta.information_version,
@@ -712,7 +712,7 @@ pub fn consent_record(child: &ChildRow, new: &NewDecision, meta: RecordMeta) -> 
             not_competent_judged_by: None,
             not_competent_judged_on: None,
             not_competent_reason_sealed: None,
-            status: ConsentStatus::Active.as_str().into(),
+            status: ConsentStatus::Active,
             superseded_by: None,
             withdrawn_at: None,
             withdrawn_by_guardian_id: None,
@@ -822,18 +822,18 @@ pub(crate) async fn withdraw(
     actor: crate::audit::AuditActor,
     child_id: Uuid,
 ) -> Result<ConsentView, ServiceError> {
-    if record.consent.decision != Decision::Granted.as_str() {
+    if record.consent.decision != Decision::Granted {
         return Err(ServiceError::conflict(
             "not-withdrawable",
             "a refusal is not withdrawn; record a new decision instead",
         ));
     }
-    if record.consent.status != ConsentStatus::Active.as_str() {
+    if record.consent.status != ConsentStatus::Active {
         return Err(ServiceError::conflict(
             "not-in-force",
             format!("the consent is {} already", record.consent.status),
         )
-        .in_status(&record.consent.status));
+        .in_status(record.consent.status.as_str()));
     }
     may_withdraw(&givers_of(&record.givers), by).map_err(|f| ServiceError::rule(vec![f], "by"))?;
     let w = Withdrawal {

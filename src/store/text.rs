@@ -54,12 +54,17 @@ macro_rules! stored_as_text {
     )+};
 }
 
+use crate::domain::consent::{ConsentMethod, ConsentStatus, Decision, Purpose};
 use crate::domain::consultation::{
     Competence, ConsultationStatus, Outcome, Participant, Urgency, VisitKind, VisitStatus,
 };
 use crate::domain::types::ConcernDomain;
 
 stored_as_text!(
+    Purpose,
+    Decision,
+    ConsentMethod,
+    ConsentStatus,
     ConsultationStatus,
     Urgency,
     VisitKind,

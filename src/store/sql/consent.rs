@@ -79,7 +79,7 @@ macro_rules! impl_consent {
                     .await?;
                 }
                 // requests resting on a replaced record: a new grant carries them on, a refusal holds them
-                if c.decision == "granted" {
+                if c.decision == $crate::domain::consent::Decision::Granted {
                     for old in supersede {
                         sqlx::query("UPDATE consultation_consents SET consent_id = $2 WHERE consent_id = $1")
                             .bind(old)
