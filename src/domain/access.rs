@@ -58,6 +58,12 @@ pub fn may_list_organization_children(actor: &Actor, organization_id: Uuid) -> b
     actor.has(Role::Integration) && actor.organization_id == Some(organization_id)
 }
 
+/// The locations whose children `actor` may list without naming one: a mentor's own.
+pub fn own_listable_locations(actor: &Actor) -> Option<&[Uuid]> {
+    (actor.has(Role::Mentor) && !actor.location_ids.is_empty())
+        .then_some(actor.location_ids.as_slice())
+}
+
 /// Registry and reference data (regions, organisations, locations, staff) are the admin's.
 pub fn may_manage_registry(actor: &Actor) -> bool {
     actor.has(Role::Admin)
@@ -154,6 +160,30 @@ mod tests {
             organization_id: Uuid::from_u128(1),
             location_id: Uuid::from_u128(10),
         }
+    }
+
+    #[test]
+    fn only_a_mentor_lists_their_own_locations_without_naming_one() {
+        let mentor = Actor {
+            roles: vec![Role::Mentor],
+            organization_id: Some(Uuid::from_u128(1)),
+            location_ids: vec![Uuid::from_u128(10), Uuid::from_u128(11)],
+            ..Default::default()
+        };
+        assert_eq!(
+            own_listable_locations(&mentor),
+            Some(&[Uuid::from_u128(10), Uuid::from_u128(11)][..])
+        );
+        let nowhere = Actor {
+            location_ids: Vec::new(),
+            ..mentor.clone()
+        };
+        assert_eq!(own_listable_locations(&nowhere), None);
+        let specialist = Actor {
+            roles: vec![Role::Specialist],
+            ..mentor.clone()
+        };
+        assert_eq!(own_listable_locations(&specialist), None);
     }
 
     #[test]

@@ -298,14 +298,15 @@ pub async fn list_children(
                 }
             }
         }
-        None => match p.organization_id {
-            Some(org) if may_list_organization_children(&actor, org) => {
+        None => match (
+            p.organization_id,
+            crate::domain::access::own_listable_locations(&actor),
+        ) {
+            (Some(org), _) if may_list_organization_children(&actor, org) => {
                 (org, Role::Integration, Vec::new())
             }
             // a mentor without a location: the children of every location they work at
-            Some(org) if p.has(Role::Mentor) && !actor.location_ids.is_empty() => {
-                (org, Role::Mentor, actor.location_ids.clone())
-            }
+            (Some(org), Some(locations)) => (org, Role::Mentor, locations.to_vec()),
             _ => {
                 return Err(ServiceError::forbidden(
                     "only mentors and the organisation's own system list children",

@@ -232,7 +232,9 @@ macro_rules! impl_webhooks {
                 }
                 let mut tx = self.begin_write().await?;
                 // the attempts in a few multi-row inserts, the delivered ones in one update per
-                // answer code: a batch costs a handful of statements, not two per delivery
+                // answer code: a batch costs a handful of statements, not two per delivery (their
+                // delivered_at is the group's latest attempt; each attempt's own time is in
+                // webhook_attempts)
                 for chunk in results.chunks(100) {
                     let mut qb: QueryBuilder<$db> =
                         QueryBuilder::new(format!("INSERT INTO webhook_attempts ({ATTEMPT_COLUMNS}) "));
