@@ -3,6 +3,35 @@
 macro_rules! impl_registry {
     ($store:ty, $db:ty) => {
         impl $store {
+            /// A staff member's locations, regions and expertise, in the caller's transaction.
+            async fn insert_staff_links(tx: &mut Transaction<'static, $db>, record: &StaffRecord) -> StoreResult<()> {
+                let id = record.staff.id;
+                for l in &record.location_ids {
+                    sqlx::query("INSERT INTO staff_locations (staff_id, location_id) VALUES ($1, $2)")
+                        .bind(id)
+                        .bind(l)
+                        .execute(&mut **tx)
+                        .await
+                        .map_err(classify)?;
+                }
+                for r in &record.region_codes {
+                    sqlx::query("INSERT INTO staff_regions (staff_id, region_code) VALUES ($1, $2)")
+                        .bind(id)
+                        .bind(r)
+                        .execute(&mut **tx)
+                        .await
+                        .map_err(classify)?;
+                }
+                for e in &record.expertise {
+                    sqlx::query("INSERT INTO staff_expertise (staff_id, expertise) VALUES ($1, $2)")
+                        .bind(id)
+                        .bind(e)
+                        .execute(&mut **tx)
+                        .await
+                        .map_err(classify)?;
+                }
+                Ok(())
+            }
 
             async fn staff_links(&self, row: StaffRow) -> StoreResult<StaffRecord> {
                 let pool = self.reader();
@@ -219,30 +248,7 @@ macro_rules! impl_registry {
                 .execute(&mut *tx)
                 .await
                 .map_err(classify)?;
-                for l in &record.location_ids {
-                    sqlx::query("INSERT INTO staff_locations (staff_id, location_id) VALUES ($1, $2)")
-                        .bind(s.id)
-                        .bind(l)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(classify)?;
-                }
-                for r in &record.region_codes {
-                    sqlx::query("INSERT INTO staff_regions (staff_id, region_code) VALUES ($1, $2)")
-                        .bind(s.id)
-                        .bind(r)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(classify)?;
-                }
-                for e in &record.expertise {
-                    sqlx::query("INSERT INTO staff_expertise (staff_id, expertise) VALUES ($1, $2)")
-                        .bind(s.id)
-                        .bind(e)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(classify)?;
-                }
+                Self::insert_staff_links(&mut tx, record).await?;
                 tx.commit().await?;
                 Ok(())
             }
@@ -300,30 +306,7 @@ macro_rules! impl_registry {
                         .execute(&mut *tx)
                         .await?;
                 }
-                for l in &record.location_ids {
-                    sqlx::query("INSERT INTO staff_locations (staff_id, location_id) VALUES ($1, $2)")
-                        .bind(s.id)
-                        .bind(l)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(classify)?;
-                }
-                for r in &record.region_codes {
-                    sqlx::query("INSERT INTO staff_regions (staff_id, region_code) VALUES ($1, $2)")
-                        .bind(s.id)
-                        .bind(r)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(classify)?;
-                }
-                for e in &record.expertise {
-                    sqlx::query("INSERT INTO staff_expertise (staff_id, expertise) VALUES ($1, $2)")
-                        .bind(s.id)
-                        .bind(e)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(classify)?;
-                }
+                Self::insert_staff_links(&mut tx, record).await?;
                 tx.commit().await?;
                 Ok(())
             }
