@@ -1380,6 +1380,27 @@ async fn assign_to(
     apply(state, c, standing).await.map_err(fail)
 }
 
+/// A person ends the request (`event`) with a reason of their own: the reason is checked and
+/// sealed, the status reason is the gateway's own `why`.
+fn ended_by_person(
+    state: &Ctx,
+    row: &ConsultationRow,
+    event: Event,
+    actor: &AuditActor,
+    why: &str,
+    body: &ReasonBody,
+) -> ServiceResult<ConsultationChange> {
+    let mut v = Validation::new();
+    v.text("reason", &body.reason, 1000);
+    v.finish().map_err(ServiceError::validation)?;
+    let status = transition(row, event)?;
+    let mut c = change(row, now(), audit_for(actor, row));
+    c.after.status = status;
+    c.after.status_reason = Some(why.into());
+    c.after.status_note_sealed = Some(state.keys.seal(row.id, body.reason.trim()));
+    Ok(c)
+}
+
 /// The mentor (or the organisation's system) withdraws the request before acceptance.
 #[tracing::instrument(skip_all)]
 pub async fn cancel(
@@ -1395,18 +1416,14 @@ pub async fn cancel(
             "only the child's mentor or organisation cancels a request",
         ));
     };
-    let mut v = Validation::new();
-    v.text("reason", &body.reason, 1000);
-    v.finish().map_err(ServiceError::validation)?;
-    let status = transition(&row, Event::Cancel)?;
-    let mut c = change(
+    let mut c = ended_by_person(
+        state,
         &row,
-        now(),
-        audit_for(&p.audit_actor(role_of(access)), &row),
-    );
-    c.after.status = status;
-    c.after.status_reason = Some("cancelled by the childcare organisation".into());
-    c.after.status_note_sealed = Some(state.keys.seal(row.id, body.reason.trim()));
+        Event::Cancel,
+        &p.audit_actor(role_of(access)),
+        "cancelled by the childcare organisation",
+        &body,
+    )?;
     c.after.answer_due = None;
     // an offer or an accepted request (also one on hold) held a slot of the specialist's capacity
     c.release = slot_holder(&row)?;
@@ -1428,18 +1445,14 @@ pub async fn reject(
             "only a coordinator of the region rejects a request",
         ));
     }
-    let mut v = Validation::new();
-    v.text("reason", &body.reason, 1000);
-    v.finish().map_err(ServiceError::validation)?;
-    let status = transition(&row, Event::Reject)?;
-    let mut c = change(
+    let c = ended_by_person(
+        state,
         &row,
-        now(),
-        audit_for(&p.audit_actor(Role::Coordinator), &row),
-    );
-    c.after.status = status;
-    c.after.status_reason = Some("rejected by the region's coordinator".into());
-    c.after.status_note_sealed = Some(state.keys.seal(row.id, body.reason.trim()));
+        Event::Reject,
+        &p.audit_actor(Role::Coordinator),
+        "rejected by the region's coordinator",
+        &body,
+    )?;
     apply(state, c, standing).await
 }
 
