@@ -1151,24 +1151,32 @@ pub async fn create_invitation(
         created_at: at,
         revoked_at: None,
     };
+    issue_link(state, &p.audit_actor(role_of(access)), &row, &token, true).await
+}
+
+/// Stores a new link with its access-log entry (with `replace`, the holder's open invitation
+/// for the purpose ends) and answers the address to send, shown this once.
+async fn issue_link(
+    state: &Ctx,
+    actor: &crate::audit::AuditActor,
+    row: &ParentLinkRow,
+    token: &str,
+    replace: bool,
+) -> ServiceResult<CreatedLink> {
     let audit = AuditRecord::new(
-        &p.audit_actor(role_of(access)),
+        actor,
         AuditAction::Create,
         "parent_link",
         Some(row.id),
-        Some(child.id),
+        Some(row.child_id),
         PURPOSE_CONSENT,
     );
-    state.store.create_parent_link(&row, true, &audit).await?;
-    Ok(link_view(state, &row, &token))
-}
-
-fn link_view(state: &Ctx, row: &ParentLinkRow, token: &str) -> CreatedLink {
-    CreatedLink {
+    state.store.create_parent_link(row, replace, &audit).await?;
+    Ok(CreatedLink {
         id: row.id,
         url: format!("{}/api/v1/parent/{token}", state.config.public_base()),
         expires_at: row.expires_at,
-    }
+    })
 }
 
 /// A standing link for one guardian (or the child's own, from 12): the child's consents,
@@ -1209,16 +1217,7 @@ pub async fn create_parent_link(
         created_at: at,
         revoked_at: None,
     };
-    let audit = AuditRecord::new(
-        &p.audit_actor(role_of(access)),
-        AuditAction::Create,
-        "parent_link",
-        Some(row.id),
-        Some(child.id),
-        PURPOSE_CONSENT,
-    );
-    state.store.create_parent_link(&row, false, &audit).await?;
-    Ok(link_view(state, &row, &token))
+    issue_link(state, &p.audit_actor(role_of(access)), &row, &token, false).await
 }
 
 // ---------------------------------------------------------------- Meldcode
