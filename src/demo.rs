@@ -4,11 +4,14 @@
 //! one or two parents. Loading twice adds nothing the second time; tokens are printed each time.
 //! The region codes in `data/demo-regions.csv` are illustrative: production imports the CBS table.
 
-use crate::audit::{AuditAction, AuditActor, AuditRecord};
-use crate::auth::DevIssuer;
+use crate::auth::{DevIssuer, Principal};
 use crate::domain::calendar::{dutch_date, now};
-use crate::domain::regions::parse_region_csv;
-use crate::store::*;
+use crate::domain::types::{
+    AuthoritySource, ConcernDomain, LocationType, OrganizationKind, Relationship, Role, StaffRole,
+};
+use crate::service::children::{self, MentorChange, NewChild, NewGuardian};
+use crate::service::registry::{self, NewGroup, NewLocation, NewOrganization, NewStaff};
+use crate::service::{Caller, Ctx, ServiceError};
 use chrono::{Duration, NaiveDate};
 use std::time::Duration as StdDuration;
 use uuid::Uuid;
@@ -28,66 +31,65 @@ pub struct DemoIds {
     pub logins: Vec<(String, String, Option<Uuid>)>,
 }
 
-fn actor() -> AuditActor {
-    AuditActor {
+/// The loader acts as an admin for the registry and as the childcare organisation's integration
+/// client for its children, through the same operations (and access-log entries) as any door.
+fn loader(role: Role, organization_id: Option<Uuid>) -> Caller {
+    Caller::Principal(Principal {
         issuer: "kindbrug-demo".into(),
         subject: "demo-loader".into(),
-        role: "integration".into(),
-        organization_id: None,
-        staff_id: None,
-        request_id: "demo".into(),
-    }
+        roles: vec![role],
+        organization_id,
+        staff: None,
+    })
+}
+
+fn failed(what: &str) -> impl FnOnce(ServiceError) -> anyhow::Error + '_ {
+    move |e| anyhow::anyhow!("demo {what}: {e}")
 }
 
 struct Builder<'a> {
-    store: &'a dyn Store,
+    state: &'a Ctx,
+    admin: Caller,
 }
 
 impl Builder<'_> {
-    async fn org(&self, name: &str, kind: &str) -> StoreResult<Uuid> {
-        let row = OrganizationRow {
-            id: Uuid::now_v7(),
+    async fn org(&self, name: &str, kind: OrganizationKind) -> anyhow::Result<Uuid> {
+        let body = NewOrganization {
             name: name.into(),
-            kind: kind.into(),
-            created_at: now(),
-            active: true,
+            kind,
         };
-        self.store.create_organization(&row).await?;
-        Ok(row.id)
+        let made = registry::create_organization(self.state, &self.admin, body)
+            .await
+            .map_err(failed("organisation"))?;
+        Ok(made.id)
     }
 
     async fn location(
         &self,
         org: Uuid,
         name: &str,
-        kind: &str,
+        location_type: LocationType,
         municipality: &str,
         lrk: &str,
-    ) -> StoreResult<Uuid> {
-        let row = LocationRow {
-            id: Uuid::now_v7(),
-            organization_id: org,
+    ) -> anyhow::Result<Uuid> {
+        let body = NewLocation {
             name: name.into(),
-            location_type: kind.into(),
-            municipality_code: municipality.into(),
+            location_type,
+            municipality_code: municipality.parse().map_err(anyhow::Error::msg)?,
             lrk_number: Some(lrk.into()),
-            created_at: now(),
-            active: true,
         };
-        self.store.create_location(&row).await?;
-        Ok(row.id)
+        let made = registry::create_location(self.state, &self.admin, org, body)
+            .await
+            .map_err(failed("location"))?;
+        Ok(made.id)
     }
 
-    async fn group(&self, location: Uuid, name: &str) -> StoreResult<Uuid> {
-        let row = GroupRow {
-            id: Uuid::now_v7(),
-            location_id: location,
-            name: name.into(),
-            created_at: now(),
-            active: true,
-        };
-        self.store.create_group(&row).await?;
-        Ok(row.id)
+    async fn group(&self, location: Uuid, name: &str) -> anyhow::Result<Uuid> {
+        let body = NewGroup { name: name.into() };
+        let made = registry::create_group(self.state, &self.admin, location, body)
+            .await
+            .map_err(failed("group"))?;
+        Ok(made.id)
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -96,29 +98,29 @@ impl Builder<'_> {
         org: Uuid,
         subject: &str,
         name: &str,
-        role: &str,
+        role: StaffRole,
         locations: &[Uuid],
         regions: &[&str],
-        expertise: &[&str],
+        expertise: &[ConcernDomain],
         capacity: Option<i64>,
-    ) -> StoreResult<Uuid> {
-        let record = StaffRecord {
-            staff: StaffRow {
-                id: Uuid::now_v7(),
-                organization_id: org,
-                subject: subject.into(),
-                name: name.into(),
-                role: role.into(),
-                capacity,
-                active: true,
-                created_at: now(),
-            },
+    ) -> anyhow::Result<Uuid> {
+        let body = NewStaff {
+            subject: subject.into(),
+            name: name.into(),
+            role,
             location_ids: locations.to_vec(),
-            region_codes: regions.iter().map(|s| s.to_string()).collect(),
-            expertise: expertise.iter().map(|s| s.to_string()).collect(),
+            expertise: expertise.to_vec(),
+            region_codes: regions
+                .iter()
+                .map(|r| r.parse())
+                .collect::<Result<_, _>>()
+                .map_err(anyhow::Error::msg)?,
+            capacity,
         };
-        self.store.create_staff(&record).await?;
-        Ok(record.staff.id)
+        let made = registry::create_staff(self.state, &self.admin, org, body)
+            .await
+            .map_err(failed("staff member"))?;
+        Ok(made.id)
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -131,114 +133,79 @@ impl Builder<'_> {
         name: &str,
         born: NaiveDate,
         mentor: Uuid,
-        parents: &[(&str, &str)],
-    ) -> StoreResult<Uuid> {
-        let at = now();
-        let row = ChildRow {
-            id: Uuid::now_v7(),
-            organization_id: org,
+        parents: &[(&str, Relationship)],
+    ) -> anyhow::Result<Uuid> {
+        let client = loader(Role::Integration, Some(org));
+        let body = NewChild {
             location_id: location,
             group_id: Some(group),
             external_ref: reference.into(),
             given_name: name.into(),
             date_of_birth: born,
-            version: 1,
-            created_at: at,
-            updated_at: at,
-            mentor_staff_id: None,
-            left_on: None,
         };
-        let a = actor();
-        self.store
-            .create_child(
-                &row,
-                &AuditRecord::new(
-                    &a,
-                    AuditAction::Create,
-                    "child",
-                    Some(row.id),
-                    Some(row.id),
-                    "child_record",
-                ),
-            )
-            .await?;
-        let m = MentorAssignmentRow {
-            id: Uuid::now_v7(),
-            child_id: row.id,
+        let child = children::register_child(self.state, &client, body)
+            .await
+            .map_err(failed("child"))?;
+        let mentor = MentorChange {
             staff_id: mentor,
-            assigned_at: now(),
-            ended_at: None,
             parents_informed_at: Some(now()),
         };
-        self.store
-            .assign_mentor(
-                &m,
-                None,
-                &AuditRecord::new(
-                    &a,
-                    AuditAction::Update,
-                    "mentor",
-                    Some(m.id),
-                    Some(row.id),
-                    "child_record",
-                ),
-            )
-            .await?;
+        children::assign_mentor(self.state, &client, child.id, None, mentor)
+            .await
+            .map_err(failed("mentor"))?;
         for (name, relationship) in parents {
-            let g = GuardianRow {
-                id: Uuid::now_v7(),
-                child_id: row.id,
+            let first = name.split_whitespace().next().unwrap_or("ouder");
+            let body = NewGuardian {
                 name: name.to_string(),
-                relationship: relationship.to_string(),
+                relationship: *relationship,
                 has_parental_authority: true,
-                authority_source: Some("declared".into()),
-                email: Some(format!(
-                    "{}@example.nl",
-                    name.split_whitespace()
-                        .next()
-                        .unwrap_or("ouder")
-                        .to_lowercase()
-                )),
+                authority_source: Some(AuthoritySource::Declared),
+                email: Some(format!("{}@example.nl", first.to_lowercase())),
                 phone: None,
-                created_at: now(),
             };
-            self.store
-                .add_guardian(
-                    &g,
-                    &AuditRecord::new(
-                        &a,
-                        AuditAction::Create,
-                        "guardian",
-                        Some(g.id),
-                        Some(row.id),
-                        "child_record",
-                    ),
-                )
-                .await?;
+            children::add_guardian(self.state, &client, child.id, body)
+                .await
+                .map_err(failed("guardian"))?;
         }
-        Ok(row.id)
+        Ok(child.id)
     }
 }
 
 /// Loads the demo data unless it is there already; returns the ids.
-pub async fn load(store: &dyn Store) -> anyhow::Result<DemoIds> {
+pub async fn load(state: &Ctx) -> anyhow::Result<DemoIds> {
+    let store = state.store.as_ref();
     if let Some(existing) = store.setting(DEMO_SETTING).await? {
         return Ok(serde_json::from_str(&existing)?);
     }
-    let regions = parse_region_csv(DEMO_REGIONS_CSV.as_bytes(), None)
-        .map_err(|e| anyhow::anyhow!("demo region table: {e:?}"))?;
-    store.import_regions(&regions).await?;
+    let admin = loader(Role::Admin, None);
+    registry::import_regions(state, &admin, DEMO_REGIONS_CSV.as_bytes(), None)
+        .await
+        .map_err(failed("region table"))?;
 
-    let b = Builder { store };
+    let b = Builder { state, admin };
     let today = dutch_date(now());
     let years_ago = |y: i64, days: i64| today - Duration::days(y * 365 + y / 4 + days);
 
-    let childcare = b.org("Kinderopvang De Vlinder", "childcare").await?;
+    let childcare = b
+        .org("Kinderopvang De Vlinder", OrganizationKind::Childcare)
+        .await?;
     let kdv = b
-        .location(childcare, "KDV De Rups", "kdv", "GM0344", "123456789")
+        .location(
+            childcare,
+            "KDV De Rups",
+            LocationType::Kdv,
+            "GM0344",
+            "123456789",
+        )
         .await?;
     let bso = b
-        .location(childcare, "BSO De Vlinder", "bso", "GM0363", "987654321")
+        .location(
+            childcare,
+            "BSO De Vlinder",
+            LocationType::Bso,
+            "GM0363",
+            "987654321",
+        )
         .await?;
     let dreumes = b.group(kdv, "Dreumesgroep").await?;
     let peuter = b.group(kdv, "Peutergroep").await?;
@@ -248,7 +215,7 @@ pub async fn load(store: &dyn Store) -> anyhow::Result<DemoIds> {
             childcare,
             "sanne",
             "Sanne de Vries",
-            "mentor",
+            StaffRole::Mentor,
             &[kdv],
             &[],
             &[],
@@ -260,7 +227,7 @@ pub async fn load(store: &dyn Store) -> anyhow::Result<DemoIds> {
             childcare,
             "youssef",
             "Youssef El Amrani",
-            "mentor",
+            StaffRole::Mentor,
             &[bso],
             &[],
             &[],
@@ -271,7 +238,7 @@ pub async fn load(store: &dyn Store) -> anyhow::Result<DemoIds> {
         childcare,
         "beleid-vlinder",
         "Fleur Jansen",
-        "policy",
+        StaffRole::Policy,
         &[],
         &[],
         &[],
@@ -279,15 +246,17 @@ pub async fn load(store: &dyn Store) -> anyhow::Result<DemoIds> {
     )
     .await?;
 
-    let youth = b.org("Jeugdhulp Midden", "youth_care").await?;
+    let youth = b
+        .org("Jeugdhulp Midden", OrganizationKind::YouthCare)
+        .await?;
     b.staff(
         youth,
         "anouk",
         "Anouk Bakker (orthopedagoog)",
-        "specialist",
+        StaffRole::Specialist,
         &[],
         &["JZ22", "JZ21"],
-        &["behaviour", "social_emotional"],
+        &[ConcernDomain::Behaviour, ConcernDomain::SocialEmotional],
         Some(5),
     )
     .await?;
@@ -295,10 +264,10 @@ pub async fn load(store: &dyn Store) -> anyhow::Result<DemoIds> {
         youth,
         "pieter",
         "Pieter Smit (logopedist)",
-        "specialist",
+        StaffRole::Specialist,
         &[],
         &["JZ22", "JZ14"],
-        &["language"],
+        &[ConcernDomain::Language],
         Some(4),
     )
     .await?;
@@ -306,10 +275,10 @@ pub async fn load(store: &dyn Store) -> anyhow::Result<DemoIds> {
         youth,
         "lotte",
         "Lotte Visser (kinderfysiotherapeut)",
-        "specialist",
+        StaffRole::Specialist,
         &[],
         &["JZ14"],
-        &["motor"],
+        &[ConcernDomain::Motor],
         Some(3),
     )
     .await?;
@@ -317,14 +286,15 @@ pub async fn load(store: &dyn Store) -> anyhow::Result<DemoIds> {
         youth,
         "coordinator-utrecht",
         "Mila Hendriks",
-        "coordinator",
+        StaffRole::Coordinator,
         &[],
         &["JZ22", "JZ21"],
         &[],
         None,
     )
     .await?;
-    b.org("Gemeente Utrecht", "municipality").await?;
+    b.org("Gemeente Utrecht", OrganizationKind::Municipality)
+        .await?;
 
     let mut children = Vec::new();
     type DemoChild<'a> = (
@@ -334,7 +304,7 @@ pub async fn load(store: &dyn Store) -> anyhow::Result<DemoIds> {
         Uuid,
         Uuid,
         Uuid,
-        &'a [(&'a str, &'a str)],
+        &'a [(&'a str, Relationship)],
     );
     let kids: [DemoChild<'_>; 8] = [
         (
@@ -344,7 +314,10 @@ pub async fn load(store: &dyn Store) -> anyhow::Result<DemoIds> {
             kdv,
             dreumes,
             m_sanne,
-            &[("Eva Visser", "parent"), ("Tom Visser", "parent")],
+            &[
+                ("Eva Visser", Relationship::Parent),
+                ("Tom Visser", Relationship::Parent),
+            ],
         ),
         (
             "K-0002",
@@ -353,7 +326,7 @@ pub async fn load(store: &dyn Store) -> anyhow::Result<DemoIds> {
             kdv,
             dreumes,
             m_sanne,
-            &[("Fatima Ouali", "parent")],
+            &[("Fatima Ouali", Relationship::Parent)],
         ),
         (
             "K-0003",
@@ -362,7 +335,10 @@ pub async fn load(store: &dyn Store) -> anyhow::Result<DemoIds> {
             kdv,
             peuter,
             m_sanne,
-            &[("Sophie Mulder", "parent"), ("Ruben Mulder", "parent")],
+            &[
+                ("Sophie Mulder", Relationship::Parent),
+                ("Ruben Mulder", Relationship::Parent),
+            ],
         ),
         (
             "K-0004",
@@ -371,7 +347,7 @@ pub async fn load(store: &dyn Store) -> anyhow::Result<DemoIds> {
             kdv,
             peuter,
             m_sanne,
-            &[("Iris de Boer", "parent")],
+            &[("Iris de Boer", Relationship::Parent)],
         ),
         (
             "B-0001",
@@ -380,7 +356,10 @@ pub async fn load(store: &dyn Store) -> anyhow::Result<DemoIds> {
             bso,
             bso_group,
             m_youssef,
-            &[("Mark de Jong", "parent"), ("Anna de Jong", "parent")],
+            &[
+                ("Mark de Jong", Relationship::Parent),
+                ("Anna de Jong", Relationship::Parent),
+            ],
         ),
         (
             "B-0002",
@@ -389,7 +368,7 @@ pub async fn load(store: &dyn Store) -> anyhow::Result<DemoIds> {
             bso,
             bso_group,
             m_youssef,
-            &[("Leila Haddou", "parent")],
+            &[("Leila Haddou", Relationship::Parent)],
         ),
         (
             "B-0003",
@@ -398,7 +377,10 @@ pub async fn load(store: &dyn Store) -> anyhow::Result<DemoIds> {
             bso,
             bso_group,
             m_youssef,
-            &[("Joost Kok", "parent"), ("Maud Kok", "parent")],
+            &[
+                ("Joost Kok", Relationship::Parent),
+                ("Maud Kok", Relationship::Parent),
+            ],
         ),
         (
             "B-0004",
@@ -407,7 +389,7 @@ pub async fn load(store: &dyn Store) -> anyhow::Result<DemoIds> {
             bso,
             bso_group,
             m_youssef,
-            &[("Nina Peters", "foster_parent")],
+            &[("Nina Peters", Relationship::FosterParent)],
         ),
     ];
     for (reference, name, born, location, group, mentor, parents) in kids {

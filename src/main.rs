@@ -190,7 +190,7 @@ async fn run(cli: Cli, config: Config) -> anyhow::Result<ExitCode> {
                 .is_empty();
             if demo || (is_dev && demo_on_empty && empty) {
                 anyhow::ensure!(is_dev, "--demo is for development only");
-                let ids = kindbrug::demo::load(state.store.as_ref()).await?;
+                let ids = kindbrug::demo::load(&state).await?;
                 let issuer = state.auth.dev_issuer().context("no development issuer")?;
                 println!(
                     "{}",
@@ -264,19 +264,18 @@ async fn run(cli: Cli, config: Config) -> anyhow::Result<ExitCode> {
             );
         }
         Command::Demo { scale: None } => {
-            let store = kindbrug::open_store(&config).await?;
-            let issuer = dev_issuer_or_fail(kindbrug::dev_secret(&config, &store).await?)?;
-            let ids = kindbrug::demo::load(store.as_ref()).await?;
+            let audience = config.audience.clone();
+            let state = kindbrug::build_state(config).await?;
+            let issuer = state
+                .auth
+                .dev_issuer()
+                .context("demo data is for development: no development issuer")?;
+            let ids = kindbrug::demo::load(&state).await?;
             println!(
                 "{}",
-                kindbrug::demo::summary(
-                    &ids,
-                    &issuer,
-                    &config.audience,
-                    Duration::from_secs(12 * 3600)
-                )
+                kindbrug::demo::summary(&ids, issuer, &audience, Duration::from_secs(12 * 3600))
             );
-            store.close().await;
+            state.store.close().await;
         }
         Command::Audit {
             command:

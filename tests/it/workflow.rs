@@ -119,3 +119,26 @@ db_test!(
         assert_eq!(cancelled.status, ConsultationStatus::Cancelled);
     }
 );
+
+db_test!(
+    async fn the_demo_is_loaded_through_the_workflow_once(app) {
+        let ids = kindbrug::demo::load(&app.state).await.unwrap();
+        assert_eq!(ids.children.len(), 8);
+        let after_first = app.snapshot().await;
+        // the registry and the children went through the operations: each child's creation, its
+        // mentor and its guardians are in the access log under the loader's name
+        let pool = app.raw_pool().await;
+        let logged: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM audit_log WHERE actor_subject = 'demo-loader' AND resource_type = 'child' AND action = 'create'",
+        )
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+        pool.close().await;
+        assert_eq!(logged, 8, "one creation entry per child");
+        let again = kindbrug::demo::load(&app.state).await.unwrap();
+        assert_eq!(again.children, ids.children);
+        assert_eq!(app.snapshot().await, after_first, "a second load adds nothing");
+        assert!(kindbrug::audit::verify::verify_store(app.state.store.as_ref()).await.unwrap().is_ok());
+    }
+);
