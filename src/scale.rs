@@ -9,7 +9,7 @@ use crate::domain::consent::Purpose;
 use crate::domain::consultation::{Competence, Outcome, VisitKind};
 use crate::domain::figures::{AgeBand, HalfYear};
 use crate::domain::regions::RegionMembership;
-use crate::domain::types::ConcernDomain;
+use crate::domain::types::{ConcernDomain, OrganizationKind};
 use crate::store::{BulkValue as V, OrganizationRow, Store};
 use chrono::{DateTime, Duration, Utc};
 use rand::rngs::StdRng;
@@ -81,13 +81,13 @@ pub async fn generate(
     let mut providers = Vec::new();
     for r in 0..REGIONS {
         for (kind, list) in [
-            ("childcare", &mut childcare),
-            ("youth_care", &mut providers),
+            (OrganizationKind::Childcare, &mut childcare),
+            (OrganizationKind::YouthCare, &mut providers),
         ] {
             let row = OrganizationRow {
                 id: Uuid::now_v7(),
                 name: format!("{kind} {}", r + 1),
-                kind: kind.into(),
+                kind,
                 created_at: start,
                 active: true,
             };

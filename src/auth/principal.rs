@@ -105,9 +105,7 @@ async fn principal_from(state: &AppState, claims: super::Claims) -> Result<Princ
         if let Some(org) = organization_id {
             staff = state.store.staff_by_subject(org, &claims.sub).await?;
         }
-        let staff_role = staff
-            .as_ref()
-            .and_then(|s| s.staff.role.parse::<Role>().ok());
+        let staff_role = staff.as_ref().map(|s| Role::from(s.staff.role));
         roles.retain(|r| !r.requires_staff_record() || Some(*r) == staff_role);
         if roles.is_empty() {
             return Err(ApiError::forbidden(

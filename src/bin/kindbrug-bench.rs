@@ -12,6 +12,9 @@ use futures::{StreamExt, TryStreamExt};
 use kindbrug::audit::{AuditAction, AuditActor, AuditRecord};
 use kindbrug::domain::calendar::now;
 use kindbrug::domain::consent::{ConsentMethod, Decision, Giver, NewDecision, Purpose, Recipient};
+use kindbrug::domain::types::{
+    AuthoritySource, ConcernDomain, LocationType, OrganizationKind, Relationship, StaffRole,
+};
 use kindbrug::service::consent::{consent_record, RecordMeta};
 use kindbrug::store::*;
 use kindbrug::{AppState, Config};
@@ -233,7 +236,7 @@ async fn setup(
     let org = OrganizationRow {
         id: Uuid::now_v7(),
         name: "Bench".into(),
-        kind: "childcare".into(),
+        kind: OrganizationKind::Childcare,
         created_at: now(),
         active: true,
     };
@@ -242,7 +245,7 @@ async fn setup(
         id: Uuid::now_v7(),
         organization_id: org.id,
         name: "KDV".into(),
-        location_type: "kdv".into(),
+        location_type: LocationType::Kdv,
         municipality_code: "GM0344".into(),
         lrk_number: None,
         created_at: now(),
@@ -255,7 +258,7 @@ async fn setup(
             organization_id: org.id,
             subject: "bench-mentor".into(),
             name: "M".into(),
-            role: "mentor".into(),
+            role: StaffRole::Mentor,
             capacity: None,
             active: true,
             created_at: now(),
@@ -276,7 +279,7 @@ async fn setup(
     let youth = OrganizationRow {
         id: Uuid::now_v7(),
         name: "Jeugdhulp".into(),
-        kind: "youth_care".into(),
+        kind: OrganizationKind::YouthCare,
         created_at: now(),
         active: true,
     };
@@ -288,14 +291,14 @@ async fn setup(
                 organization_id: youth.id,
                 subject: "spec".into(),
                 name: "S".into(),
-                role: "specialist".into(),
+                role: StaffRole::Specialist,
                 capacity: Some(10),
                 active: true,
                 created_at: now(),
             },
             location_ids: vec![],
             region_codes: vec!["JZ22".into()],
-            expertise: vec!["language".into()],
+            expertise: vec![ConcernDomain::Language],
         })
         .await?;
     // children with two parents each and their consent to a consultation by the provider
@@ -368,14 +371,14 @@ async fn setup(
                     organization_id: youth.id,
                     subject: format!("lang-{n}"),
                     name: "L".into(),
-                    role: "specialist".into(),
+                    role: StaffRole::Specialist,
                     capacity: Some(500),
                     active: true,
                     created_at: now(),
                 },
                 location_ids: vec![],
                 region_codes: vec!["JZ22".into()],
-                expertise: vec!["language".into()],
+                expertise: vec![ConcernDomain::Language],
             })
             .await?;
     }
@@ -468,9 +471,9 @@ async fn guardian(
         id: Uuid::now_v7(),
         child_id: child,
         name: name.into(),
-        relationship: "parent".into(),
+        relationship: Relationship::Parent,
         has_parental_authority: true,
-        authority_source: Some("declared".into()),
+        authority_source: Some(AuthoritySource::Declared),
         email: None,
         phone: None,
         created_at: now(),
@@ -607,7 +610,7 @@ async fn raw_submission(b: &Bench, i: u64) -> anyhow::Result<()> {
                 .iter()
                 .filter_map(|c| c.parse().ok())
                 .collect(),
-            expertise: r.expertise.iter().filter_map(|e| e.parse().ok()).collect(),
+            expertise: r.expertise,
             capacity: r.capacity,
             open: r.open_count,
             last_offered_at: r.last_offered_at,
@@ -1354,7 +1357,7 @@ async fn figures(args: &Args, n: usize) -> anyhow::Result<()> {
         let muni = OrganizationRow {
             id: Uuid::now_v7(),
             name: "Gemeente".into(),
-            kind: "municipality".into(),
+            kind: OrganizationKind::Municipality,
             created_at: now(),
             active: true,
         };
@@ -1367,7 +1370,7 @@ async fn figures(args: &Args, n: usize) -> anyhow::Result<()> {
                     organization_id: muni.id,
                     subject: "beleid".into(),
                     name: "B".into(),
-                    role: "policy".into(),
+                    role: StaffRole::Policy,
                     capacity: None,
                     active: true,
                     created_at: now(),

@@ -92,6 +92,27 @@ pub const RIGHTS_NL: &str =
      van uw kind. U kunt uw toestemming altijd weer intrekken; daarna wordt niets meer gedeeld. \
      U kunt zien wie de gegevens van uw kind heeft ingezien.";
 
+crate::text_enum! {
+    /// What a parent link is for.
+    pub enum LinkKind {
+        /// An invitation to decide on one consent; after deciding it stays the holder's page
+        /// (that child's consents, withdrawal, the access log) until it expires.
+        Invitation => "invitation",
+        /// A standing link to the holder's consents and access log.
+        Standing => "standing",
+    }
+}
+
+crate::text_enum! {
+    /// Whose a parent link is.
+    pub enum LinkHolder {
+        /// A parent or carer of the child.
+        Guardian => "guardian",
+        /// The child's own link, from 12.
+        Child => "child",
+    }
+}
+
 /// Who gives (or refuses, or withdraws) consent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 pub enum Giver {

@@ -12,7 +12,7 @@ use crate::domain::access::{
 };
 use crate::domain::calendar::{dutch_date, now};
 use crate::domain::children::{bsn_warning, validate_authority, validate_child, validate_guardian};
-use crate::domain::types::{AuthoritySource, Relationship, Role};
+use crate::domain::types::{AuthoritySource, Relationship, Role, StaffRole};
 use crate::domain::{FieldError, Validation};
 use crate::store::{ChildRow, GuardianRow, MentorAssignmentRow, StoreError};
 use chrono::{DateTime, NaiveDate, Utc};
@@ -405,7 +405,7 @@ pub async fn assign_mentor(
     let staff = state.store.get_staff(body.staff_id).await?;
     let is_mentor_here = staff.as_ref().is_some_and(|s| {
         s.staff.active
-            && s.staff.role == Role::Mentor.as_str()
+            && s.staff.role == StaffRole::Mentor
             && s.staff.organization_id == child.organization_id
             && s.location_ids.contains(&child.location_id)
     });
@@ -488,9 +488,9 @@ pub struct GuardianView {
     pub id: Uuid,
     pub child_id: Uuid,
     pub name: String,
-    pub relationship: String,
+    pub relationship: Relationship,
     pub has_parental_authority: bool,
-    pub authority_source: Option<String>,
+    pub authority_source: Option<AuthoritySource>,
     pub email: Option<String>,
     pub phone: Option<String>,
     pub created_at: DateTime<Utc>,
@@ -539,9 +539,9 @@ pub async fn add_guardian(
         id: Uuid::now_v7(),
         child_id: child.id,
         name: body.name.trim().to_string(),
-        relationship: body.relationship.as_str().to_string(),
+        relationship: body.relationship,
         has_parental_authority: body.has_parental_authority,
-        authority_source: body.authority_source.map(|s| s.as_str().to_string()),
+        authority_source: body.authority_source,
         email: body.email.map(|e| e.trim().to_string()),
         phone: body.phone.map(|p| p.trim().to_string()),
         created_at: now(),
@@ -855,7 +855,7 @@ pub async fn update_guardian(
         row.name = name.trim().to_string();
     }
     if let Some(relationship) = body.relationship {
-        row.relationship = relationship.as_str().to_string();
+        row.relationship = relationship;
     }
     if let Some(email) = body.email {
         row.email = optional(email);
@@ -870,7 +870,7 @@ pub async fn update_guardian(
         }
     }
     if let Some(source) = body.authority_source {
-        row.authority_source = Some(source.as_str().to_string());
+        row.authority_source = Some(source);
     }
     let mut v = Validation::new();
     validate_guardian(

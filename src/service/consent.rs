@@ -12,6 +12,7 @@ use crate::domain::consent::{
     ConsentFact, ConsentMethod, ConsentStatus, Decision, Giver, GuardianFact, NewDecision, Purpose,
     Recipient, RuleFailure, Target,
 };
+use crate::domain::consent::{LinkHolder, LinkKind};
 use crate::domain::types::{OrganizationKind, RegionCode, Role};
 use crate::domain::Validation;
 use crate::store::{
@@ -97,7 +98,7 @@ async fn check_recipient(
     match r {
         Recipient::Organization(o) => {
             let ok = matches!(state.store.get_organization(*o).await?,
-                Some(org) if org.kind == OrganizationKind::YouthCare.as_str());
+                Some(org) if org.kind == OrganizationKind::YouthCare);
             v.check(
                 ok,
                 &format!("{field}.organization_id"),
@@ -1079,10 +1080,10 @@ async fn link_holder(
     }
 }
 
-fn holder_columns(holder: Giver) -> (String, Option<Uuid>) {
+fn holder_columns(holder: Giver) -> (LinkHolder, Option<Uuid>) {
     match holder {
-        Giver::Guardian(id) => ("guardian".into(), Some(id)),
-        Giver::Child => ("child".into(), None),
+        Giver::Guardian(id) => (LinkHolder::Guardian, Some(id)),
+        Giver::Child => (LinkHolder::Child, None),
     }
 }
 
@@ -1135,11 +1136,11 @@ pub async fn create_invitation(
     let row = ParentLinkRow {
         id: Uuid::now_v7(),
         token_hash: hash,
-        kind: "invitation".into(),
+        kind: LinkKind::Invitation,
         child_id: child.id,
         holder: holder_kind,
         guardian_id,
-        purpose: Some(body.purpose.as_str().into()),
+        purpose: Some(body.purpose),
         recipient_organization_id: org,
         recipient_region_code: region,
         consent_valid_until: body.valid_until,
@@ -1201,7 +1202,7 @@ pub async fn create_parent_link(
     let row = ParentLinkRow {
         id: Uuid::now_v7(),
         token_hash: hash,
-        kind: "standing".into(),
+        kind: LinkKind::Standing,
         child_id: child.id,
         holder: holder_kind,
         guardian_id,
@@ -1377,12 +1378,11 @@ pub async fn list_veilig_thuis_reports(
 #[derive(Serialize, ToSchema)]
 pub struct ParentLinkView {
     pub id: Uuid,
-    /// `invitation` (a decision, then the holder's overview) or `standing` (the overview).
-    pub kind: String,
-    /// `guardian` or `child`.
-    pub holder: String,
+    /// An invitation (a decision, then the holder's overview) or a standing link.
+    pub kind: LinkKind,
+    pub holder: LinkHolder,
     pub guardian_id: Option<Uuid>,
-    pub purpose: Option<String>,
+    pub purpose: Option<Purpose>,
     pub created_at: DateTime<Utc>,
     pub created_by_subject: String,
     pub expires_at: DateTime<Utc>,

@@ -16,7 +16,7 @@ use crate::domain::children::bsn_warning;
 use crate::domain::consent::{consent_in_force, ConsentCheck, Purpose, Target};
 use crate::domain::consultation::{next, ConsultationStatus, Event, Urgency};
 use crate::domain::routing::{answer_due, rank, AnswerDays, Candidate, Need, Ranking};
-use crate::domain::types::{ConcernDomain, RegionCode, Role};
+use crate::domain::types::{ConcernDomain, RegionCode, Role, StaffRole};
 use crate::domain::Validation;
 use crate::store::{
     ChildRow, ConcernRow, ConsultationChange, ConsultationFilter, ConsultationRow, DeclineRow,
@@ -333,7 +333,7 @@ async fn ranking_for(
                 .iter()
                 .filter_map(|c| c.parse().ok())
                 .collect(),
-            expertise: r.expertise.iter().filter_map(|e| e.parse().ok()).collect(),
+            expertise: r.expertise,
             capacity: r.capacity,
             open: r.open_count,
             last_offered_at: r.last_offered_at,
@@ -1350,7 +1350,7 @@ async fn assign_to(
         .map_err(|e| fail(e.into()))?;
     let serves = specialist.as_ref().is_some_and(|s| {
         s.staff.active
-            && s.staff.role == Role::Specialist.as_str()
+            && s.staff.role == StaffRole::Specialist
             && s.region_codes.contains(&row.region_code)
     });
     let Some(specialist) = specialist.filter(|_| serves) else {

@@ -210,9 +210,9 @@ async fn scope(
             .get_organization(org_id)
             .await?
             .ok_or_else(|| ServiceError::forbidden("no scope"))?;
-        match org.kind.parse::<OrganizationKind>() {
-            Ok(OrganizationKind::Childcare) => s.organization_id = Some(org_id),
-            Ok(OrganizationKind::YouthCare) => s.provider_id = Some(org_id),
+        match org.kind {
+            OrganizationKind::Childcare => s.organization_id = Some(org_id),
+            OrganizationKind::YouthCare => s.provider_id = Some(org_id),
             _ => return Err(ServiceError::forbidden("policy staff of a municipality see the figures of their regions; ask the admin to link them")),
         }
         if let Some(r) = &q.region {

@@ -14,7 +14,7 @@ use crate::audit::{AuditAction, AuditActor, AuditRecord};
 use crate::domain::calendar::{dutch_date, now};
 use crate::domain::consent::{
     check_new_decision, may_invite, overview_scope, supersedes, ConsentMethod, Decision, Giver,
-    NewDecision, OverviewScope, Purpose, Recipient, RIGHTS_NL,
+    LinkHolder, LinkKind, NewDecision, OverviewScope, Purpose, Recipient, RIGHTS_NL,
 };
 use crate::error::current_request_id;
 use crate::store::{ChildRow, ParentLinkRow, StoreError};
@@ -42,7 +42,7 @@ async fn link(
     state: &Ctx,
     client: &ClientAddr,
     token: &str,
-    kind: &str,
+    kind: LinkKind,
 ) -> Result<(ParentLinkRow, ChildRow), ServiceError> {
     if let Some(ip) = client.0 {
         state
@@ -84,8 +84,8 @@ async fn link(
         });
     }
     // once decided, an invitation is its holder's overview until it expires
-    let decided_invitation = row.kind == "invitation" && row.used_at.is_some();
-    if row.kind != kind && !(kind == "standing" && decided_invitation) {
+    let decided_invitation = row.kind == LinkKind::Invitation && row.used_at.is_some();
+    if row.kind != kind && !(kind == LinkKind::Standing && decided_invitation) {
         return Err(ServiceError::Forbidden {
             code: "link-not-for-this",
             detail: "this link does not give access to this page".into(),
@@ -169,7 +169,7 @@ async fn log(
 
 #[derive(Serialize, ToSchema)]
 pub struct AskedView {
-    pub purpose: String,
+    pub purpose: Purpose,
     /// What is asked, in plain Dutch.
     pub explanation: String,
     pub recipient_name: String,
@@ -182,10 +182,10 @@ pub struct AskedView {
 
 #[derive(Serialize, ToSchema)]
 pub struct ParentPage {
-    /// `invitation` (decide once) or `standing` (consents, withdrawal, access log).
-    pub kind: String,
-    /// `guardian` (a parent or carer) or `child` (the child's own link).
-    pub holder: String,
+    /// An invitation (decide once, then the overview) or a standing link.
+    pub kind: LinkKind,
+    /// A parent or carer, or the child's own link.
+    pub holder: LinkHolder,
     pub child_given_name: String,
     /// The guardian's name (empty on the child's own link).
     pub guardian_name: String,
@@ -207,9 +207,9 @@ pub async fn parent_page(
     client: &ClientAddr,
     token: String,
 ) -> ServiceResult<ParentPage> {
-    let (row, child) = match link(state, client, &token, "invitation").await {
+    let (row, child) = match link(state, client, &token, LinkKind::Invitation).await {
         Err(e) if e.code() == "link-not-for-this" => {
-            link(state, client, &token, "standing").await?
+            link(state, client, &token, LinkKind::Standing).await?
         }
         other => other?,
     };
@@ -220,9 +220,8 @@ pub async fn parent_page(
         .into_iter()
         .find(|g| Some(g.id) == row.guardian_id);
     let organization = state.store.get_organization(child.organization_id).await?;
-    let asked = match (&row.purpose, row.kind.as_str()) {
-        (Some(p), "invitation") => {
-            let purpose: Purpose = p.parse().map_err(ServiceError::internal)?;
+    let asked = match (row.purpose, row.kind) {
+        (Some(purpose), LinkKind::Invitation) => {
             let recipient_name = match (row.recipient_organization_id, &row.recipient_region_code) {
                 (Some(o), _) => state
                     .store
@@ -247,7 +246,7 @@ pub async fn parent_page(
                 }
             }
             Some(AskedView {
-                purpose: p.clone(),
+                purpose,
                 explanation: purpose.explanation_nl().into(),
                 recipient_name,
                 covered_organizations,
@@ -258,11 +257,11 @@ pub async fn parent_page(
         _ => None,
     };
     log(state, &row, AuditAction::Read, "parent_link", Some(row.id)).await?;
-    let only_own_decisions = row.kind == "standing"
+    let only_own_decisions = row.kind == LinkKind::Standing
         && overview_scope(age_today(&child), holder(&row)) == Ok(OverviewScope::OwnDecisionsOnly);
     Ok(ParentPage {
-        kind: row.kind.clone(),
-        holder: row.holder.clone(),
+        kind: row.kind,
+        holder: row.holder,
         only_own_decisions,
         child_given_name: child.given_name,
         guardian_name: guardian.map(|g| g.name).unwrap_or_default(),
@@ -294,7 +293,7 @@ pub async fn parent_decision(
     token: String,
     body: ParentDecision,
 ) -> ServiceResult<ParentDecisionResult> {
-    let (row, child) = link(state, client, &token, "invitation").await?;
+    let (row, child) = link(state, client, &token, LinkKind::Invitation).await?;
     let used = || {
         ServiceError::conflict(
             "link-used",
@@ -306,10 +305,7 @@ pub async fn parent_decision(
     }
     let purpose: Purpose = row
         .purpose
-        .as_deref()
-        .unwrap_or_default()
-        .parse()
-        .map_err(ServiceError::internal)?;
+        .ok_or_else(|| ServiceError::internal("an invitation without a purpose"))?;
     let recipient = match (row.recipient_organization_id, &row.recipient_region_code) {
         (Some(o), _) => Recipient::Organization(o),
         (None, Some(r)) => Recipient::Region(r.parse().map_err(ServiceError::internal)?),
@@ -403,7 +399,7 @@ pub async fn parent_consents(
     client: &ClientAddr,
     token: String,
 ) -> ServiceResult<Vec<ConsentView>> {
-    let (row, child) = link(state, client, &token, "standing").await?;
+    let (row, child) = link(state, client, &token, LinkKind::Standing).await?;
     let mut records = state.store.consents_of_child(child.id, None).await?;
     if scope(&row, &child)? == OverviewScope::OwnDecisionsOnly {
         let me = holder(&row);
@@ -432,7 +428,7 @@ pub async fn parent_withdraw(
     (token, id): (String, Uuid),
     body: ParentWithdrawal,
 ) -> ServiceResult<ConsentView> {
-    let (row, child) = link(state, client, &token, "standing").await?;
+    let (row, child) = link(state, client, &token, LinkKind::Standing).await?;
     if body
         .reason
         .as_deref()
@@ -492,7 +488,7 @@ pub async fn parent_access_log(
     token: String,
     q: AccessLogParams,
 ) -> ServiceResult<PageOf<AccessView>> {
-    let (row, child) = link(state, client, &token, "standing").await?;
+    let (row, child) = link(state, client, &token, LinkKind::Standing).await?;
     if scope(&row, &child)? == OverviewScope::OwnDecisionsOnly {
         return Err(ServiceError::Forbidden {
             code: "young-person-decides",

@@ -75,7 +75,7 @@ pub struct NewOrganization {
 pub struct OrganizationView {
     pub id: Uuid,
     pub name: String,
-    pub kind: String,
+    pub kind: OrganizationKind,
     pub created_at: DateTime<Utc>,
     pub active: bool,
 }
@@ -107,7 +107,7 @@ pub async fn create_organization(
     let row = OrganizationRow {
         id: Uuid::now_v7(),
         name: body.name.trim().to_string(),
-        kind: body.kind.as_str().to_string(),
+        kind: body.kind,
         created_at: now(),
         active: true,
     };
@@ -177,7 +177,7 @@ pub struct LocationView {
     pub organization_id: Uuid,
     pub name: String,
     #[serde(rename = "type")]
-    pub location_type: String,
+    pub location_type: LocationType,
     pub municipality_code: String,
     /// The region today (follows the municipality; changes with a merger of regions).
     pub region_code: Option<String>,
@@ -215,7 +215,7 @@ pub async fn create_location(
     let p = caller.principal()?;
     require_admin(p)?;
     let org = organization(state, p, org_id).await?;
-    let kind: OrganizationKind = org.kind.parse().map_err(ServiceError::internal)?;
+    let kind = org.kind;
     if !org.active {
         return Err(ServiceError::conflict(
             "inactive",
@@ -242,7 +242,7 @@ pub async fn create_location(
         id: Uuid::now_v7(),
         organization_id: org.id,
         name: body.name.trim().to_string(),
-        location_type: body.location_type.as_str().to_string(),
+        location_type: body.location_type,
         municipality_code: body.municipality_code.to_string(),
         lrk_number: body.lrk_number,
         created_at: now(),
@@ -383,9 +383,9 @@ pub struct StaffView {
     pub organization_id: Uuid,
     pub subject: String,
     pub name: String,
-    pub role: String,
+    pub role: StaffRole,
     pub location_ids: Vec<Uuid>,
-    pub expertise: Vec<String>,
+    pub expertise: Vec<ConcernDomain>,
     pub region_codes: Vec<String>,
     pub capacity: Option<i64>,
     pub active: bool,
@@ -420,7 +420,7 @@ pub async fn create_staff(
     let p = caller.principal()?;
     require_admin(p)?;
     let org = organization(state, p, org_id).await?;
-    let org_kind: OrganizationKind = org.kind.parse().map_err(ServiceError::internal)?;
+    let org_kind = org.kind;
     body.location_ids.sort();
     body.location_ids.dedup();
     body.expertise.sort();
@@ -467,18 +467,14 @@ pub async fn create_staff(
             organization_id: org.id,
             subject: body.subject.trim().to_string(),
             name: body.name.trim().to_string(),
-            role: body.role.as_str().to_string(),
+            role: body.role,
             capacity: body.capacity,
             active: true,
             created_at: now(),
         },
         location_ids: body.location_ids,
         region_codes: body.region_codes.into_iter().map(String::from).collect(),
-        expertise: body
-            .expertise
-            .iter()
-            .map(|e| e.as_str().to_string())
-            .collect(),
+        expertise: body.expertise,
     };
     state
         .store
@@ -509,7 +505,7 @@ pub async fn list_staff(
     organization(state, p, org_id).await?;
     let page = page(q.limit, q.cursor.as_deref())?;
     let filter = crate::store::StaffFilter {
-        role: q.role.map(|r| r.as_str().to_string()),
+        role: q.role,
         region_code: q.region.map(String::from),
         active: q.active,
     };
@@ -680,8 +676,8 @@ pub async fn update_staff(
     require_admin(p)?;
     let mut record = staff_of(state.store.get_staff(id).await?)?;
     let org = organization(state, p, record.staff.organization_id).await?;
-    let org_kind: OrganizationKind = org.kind.parse().map_err(ServiceError::internal)?;
-    let role: StaffRole = record.staff.role.parse().map_err(ServiceError::internal)?;
+    let org_kind = org.kind;
+    let role = record.staff.role;
     if let Some(name) = &body.name {
         record.staff.name = name.trim().to_string();
     }
@@ -690,11 +686,7 @@ pub async fn update_staff(
     }
     let mut expertise: Vec<ConcernDomain> = match body.expertise {
         Some(e) => e,
-        None => record
-            .expertise
-            .iter()
-            .filter_map(|e| e.parse().ok())
-            .collect(),
+        None => record.expertise.clone(),
     };
     expertise.sort();
     expertise.dedup();
@@ -742,7 +734,7 @@ pub async fn update_staff(
     v.finish().map_err(ServiceError::validation)?;
     record.location_ids = locations;
     record.region_codes = regions.into_iter().map(String::from).collect();
-    record.expertise = expertise.iter().map(|e| e.as_str().to_string()).collect();
+    record.expertise = expertise;
     state
         .store
         .update_staff(&record)
@@ -793,7 +785,7 @@ pub async fn deactivate_staff(
         rerouted: Vec::new(),
         unassigned: Vec::new(),
     };
-    if record.staff.role != Role::Specialist.as_str() {
+    if record.staff.role != StaffRole::Specialist {
         return Ok(out);
     }
     let actor = p.audit_actor(Role::Admin);
@@ -888,8 +880,8 @@ pub async fn update_location(
     require_admin(p)?;
     let mut row = location(state, p, id).await?;
     let org = organization(state, p, row.organization_id).await?;
-    let kind: OrganizationKind = org.kind.parse().map_err(ServiceError::internal)?;
-    let location_type: LocationType = row.location_type.parse().map_err(ServiceError::internal)?;
+    let kind = org.kind;
+    let location_type = row.location_type;
     if let Some(n) = &body.name {
         row.name = n.trim().to_string();
     }

@@ -5,7 +5,11 @@
 
 use crate::audit::checkpoint::Checkpoint;
 use crate::audit::{AuditRecord, ChainCursor, ChainedEntry};
+use crate::domain::consent::{LinkHolder, LinkKind, Purpose};
 use crate::domain::regions::RegionMembership;
+use crate::domain::types::{
+    AuthoritySource, ConcernDomain, LocationType, OrganizationKind, Relationship, StaffRole,
+};
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 use std::sync::Arc;
@@ -89,7 +93,7 @@ pub struct MunicipalityRow {
 pub struct OrganizationRow {
     pub id: Uuid,
     pub name: String,
-    pub kind: String,
+    pub kind: OrganizationKind,
     pub created_at: DateTime<Utc>,
     pub active: bool,
 }
@@ -97,7 +101,7 @@ pub struct OrganizationRow {
 /// Which staff of an organisation to list.
 #[derive(Debug, Clone, Default)]
 pub struct StaffFilter {
-    pub role: Option<String>,
+    pub role: Option<StaffRole>,
     pub region_code: Option<String>,
     pub active: Option<bool>,
 }
@@ -108,7 +112,7 @@ pub struct LocationRow {
     pub organization_id: Uuid,
     pub name: String,
     #[sqlx(rename = "type")]
-    pub location_type: String,
+    pub location_type: LocationType,
     pub municipality_code: String,
     pub lrk_number: Option<String>,
     pub created_at: DateTime<Utc>,
@@ -130,7 +134,7 @@ pub struct StaffRow {
     pub organization_id: Uuid,
     pub subject: String,
     pub name: String,
-    pub role: String,
+    pub role: StaffRole,
     pub capacity: Option<i64>,
     pub active: bool,
     pub created_at: DateTime<Utc>,
@@ -142,7 +146,7 @@ pub struct StaffRecord {
     pub staff: StaffRow,
     pub location_ids: Vec<Uuid>,
     pub region_codes: Vec<String>,
-    pub expertise: Vec<String>,
+    pub expertise: Vec<ConcernDomain>,
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -178,9 +182,9 @@ pub struct GuardianRow {
     pub id: Uuid,
     pub child_id: Uuid,
     pub name: String,
-    pub relationship: String,
+    pub relationship: Relationship,
     pub has_parental_authority: bool,
-    pub authority_source: Option<String>,
+    pub authority_source: Option<AuthoritySource>,
     pub email: Option<String>,
     pub phone: Option<String>,
     pub created_at: DateTime<Utc>,
@@ -255,13 +259,13 @@ pub struct Withdrawal {
 pub struct ParentLinkRow {
     pub id: Uuid,
     pub token_hash: String,
-    pub kind: String,
+    pub kind: LinkKind,
     pub child_id: Uuid,
     /// `guardian` (a parent or carer) or `child` (the child's own link, from 12).
-    pub holder: String,
+    pub holder: LinkHolder,
     /// The guardian whose link it is (`None` for the child's own).
     pub guardian_id: Option<Uuid>,
-    pub purpose: Option<String>,
+    pub purpose: Option<Purpose>,
     pub recipient_organization_id: Option<Uuid>,
     pub recipient_region_code: Option<String>,
     pub consent_valid_until: Option<NaiveDate>,
@@ -454,7 +458,7 @@ pub struct CandidateRow {
     pub open_count: i64,
     pub last_offered_at: Option<DateTime<Utc>>,
     pub region_codes: Vec<String>,
-    pub expertise: Vec<String>,
+    pub expertise: Vec<ConcernDomain>,
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]

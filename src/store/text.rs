@@ -54,11 +54,15 @@ macro_rules! stored_as_text {
     )+};
 }
 
-use crate::domain::consent::{ConsentMethod, ConsentStatus, Decision, Purpose};
+use crate::domain::consent::{
+    ConsentMethod, ConsentStatus, Decision, LinkHolder, LinkKind, Purpose,
+};
 use crate::domain::consultation::{
     Competence, ConsultationStatus, Outcome, Participant, Urgency, VisitKind, VisitStatus,
 };
-use crate::domain::types::ConcernDomain;
+use crate::domain::types::{
+    AuthoritySource, ConcernDomain, LocationType, OrganizationKind, Relationship, StaffRole,
+};
 
 stored_as_text!(
     Purpose,
@@ -73,6 +77,13 @@ stored_as_text!(
     Competence,
     Outcome,
     ConcernDomain,
+    OrganizationKind,
+    LocationType,
+    StaffRole,
+    Relationship,
+    AuthoritySource,
+    LinkKind,
+    LinkHolder,
 );
 
 /// A set of enum values in one TEXT column, comma-separated (the form the figures read).

@@ -261,7 +261,7 @@ macro_rules! impl_consultations {
                 .bind(region_code)
                 .fetch_all(self.reader())
                 .await?;
-                let expertise: Vec<(Uuid, String)> = sqlx::query_as(
+                let expertise: Vec<(Uuid, ConcernDomain)> = sqlx::query_as(
                     "SELECT staff_id, expertise FROM staff_expertise WHERE staff_id IN \
                      (SELECT staff_id FROM staff_regions WHERE region_code = $1)",
                 )
@@ -278,7 +278,7 @@ macro_rules! impl_consultations {
                         open_count: open,
                         last_offered_at: last,
                         region_codes: regions.iter().filter(|r| r.0 == id).map(|r| r.1.clone()).collect(),
-                        expertise: expertise.iter().filter(|e| e.0 == id).map(|e| e.1.clone()).collect(),
+                        expertise: expertise.iter().filter(|e| e.0 == id).map(|e| e.1).collect(),
                     })
                     .collect())
             }

@@ -47,7 +47,7 @@ macro_rules! impl_registry {
                 .bind(row.id)
                 .fetch_all(pool)
                 .await?;
-                let expertise: Vec<String> = sqlx::query_scalar(
+                let expertise: Vec<ConcernDomain> = sqlx::query_scalar(
                     "SELECT expertise FROM staff_expertise WHERE staff_id = $1 ORDER BY expertise",
                 )
                 .bind(row.id)
