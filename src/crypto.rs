@@ -152,6 +152,15 @@ impl Keyring {
     }
 }
 
+/// 32 random bytes, URL-safe base64 (a session's CSRF token, a login's state).
+pub fn random_token() -> String {
+    use base64::Engine;
+    use rand::RngCore;
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -20,6 +20,7 @@ pub mod server;
 pub mod service;
 pub mod store;
 pub mod telemetry;
+pub mod web;
 pub mod webhooks;
 
 pub use config::Config;
@@ -220,7 +221,7 @@ async fn serve_inner(
         Some(s) => jobs::spawn(&state, s, stopped)?,
         None => Vec::new(),
     };
-    let app = api::router(state.clone());
+    let app = api::router(state.clone(), web::routes(&state));
     tracing::info!(addr = %listener.local_addr()?, backend = state.store.backend(), jobs = running.len(), "kindbrug listening");
     let served = server::serve(listener, app, state.config.server_limits(), async move {
         shutdown.await;

@@ -193,7 +193,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 }
 
 /// The complete application: routes and middleware.
-pub fn router(state: AppState) -> Router {
+pub fn router(state: AppState, pages: Router<AppState>) -> Router {
     let (protected, _) = protected_routes().split_for_parts();
     let protected = protected.layer(middleware::from_fn_with_state(
         state.clone(),
@@ -258,6 +258,7 @@ pub fn router(state: AppState) -> Router {
     let limit = state.config.body_limit_bytes;
     Router::new()
         .merge(public)
+        .merge(pages)
         .merge(parent)
         .merge(protected)
         .fallback(|| async { ApiError::from_status(StatusCode::NOT_FOUND) })
@@ -318,7 +319,12 @@ async fn problem_for_bare_errors(req: Request, next: Next) -> Response {
         .headers()
         .get(header::CONTENT_TYPE)
         .is_some_and(|v| v.as_bytes().starts_with(PROBLEM_JSON.as_bytes()));
-    if (status.is_client_error() || status.is_server_error()) && !is_problem {
+    // the web pages answer their own errors as pages
+    let is_page = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"text/html"));
+    if (status.is_client_error() || status.is_server_error()) && !is_problem && !is_page {
         let allow = res.headers().get(header::ALLOW).cloned();
         let mut out = ApiError::from_status(status).into_response();
         if let Some(allow) = allow {

@@ -19,16 +19,49 @@ pub use crate::service::PageOf;
 /// What the link is for: the question (invitation) or the overview (standing link).
 #[utoipa::path(get, path = "/api/v1/parent/{token}", tag = "parent",
     params(("token" = String, Path)),
-    responses((status = 200, body = ParentPage), (status = 404, body = crate::error::Problem), (status = 410, body = crate::error::Problem)))]
+    responses((status = 200, body = ParentPage),
+        (status = 303, description = "A browser (HTML preferred over JSON) is sent to the parent's web page."),
+        (status = 404, body = crate::error::Problem), (status = 410, body = crate::error::Problem)))]
 #[tracing::instrument(skip_all)]
 pub async fn parent_page(
     State(state): State<AppState>,
     client: ClientAddr,
+    headers: axum::http::HeaderMap,
     Path(token): Path<String>,
-) -> Result<axum::Json<ParentPage>, ApiError> {
-    Ok(axum::Json(
-        parent::parent_page(&state, &client, token).await?,
-    ))
+) -> Result<axum::response::Response, ApiError> {
+    use axum::response::IntoResponse;
+    // the invitation link opened in a browser: on to the page, recording nothing here
+    if wants_html(&headers) && token.len() <= 64 {
+        let to = format!("/ouder/link/{}", urlencoding_path(&token));
+        return Ok(axum::response::Redirect::to(&to).into_response());
+    }
+    Ok(axum::Json(parent::parent_page(&state, &client, token).await?).into_response())
+}
+
+/// A browser's `Accept` (HTML before any JSON), not an API client's.
+fn wants_html(headers: &axum::http::HeaderMap) -> bool {
+    let accept = headers
+        .get(axum::http::header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let html = accept.find("text/html");
+    let json = accept.find("application/json");
+    match (html, json) {
+        (Some(h), Some(j)) => h < j,
+        (Some(_), None) => true,
+        _ => false,
+    }
+}
+
+/// The token as one path segment (ours are URL-safe already; anything else is escaped).
+fn urlencoding_path(token: &str) -> String {
+    token
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
 
 /// The guardian's own decision (digital). The link works once.

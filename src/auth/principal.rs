@@ -74,6 +74,18 @@ fn unauthorized(reason: &AuthError) -> ApiError {
     ApiError::unauthorized("a valid bearer token is required")
 }
 
+/// The principal of a web session's login (claims checked at login), or `None` when they no
+/// longer match an active staff record. The reason goes to the log.
+pub async fn principal_of(state: &AppState, claims: super::Claims) -> Option<Principal> {
+    match principal_from(state, claims).await {
+        Ok(p) => Some(p),
+        Err(e) => {
+            tracing::info!(status = %e.status, "a session's login no longer holds");
+            None
+        }
+    }
+}
+
 /// Establishes the principal from `claims`.
 async fn principal_from(state: &AppState, claims: super::Claims) -> Result<Principal, ApiError> {
     let mut roles: Vec<Role> = claims.roles.iter().filter_map(|r| r.parse().ok()).collect();

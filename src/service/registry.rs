@@ -988,3 +988,44 @@ pub async fn deactivate_group(state: &Ctx, caller: &Caller, id: Uuid) -> Service
     state.store.update_group(&g).await?;
     Ok(group_view(g))
 }
+
+// ---------------------------------------------------------------- development login
+
+/// A staff member a newcomer may log in as on the development login page.
+#[derive(Debug, Clone)]
+pub struct DevelopmentLogin {
+    pub subject: String,
+    pub name: String,
+    pub role: StaffRole,
+    pub organization_id: Uuid,
+    pub organization_name: String,
+}
+
+/// The active staff of every organisation, for the development login page; `None` unless the
+/// gateway runs in development with its development issuer (production never offers it).
+pub async fn development_logins(state: &Ctx) -> ServiceResult<Option<Vec<DevelopmentLogin>>> {
+    if state.config.env != crate::config::RunEnv::Development || state.auth.dev_issuer().is_none() {
+        return Ok(None);
+    }
+    let all = crate::store::Page {
+        after: None,
+        limit: 200,
+    };
+    let mut out = Vec::new();
+    for org in state.store.list_organizations(all).await? {
+        let filter = crate::store::StaffFilter {
+            active: Some(true),
+            ..Default::default()
+        };
+        for s in state.store.list_staff(org.id, &filter, all).await? {
+            out.push(DevelopmentLogin {
+                subject: s.staff.subject,
+                name: s.staff.name,
+                role: s.staff.role,
+                organization_id: org.id,
+                organization_name: org.name.clone(),
+            });
+        }
+    }
+    Ok(Some(out))
+}

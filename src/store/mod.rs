@@ -17,6 +17,7 @@ use uuid::Uuid;
 
 #[macro_use]
 mod sql;
+pub mod sessions;
 pub mod text;
 pub use text::TextSet;
 pub mod postgres;
@@ -1168,6 +1169,8 @@ pub trait Maintenance: Send + Sync {
     async fn setting_or_insert(&self, name: &str, value: &str) -> StoreResult<String>;
     /// Which backend this is (`sqlite` or `postgres`).
     fn backend(&self) -> &'static str;
+    /// The web pages' sessions, on this database.
+    fn web_sessions(&self) -> sessions::WebSessions;
     async fn close(&self);
 }
 

@@ -59,6 +59,10 @@ impl PgStore {
         &self.pool
     }
 
+    fn session_store(&self) -> super::sessions::WebSessions {
+        super::sessions::WebSessions::postgres(self.pool.clone())
+    }
+
     async fn begin_on(pool: &PgPool) -> Result<sqlx::Transaction<'static, Postgres>, sqlx::Error> {
         pool.begin().await
     }

@@ -76,6 +76,11 @@ impl SqliteStore {
         &self.write
     }
 
+    /// Sessions are written on most page views: through the one writer, like every write.
+    fn session_store(&self) -> super::sessions::WebSessions {
+        super::sessions::WebSessions::sqlite(self.write.clone())
+    }
+
     /// `BEGIN IMMEDIATE` takes the write lock up front, so a transaction that reads before it
     /// writes cannot fail to upgrade when another process (a CLI command) wrote in between.
     async fn begin_on(

@@ -43,6 +43,10 @@ macro_rules! impl_maintenance {
                 Self::BACKEND
             }
 
+            fn web_sessions(&self) -> crate::store::sessions::WebSessions {
+                self.session_store()
+            }
+
             async fn close(&self) {
                 self.close_pools().await;
             }

@@ -1,0 +1,233 @@
+//! Every word a page shows for one of the API's codes, in one place (UI.md "Words for the API's
+//! codes"), so a privacy officer or a translator reads them all at once. A code never reaches a
+//! page: each enum has its label here.
+
+use crate::domain::consent::{ConsentMethod, ConsentStatus, Decision, Purpose};
+use crate::domain::consultation::{ConsultationStatus, Urgency};
+use crate::domain::types::{ConcernDomain, LocationType, Relationship, Role};
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
+use chrono_tz::Europe::Amsterdam;
+
+pub fn role(r: Role) -> &'static str {
+    match r {
+        Role::Mentor => "mentor (pedagogisch medewerker)",
+        Role::Specialist => "jeugdhulpspecialist",
+        Role::Coordinator => "regiocoördinator",
+        Role::Policy => "beleidsmedewerker",
+        Role::Integration => "koppeling",
+        Role::Admin => "beheerder",
+    }
+}
+
+pub fn purpose(p: Purpose) -> &'static str {
+    match p {
+        Purpose::Consultation => "meekijken en advies door een specialist (consultatie)",
+        Purpose::InformationSharing => "informatie delen",
+        Purpose::Referral => "doorverwijzen",
+    }
+}
+
+pub fn decision(d: Decision) -> &'static str {
+    match d {
+        Decision::Granted => "toestemming gegeven",
+        Decision::Refused => "geen toestemming",
+    }
+}
+
+/// The state of a consent record as a person reads it: the decision while it is the current
+/// one, else what became of it.
+pub fn consent_state(
+    decision: Decision,
+    status: ConsentStatus,
+    valid_until: Option<NaiveDate>,
+    today: NaiveDate,
+) -> &'static str {
+    match status {
+        ConsentStatus::Withdrawn => "ingetrokken",
+        ConsentStatus::Superseded => "vervangen door een nieuwere",
+        ConsentStatus::Active if valid_until.is_some_and(|u| u < today) => "verlopen",
+        ConsentStatus::Active => self::decision(decision),
+    }
+}
+
+pub fn method(m: ConsentMethod) -> &'static str {
+    match m {
+        ConsentMethod::Written => "op papier",
+        ConsentMethod::Oral => "mondeling (genoteerd door de mentor)",
+        ConsentMethod::Digital => "digitaal door de ouder zelf",
+    }
+}
+
+pub fn domain(d: ConcernDomain) -> &'static str {
+    match d {
+        ConcernDomain::Language => "taal",
+        ConcernDomain::Motor => "motoriek",
+        ConcernDomain::SocialEmotional => "sociaal-emotioneel",
+        ConcernDomain::Cognitive => "denken en leren",
+        ConcernDomain::Behaviour => "gedrag",
+        ConcernDomain::Care => "verzorging en opvoeding",
+    }
+}
+
+pub fn urgency(u: Urgency) -> &'static str {
+    match u {
+        Urgency::Normal => "gewoon",
+        Urgency::High => "met spoed",
+    }
+}
+
+pub fn consultation_status(s: ConsultationStatus) -> &'static str {
+    match s {
+        ConsultationStatus::Requested => "ingediend",
+        ConsultationStatus::Offered => "aangeboden aan een specialist",
+        ConsultationStatus::Accepted => "geaccepteerd",
+        ConsultationStatus::InProgress => "loopt",
+        ConsultationStatus::OnHold => "gepauzeerd",
+        ConsultationStatus::Unassigned => "wacht op toewijzing door de regio",
+        ConsultationStatus::Rejected => "afgewezen",
+        ConsultationStatus::Cancelled => "geannuleerd",
+        ConsultationStatus::Completed => "afgerond",
+    }
+}
+
+pub fn location_type(t: LocationType) -> &'static str {
+    match t {
+        LocationType::Kdv => "kinderdagverblijf",
+        LocationType::Bso => "buitenschoolse opvang",
+        LocationType::Psz => "peuteropvang",
+        LocationType::Gob => "gastouderopvang",
+    }
+}
+
+pub fn relationship(r: Relationship) -> &'static str {
+    match r {
+        Relationship::Parent => "ouder",
+        Relationship::FosterParent => "pleegouder",
+        Relationship::Guardian => "voogd",
+        Relationship::Other => "anders",
+    }
+}
+
+/// The access log's action codes (`read`, `search`, …) in words.
+pub fn access_action(code: &str) -> &'static str {
+    match code {
+        "read" => "bekeken",
+        "search" => "gezocht",
+        "create" => "aangemaakt",
+        "update" => "gewijzigd",
+        "delete" => "verwijderd",
+        "disclose" => "doorgegeven",
+        "export" => "geëxporteerd",
+        _ => "iets gedaan",
+    }
+}
+
+/// What the access log's entry was about (its resource type), in words.
+pub fn resource(code: &str) -> &'static str {
+    match code {
+        "child" => "gegevens van het kind",
+        "guardian" => "ouders en verzorgers",
+        "mentor" => "de mentor",
+        "consent" | "consent_check" => "toestemming",
+        "concern" => "een zorg over de ontwikkeling",
+        "consultation" | "routing" => "een aanvraag voor een specialist",
+        "message" => "berichten over de aanvraag",
+        "visit" => "een bezoek van de specialist",
+        "outcome" => "de uitkomst",
+        "timeline" => "het overzicht van wat er gebeurde",
+        "parent_link" => "de link voor ouders",
+        "access_log" => "wie de gegevens bekeek",
+        "veilig_thuis_report" => "een melding bij Veilig Thuis",
+        _ => "gegevens",
+    }
+}
+
+pub fn access_outcome(code: &str) -> &'static str {
+    match code {
+        "denied" => "geweigerd",
+        _ => "toegestaan",
+    }
+}
+
+const MONTHS: [&str; 12] = [
+    "januari",
+    "februari",
+    "maart",
+    "april",
+    "mei",
+    "juni",
+    "juli",
+    "augustus",
+    "september",
+    "oktober",
+    "november",
+    "december",
+];
+
+/// "1 december 2026".
+pub fn date(d: NaiveDate) -> String {
+    format!("{} {} {}", d.day(), MONTHS[d.month0() as usize], d.year())
+}
+
+/// "1 december 2026 om 14:05", in Amsterdam time.
+pub fn date_time(t: DateTime<Utc>) -> String {
+    let local = t.with_timezone(&Amsterdam);
+    format!("{} om {}", date(local.date_naive()), local.format("%H:%M"))
+}
+
+/// An age in words: years, and months under 2 ("1 jaar en 3 maanden", "8 maanden", "5 jaar").
+pub fn age(born: NaiveDate, today: NaiveDate) -> String {
+    let mut months = (today.year() - born.year()) * 12 + today.month() as i32 - born.month() as i32;
+    if today.day() < born.day() {
+        months -= 1;
+    }
+    let months = months.max(0);
+    let (years, rest) = (months / 12, months % 12);
+    let m = |n: i32| if n == 1 { "maand" } else { "maanden" };
+    match years {
+        0 => format!("{rest} {}", m(rest)),
+        1 if rest > 0 => format!("1 jaar en {rest} {}", m(rest)),
+        _ => format!("{years} jaar"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(s: &str) -> NaiveDate {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn dates_and_ages_in_dutch() {
+        assert_eq!(date(d("2026-12-01")), "1 december 2026");
+        assert_eq!(age(d("2026-04-15"), d("2026-12-01")), "7 maanden");
+        assert_eq!(age(d("2025-11-01"), d("2026-12-01")), "1 jaar en 1 maand");
+        assert_eq!(age(d("2025-12-01"), d("2026-12-01")), "1 jaar");
+        assert_eq!(age(d("2018-12-02"), d("2026-12-01")), "7 jaar");
+        assert_eq!(age(d("2026-12-01"), d("2026-12-01")), "0 maanden");
+    }
+
+    #[test]
+    fn a_consent_reads_as_what_became_of_it() {
+        let today = d("2026-12-01");
+        assert_eq!(
+            consent_state(Decision::Granted, ConsentStatus::Active, None, today),
+            "toestemming gegeven"
+        );
+        assert_eq!(
+            consent_state(
+                Decision::Granted,
+                ConsentStatus::Active,
+                Some(d("2026-11-30")),
+                today
+            ),
+            "verlopen"
+        );
+        assert_eq!(
+            consent_state(Decision::Granted, ConsentStatus::Withdrawn, None, today),
+            "ingetrokken"
+        );
+    }
+}

@@ -1,0 +1,381 @@
+//! Door 2: the Dutch web pages for people (parents and mentors first). Server-rendered askama
+//! templates on the workflow layer: a page calls the same operations as the JSON API, so
+//! consent, masking and the access log hold for it without a rule of its own. Every page works
+//! without JavaScript (forms post and redirect); vendored htmx only makes some parts nicer.
+//!
+//! Sessions live in the database (`tower-sessions`): a staff member after login, or a parent
+//! link exchanged for a short-lived cookie. Every state-changing form carries the session's
+//! CSRF token. Every HTML answer has a strict Content-Security-Policy and `no-store`.
+
+pub mod labels;
+mod parent;
+mod staff;
+
+use crate::service::{Caller, ServiceError};
+use crate::AppState;
+use askama::Template;
+use axum::extract::{FromRequestParts, Path, Request};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use serde::{Deserialize, Serialize};
+use tower_sessions::cookie::SameSite;
+use tower_sessions::{Expiry, Session, SessionManagerLayer};
+
+/// The pages' assets, embedded in the binary: `assets/` holds our own stylesheet and, under
+/// `vendor/`, the files `scripts/vendor-assets.sh` copied with their licences.
+#[derive(rust_embed::Embed)]
+#[folder = "assets/"]
+struct Assets;
+
+/// The Content-Security-Policy of every page: nothing inline, nothing from elsewhere. `data:`
+/// images are the form controls' icons inside the component CSS.
+pub const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+     font-src 'self'; connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
+
+/// Staff sessions end after 30 minutes without use (UI.md); a parent's after 15.
+const STAFF_IDLE_MINUTES: i64 = 30;
+const PARENT_IDLE_MINUTES: i64 = 15;
+
+/// Who the session belongs to.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+enum Visitor {
+    /// A staff member who logged in; the principal is established again on every request from
+    /// these, so a deactivated staff record ends the session's use at once.
+    Staff {
+        issuer: String,
+        subject: String,
+        roles: Vec<String>,
+        organization: Option<String>,
+        /// The provider's ID token, for RP-initiated logout.
+        #[serde(default)]
+        id_token: Option<String>,
+    },
+    /// A parent link (invitation or standing): the token is the credential, held server-side.
+    Parent { token: String },
+}
+
+const VISITOR: &str = "visitor";
+const CSRF: &str = "csrf";
+
+/// The web pages, with their session layer and headers. Merged into the application by the
+/// router assembly, inside the common layers (request id, trace, timeout, body limit).
+pub fn routes(state: &AppState) -> Router<AppState> {
+    let secure = state.config.public_base().starts_with("https://");
+    let sessions = SessionManagerLayer::new(state.store.web_sessions())
+        .with_name("kindbrug_sessie")
+        .with_http_only(true)
+        .with_secure(secure)
+        .with_same_site(SameSite::Lax)
+        .with_path("/")
+        .with_expiry(Expiry::OnInactivity(time::Duration::minutes(
+            STAFF_IDLE_MINUTES,
+        )));
+    let pages = Router::new()
+        .route("/", get(staff::start))
+        .route("/inloggen", get(staff::login_page))
+        .route("/inloggen/ontwikkeling", post(staff::dev_login))
+        .route("/uitloggen", post(staff::logout))
+        .route("/kinderen", get(staff::children))
+        .route("/kinderen/{id}", get(staff::child))
+        .route("/ouder", get(parent::page))
+        .route("/ouder/link/{token}", get(parent::open))
+        .route("/ouder/besluit", post(parent::decide))
+        .route("/ouder/bevestiging", get(parent::confirmed))
+        .route(
+            "/ouder/intrekken/{id}",
+            get(parent::withdraw_page).post(parent::withdraw),
+        )
+        .layer(sessions);
+    Router::new()
+        .merge(pages)
+        .route("/assets/{*path}", get(asset))
+        .layer(middleware::from_fn(page_headers))
+}
+
+/// Headers on every page: the strict CSP, no framing, no sniffing, no referrer (a parent link
+/// must never travel in a Referer), and `no-store` on pages (they may show child data).
+async fn page_headers(req: Request, next: Next) -> Response {
+    let is_asset = req.uri().path().starts_with("/assets/");
+    let mut res = next.run(req).await;
+    let h = res.headers_mut();
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CSP),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    if !is_asset {
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    res
+}
+
+async fn asset(Path(path): Path<String>) -> Response {
+    let Some(file) = Assets::get(&path) else {
+        return (StatusCode::NOT_FOUND, "").into_response();
+    };
+    let mime = match path.rsplit('.').next() {
+        Some("css") => "text/css; charset=utf-8",
+        Some("js") => "text/javascript; charset=utf-8",
+        Some("svg") => "image/svg+xml",
+        Some("png") => "image/png",
+        _ => "application/octet-stream",
+    };
+    (
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static(mime)),
+            (
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("public, max-age=3600"),
+            ),
+        ],
+        file.data,
+    )
+        .into_response()
+}
+
+// ---------------------------------------------------------------- rendering
+
+/// What every page's frame needs: the title, who is logged in, the CSRF token for forms.
+pub struct Frame {
+    pub title: String,
+    /// The staff member's name and role, when one is logged in.
+    pub who: Option<String>,
+    pub csrf: String,
+    /// Parent pages use the phone-first layout and no staff navigation.
+    pub parent: bool,
+}
+
+/// Renders a template as an HTML answer.
+fn html(status: StatusCode, t: &impl Template) -> Response {
+    match t.render() {
+        Ok(body) => (
+            status,
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/html; charset=utf-8"),
+            )],
+            body,
+        )
+            .into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "a page did not render");
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                [(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("text/html; charset=utf-8"),
+                )],
+                "<!doctype html><html lang=\"nl\"><title>Fout</title><p>Er ging iets mis.</p></html>",
+            )
+                .into_response()
+        }
+    }
+}
+
+/// Why a page is not shown, as a person reads it. The same page for "does not exist" and "not
+/// yours"; the same for an unknown and an expired parent link.
+#[derive(Debug)]
+pub enum WebError {
+    NotFound,
+    /// A parent link that is unknown, expired, revoked or used up for this page.
+    Link,
+    /// Not logged in (or the login no longer matches an active staff record).
+    Login,
+    /// Too many attempts; try again later.
+    Slow,
+    /// The form was sent without this session's token (or the session ended).
+    Csrf,
+    /// The thing cannot be done now, in words for the reader.
+    Refused(String),
+    Internal,
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage {
+    frame: Frame,
+    heading: &'static str,
+    message: String,
+    parent: bool,
+}
+
+impl IntoResponse for WebError {
+    fn into_response(self) -> Response {
+        let (status, heading, message, parent) = match self {
+            WebError::NotFound => (
+                StatusCode::NOT_FOUND,
+                "Niet gevonden",
+                "Deze pagina bestaat niet of u mag hem niet zien.".to_string(),
+                false,
+            ),
+            WebError::Link => (
+                StatusCode::NOT_FOUND,
+                "Deze link werkt niet (meer)",
+                "De link is verlopen, ingetrokken of niet compleet. Vraag de kinderopvang of de mentor van uw kind om een nieuwe link.".to_string(),
+                true,
+            ),
+            WebError::Login => return Redirect::to("/inloggen").into_response(),
+            WebError::Slow => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "Even wachten",
+                "Er zijn te veel pogingen gedaan. Probeer het over een paar minuten opnieuw.".to_string(),
+                true,
+            ),
+            WebError::Csrf => (
+                StatusCode::FORBIDDEN,
+                "Formulier verlopen",
+                "Het formulier is verlopen. Ga terug, laad de pagina opnieuw en probeer het nog eens.".to_string(),
+                false,
+            ),
+            WebError::Refused(m) => (StatusCode::CONFLICT, "Dat kan nu niet", m, false),
+            WebError::Internal => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Er ging iets mis",
+                "Er ging bij ons iets mis. Probeer het later opnieuw.".to_string(),
+                false,
+            ),
+        };
+        let page = ErrorPage {
+            frame: Frame {
+                title: heading.to_string(),
+                who: None,
+                csrf: String::new(),
+                parent,
+            },
+            heading,
+            message,
+            parent,
+        };
+        html(status, &page)
+    }
+}
+
+impl From<ServiceError> for WebError {
+    fn from(e: ServiceError) -> Self {
+        match e {
+            ServiceError::NotFound { .. } => WebError::NotFound,
+            ServiceError::Gone { .. } => WebError::Link,
+            ServiceError::TooManyRequests { .. } => WebError::Slow,
+            ServiceError::Forbidden { .. } => WebError::NotFound,
+            ServiceError::Internal(cause) => {
+                tracing::error!(cause = %cause, "a page's operation failed");
+                WebError::Internal
+            }
+            ServiceError::Unavailable { .. } => WebError::Internal,
+            other => WebError::Refused(explain(&other)),
+        }
+    }
+}
+
+/// A refusal in words for a person (never the code).
+fn explain(e: &ServiceError) -> String {
+    match e.code() {
+        "link-used" => "U heeft al gekozen. Uw eerdere keuze blijft staan.".into(),
+        "illegal-transition" => "Dat kan niet meer in deze stap.".into(),
+        _ => "Dit kan nu niet. Neem contact op met de kinderopvang als u vragen heeft.".into(),
+    }
+}
+
+impl From<tower_sessions::session::Error> for WebError {
+    fn from(e: tower_sessions::session::Error) -> Self {
+        tracing::error!(error = %e, "session store");
+        WebError::Internal
+    }
+}
+
+// ---------------------------------------------------------------- sessions and CSRF
+
+/// This session's CSRF token, made on first use.
+async fn csrf_token(session: &Session) -> Result<String, WebError> {
+    if let Some(t) = session.get::<String>(CSRF).await? {
+        return Ok(t);
+    }
+    let t = crate::crypto::random_token();
+    session.insert(CSRF, &t).await?;
+    Ok(t)
+}
+
+/// Refuses a form that does not carry this session's token.
+async fn check_csrf(session: &Session, sent: &str) -> Result<(), WebError> {
+    use subtle::ConstantTimeEq;
+    match session.get::<String>(CSRF).await? {
+        Some(t) if !sent.is_empty() && bool::from(t.as_bytes().ct_eq(sent.as_bytes())) => Ok(()),
+        _ => Err(WebError::Csrf),
+    }
+}
+
+/// Starts a fresh session for `visitor`: the id is cycled (no fixation), a new CSRF token made.
+async fn begin(session: &Session, visitor: Visitor, idle_minutes: i64) -> Result<(), WebError> {
+    session.cycle_id().await?;
+    session.clear().await;
+    session.set_expiry(Some(Expiry::OnInactivity(time::Duration::minutes(
+        idle_minutes,
+    ))));
+    session.insert(VISITOR, visitor).await?;
+    session.insert(CSRF, crate::crypto::random_token()).await?;
+    Ok(())
+}
+
+async fn visitor(session: &Session) -> Result<Option<Visitor>, WebError> {
+    Ok(session.get::<Visitor>(VISITOR).await?)
+}
+
+/// The client's address as the listener saw it (for the limit on guessed parent links).
+pub struct Client(pub crate::service::parent::ClientAddr);
+
+impl<S: Send + Sync> FromRequestParts<S> for Client {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        let ip = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|c| c.0.ip());
+        Ok(Client(crate::service::parent::ClientAddr(ip)))
+    }
+}
+
+/// The staff member of this session as a caller of the workflow, or a redirect to the login.
+async fn staff_caller(state: &AppState, session: &Session) -> Result<Caller, WebError> {
+    let Some(Visitor::Staff {
+        issuer,
+        subject,
+        roles,
+        organization,
+        ..
+    }) = visitor(session).await?
+    else {
+        return Err(WebError::Login);
+    };
+    let claims = crate::auth::Claims {
+        iss: issuer,
+        sub: subject,
+        exp: 0,
+        nbf: None,
+        iat: None,
+        aud: serde_json::Value::Null,
+        roles,
+        org: organization,
+    };
+    match crate::auth::principal::principal_of(state, claims).await {
+        Some(p) => Ok(Caller::Principal(p)),
+        None => {
+            session.flush().await?;
+            Err(WebError::Login)
+        }
+    }
+}
