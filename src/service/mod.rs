@@ -260,3 +260,8 @@ pub struct PageOf<T> {
 pub async fn ready(state: &Ctx) -> bool {
     state.store.ready().await
 }
+
+/// Where the web pages keep their sessions: the store's own database, for both backends.
+pub fn web_sessions(state: &Ctx) -> crate::store::sessions::WebSessions {
+    state.store.web_sessions()
+}

@@ -64,7 +64,7 @@ const CSRF: &str = "csrf";
 /// router assembly, inside the common layers (request id, trace, timeout, body limit).
 pub fn routes(state: &AppState) -> Router<AppState> {
     let secure = state.config.public_base().starts_with("https://");
-    let sessions = SessionManagerLayer::new(state.store.web_sessions())
+    let sessions = SessionManagerLayer::new(crate::service::web_sessions(state))
         .with_name("kindbrug_sessie")
         .with_http_only(true)
         .with_secure(secure)

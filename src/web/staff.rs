@@ -359,7 +359,8 @@ pub async fn child(
     let consents = consent::list_consents(&state, &caller, id)
         .await?
         .into_iter()
-        .filter(|c| c.status == ConsentStatus::Active)
+        // a withdrawal shows at once; what a newer decision replaced does not
+        .filter(|c| c.status != ConsentStatus::Superseded)
         .map(|c| {
             let in_force = c.valid_until.is_none_or(|u| u >= today);
             ConsentBadge {

@@ -16,5 +16,6 @@ mod layers;
 mod registry;
 mod schema;
 mod specialist_work;
+mod web;
 mod webhooks;
 mod workflow;
