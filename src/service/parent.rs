@@ -186,6 +186,9 @@ pub struct ParentPage {
     pub kind: LinkKind,
     /// A parent or carer, or the child's own link.
     pub holder: LinkHolder,
+    /// The guardian whose link it is (absent on the child's own), to tell their own decisions
+    /// from others'.
+    pub holder_guardian_id: Option<Uuid>,
     pub child_given_name: String,
     /// The guardian's name (empty on the child's own link).
     pub guardian_name: String,
@@ -262,6 +265,7 @@ pub async fn parent_page(
     Ok(ParentPage {
         kind: row.kind,
         holder: row.holder,
+        holder_guardian_id: row.guardian_id,
         only_own_decisions,
         child_given_name: child.given_name,
         guardian_name: guardian.map(|g| g.name).unwrap_or_default(),

@@ -87,6 +87,8 @@ struct ConsentLine {
     recorded: String,
     method: &'static str,
     until: Option<String>,
+    /// Who decided: the link's holder ("u") or someone else.
+    by: &'static str,
     withdrawable: bool,
 }
 
@@ -160,6 +162,12 @@ pub async fn page(
             let state_label = labels::consent_state(c.decision, c.status, c.valid_until, today);
             let in_force =
                 c.status == ConsentStatus::Active && c.valid_until.is_none_or(|u| u >= today);
+            let mine = c.given_by.iter().any(|g| match page.holder {
+                LinkHolder::Guardian => {
+                    g.guardian_id.is_some() && g.guardian_id == page.holder_guardian_id
+                }
+                LinkHolder::Child => g.child == Some(true),
+            });
             ConsentLine {
                 id: c.id,
                 purpose: labels::purpose(c.purpose),
@@ -172,7 +180,8 @@ pub async fn page(
                 recorded: labels::date_time(c.recorded_at),
                 method: labels::method(c.method),
                 until: c.valid_until.map(labels::date),
-                withdrawable: in_force && c.decision == Decision::Granted,
+                by: if mine { "u" } else { "een andere ouder of verzorger" },
+                withdrawable: mine && in_force && c.decision == Decision::Granted,
             }
         })
         .collect();
