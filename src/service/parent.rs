@@ -170,6 +170,9 @@ async fn log(
 #[derive(Serialize, ToSchema)]
 pub struct AskedView {
     pub purpose: Purpose,
+    /// Someone else (the other parent with *gezag*, or the child from 12) must consent too
+    /// before anything is shared.
+    pub others_must_decide: bool,
     /// What is asked, in plain Dutch.
     pub explanation: String,
     pub recipient_name: String,
@@ -189,6 +192,8 @@ pub struct ParentPage {
     /// The guardian whose link it is (absent on the child's own), to tell their own decisions
     /// from others'.
     pub holder_guardian_id: Option<Uuid>,
+    /// The child's mentor at the childcare, who asks.
+    pub mentor_name: Option<String>,
     pub child_given_name: String,
     /// The guardian's name (empty on the child's own link).
     pub guardian_name: String,
@@ -223,6 +228,10 @@ pub async fn parent_page(
         .into_iter()
         .find(|g| Some(g.id) == row.guardian_id);
     let organization = state.store.get_organization(child.organization_id).await?;
+    let mentor_name = match child.mentor_staff_id {
+        Some(id) => state.store.get_staff(id).await?.map(|s| s.staff.name),
+        None => None,
+    };
     let asked = match (row.purpose, row.kind) {
         (Some(purpose), LinkKind::Invitation) => {
             let recipient_name = match (row.recipient_organization_id, &row.recipient_region_code) {
@@ -248,8 +257,28 @@ pub async fn parent_page(
                     }
                 }
             }
+            // does anyone besides this holder still have to decide? (not said to a parent of a
+            // young person of 16 or older, whose decisions are their own)
+            let region = row
+                .recipient_region_code
+                .as_deref()
+                .and_then(|r| r.parse().ok());
+            let check = super::consent::check_consent(
+                state,
+                &child,
+                purpose,
+                row.recipient_organization_id,
+                region,
+                now(),
+            )
+            .await?;
+            let me = holder(&row);
+            let others_must_decide = !check.allowed
+                && overview_scope(age_today(&child), me) != Ok(OverviewScope::OwnDecisionsOnly)
+                && check.missing.iter().any(|g| *g != me);
             Some(AskedView {
                 purpose,
+                others_must_decide,
                 explanation: purpose.explanation_nl().into(),
                 recipient_name,
                 covered_organizations,
@@ -266,6 +295,7 @@ pub async fn parent_page(
         kind: row.kind,
         holder: row.holder,
         holder_guardian_id: row.guardian_id,
+        mentor_name,
         only_own_decisions,
         child_given_name: child.given_name,
         guardian_name: guardian.map(|g| g.name).unwrap_or_default(),

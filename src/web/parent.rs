@@ -69,6 +69,8 @@ struct DecidePage {
     child: String,
     guardian: String,
     child_link: bool,
+    mentor: Option<String>,
+    others_must_decide: bool,
     explanation: String,
     recipient: String,
     covered: Vec<String>,
@@ -110,6 +112,8 @@ struct OverviewPage {
     child: String,
     organization: String,
     only_own: bool,
+    /// The question of this link still waits for another parent (or the child).
+    waiting_for_others: bool,
     notice: Option<String>,
     consents: Vec<ConsentLine>,
     /// `None` when the young person (16+) decides who may see this.
@@ -143,6 +147,8 @@ pub async fn page(
             child: page.child_given_name.clone(),
             guardian: page.guardian_name.clone(),
             child_link: page.holder == LinkHolder::Child,
+            mentor: page.mentor_name.clone(),
+            others_must_decide: asked.others_must_decide,
             explanation: asked.explanation.clone(),
             recipient: asked.recipient_name.clone(),
             covered: asked.covered_organizations.clone(),
@@ -180,7 +186,11 @@ pub async fn page(
                 recorded: labels::date_time(c.recorded_at),
                 method: labels::method(c.method),
                 until: c.valid_until.map(labels::date),
-                by: if mine { "u" } else { "een andere ouder of verzorger" },
+                by: if mine {
+                    "u"
+                } else {
+                    "een andere ouder of verzorger"
+                },
                 withdrawable: mine && in_force && c.decision == Decision::Granted,
             }
         })
@@ -221,6 +231,7 @@ pub async fn page(
         child: page.child_given_name,
         organization: page.organization_name,
         only_own: page.only_own_decisions,
+        waiting_for_others: page.asked.as_ref().is_some_and(|a| a.others_must_decide),
         notice,
         consents,
         access,

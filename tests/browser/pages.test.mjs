@@ -169,11 +169,15 @@ test('two parents consent on a phone, one withdraws, and the mentor sees it at o
   const [yb, nb] = [await yes.boundingBox(), await no.boundingBox()];
   assert.ok(Math.abs(yb.height - nb.height) < 2, 'the two choices are equal');
   assert.ok(yb.width <= PHONE.width, 'fits a phone');
+  assert.ok(await eva.getByText('Sanne de Vries, de mentor van Noor').isVisible(), 'who asks');
+  assert.ok(await eva.getByText('De andere ouder met gezag moet ook toestemming geven').isVisible());
   await axe(eva, 'the question (phone)');
   await shot(eva, 'ouder-vraag-telefoon');
   await yes.click();
   await eva.getByRole('heading', { name: 'Uw keuze is vastgelegd' }).waitFor();
   await axe(eva, 'the confirmation');
+  await eva.goto(`${base}/ouder`);
+  assert.ok(await eva.getByText('wacht op de andere ouder').isVisible(), 'Tom has not decided yet');
   await shot(eva, 'ouder-bevestiging-telefoon');
 
   // Tom: keyboard alone
@@ -201,6 +205,7 @@ test('two parents consent on a phone, one withdraws, and the mentor sees it at o
   // Eva's link is now her overview; she withdraws with one confirmation
   await eva.goto(`${base}/ouder`);
   await eva.getByRole('heading', { name: /Wie heeft de gegevens van Noor bekeken/ }).waitFor();
+  assert.equal(await eva.getByText('wacht op de andere ouder').count(), 0, 'both decided');
   await axe(eva, 'the overview (phone)');
   await shot(eva, 'ouder-overzicht-telefoon');
   await eva.getByRole('link', { name: 'Toestemming intrekken' }).first().click();
