@@ -928,7 +928,7 @@ pub struct ConsentCheckView {
     pub checked_at: DateTime<Utc>,
 }
 
-fn named(givers: &[Giver], guardians: &[GuardianRow]) -> Vec<MissingGiver> {
+pub(crate) fn named(givers: &[Giver], guardians: &[GuardianRow]) -> Vec<MissingGiver> {
     givers
         .iter()
         .map(|g| match g {

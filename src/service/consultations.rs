@@ -1736,3 +1736,61 @@ pub(crate) async fn end_for_child_left(
     }
     Ok(ended)
 }
+
+// ---------------------------------------------------------------- readiness
+
+/// Whether a consultation request about the child could be made now, as far as consent goes,
+/// and if not, who still must consent and which rule is not met: for a door that offers the
+/// request only when it can work (the submission itself checks again).
+#[derive(Serialize, ToSchema)]
+pub struct Readiness {
+    pub ready: bool,
+    pub missing: Vec<super::consent::MissingGiver>,
+    pub reasons: Vec<super::consent::RuleView>,
+}
+
+/// See [`Readiness`]; logged as a consent check of the child.
+pub async fn submission_readiness(
+    state: &Ctx,
+    caller: &Caller,
+    child_id: Uuid,
+) -> ServiceResult<Readiness> {
+    // only those who keep the child's record get here (a mentor of its location, its
+    // organisation's system); everyone else gets the same answer as for an unknown child
+    let (child, _) = super::children::accessible_child(
+        state,
+        caller,
+        child_id,
+        AuditAction::Read,
+        "consent_check",
+    )
+    .await?;
+    let at = now();
+    let region = region_of_child(state, &child, at).await?;
+    let orgs: HashSet<Uuid> = state
+        .store
+        .routing_candidates(region.as_str())
+        .await?
+        .into_iter()
+        .map(|r| r.organization_id)
+        .collect();
+    let cover = coverage(state, &child, &region, orgs, at).await?;
+    if cover.any() {
+        return Ok(Readiness {
+            ready: true,
+            missing: Vec::new(),
+            reasons: Vec::new(),
+        });
+    }
+    let guardians = state.store.list_guardians(child.id).await?;
+    Ok(Readiness {
+        ready: false,
+        missing: super::consent::named(&cover.region.missing, &guardians),
+        reasons: cover
+            .region
+            .reasons
+            .into_iter()
+            .map(super::consent::RuleView::from)
+            .collect(),
+    })
+}

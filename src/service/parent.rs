@@ -192,7 +192,7 @@ pub struct ParentPage {
     /// The guardian whose link it is (absent on the child's own), to tell their own decisions
     /// from others'.
     pub holder_guardian_id: Option<Uuid>,
-    /// The child's mentor at the childcare, who asks.
+    /// Who asks: the staff member who sent the link (else the child's mentor).
     pub mentor_name: Option<String>,
     pub child_given_name: String,
     /// The guardian's name (empty on the child's own link).
@@ -228,9 +228,19 @@ pub async fn parent_page(
         .into_iter()
         .find(|g| Some(g.id) == row.guardian_id);
     let organization = state.store.get_organization(child.organization_id).await?;
-    let mentor_name = match child.mentor_staff_id {
-        Some(id) => state.store.get_staff(id).await?.map(|s| s.staff.name),
+    // who asks: the staff member who sent the link, else the child's mentor
+    let sender = match row.created_by_organization_id {
+        Some(org) => state
+            .store
+            .staff_by_subject(org, &row.created_by_subject)
+            .await?
+            .map(|s| s.staff.name),
         None => None,
+    };
+    let mentor_name = match (sender, child.mentor_staff_id) {
+        (Some(name), _) => Some(name),
+        (None, Some(id)) => state.store.get_staff(id).await?.map(|s| s.staff.name),
+        (None, None) => None,
     };
     let asked = match (row.purpose, row.kind) {
         (Some(purpose), LinkKind::Invitation) => {

@@ -149,6 +149,98 @@ pub fn access_outcome(code: &str) -> &'static str {
     }
 }
 
+/// An operation's field message in Dutch, beside the field. The messages are the rules' own
+/// (in English, for the API); a page shows them in words a mentor reads.
+pub fn field_message(message: &str) -> String {
+    let m = message;
+    if m == "must not be empty" {
+        return "Vul dit in.".into();
+    }
+    if let Some(n) = m
+        .strip_prefix("must be at most ")
+        .and_then(|r| r.strip_suffix(" characters"))
+    {
+        return format!("Dit mag hoogstens {n} tekens zijn.");
+    }
+    let known: &[(&str, &str)] = &[
+        ("control characters", "Hier staan tekens in die niet mogen."),
+        (
+            "must not be in the future",
+            "Deze datum ligt in de toekomst.",
+        ),
+        ("under 18", "Het kind moet jonger zijn dan 18 jaar."),
+        ("e-mail", "Vul een geldig e-mailadres in."),
+        ("phone", "Vul een geldig telefoonnummer in."),
+        (
+            "where you may register children",
+            "Kies een locatie waar u werkt.",
+        ),
+        ("active group", "Kies een groep van deze locatie."),
+        (
+            "location is no longer active",
+            "Deze locatie is niet meer in gebruik.",
+        ),
+        ("BSN", "Dit lijkt een BSN. Vul hier geen BSN in."),
+        ("authority_source", "Zeg waar het gezag bekend van is."),
+        ("source", "Zeg waar het gezag bekend van is."),
+        (
+            "not a concern",
+            "Kies een zorg die over dit kind is vastgelegd.",
+        ),
+        (
+            "not a guardian",
+            "Kies een ouder of verzorger van dit kind.",
+        ),
+        (
+            "already has a child with this external_ref",
+            "Dit eigen nummer is al in gebruik.",
+        ),
+        ("at least one", "Kies er minstens één."),
+        ("before", "Deze datum ligt te vroeg."),
+    ];
+    known
+        .iter()
+        .find(|(needle, _)| m.contains(needle))
+        .map(|(_, nl)| nl.to_string())
+        .unwrap_or_else(|| "Dit klopt niet. Kijk het na.".into())
+}
+
+/// A consent rule that was not met, in Dutch (the codes of `domain::consent`).
+pub fn rule(code: &str, _message: &str) -> String {
+    match code {
+        "all-guardians-must-consent" => "Beide ouders met gezag moeten toestemming geven.",
+        "a-guardian-must-consent" => "Eén ouder met gezag moet toestemming geven.",
+        "child-must-consent-too" => "Het kind is 12 jaar of ouder en moet ook zelf toestemming geven.",
+        "young-person-consents" | "young-person-decides" => {
+            "Het kind is 16 jaar of ouder en beslist zelf. Geef het kind een eigen link."
+        }
+        "guardian-without-authority" => "Een ouder zonder gezag kan geen toestemming geven.",
+        "no-guardian-with-authority" => {
+            "Er is nog niemand met gezag vastgelegd. Leg eerst vast wie het gezag heeft."
+        }
+        "child-under-12" => {
+            "Onder de 12 jaar beslissen de ouders met gezag. Het kind wordt gehoord, maar geeft zelf geen toestemming."
+        }
+        "giver-required" => "Kies wie de toestemming gaf of weigerde.",
+        "period" => "De einddatum ligt voor de begindatum.",
+        "period-ended" => "De einddatum ligt in het verleden.",
+        "not-born" => "Het kind is op die datum nog niet geboren.",
+        "one-parent-only-for-information" => {
+            "Eén ouder mag alleen voor beiden beslissen als het gaat om informatie delen, niet voor hulp of meekijken."
+        }
+        "withdrawn" => "De toestemming is ingetrokken.",
+        "refused" => "Er is geen toestemming gegeven.",
+        "starts-later" => "De toestemming gaat pas later in.",
+        "unknown-guardian" => "Deze persoon is geen ouder of verzorger van dit kind.",
+        "not-a-giver" => "Alleen wie de toestemming gaf, kan die intrekken.",
+        "not-competent-only-from-12" => {
+            "Pas vanaf 12 jaar wordt vastgelegd dat een kind hier niet zelf over kan beslissen."
+        }
+        _ => "Aan een regel voor toestemming is niet voldaan.",
+    }
+    .to_string()
+}
+
 const MONTHS: [&str; 12] = [
     "januari",
     "februari",

@@ -7,7 +7,9 @@
 //! link exchanged for a short-lived cookie. Every state-changing form carries the session's
 //! CSRF token. Every HTML answer has a strict Content-Security-Policy and `no-store`.
 
+mod forms;
 pub mod labels;
+mod mentor;
 mod parent;
 mod staff;
 
@@ -80,6 +82,37 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         .route("/uitloggen", post(staff::logout))
         .route("/kinderen", get(staff::children))
         .route("/kinderen/{id}", get(staff::child))
+        .route(
+            "/kinderen/nieuw",
+            get(mentor::new_child).post(mentor::create_child),
+        )
+        .route(
+            "/kinderen/{id}/ouders/nieuw",
+            get(mentor::new_guardian).post(mentor::create_guardian),
+        )
+        .route(
+            "/kinderen/{id}/toestemming/nieuw",
+            get(mentor::new_consent).post(mentor::create_consent),
+        )
+        .route(
+            "/kinderen/{id}/uitnodigen",
+            get(mentor::new_invitation).post(mentor::create_invitation),
+        )
+        .route(
+            "/kinderen/{id}/zorg/nieuw",
+            get(mentor::new_concern).post(mentor::create_concern),
+        )
+        .route(
+            "/kinderen/{id}/aanvraag/nieuw",
+            get(mentor::new_request).post(mentor::create_request),
+        )
+        .route(
+            "/kinderen/{id}/meldcode/nieuw",
+            get(mentor::new_meldcode).post(mentor::create_meldcode),
+        )
+        .route("/aanvragen/{id}", get(mentor::request))
+        .route("/aanvragen/{id}/bericht", post(mentor::post_message))
+        .route("/aanvragen/{id}/annuleren", post(mentor::cancel_request))
         .route("/ouder", get(parent::page))
         .route("/ouder/link/{token}", get(parent::open))
         .route("/ouder/besluit", post(parent::decide))

@@ -34,7 +34,11 @@ fn principal(caller: &Caller) -> Option<&crate::auth::Principal> {
 }
 
 /// The frame of a staff page: their name and role in the header.
-async fn frame(session: &Session, caller: &Caller, title: &str) -> Result<Frame, WebError> {
+pub(super) async fn frame(
+    session: &Session,
+    caller: &Caller,
+    title: &str,
+) -> Result<Frame, WebError> {
     let who = principal(caller).map(|p| {
         let name = p
             .staff
@@ -291,12 +295,15 @@ struct ConsentBadge {
 struct TimelineLine {
     when: String,
     what: String,
+    /// The request the entry belongs to, for its page.
+    request: Option<Uuid>,
 }
 
 #[derive(Template)]
 #[template(path = "child.html")]
 struct ChildPage {
     frame: Frame,
+    id: Uuid,
     name: String,
     reference: String,
     age: String,
@@ -390,6 +397,7 @@ pub async fn child(
         .map(|e| TimelineLine {
             when: labels::date_time(e.at),
             what: timeline_words(&e.kind, &e.detail),
+            request: e.consultation_id,
         })
         .collect();
     let group = match child.group_id {
@@ -401,6 +409,7 @@ pub async fn child(
     };
     let t = ChildPage {
         frame: frame(&session, &caller, "Kind").await?,
+        id,
         name: child.given_name,
         reference: child.external_ref,
         age: labels::age(child.date_of_birth, today),

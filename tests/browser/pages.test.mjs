@@ -121,7 +121,7 @@ async function login(page, name) {
   await page.getByRole('button', { name: 'Inloggen' }).click();
 }
 
-async function invite(guardianName) {
+async function inviteByApi(guardianName) {
   const guardians = await api('GET', `/api/v1/children/${demo.CHILD}/guardians`, demo.TOKEN_SANNE);
   const g = guardians.body.find((x) => x.name === guardianName);
   const inv = await api('POST', `/api/v1/children/${demo.CHILD}/consent-invitations`, demo.TOKEN_SANNE, {
@@ -154,71 +154,132 @@ test('the login page and the mentor start page', async () => {
   await page.context().close();
 });
 
-test('two parents consent on a phone, one withdraws, and the mentor sees it at once', async () => {
-  const evaLink = await invite('Eva Visser');
-  const tomLink = await invite('Tom Visser');
-
-  // Eva: on a phone, by touch
-  const eva = await windowOf(PHONE);
-  await eva.goto(evaLink);
-  assert.match(eva.url(), /\/ouder$/, 'the token left the address bar');
-  await eva.getByRole('heading', { name: /vraagt uw toestemming/ }).waitFor();
-  const yes = eva.getByRole('button', { name: 'Ja, ik geef toestemming' });
-  const no = eva.getByRole('button', { name: 'Nee, ik geef geen toestemming' });
-  assert.ok(await yes.isVisible() && await no.isVisible());
-  const [yb, nb] = [await yes.boundingBox(), await no.boundingBox()];
-  assert.ok(Math.abs(yb.height - nb.height) < 2, 'the two choices are equal');
-  assert.ok(yb.width <= PHONE.width, 'fits a phone');
-  assert.ok(await eva.getByText('Sanne de Vries, de mentor van Noor').isVisible(), 'who asks');
-  assert.ok(await eva.getByText('De andere ouder met gezag moet ook toestemming geven').isVisible());
-  await axe(eva, 'the question (phone)');
-  await shot(eva, 'ouder-vraag-telefoon');
-  await yes.click();
-  await eva.getByRole('heading', { name: 'Uw keuze is vastgelegd' }).waitFor();
-  await axe(eva, 'the confirmation');
-  await eva.goto(`${base}/ouder`);
-  assert.ok(await eva.getByText('wacht op de andere ouder').isVisible(), 'Tom has not decided yet');
-  await shot(eva, 'ouder-bevestiging-telefoon');
-
-  // Tom: keyboard alone
-  const tom = await windowOf(PHONE);
-  await tom.goto(tomLink);
-  await tom.getByRole('heading', { name: /vraagt uw toestemming/ }).waitFor();
-  let focused = '';
-  for (let i = 0; i < 30 && focused !== 'Ja, ik geef toestemming'; i++) {
-    await tom.keyboard.press('Tab');
-    focused = await tom.evaluate(() => document.activeElement?.textContent?.trim() ?? '');
-  }
-  assert.equal(focused, 'Ja, ik geef toestemming', 'the choice is reached by Tab');
-  await tom.keyboard.press('Enter');
-  await tom.getByRole('heading', { name: 'Uw keuze is vastgelegd' }).waitFor();
-
-  // the mentor's page of the child now shows consent given
+test('a mentor registers a child with two parents, both consent on a phone, the request is routed, one parent withdraws', async () => {
   const mentor = await windowOf(DESKTOP);
   await login(mentor, 'Sanne de Vries');
-  await mentor.goto(`${base}/kinderen/${demo.CHILD}`);
-  await mentor.getByRole('heading', { name: 'Noor' }).waitFor();
-  assert.ok(await mentor.getByText('toestemming gegeven').first().isVisible());
+
+  // register a child; an empty form first: the errors stand beside the fields, in Dutch
+  await mentor.getByRole('link', { name: 'Kind inschrijven' }).click();
+  await mentor.getByRole('button', { name: 'Kind inschrijven' }).click();
+  await mentor.getByRole('heading', { name: 'Kijk het formulier na' }).waitFor();
+  assert.ok(await mentor.getByText('Kies een locatie.').first().isVisible());
+  await axe(mentor, 'a form with errors');
+  await shot(mentor, 'mentor-formulier-met-fouten');
+  await mentor.getByLabel('Voornaam').fill('Ilse');
+  await mentor.getByLabel('Eigen nummer').fill('K-0100');
+  await mentor.getByLabel('Geboortedatum').fill('2024-03-15');
+  await mentor.getByLabel('Locatie').selectOption({ label: 'KDV De Rups' });
+  await mentor.getByLabel('Groep').selectOption({ label: 'Peutergroep (KDV De Rups)' });
+  await mentor.getByRole('button', { name: 'Kind inschrijven' }).click();
+  await mentor.getByRole('heading', { name: 'Ilse' }).waitFor();
+  const childUrl = mentor.url();
+
+  // two parents with gezag
+  for (const [name, email] of [['Marije de Wit', 'marije@example.nl'], ['Koen de Wit', 'koen@example.nl']]) {
+    await mentor.getByRole('link', { name: 'Ouder of verzorger toevoegen' }).click();
+    await mentor.getByLabel('Naam').fill(name);
+    await mentor.getByLabel('ouder', { exact: true }).check();
+    await mentor.getByLabel('Ja', { exact: true }).check();
+    await mentor.getByLabel('De ouder heeft het gezegd of het staat in onze administratie').check();
+    await mentor.getByLabel('E-mailadres (mag leeg)').fill(email);
+    await mentor.getByRole('button', { name: 'Toevoegen' }).click();
+    await mentor.getByRole('heading', { name: 'Ilse' }).waitFor();
+  }
   await axe(mentor, "the child's page");
+
+  // a concern, then the request form: its button waits for consent, and says why
+  await mentor.getByRole('link', { name: 'Zorg vastleggen' }).click();
+  await mentor.getByLabel('taal').check();
+  await mentor.getByLabel('Wat ziet u?').fill('Zegt weinig en speelt vaak alleen.');
+  await mentor.getByLabel('Sinds wanneer?').fill('2026-09-01');
+  await mentor.getByRole('button', { name: 'Vastleggen' }).click();
+  await mentor.getByRole('heading', { name: 'Ilse' }).waitFor();
+  await mentor.getByRole('link', { name: 'Specialist vragen' }).click();
+  assert.ok(await mentor.getByRole('button', { name: 'Aanvraag versturen' }).isDisabled(), 'no request before consent');
+  assert.ok(await mentor.getByText(/Nog nodig: toestemming van Marije de Wit en Koen de Wit/).isVisible());
+  await axe(mentor, 'the request form waiting for consent');
+  await shot(mentor, 'mentor-aanvraag-wacht-op-toestemming');
+
+  // invitations, one per parent
+  const links = [];
+  for (const name of ['Marije de Wit', 'Koen de Wit']) {
+    await mentor.goto(childUrl);
+    await mentor.getByRole('link', { name: 'Ouder vragen om toestemming' }).click();
+    await mentor.getByLabel(name).check();
+    await mentor.getByLabel('meekijken en advies door een specialist (consultatie)').check();
+    await mentor.getByLabel('Versie van de informatiebrief').fill('2026-1');
+    await mentor.getByRole('button', { name: 'Vraag versturen' }).click();
+    links.push((await mentor.locator('#link').innerText()).trim());
+  }
+
+  // Marije: on a phone, by touch
+  const marije = await windowOf(PHONE);
+  await marije.goto(links[0]);
+  assert.match(marije.url(), /\/ouder$/, 'the token left the address bar');
+  await marije.getByRole('heading', { name: /vraagt uw toestemming/ }).waitFor();
+  const yes = marije.getByRole('button', { name: 'Ja, ik geef toestemming' });
+  const no = marije.getByRole('button', { name: 'Nee, ik geef geen toestemming' });
+  const [yb, nb] = [await yes.boundingBox(), await no.boundingBox()];
+  assert.ok(Math.abs(yb.height - nb.height) < 2, 'the two choices are equal');
+  assert.ok(yb.x + yb.width <= PHONE.width, 'fits a phone');
+  assert.ok(await marije.getByText('Sanne de Vries, de mentor van Ilse').isVisible(), 'who asks');
+  assert.ok(await marije.getByText('De andere ouder met gezag moet ook toestemming geven').isVisible());
+  await axe(marije, 'the question (phone)');
+  await shot(marije, 'ouder-vraag-telefoon');
+  await yes.click();
+  await marije.getByRole('heading', { name: 'Uw keuze is vastgelegd' }).waitFor();
+  await axe(marije, 'the confirmation');
+  await shot(marije, 'ouder-bevestiging-telefoon');
+  await marije.goto(`${base}/ouder`);
+  assert.ok(await marije.getByText('wacht op de andere ouder').isVisible(), 'Koen has not decided yet');
+
+  // Koen: keyboard alone
+  const koen = await windowOf(PHONE);
+  await koen.goto(links[1]);
+  await koen.getByRole('heading', { name: /vraagt uw toestemming/ }).waitFor();
+  let focused = '';
+  for (let i = 0; i < 30 && focused !== 'Ja, ik geef toestemming'; i++) {
+    await koen.keyboard.press('Tab');
+    focused = await koen.evaluate(() => document.activeElement?.textContent?.trim() ?? '');
+  }
+  assert.equal(focused, 'Ja, ik geef toestemming', 'the choice is reached by Tab');
+  await koen.keyboard.press('Enter');
+  await koen.getByRole('heading', { name: 'Uw keuze is vastgelegd' }).waitFor();
+
+  // now the request can go: it is routed to a specialist
+  await mentor.goto(childUrl);
+  assert.ok(await mentor.getByText('toestemming gegeven').first().isVisible());
+  await mentor.getByRole('link', { name: 'Specialist vragen' }).click();
+  assert.ok(await mentor.getByRole('button', { name: 'Aanvraag versturen' }).isEnabled());
+  await mentor.getByLabel('Over welke zorg?').selectOption({ index: 1 });
+  await mentor.getByLabel('Wat is de vraag van het kind?').fill('Hoe kan Ilse meer meedoen in de groep?');
+  await mentor.getByRole('radio', { name: 'taal' }).check();
+  await mentor.getByLabel('gewoon').check();
+  await mentor.getByRole('button', { name: 'Aanvraag versturen' }).click();
+  await mentor.getByRole('heading', { name: 'Aanvraag voor een specialist' }).waitFor();
+  assert.ok(await mentor.getByText('aangeboden aan een specialist').first().isVisible(), 'routed');
+  await axe(mentor, "the request's page");
+  await shot(mentor, 'mentor-aanvraag');
+  await mentor.goto(childUrl);
   await shot(mentor, 'mentor-kind');
 
-  // Eva's link is now her overview; she withdraws with one confirmation
-  await eva.goto(`${base}/ouder`);
-  await eva.getByRole('heading', { name: /Wie heeft de gegevens van Noor bekeken/ }).waitFor();
-  assert.equal(await eva.getByText('wacht op de andere ouder').count(), 0, 'both decided');
-  await axe(eva, 'the overview (phone)');
-  await shot(eva, 'ouder-overzicht-telefoon');
-  await eva.getByRole('link', { name: 'Toestemming intrekken' }).first().click();
-  await eva.getByRole('heading', { name: 'Toestemming intrekken' }).waitFor();
-  await axe(eva, 'the withdrawal question');
-  await shot(eva, 'ouder-intrekken-telefoon');
-  await eva.getByRole('button', { name: 'Ja, trek mijn toestemming in' }).click();
-  await eva.getByText('Uw toestemming is ingetrokken').waitFor();
+  // Marije's link is now her overview; she withdraws with one confirmation
+  await marije.goto(`${base}/ouder`);
+  await marije.getByRole('heading', { name: /Wie heeft de gegevens van Ilse bekeken/ }).waitFor();
+  assert.equal(await marije.getByText('wacht op de andere ouder').count(), 0, 'both decided');
+  await axe(marije, 'the overview (phone)');
+  await shot(marije, 'ouder-overzicht-telefoon');
+  await marije.getByRole('link', { name: 'Toestemming intrekken' }).first().click();
+  await marije.getByRole('heading', { name: 'Toestemming intrekken' }).waitFor();
+  await axe(marije, 'the withdrawal question');
+  await shot(marije, 'ouder-intrekken-telefoon');
+  await marije.getByRole('button', { name: 'Ja, trek mijn toestemming in' }).click();
+  await marije.getByText('Uw toestemming is ingetrokken').waitFor();
 
   await mentor.reload();
   assert.ok(await mentor.getByText('ingetrokken').first().isVisible(), 'the mentor sees the withdrawal at once');
 
-  for (const p of [eva, tom, mentor]) {
+  for (const p of [marije, koen, mentor]) {
     assert.deepEqual(p.cspViolations, []);
     await p.context().close();
   }

@@ -316,3 +316,100 @@ db_test!(
         assert_eq!(b.get("/kinderen").await.status, StatusCode::SEE_OTHER, "logged out");
     }
 );
+
+db_test!(
+    async fn a_mentors_forms_refuse_bad_input_beside_the_field_and_write_nothing(app) {
+        let w = app.world().await;
+        let mut b = Browser::new(&app);
+        b.login("mentor-a1", "mentor", w.org_a).await;
+        let form = b.get("/kinderen/nieuw").await;
+        assert_eq!(form.status, StatusCode::OK);
+        let csrf = form.csrf();
+        let before = app.snapshot_of(&["children", "guardians"]).await;
+        let empty = b.post("/kinderen/nieuw", &[("csrf", &csrf)]).await;
+        assert_eq!(empty.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(empty.body.contains("Kijk het formulier na"));
+        assert!(empty.body.contains("Kies een locatie.") && empty.body.contains("Vul dit in."), "{}", empty.body);
+        // the operation's own rule comes back in Dutch beside its field
+        let loc = w.loc_a1.to_string();
+        let future = b
+            .post("/kinderen/nieuw", &[("csrf", &csrf), ("given_name", "Ilse"), ("external_ref", "K-9"), ("date_of_birth", "2999-01-01"), ("location_id", &loc)])
+            .await;
+        assert_eq!(future.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(future.body.contains("Deze datum ligt in de toekomst."), "{}", future.body);
+        assert!(future.body.contains("value=\"Ilse\""), "what was typed stays");
+        // another organisation's location reads as a location where you may not register
+        let theirs = b
+            .post("/kinderen/nieuw", &[("csrf", &csrf), ("given_name", "Ilse"), ("external_ref", "K-9"), ("date_of_birth", "2024-01-01"), ("location_id", &w.loc_b1.to_string())])
+            .await;
+        assert_eq!(theirs.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(theirs.body.contains("Kies een locatie waar u werkt."));
+        // without the session's token nothing happens
+        let forged = b
+            .post("/kinderen/nieuw", &[("csrf", "x"), ("given_name", "Ilse"), ("external_ref", "K-9"), ("date_of_birth", "2024-01-01"), ("location_id", &loc)])
+            .await;
+        assert_eq!(forged.status, StatusCode::FORBIDDEN);
+        assert_eq!(app.snapshot_of(&["children", "guardians"]).await, before, "refused forms wrote nothing");
+        // and a good one
+        let made = b
+            .post("/kinderen/nieuw", &[("csrf", &csrf), ("given_name", "Ilse"), ("external_ref", "K-9"), ("date_of_birth", "2024-01-01"), ("location_id", &loc)])
+            .await;
+        assert_eq!(made.status, StatusCode::SEE_OTHER, "{}", made.body);
+        assert!(made.location().starts_with("/kinderen/"));
+    }
+);
+
+db_test!(
+    async fn another_locations_mentor_cannot_use_a_childs_forms(app) {
+        let c = ctx(&app).await;
+        let child = c.w.child_a1;
+        let mut other = Browser::new(&app);
+        other.login("mentor-a2", "mentor", c.w.org_a).await;
+        let csrf = other.get("/kinderen").await.csrf();
+        let before = app.snapshot_of(&["concerns", "guardians", "consents", "consultations", "parent_links", "veilig_thuis_reports"]).await;
+        let unknown = other.get(&format!("/kinderen/{}/zorg/nieuw", uuid::Uuid::now_v7())).await;
+        for path in ["zorg/nieuw", "ouders/nieuw", "toestemming/nieuw", "uitnodigen", "aanvraag/nieuw", "meldcode/nieuw"] {
+            let page = other.get(&format!("/kinderen/{child}/{path}")).await;
+            assert_eq!(page.status, StatusCode::NOT_FOUND, "{path}");
+            assert_eq!(page.body, unknown.body, "{path}");
+        }
+        let posts: [(&str, Vec<(&str, &str)>); 3] = [
+            ("zorg/nieuw", vec![("domains", "language"), ("observation", "x"), ("observed_since", "2026-09-01")]),
+            ("ouders/nieuw", vec![("name", "X"), ("relationship", "parent"), ("gezag", "ja"), ("authority_source", "declared")]),
+            ("meldcode/nieuw", vec![("legal_basis", "wmo_2015_art_5_2_6"), ("reason", "x"), ("consulted", "x"), ("weighing", "x")]),
+        ];
+        for (path, mut fields) in posts {
+            fields.push(("csrf", &csrf));
+            let r = other.post(&format!("/kinderen/{child}/{path}"), &fields).await;
+            assert_eq!(r.status, StatusCode::NOT_FOUND, "{path}: {}", r.body);
+        }
+        assert_eq!(app.snapshot_of(&["concerns", "guardians", "consents", "consultations", "parent_links", "veilig_thuis_reports"]).await, before);
+    }
+);
+
+db_test!(
+    async fn the_request_waits_for_consent_and_says_who_must_still_consent(app) {
+        let w = app.world().await;
+        let t = &w.mentor_a1_token;
+        let g = format!("/api/v1/children/{}/guardians", w.child_a1);
+        app.post(&g, t, json!({"name": "Eva", "relationship": "parent", "has_parental_authority": true, "authority_source": "declared"})).await.ok(201);
+        let concern = app
+            .post(&format!("/api/v1/children/{}/concerns", w.child_a1), t, json!({"domains": ["language"], "observation": "zegt weinig", "observed_since": "2026-09-01"}))
+            .await
+            .id();
+        let mut b = Browser::new(&app);
+        b.login("mentor-a1", "mentor", w.org_a).await;
+        let form = b.get(&format!("/kinderen/{}/aanvraag/nieuw", w.child_a1)).await;
+        assert_eq!(form.status, StatusCode::OK);
+        assert!(form.body.contains("disabled"), "the button waits");
+        assert!(form.body.contains("Nog nodig: toestemming van Eva"), "{}", form.body);
+        // sent anyway (no JavaScript needed to bypass a disabled button): refused, nothing made
+        let csrf = form.csrf();
+        let concern = concern.to_string();
+        let sent = b
+            .post(&format!("/kinderen/{}/aanvraag/nieuw", w.child_a1), &[("csrf", &csrf), ("concern_id", &concern), ("question", "Hoe kan zij meedoen?"), ("expertise", "language"), ("urgency", "normal")])
+            .await;
+        assert_eq!(sent.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", sent.body);
+        assert_eq!(app.count("consultations").await, 0);
+    }
+);
