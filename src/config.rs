@@ -40,6 +40,9 @@
 //! webhook_timeout_seconds = 10
 //! webhook_retry_schedule_seconds = [5, 300, 1800, 7200, 18000, 36000, 36000]
 //! relay_enabled = true                # deliver webhooks from this process
+//! # smtp_url = "smtp://127.0.0.1:25"   invitation mails (secret; KINDBRUG_SMTP_URL)
+//! mail_from = "Kindbrug <noreply@kindbrug.invalid>"
+//! mail_interval_seconds = 10
 //! relay_lease_seconds = 60            # a crashed relay's deliveries are taken over after this
 //! relay_batch = 200
 //! relay_concurrency = 64
@@ -149,6 +152,13 @@ pub struct Config {
     pub webhook_retry_schedule_seconds: Vec<u64>,
     /// Run a webhook relay in this process.
     pub relay_enabled: bool,
+    /// Where invitation mails go, e.g. `smtp://127.0.0.1:25` or `smtps://user:pass@host`;
+    /// without it, development writes mails to the log and production keeps them queued.
+    pub smtp_url: Option<SecretString>,
+    /// The sender of invitation mails.
+    pub mail_from: String,
+    /// How often queued mails are sent.
+    pub mail_interval_seconds: u64,
     pub relay_lease_seconds: u64,
     pub relay_batch: i64,
     pub relay_concurrency: usize,
@@ -202,6 +212,9 @@ impl Default for Config {
             webhook_timeout_seconds: 10,
             webhook_retry_schedule_seconds: crate::webhooks::DEFAULT_SCHEDULE.to_vec(),
             relay_enabled: true,
+            smtp_url: None,
+            mail_from: "Kindbrug <noreply@kindbrug.invalid>".into(),
+            mail_interval_seconds: 10,
             relay_lease_seconds: 60,
             relay_batch: 200,
             relay_concurrency: 64,

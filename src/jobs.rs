@@ -19,6 +19,7 @@ pub struct Schedule {
     pub retention: Duration,
     pub figures: Duration,
     pub checkpoints: Duration,
+    pub mail: Duration,
 }
 
 impl Schedule {
@@ -29,6 +30,7 @@ impl Schedule {
             retention: Duration::from_secs(config.retention_interval_hours * 3600),
             figures: Duration::from_secs(config.figures_refresh_minutes * 60),
             checkpoints: Duration::from_secs(config.audit_checkpoint_minutes * 60),
+            mail: Duration::from_secs(config.mail_interval_seconds.max(1)),
         }
     }
 }
@@ -109,6 +111,22 @@ pub fn spawn(
             }
         },
     ));
+    let s = state.clone();
+    let outlet = std::sync::Arc::new(crate::service::mail::Outlet::from_config(&state.config)?);
+    jobs.push(every("mail", schedule.mail, shutdown.clone(), move || {
+        let s = s.clone();
+        let outlet = outlet.clone();
+        async move {
+            let sent = crate::service::mail::deliver_due(&s, &outlet)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            Ok(if sent == 0 {
+                String::new()
+            } else {
+                format!("{sent} invitation mails sent")
+            })
+        }
+    }));
     let s = state.clone();
     jobs.push(every(
         "retention",

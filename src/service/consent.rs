@@ -1050,6 +1050,13 @@ pub struct CreatedLink {
     /// Send this to the parent; it is shown once and stored only as a hash.
     pub url: String,
     pub expires_at: DateTime<Utc>,
+    /// Kindbrug e-mails the invitation itself (the guardian has an e-mail address).
+    pub mailed: bool,
+}
+
+/// The address a parent opens.
+pub(crate) fn link_url(state: &Ctx, token: &str) -> String {
+    format!("{}/api/v1/parent/{token}", state.config.public_base())
 }
 
 /// The holder of a link: a guardian of the child, or the child.
@@ -1152,7 +1159,16 @@ pub async fn create_invitation(
         created_at: at,
         revoked_at: None,
     };
-    issue_link(state, &p.audit_actor(role_of(access)), &row, &token, true).await
+    let mail = super::mail::invitation_mail(state, &child, &row, &token).await?;
+    issue_link(
+        state,
+        &p.audit_actor(role_of(access)),
+        &row,
+        &token,
+        true,
+        mail,
+    )
+    .await
 }
 
 /// Stores a new link with its access-log entry (with `replace`, the holder's open invitation
@@ -1163,6 +1179,7 @@ async fn issue_link(
     row: &ParentLinkRow,
     token: &str,
     replace: bool,
+    mail: Option<crate::store::MailRow>,
 ) -> ServiceResult<CreatedLink> {
     let audit = AuditRecord::new(
         actor,
@@ -1172,11 +1189,15 @@ async fn issue_link(
         Some(row.child_id),
         PURPOSE_CONSENT,
     );
-    state.store.create_parent_link(row, replace, &audit).await?;
+    state
+        .store
+        .create_parent_link(row, replace, &audit, mail.as_ref())
+        .await?;
     Ok(CreatedLink {
         id: row.id,
-        url: format!("{}/api/v1/parent/{token}", state.config.public_base()),
+        url: link_url(state, token),
         expires_at: row.expires_at,
+        mailed: mail.is_some(),
     })
 }
 
@@ -1218,7 +1239,15 @@ pub async fn create_parent_link(
         created_at: at,
         revoked_at: None,
     };
-    issue_link(state, &p.audit_actor(role_of(access)), &row, &token, false).await
+    issue_link(
+        state,
+        &p.audit_actor(role_of(access)),
+        &row,
+        &token,
+        false,
+        None,
+    )
+    .await
 }
 
 // ---------------------------------------------------------------- Meldcode

@@ -13,6 +13,7 @@ pub mod children;
 pub mod consent;
 pub mod consultations;
 pub mod figures;
+pub mod mail;
 pub mod paging;
 pub mod parent;
 pub mod registry;

@@ -256,6 +256,17 @@ pub struct Withdrawal {
     pub reason: Option<String>,
 }
 
+/// An e-mail waiting in the outbox; `sealed` holds recipient, subject and body.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct MailRow {
+    pub id: Uuid,
+    pub parent_link_id: Uuid,
+    pub sealed: String,
+    pub created_at: DateTime<Utc>,
+    pub attempts: i64,
+    pub next_attempt_at: DateTime<Utc>,
+}
+
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct ParentLinkRow {
     pub id: Uuid,
@@ -826,13 +837,26 @@ pub trait ConsentStore: Send + Sync {
     ) -> StoreResult<()>;
 
     /// Stores a link; with `replace`, the holder's open invitations for the same purpose are
-    /// revoked in the same transaction (a new invitation replaces the open one).
+    /// revoked in the same transaction (a new invitation replaces the open one). `mail` is the
+    /// invitation's e-mail, queued in the same transaction.
     async fn create_parent_link(
         &self,
         row: &ParentLinkRow,
         replace: bool,
         audit: &AuditRecord,
+        mail: Option<&MailRow>,
     ) -> StoreResult<()>;
+    /// Claims up to `limit` mails due at `now` until `lease_until` (another sender skips them).
+    async fn claim_mail(
+        &self,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: i64,
+    ) -> StoreResult<Vec<MailRow>>;
+    /// A claimed mail was taken by the SMTP server.
+    async fn mail_sent(&self, id: Uuid, at: DateTime<Utc>) -> StoreResult<()>;
+    /// A claimed mail could not be sent: try again at `retry_at` (the error has no mail content).
+    async fn mail_failed(&self, id: Uuid, retry_at: DateTime<Utc>, error: &str) -> StoreResult<()>;
     /// Every link of a child, newest first.
     async fn links_of_child(&self, child_id: Uuid) -> StoreResult<Vec<ParentLinkRow>>;
     async fn get_parent_link(&self, id: Uuid) -> StoreResult<Option<ParentLinkRow>>;

@@ -603,6 +603,7 @@ struct InvitedPage {
     frame: Frame,
     child: Uuid,
     url: String,
+    mailed: bool,
 }
 
 pub async fn new_invitation(
@@ -660,6 +661,7 @@ pub async fn create_invitation(
                 frame: frame(&session, &caller, "Vraag verstuurd").await?,
                 child: id,
                 url: made.url,
+                mailed: made.mailed,
             };
             Ok(html(StatusCode::OK, &t))
         }

@@ -331,6 +331,7 @@ db_test!(
             retention: std::time::Duration::from_secs(3600),
             figures: std::time::Duration::from_millis(100),
             checkpoints: std::time::Duration::from_millis(100),
+            mail: std::time::Duration::from_millis(100),
         };
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let jobs = kindbrug::jobs::spawn(&app.state, &schedule, stopped).unwrap();

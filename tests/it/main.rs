@@ -13,6 +13,7 @@ mod figures;
 mod first_week;
 mod http_basics;
 mod layers;
+mod mail;
 mod registry;
 mod schema;
 mod specialist_work;

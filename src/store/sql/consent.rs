@@ -225,7 +225,7 @@ macro_rules! impl_consent {
                 Ok(())
             }
 
-            async fn create_parent_link(&self, row: &ParentLinkRow, replace: bool, audit: &AuditRecord) -> StoreResult<()> {
+            async fn create_parent_link(&self, row: &ParentLinkRow, replace: bool, audit: &AuditRecord, mail: Option<&MailRow>) -> StoreResult<()> {
                 let mut tx = self.begin_write().await?;
                 if replace {
                     sqlx::query(
@@ -265,8 +265,58 @@ macro_rules! impl_consent {
                 .execute(&mut *tx)
                 .await
                 .map_err(classify)?;
+                if let Some(m) = mail {
+                    sqlx::query(
+                        "INSERT INTO mail_outbox (id, parent_link_id, sealed, created_at, attempts, next_attempt_at) \
+                         VALUES ($1, $2, $3, $4, $5, $6)",
+                    )
+                    .bind(m.id)
+                    .bind(m.parent_link_id)
+                    .bind(&m.sealed)
+                    .bind(m.created_at)
+                    .bind(m.attempts)
+                    .bind(m.next_attempt_at)
+                    .execute(&mut *tx)
+                    .await?;
+                }
                 Self::append_audit(&mut tx, std::slice::from_ref(audit)).await?;
                 tx.commit().await?;
+                Ok(())
+            }
+
+            async fn claim_mail(&self, now: DateTime<Utc>, lease_until: DateTime<Utc>, limit: i64) -> StoreResult<Vec<MailRow>> {
+                let mut tx = self.begin_write().await?;
+                let rows: Vec<MailRow> = sqlx::query_as(
+                    "UPDATE mail_outbox SET locked_until = $2 WHERE id IN (\
+                       SELECT id FROM mail_outbox WHERE sent_at IS NULL AND next_attempt_at <= $1 \
+                       AND (locked_until IS NULL OR locked_until < $1) ORDER BY next_attempt_at LIMIT $3) \
+                     RETURNING id, parent_link_id, sealed, created_at, attempts, next_attempt_at",
+                )
+                .bind(now)
+                .bind(lease_until)
+                .bind(limit)
+                .fetch_all(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok(rows)
+            }
+
+            async fn mail_sent(&self, id: Uuid, at: DateTime<Utc>) -> StoreResult<()> {
+                sqlx::query("UPDATE mail_outbox SET sent_at = $2, locked_until = NULL, attempts = attempts + 1, last_error = NULL WHERE id = $1")
+                    .bind(id)
+                    .bind(at)
+                    .execute(self.writer())
+                    .await?;
+                Ok(())
+            }
+
+            async fn mail_failed(&self, id: Uuid, retry_at: DateTime<Utc>, error: &str) -> StoreResult<()> {
+                sqlx::query("UPDATE mail_outbox SET next_attempt_at = $2, locked_until = NULL, attempts = attempts + 1, last_error = $3 WHERE id = $1")
+                    .bind(id)
+                    .bind(retry_at)
+                    .bind(error)
+                    .execute(self.writer())
+                    .await?;
                 Ok(())
             }
 
