@@ -15,6 +15,9 @@
 //! # audit_checkpoint_file = "/var/lib/kindbrug/audit-checkpoints.jsonl"  append-only, outside the database
 //! audit_checkpoint_minutes = 5        # how often the access log's head is signed
 //! oidc_issuers = []                   # e.g. ["https://login.example.nl/realms/zorg"]
+//! # oidc_client_id = "kindbrug"        staff login in the browser at the first issuer (PKCE)
+//! # oidc_client_secret = "…"           secret; KINDBRUG_OIDC_CLIENT_SECRET
+//! oidc_scopes = []                    # besides openid: what puts org and roles in the ID token
 //! audience = "kindbrug"
 //! jwt_leeway_seconds = 30
 //! max_token_lifetime_seconds = 86400  # a token valid longer than this from now is refused
@@ -111,6 +114,15 @@ pub struct Config {
     /// Real token issuers, found by OIDC discovery.
     #[serde(deserialize_with = "string_or_list")]
     pub oidc_issuers: Vec<String>,
+    /// The web login (OpenID Connect, authorization code with PKCE) at the first of
+    /// `oidc_issuers`: this gateway's client id and secret there. Without them there is no
+    /// staff login in production (development offers its own).
+    pub oidc_client_id: Option<String>,
+    pub oidc_client_secret: Option<SecretString>,
+    /// Scopes asked for at login besides `openid` (the ones that put `org` and `roles` in the
+    /// ID token at your provider).
+    #[serde(deserialize_with = "string_or_list")]
+    pub oidc_scopes: Vec<String>,
     pub audience: String,
     pub jwt_leeway_seconds: u64,
     /// A bearer token whose `exp` lies further ahead than this is refused.
@@ -189,6 +201,9 @@ impl Default for Config {
             audit_checkpoint_file: None,
             audit_checkpoint_minutes: 5,
             oidc_issuers: Vec::new(),
+            oidc_client_id: None,
+            oidc_client_secret: None,
+            oidc_scopes: Vec::new(),
             audience: "kindbrug".into(),
             jwt_leeway_seconds: 30,
             max_token_lifetime_seconds: 24 * 3600,

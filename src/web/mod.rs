@@ -10,6 +10,7 @@
 mod forms;
 pub mod labels;
 mod mentor;
+mod oidc;
 mod parent;
 mod staff;
 
@@ -79,6 +80,8 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         .route("/", get(staff::start))
         .route("/inloggen", get(staff::login_page))
         .route("/inloggen/ontwikkeling", post(staff::dev_login))
+        .route("/inloggen/oidc", get(oidc::start))
+        .route("/inloggen/terug", get(oidc::back))
         .route("/uitloggen", post(staff::logout))
         .route("/kinderen", get(staff::children))
         .route("/kinderen/{id}", get(staff::child))

@@ -90,6 +90,8 @@ struct LoginPage {
     frame: Frame,
     /// Development only: the staff to pick from.
     choices: Option<Vec<(String, Vec<LoginChoice>)>>,
+    /// Login at the organisation's OpenID provider is configured.
+    oidc: bool,
 }
 
 /// `GET /inloggen`.
@@ -122,6 +124,7 @@ pub async fn login_page(
             parent: false,
         },
         choices,
+        oidc: super::oidc::configured(&state),
     };
     Ok(html(StatusCode::OK, &t))
 }
@@ -174,11 +177,43 @@ pub struct LogoutForm {
     csrf: String,
 }
 
-/// `POST /uitloggen`: ends the session here.
-pub async fn logout(session: Session, Form(form): Form<LogoutForm>) -> Result<Response, WebError> {
+/// `POST /uitloggen`: ends the session here, and at the provider where it offers that.
+pub async fn logout(
+    State(state): State<AppState>,
+    session: Session,
+    Form(form): Form<LogoutForm>,
+) -> Result<Response, WebError> {
     check_csrf(&session, &form.csrf).await?;
+    let id_token = match visitor(&session).await? {
+        Some(Visitor::Staff { id_token, .. }) => id_token,
+        _ => None,
+    };
     session.flush().await?;
+    if let Some(token) = id_token {
+        if let Some(url) = super::oidc::end_session_url(&state, &token).await {
+            // a form may not redirect to another site under the page's form-action policy: a
+            // page here sends the browser on to the provider (and says so, without script)
+            let t = LoggedOutPage {
+                frame: Frame {
+                    title: "Uitgelogd".into(),
+                    who: None,
+                    csrf: String::new(),
+                    parent: false,
+                },
+                provider: url,
+            };
+            return Ok(html(StatusCode::OK, &t));
+        }
+    }
     Ok(Redirect::to("/inloggen").into_response())
+}
+
+#[derive(Template)]
+#[template(path = "logged_out.html")]
+struct LoggedOutPage {
+    frame: Frame,
+    /// The provider's end-session address.
+    provider: String,
 }
 
 // ---------------------------------------------------------------- mentor

@@ -12,6 +12,7 @@ import { mkdirSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { chromium } from 'playwright-core';
 import { AxeBuilder } from '@axe-core/playwright';
+import { startProvider } from './oidc-provider.mjs';
 
 const BIN = process.env.KINDBRUG_BIN ?? 'target/debug/kindbrug';
 const DB = process.env.KINDBRUG_DATABASE_URL;
@@ -20,7 +21,7 @@ const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
 const PHONE = { width: 375, height: 740 };
 const DESKTOP = { width: 1200, height: 900 };
 
-let server, base, demo, browser;
+let server, base, demo, browser, idp;
 const serverLog = [];
 
 function freePort() {
@@ -37,6 +38,14 @@ before(async () => {
   assert.ok(DB, 'KINDBRUG_DATABASE_URL names the database to run on');
   const port = await freePort();
   base = `http://127.0.0.1:${port}`;
+  // the organisation's OpenID provider: Sanne's account there carries her organisation and role
+  idp = await startProvider(await freePort(), {
+    redirectBase: () => base,
+    accounts: {
+      sanne: () => ({ org: demo.CHILDCARE_ORG, roles: ['mentor'] }),
+      stranger: () => ({ org: demo.CHILDCARE_ORG, roles: ['mentor'] }),
+    },
+  });
   server = spawn(BIN, ['serve'], {
     env: {
       ...process.env,
@@ -45,6 +54,10 @@ before(async () => {
       KINDBRUG_LISTEN: `127.0.0.1:${port}`,
       KINDBRUG_PUBLIC_BASE_URL: base,
       KINDBRUG_LOG_FORMAT: 'json',
+      KINDBRUG_OIDC_ISSUERS: idp.issuer,
+      KINDBRUG_OIDC_CLIENT_ID: 'kindbrug',
+      KINDBRUG_OIDC_CLIENT_SECRET: 'kindbrug-test-secret',
+      KINDBRUG_OIDC_SCOPES: 'kindbrug',
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -67,6 +80,7 @@ before(async () => {
 
 after(async () => {
   await browser?.close();
+  await idp?.close();
   server?.kill('SIGTERM');
   const errors = serverLog.join('').split('\n').filter((l) => l.includes('"level":"ERROR"'));
   assert.deepEqual(errors, [], 'the server logged no errors');
@@ -133,6 +147,44 @@ async function inviteByApi(guardianName) {
   assert.equal(inv.status, 201, JSON.stringify(inv.body));
   return inv.body.url;
 }
+
+/** Through the provider's own login form (and its consent step), back to Kindbrug. */
+async function loginAtProvider(page, login) {
+  await page.goto(`${base}/inloggen`);
+  await page.getByRole('link', { name: 'Inloggen met uw organisatie' }).click();
+  await page.waitForURL((u) => u.toString().startsWith(idp.issuer));
+  await page.fill('input[name=login]', login);
+  await page.fill('input[name=password]', 'any');
+  await page.click('button[type=submit]');
+  for (let i = 0; i < 3 && page.url().startsWith(idp.issuer); i++) {
+    await page.click('button[type=submit]');
+    await page.waitForLoadState();
+  }
+}
+
+test('a mentor logs in at the organisation\'s OpenID provider (PKCE) and out at both', async () => {
+  const page = await windowOf(DESKTOP);
+  await loginAtProvider(page, 'sanne');
+  await page.waitForURL(`${base}/kinderen`);
+  await page.getByRole('heading', { name: 'Mijn kinderen' }).waitFor();
+  assert.ok(await page.getByText('Sanne de Vries').first().isVisible());
+  await page.getByRole('button', { name: 'Uitloggen' }).click();
+  await page.waitForURL((u) => u.toString().startsWith(idp.issuer));
+  // the provider asks to confirm its own logout
+  await page.click('button[type=submit]').catch(() => {});
+  await page.goto(`${base}/kinderen`);
+  assert.match(page.url(), /\/inloggen$/, 'logged out at Kindbrug');
+
+  // an account the provider knows but Kindbrug has no staff record for is refused
+  const other = await windowOf(DESKTOP);
+  await loginAtProvider(other, 'stranger');
+  await other.waitForURL((u) => u.toString().startsWith(`${base}/inloggen/terug`));
+  assert.match(await other.locator('main').innerText(), /kent u \(nog\) niet/);
+  await other.goto(`${base}/kinderen`);
+  assert.match(other.url(), /\/inloggen$/);
+  await page.context().close();
+  await other.context().close();
+});
 
 test('the login page and the mentor start page', async () => {
   const page = await windowOf(DESKTOP);
