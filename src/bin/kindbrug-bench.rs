@@ -40,6 +40,8 @@ struct Args {
     figures: Option<usize>,
     /// Connections mode: the memory of a `kindbrug serve` process with this many connections open.
     connections: Option<usize>,
+    /// Pages mode: server-rendered pages beside the JSON reads of the same data.
+    pages: bool,
 }
 
 fn args() -> anyhow::Result<Args> {
@@ -50,6 +52,7 @@ fn args() -> anyhow::Result<Args> {
         children: 2_000,
         figures: None,
         connections: None,
+        pages: false,
         postgres_url: std::env::var("KINDBRUG_BENCH_POSTGRES_URL")
             .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into()),
     };
@@ -69,6 +72,7 @@ fn args() -> anyhow::Result<Args> {
             "--children" => a.children = value()?.parse()?,
             "--figures" => a.figures = Some(value()?.parse()?),
             "--connections" => a.connections = Some(value()?.parse()?),
+            "--pages" => a.pages = true,
             other => anyhow::bail!("unknown flag {other}"),
         }
     }
@@ -1747,6 +1751,9 @@ async fn main() -> anyhow::Result<()> {
     if let Some(n) = args.connections {
         return connections(n).await;
     }
+    if args.pages {
+        return pages(&args).await;
+    }
     println!("{}", rule_cost());
     let mut rows = Vec::new();
     let mut relays = Vec::new();
@@ -1782,6 +1789,187 @@ async fn main() -> anyhow::Result<()> {
     println!();
     for t in &timeline_sizes {
         println!("{t}");
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------- pages
+
+/// A browser's session on the bench server: the cookie after the development login (staff) or
+/// after opening a parent link.
+async fn session_cookie(http: &reqwest::Client, url: &str) -> anyhow::Result<String> {
+    let r = http.get(url).header("accept", "text/html").send().await?;
+    let cookie = r
+        .headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .context("no session cookie")?
+        .to_string();
+    Ok(cookie)
+}
+
+/// `--pages`: the mentor's child page and the parent's overview, rendered on the server, beside
+/// the JSON requests that read the same data (child, guardians, consents, timeline; the parent
+/// page, its consents and the access log). Same process, same seeded data, one run.
+async fn pages(args: &Args) -> anyhow::Result<()> {
+    let (c, s) = (args.concurrency, args.seconds);
+    let mut out = Vec::new();
+    for backend in &args.backends {
+        eprintln!("running pages on {backend} …");
+        let tmp = tempfile_dir()?;
+        let (b, _pg) = setup(backend, args, &tmp).await?;
+        let b = Arc::new(b);
+        let plain = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()?;
+        // the mentor logs in with the development login
+        let login_page = plain.get(format!("{}/inloggen", b.base)).send().await?;
+        let cookie = login_page
+            .headers()
+            .get("set-cookie")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .context("cookie")?
+            .to_string();
+        let body = login_page.text().await?;
+        let csrf = body
+            .split("name=\"csrf\" value=\"")
+            .nth(1)
+            .and_then(|r| r.split('"').next())
+            .context("csrf")?
+            .to_string();
+        let logged_in = plain
+            .post(format!("{}/inloggen/ontwikkeling", b.base))
+            .header("cookie", &cookie)
+            .form(&[
+                ("csrf", csrf.as_str()),
+                ("login", &format!("{}|{}|mentor", b.org, b.mentor_sub)),
+            ])
+            .send()
+            .await?;
+        let staff_cookie = logged_in
+            .headers()
+            .get("set-cookie")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .context("login cookie")?
+            .to_string();
+        let staff_cookie = Arc::new(staff_cookie);
+
+        let (bb, ck) = (b.clone(), staff_cookie.clone());
+        let page = load(c, s, move |i| {
+            let (b, ck) = (bb.clone(), ck.clone());
+            async move {
+                let id = b.children[(i as usize * 7919) % b.children.len()];
+                let r = b
+                    .http
+                    .get(format!("{}/kinderen/{id}", b.base))
+                    .header("cookie", ck.as_str())
+                    .send()
+                    .await?;
+                anyhow::ensure!(r.status() == 200, "status {}", r.status());
+                r.bytes().await?;
+                Ok(())
+            }
+        })
+        .await;
+        let bb = b.clone();
+        let json = load(c, s, move |i| {
+            let b = bb.clone();
+            async move {
+                let id = b.children[(i as usize * 7919) % b.children.len()];
+                for path in ["", "/guardians", "/consents", "/timeline"] {
+                    let r = b
+                        .http
+                        .get(format!("{}/api/v1/children/{id}{path}", b.base))
+                        .bearer_auth(&b.mentor_token)
+                        .send()
+                        .await?;
+                    anyhow::ensure!(r.status() == 200, "{path}: status {}", r.status());
+                    r.bytes().await?;
+                }
+                Ok(())
+            }
+        })
+        .await;
+        out.push(("child page", backend.clone(), page, json));
+
+        // a parent who decided: their overview
+        let child = b.children[0];
+        let invitation: serde_json::Value = b
+            .http
+            .post(format!("{}/api/v1/children/{child}/consent-invitations", b.base))
+            .bearer_auth(&b.mentor_token)
+            .json(&json!({"guardian_id": b.guardians[0].0, "purpose": "referral", "recipient": {"organization_id": b.youth}, "information_version": "2026-1"}))
+            .send()
+            .await?
+            .json()
+            .await?;
+        let url = invitation["url"].as_str().context("invitation url")?;
+        let token = url.rsplit('/').next().context("token")?.to_string();
+        let link = format!("{}/api/v1/parent/{token}", b.base);
+        let decided = b
+            .http
+            .post(format!("{link}/decision"))
+            .json(&json!({"decision": "granted"}))
+            .send()
+            .await?;
+        anyhow::ensure!(decided.status() == 201, "decision: {}", decided.status());
+        let parent_cookie =
+            Arc::new(session_cookie(&plain, &format!("{}/ouder/link/{token}", b.base)).await?);
+        let (bb, ck) = (b.clone(), parent_cookie.clone());
+        let page = load(c, s, move |_| {
+            let (b, ck) = (bb.clone(), ck.clone());
+            async move {
+                let r = b
+                    .http
+                    .get(format!("{}/ouder", b.base))
+                    .header("cookie", ck.as_str())
+                    .send()
+                    .await?;
+                anyhow::ensure!(r.status() == 200, "status {}", r.status());
+                r.bytes().await?;
+                Ok(())
+            }
+        })
+        .await;
+        let (bb, link) = (b.clone(), Arc::new(link));
+        let json = load(c, s, move |_| {
+            let (b, link) = (bb.clone(), link.clone());
+            async move {
+                for path in ["", "/consents", "/access-log"] {
+                    let r = b
+                        .http
+                        .get(format!("{link}{path}"))
+                        .header("accept", "application/json")
+                        .send()
+                        .await?;
+                    anyhow::ensure!(r.status() == 200, "{path}: status {}", r.status());
+                    r.bytes().await?;
+                }
+                Ok(())
+            }
+        })
+        .await;
+        out.push(("parent overview", backend.clone(), page, json));
+        b.state.store.close().await;
+    }
+    println!();
+    println!("| page | backend | page req/s | page p50 ms | page p99 ms | JSON (same data) sets/s | JSON p50 ms | JSON p99 ms | ratio | errors |");
+    println!("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+    for (name, backend, page, json) in &out {
+        println!(
+            "| {name} | {backend} | {:.0} | {} | {} | {:.0} | {} | {} | {:.2} | {} |",
+            page.per_second(),
+            ms(page.p50),
+            ms(page.p99),
+            json.per_second(),
+            ms(json.p50),
+            ms(json.p99),
+            page.per_second() / json.per_second().max(f64::MIN_POSITIVE),
+            page.errors + json.errors
+        );
     }
     Ok(())
 }

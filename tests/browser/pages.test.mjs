@@ -8,7 +8,9 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, openSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createServer } from 'node:net';
 import { chromium } from 'playwright-core';
 import { AxeBuilder } from '@axe-core/playwright';
@@ -21,7 +23,7 @@ const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
 const PHONE = { width: 375, height: 740 };
 const DESKTOP = { width: 1200, height: 900 };
 
-let server, base, demo, browser, idp;
+let server, base, demo, browser, idp, smtp, mailbox;
 const serverLog = [];
 
 function freePort() {
@@ -46,6 +48,12 @@ before(async () => {
       stranger: () => ({ org: demo.CHILDCARE_ORG, roles: ['mentor'] }),
     },
   });
+  // a real SMTP server that prints what it receives (Python aiosmtpd)
+  const smtpPort = await freePort();
+  mailbox = join(mkdtempSync(join(tmpdir(), 'kindbrug-mail-')), 'mail.txt');
+  smtp = spawn('python3', ['-m', 'aiosmtpd', '-n', '-l', `127.0.0.1:${smtpPort}`, '-c', 'aiosmtpd.handlers.Debugging', 'stdout'], {
+    stdio: ['ignore', openSync(mailbox, 'w'), 'ignore'],
+  });
   server = spawn(BIN, ['serve'], {
     env: {
       ...process.env,
@@ -58,6 +66,9 @@ before(async () => {
       KINDBRUG_OIDC_CLIENT_ID: 'kindbrug',
       KINDBRUG_OIDC_CLIENT_SECRET: 'kindbrug-test-secret',
       KINDBRUG_OIDC_SCOPES: 'kindbrug',
+      KINDBRUG_SMTP_URL: `smtp://127.0.0.1:${smtpPort}`,
+      KINDBRUG_MAIL_FROM: 'Kinderopvang De Vlinder <noreply@example.nl>',
+      KINDBRUG_MAIL_INTERVAL_SECONDS: '1',
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -81,6 +92,7 @@ before(async () => {
 after(async () => {
   await browser?.close();
   await idp?.close();
+  smtp?.kill('SIGTERM');
   server?.kill('SIGTERM');
   const errors = serverLog.join('').split('\n').filter((l) => l.includes('"level":"ERROR"'));
   assert.deepEqual(errors, [], 'the server logged no errors');
@@ -126,6 +138,25 @@ async function windowOf(viewport) {
   });
   page.cspViolations = cspViolations;
   return page;
+}
+
+/** The mails the SMTP server received, quoted-printable undone. */
+function mails() {
+  return readFileSync(mailbox, 'utf8').replace(/^b'|'$/gm, '').replace(/=\r?\n/g, '');
+}
+
+/** Waits for the invitation mail to `to` and returns the link in it. */
+async function mailedLink(to) {
+  for (let i = 0; i < 150; i++) {
+    const text = mails();
+    const at = text.indexOf(`To: ${to}`);
+    if (at >= 0) {
+      const m = text.slice(at).match(/http:\/\/127\.0\.0\.1:\d+\/api\/v1\/parent\/[A-Za-z0-9_-]{43}/);
+      if (m) return m[0];
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  assert.fail(`no invitation mail to ${to}:\n${mails()}`);
 }
 
 async function login(page, name) {
@@ -229,6 +260,7 @@ test('a mentor registers a child with two parents, both consent on a phone, the 
   // two parents with gezag
   for (const [name, email] of [['Marije de Wit', 'marije@example.nl'], ['Koen de Wit', 'koen@example.nl']]) {
     await mentor.getByRole('link', { name: 'Ouder of verzorger toevoegen' }).click();
+    await axe(mentor, 'the guardian form');
     await mentor.getByLabel('Naam').fill(name);
     await mentor.getByLabel('ouder', { exact: true }).check();
     await mentor.getByLabel('Ja', { exact: true }).check();
@@ -240,7 +272,16 @@ test('a mentor registers a child with two parents, both consent on a phone, the 
   await axe(mentor, "the child's page");
 
   // a concern, then the request form: its button waits for consent, and says why
+  await mentor.getByRole('link', { name: 'Toestemming vastleggen (papier of mondeling)' }).click();
+  await axe(mentor, 'the consent form');
+  await shot(mentor, 'mentor-toestemming-vastleggen');
+  await mentor.goto(childUrl);
+  await mentor.getByRole('link', { name: 'Een melding bij Veilig Thuis vastleggen' }).click();
+  await mentor.getByRole('heading', { name: 'Melding bij Veilig Thuis vastleggen' }).waitFor();
+  await axe(mentor, 'the Meldcode form');
+  await mentor.goto(childUrl);
   await mentor.getByRole('link', { name: 'Zorg vastleggen' }).click();
+  await axe(mentor, 'the concern form');
   await mentor.getByLabel('taal').check();
   await mentor.getByLabel('Wat ziet u?').fill('Zegt weinig en speelt vaak alleen.');
   await mentor.getByLabel('Sinds wanneer?').fill('2026-09-01');
@@ -257,11 +298,19 @@ test('a mentor registers a child with two parents, both consent on a phone, the 
   for (const name of ['Marije de Wit', 'Koen de Wit']) {
     await mentor.goto(childUrl);
     await mentor.getByRole('link', { name: 'Ouder vragen om toestemming' }).click();
+    await axe(mentor, 'the invitation form');
     await mentor.getByLabel(name).check();
     await mentor.getByLabel('meekijken en advies door een specialist (consultatie)').check();
     await mentor.getByLabel('Versie van de informatiebrief').fill('2026-1');
     await mentor.getByRole('button', { name: 'Vraag versturen' }).click();
-    links.push((await mentor.locator('#link').innerText()).trim());
+    assert.ok(await mentor.getByText('Kindbrug stuurt de vraag per e-mail').isVisible());
+    await axe(mentor, 'the invitation made');
+  }
+  // each parent gets the link by mail (caught by the test SMTP server), with nothing about the child
+  links.push(await mailedLink('marije@example.nl'));
+  links.push(await mailedLink('koen@example.nl'));
+  for (const secret of ['Ilse', '2024', 'Zegt weinig']) {
+    assert.ok(!mails().includes(secret), `a mail holds ${secret}`);
   }
 
   // Marije: on a phone, by touch
