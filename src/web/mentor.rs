@@ -175,6 +175,24 @@ fn invalid(form: FormPage, posted: &Fields, errors: &Errors) -> Response {
         .render(StatusCode::UNPROCESSABLE_ENTITY)
 }
 
+/// `GET` of a form about one child: only for those who keep the child's record (anyone else
+/// gets the page of an unknown child), then the form empty.
+macro_rules! child_form_page {
+    ($handler:ident, $form:ident) => {
+        pub async fn $handler(
+            State(state): State<AppState>,
+            session: Session,
+            Path(id): Path<Uuid>,
+        ) -> Result<Response, WebError> {
+            let caller = staff_caller(&state, &session).await?;
+            children::get_child(&state, &caller, id).await?;
+            Ok($form(&state, &session, &caller, id)
+                .await?
+                .render(StatusCode::OK))
+        }
+    };
+}
+
 fn child_path(id: Uuid) -> String {
     format!("/kinderen/{id}")
 }
@@ -279,7 +297,6 @@ pub async fn create_child(
 ) -> Result<Response, WebError> {
     let caller = staff_caller(&state, &session).await?;
     check_csrf(&session, posted.get("csrf")).await?;
-    let form = child_form(&state, &session, &caller).await?;
     let mut errors = Errors::default();
     errors.required(&posted, &["given_name", "external_ref"]);
     let location_id = errors.parse::<Uuid>(&posted, "location_id", "Kies een locatie.");
@@ -297,7 +314,11 @@ pub async fn create_child(
     let (Some(location_id), Some(date_of_birth), true) =
         (location_id, date_of_birth, errors.is_empty())
     else {
-        return Ok(invalid(form, &posted, &errors));
+        return Ok(invalid(
+            child_form(&state, &session, &caller).await?,
+            &posted,
+            &errors,
+        ));
     };
     let body = NewChild {
         location_id,
@@ -308,13 +329,23 @@ pub async fn create_child(
     };
     match children::register_child(&state, &caller, body).await {
         Ok(made) => Ok(Redirect::to(&child_path(made.id)).into_response()),
-        Err(e) => Ok(refused(form, &posted, e, &[])),
+        Err(e) => Ok(refused(
+            child_form(&state, &session, &caller).await?,
+            &posted,
+            e,
+            &[],
+        )),
     }
 }
 
 // ---------------------------------------------------------------- a guardian
 
-async fn guardian_form(session: &Session, caller: &Caller, id: Uuid) -> Result<FormPage, WebError> {
+async fn guardian_form(
+    _state: &AppState,
+    session: &Session,
+    caller: &Caller,
+    id: Uuid,
+) -> Result<FormPage, WebError> {
     let relationships = [
         Relationship::Parent,
         Relationship::FosterParent,
@@ -358,17 +389,7 @@ async fn guardian_form(session: &Session, caller: &Caller, id: Uuid) -> Result<F
     .await
 }
 
-pub async fn new_guardian(
-    State(state): State<AppState>,
-    session: Session,
-    Path(id): Path<Uuid>,
-) -> Result<Response, WebError> {
-    let caller = staff_caller(&state, &session).await?;
-    children::get_child(&state, &caller, id).await?;
-    Ok(guardian_form(&session, &caller, id)
-        .await?
-        .render(StatusCode::OK))
-}
+child_form_page!(new_guardian, guardian_form);
 
 pub async fn create_guardian(
     State(state): State<AppState>,
@@ -378,7 +399,6 @@ pub async fn create_guardian(
 ) -> Result<Response, WebError> {
     let caller = staff_caller(&state, &session).await?;
     check_csrf(&session, posted.get("csrf")).await?;
-    let form = guardian_form(&session, &caller, id).await?;
     let mut errors = Errors::default();
     errors.required(&posted, &["name"]);
     let relationship =
@@ -404,7 +424,11 @@ pub async fn create_guardian(
     let (Some(relationship), Some(has_parental_authority), true) =
         (relationship, authority, errors.is_empty())
     else {
-        return Ok(invalid(form, &posted, &errors));
+        return Ok(invalid(
+            guardian_form(&state, &session, &caller, id).await?,
+            &posted,
+            &errors,
+        ));
     };
     let body = NewGuardian {
         name: posted.get("name").into(),
@@ -416,7 +440,12 @@ pub async fn create_guardian(
     };
     match children::add_guardian(&state, &caller, id, body).await {
         Ok(_) => Ok(Redirect::to(&child_path(id)).into_response()),
-        Err(e) => Ok(refused(form, &posted, e, &[])),
+        Err(e) => Ok(refused(
+            guardian_form(&state, &session, &caller, id).await?,
+            &posted,
+            e,
+            &[],
+        )),
     }
 }
 
@@ -491,17 +520,7 @@ async fn consent_form(
     Ok(form)
 }
 
-pub async fn new_consent(
-    State(state): State<AppState>,
-    session: Session,
-    Path(id): Path<Uuid>,
-) -> Result<Response, WebError> {
-    let caller = staff_caller(&state, &session).await?;
-    children::get_child(&state, &caller, id).await?;
-    Ok(consent_form(&state, &session, &caller, id)
-        .await?
-        .render(StatusCode::OK))
-}
+child_form_page!(new_consent, consent_form);
 
 pub async fn create_consent(
     State(state): State<AppState>,
@@ -512,7 +531,6 @@ pub async fn create_consent(
     let caller = staff_caller(&state, &session).await?;
     check_csrf(&session, posted.get("csrf")).await?;
     let child = children::get_child(&state, &caller, id).await?;
-    let form = consent_form(&state, &session, &caller, id).await?;
     let mut errors = Errors::default();
     errors.required(&posted, &["information_version"]);
     let purpose = errors.parse::<Purpose>(&posted, "purpose", "Kies waarvoor.");
@@ -539,7 +557,11 @@ pub async fn create_consent(
     let (Some(purpose), Some(decision), Some(method), true) =
         (purpose, decision, method, errors.is_empty())
     else {
-        return Ok(invalid(form, &posted, &errors));
+        return Ok(invalid(
+            consent_form(&state, &session, &caller, id).await?,
+            &posted,
+            &errors,
+        ));
     };
     let region = region_of(&state, &caller, child.location_id).await?;
     let body = NewConsent {
@@ -561,7 +583,12 @@ pub async fn create_consent(
     };
     match consent::create_consent(&state, &caller, id, body).await {
         Ok(_) => Ok(Redirect::to(&child_path(id)).into_response()),
-        Err(e) => Ok(refused(form, &posted, e, &[("given_by", "given_by")])),
+        Err(e) => Ok(refused(
+            consent_form(&state, &session, &caller, id).await?,
+            &posted,
+            e,
+            &[("given_by", "given_by")],
+        )),
     }
 }
 
@@ -606,17 +633,7 @@ struct InvitedPage {
     mailed: bool,
 }
 
-pub async fn new_invitation(
-    State(state): State<AppState>,
-    session: Session,
-    Path(id): Path<Uuid>,
-) -> Result<Response, WebError> {
-    let caller = staff_caller(&state, &session).await?;
-    children::get_child(&state, &caller, id).await?;
-    Ok(invitation_form(&state, &session, &caller, id)
-        .await?
-        .render(StatusCode::OK))
-}
+child_form_page!(new_invitation, invitation_form);
 
 pub async fn create_invitation(
     State(state): State<AppState>,
@@ -627,7 +644,6 @@ pub async fn create_invitation(
     let caller = staff_caller(&state, &session).await?;
     check_csrf(&session, posted.get("csrf")).await?;
     let child = children::get_child(&state, &caller, id).await?;
-    let form = invitation_form(&state, &session, &caller, id).await?;
     let mut errors = Errors::default();
     let purpose = errors.parse::<Purpose>(&posted, "purpose", "Kies waarvoor.");
     let (guardian_id, is_child) = match posted.get("holder") {
@@ -641,7 +657,11 @@ pub async fn create_invitation(
         },
     };
     let (Some(purpose), true) = (purpose, errors.is_empty()) else {
-        return Ok(invalid(form, &posted, &errors));
+        return Ok(invalid(
+            invitation_form(&state, &session, &caller, id).await?,
+            &posted,
+            &errors,
+        ));
     };
     let region = region_of(&state, &caller, child.location_id).await?;
     let body = NewInvitation {
@@ -666,7 +686,7 @@ pub async fn create_invitation(
             Ok(html(StatusCode::OK, &t))
         }
         Err(e) => Ok(refused(
-            form,
+            invitation_form(&state, &session, &caller, id).await?,
             &posted,
             e,
             &[("guardian_id", "holder"), ("child", "holder")],
@@ -676,7 +696,12 @@ pub async fn create_invitation(
 
 // ---------------------------------------------------------------- a concern
 
-async fn concern_form(session: &Session, caller: &Caller, id: Uuid) -> Result<FormPage, WebError> {
+async fn concern_form(
+    _state: &AppState,
+    session: &Session,
+    caller: &Caller,
+    id: Uuid,
+) -> Result<FormPage, WebError> {
     page(
         session,
         caller,
@@ -694,17 +719,7 @@ async fn concern_form(session: &Session, caller: &Caller, id: Uuid) -> Result<Fo
     .await
 }
 
-pub async fn new_concern(
-    State(state): State<AppState>,
-    session: Session,
-    Path(id): Path<Uuid>,
-) -> Result<Response, WebError> {
-    let caller = staff_caller(&state, &session).await?;
-    children::get_child(&state, &caller, id).await?;
-    Ok(concern_form(&session, &caller, id)
-        .await?
-        .render(StatusCode::OK))
-}
+child_form_page!(new_concern, concern_form);
 
 pub async fn create_concern(
     State(state): State<AppState>,
@@ -714,7 +729,6 @@ pub async fn create_concern(
 ) -> Result<Response, WebError> {
     let caller = staff_caller(&state, &session).await?;
     check_csrf(&session, posted.get("csrf")).await?;
-    let form = concern_form(&session, &caller, id).await?;
     let mut errors = Errors::default();
     let domains: Vec<ConcernDomain> = posted
         .all("domains")
@@ -727,7 +741,11 @@ pub async fn create_concern(
     errors.required(&posted, &["observation"]);
     let since = errors.date(&posted, "observed_since", true);
     let (Some(observed_since), true) = (since, errors.is_empty()) else {
-        return Ok(invalid(form, &posted, &errors));
+        return Ok(invalid(
+            concern_form(&state, &session, &caller, id).await?,
+            &posted,
+            &errors,
+        ));
     };
     let body = NewConcern {
         domains,
@@ -736,7 +754,12 @@ pub async fn create_concern(
     };
     match work::create_concern(&state, &caller, id, body).await {
         Ok(_) => Ok(Redirect::to(&child_path(id)).into_response()),
-        Err(e) => Ok(refused(form, &posted, e, &[])),
+        Err(e) => Ok(refused(
+            concern_form(&state, &session, &caller, id).await?,
+            &posted,
+            e,
+            &[],
+        )),
     }
 }
 
@@ -815,17 +838,7 @@ async fn request_form(
     Ok(form)
 }
 
-pub async fn new_request(
-    State(state): State<AppState>,
-    session: Session,
-    Path(id): Path<Uuid>,
-) -> Result<Response, WebError> {
-    let caller = staff_caller(&state, &session).await?;
-    children::get_child(&state, &caller, id).await?;
-    Ok(request_form(&state, &session, &caller, id)
-        .await?
-        .render(StatusCode::OK))
-}
+child_form_page!(new_request, request_form);
 
 pub async fn create_request(
     State(state): State<AppState>,
@@ -835,7 +848,6 @@ pub async fn create_request(
 ) -> Result<Response, WebError> {
     let caller = staff_caller(&state, &session).await?;
     check_csrf(&session, posted.get("csrf")).await?;
-    let form = request_form(&state, &session, &caller, id).await?;
     let mut errors = Errors::default();
     errors.required(&posted, &["question"]);
     let concern_id = errors.parse::<Uuid>(&posted, "concern_id", "Kies een zorg.");
@@ -844,7 +856,11 @@ pub async fn create_request(
     let (Some(concern_id), Some(expertise), Some(urgency), true) =
         (concern_id, expertise, urgency, errors.is_empty())
     else {
-        return Ok(invalid(form, &posted, &errors));
+        return Ok(invalid(
+            request_form(&state, &session, &caller, id).await?,
+            &posted,
+            &errors,
+        ));
     };
     let body = NewConsultation {
         child_id: id,
@@ -857,13 +873,23 @@ pub async fn create_request(
         Ok(Submitted::Created(made)) | Ok(Submitted::Replayed(made)) => {
             Ok(Redirect::to(&format!("/aanvragen/{}", made.id)).into_response())
         }
-        Err(e) => Ok(refused(form, &posted, e, &[])),
+        Err(e) => Ok(refused(
+            request_form(&state, &session, &caller, id).await?,
+            &posted,
+            e,
+            &[],
+        )),
     }
 }
 
 // ---------------------------------------------------------------- the Meldcode report
 
-async fn meldcode_form(session: &Session, caller: &Caller, id: Uuid) -> Result<FormPage, WebError> {
+async fn meldcode_form(
+    _state: &AppState,
+    session: &Session,
+    caller: &Caller,
+    id: Uuid,
+) -> Result<FormPage, WebError> {
     let mut form = page(
         session,
         caller,
@@ -896,17 +922,7 @@ async fn meldcode_form(session: &Session, caller: &Caller, id: Uuid) -> Result<F
     Ok(form)
 }
 
-pub async fn new_meldcode(
-    State(state): State<AppState>,
-    session: Session,
-    Path(id): Path<Uuid>,
-) -> Result<Response, WebError> {
-    let caller = staff_caller(&state, &session).await?;
-    children::get_child(&state, &caller, id).await?;
-    Ok(meldcode_form(&session, &caller, id)
-        .await?
-        .render(StatusCode::OK))
-}
+child_form_page!(new_meldcode, meldcode_form);
 
 pub async fn create_meldcode(
     State(state): State<AppState>,
@@ -916,13 +932,16 @@ pub async fn create_meldcode(
 ) -> Result<Response, WebError> {
     let caller = staff_caller(&state, &session).await?;
     check_csrf(&session, posted.get("csrf")).await?;
-    let form = meldcode_form(&session, &caller, id).await?;
     let mut errors = Errors::default();
     errors.required(&posted, &["reason", "consulted", "weighing"]);
     let legal_basis = errors.parse(&posted, "legal_basis", "Kies de wettelijke grond.");
     let reported_on = errors.date(&posted, "reported_on", false);
     let (Some(legal_basis), true) = (legal_basis, errors.is_empty()) else {
-        return Ok(invalid(form, &posted, &errors));
+        return Ok(invalid(
+            meldcode_form(&state, &session, &caller, id).await?,
+            &posted,
+            &errors,
+        ));
     };
     let body = NewVeiligThuisReport {
         legal_basis,
@@ -933,7 +952,12 @@ pub async fn create_meldcode(
     };
     match consent::create_veilig_thuis_report(&state, &caller, id, body).await {
         Ok(_) => Ok(Redirect::to(&child_path(id)).into_response()),
-        Err(e) => Ok(refused(form, &posted, e, &[])),
+        Err(e) => Ok(refused(
+            meldcode_form(&state, &session, &caller, id).await?,
+            &posted,
+            e,
+            &[],
+        )),
     }
 }
 
