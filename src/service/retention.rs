@@ -18,6 +18,14 @@ pub async fn run(
 ) -> StoreResult<PurgeReport> {
     let at = now();
     let report = store.purge(&policy.cutoffs(at), at).await?;
+    // the web pages' sessions past their expiry (they hold no child data, but a table that only
+    // grows is a leak)
+    {
+        use tower_sessions::ExpiredDeletion;
+        if let Err(e) = store.web_sessions().delete_expired().await {
+            tracing::warn!(error = %e, "expired web sessions were not deleted; tried again next round");
+        }
+    }
     if report.audit_entries > 0 {
         crate::audit::checkpoint::take(store.as_ref(), signer, export, true).await?;
     }

@@ -413,3 +413,23 @@ db_test!(
         assert_eq!(app.count("consultations").await, 0);
     }
 );
+
+db_test!(
+    async fn expired_sessions_are_swept_by_the_retention_job(app) {
+        let w = app.world().await;
+        let mut stale = Browser::new(&app);
+        stale.login("mentor-a1", "mentor", w.org_a).await;
+        let mut fresh = Browser::new(&app);
+        fresh.login("mentor-a2", "mentor", w.org_a).await;
+        assert_eq!(app.count("web_sessions").await, 2);
+        let past = match app.backend {
+            Backend::Sqlite => "UPDATE web_sessions SET expiry_date = 1 WHERE expiry_date = (SELECT MIN(expiry_date) FROM web_sessions)",
+            Backend::Postgres => "UPDATE web_sessions SET expiry_date = '2020-01-01T00:00:00Z' WHERE expiry_date = (SELECT MIN(expiry_date) FROM web_sessions)",
+        };
+        app.exec_sql(past).await;
+        kindbrug::retention::run(&app.state.store, &app.state.config.retention, &app.state.audit_signer, &Default::default()).await.unwrap();
+        assert_eq!(app.count("web_sessions").await, 1, "the expired one is gone, the live one stays");
+        assert_eq!(stale.get("/kinderen").await.status, StatusCode::SEE_OTHER, "an expired session logs in nobody");
+        assert_eq!(fresh.get("/kinderen").await.status, StatusCode::OK);
+    }
+);
