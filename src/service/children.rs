@@ -358,6 +358,15 @@ pub async fn get_child(state: &Ctx, caller: &Caller, id: Uuid) -> ServiceResult<
 
 // ---------------------------------------------------------------- mentor
 
+/// The name of the child's current mentor, for those who keep the child's record.
+pub async fn mentor_name(state: &Ctx, caller: &Caller, id: Uuid) -> ServiceResult<Option<String>> {
+    let (child, _) = accessible_child(state, caller, id, AuditAction::Read, "mentor").await?;
+    match child.mentor_staff_id {
+        Some(staff) => Ok(state.store.get_staff(staff).await?.map(|s| s.staff.name)),
+        None => Ok(None),
+    }
+}
+
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MentorChange {

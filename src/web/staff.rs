@@ -7,7 +7,7 @@ use super::{
     STAFF_IDLE_MINUTES,
 };
 use crate::domain::calendar::{dutch_date, now};
-use crate::domain::consent::{ConsentStatus, Decision};
+use crate::domain::consent::{ConsentStatus, Decision, Purpose};
 use crate::domain::types::Role;
 use crate::service::children::{self, ChildListParams};
 use crate::service::consent;
@@ -46,7 +46,7 @@ pub(super) async fn frame(
             .map(|s| s.staff.name.clone())
             .unwrap_or_else(|| p.subject.clone());
         let role = p.roles.first().copied().map(labels::role).unwrap_or("");
-        format!("{name} ({role})")
+        format!("{name}, {role}")
     });
     Ok(Frame {
         title: title.into(),
@@ -320,6 +320,14 @@ struct GuardianLine {
     authority: bool,
 }
 
+/// Whether consent is in force for one purpose toward the region's specialists, and if not why.
+struct PurposeBadge {
+    purpose: &'static str,
+    state: &'static str,
+    tone: &'static str,
+    why: Vec<String>,
+}
+
 struct ConsentBadge {
     purpose: &'static str,
     state: &'static str,
@@ -343,7 +351,9 @@ struct ChildPage {
     reference: String,
     age: String,
     group: String,
+    mentor: Option<String>,
     guardians: Vec<GuardianLine>,
+    purposes: Vec<PurposeBadge>,
     consents: Vec<ConsentBadge>,
     timeline: Vec<TimelineLine>,
 }
@@ -435,6 +445,64 @@ pub async fn child(
             request: e.consultation_id,
         })
         .collect();
+    // per purpose: the consent check toward the specialists of the child's region, as the
+    // workflow decides it (who still must consent, which rule is not met)
+    let mut purposes = Vec::new();
+    let region: Option<crate::domain::types::RegionCode> =
+        registry::get_location(&state, &caller, child.location_id)
+            .await
+            .ok()
+            .and_then(|l| l.region_code)
+            .and_then(|r| r.parse().ok());
+    if let Some(region) = region {
+        for purpose in [
+            Purpose::Consultation,
+            Purpose::InformationSharing,
+            Purpose::Referral,
+        ] {
+            let q = consent::CheckParams {
+                purpose,
+                organization_id: None,
+                region_code: Some(region.clone()),
+            };
+            let check = consent::consent_check(&state, &caller, id, q).await?;
+            let mut why: Vec<String> = check
+                .reasons
+                .iter()
+                .map(|r| labels::rule(&r.rule, &r.message))
+                .collect();
+            let names: Vec<String> = check
+                .missing
+                .iter()
+                .filter_map(|m| m.name.clone())
+                .collect();
+            if !check.allowed && !names.is_empty() {
+                let joiner = if check.any_one_guardian {
+                    " of "
+                } else {
+                    " en "
+                };
+                why.push(format!(
+                    "Nog nodig: toestemming van {}.",
+                    names.join(joiner)
+                ));
+            }
+            let (state_word, tone) = if check.allowed {
+                ("toestemming in orde", "ok")
+            } else if !check.refused_by.is_empty() {
+                ("geen toestemming", "warning")
+            } else {
+                ("nog geen toestemming", "neutral")
+            };
+            purposes.push(PurposeBadge {
+                purpose: labels::purpose(purpose),
+                state: state_word,
+                tone,
+                why: if check.allowed { Vec::new() } else { why },
+            });
+        }
+    }
+    let mentor = children::mentor_name(&state, &caller, id).await?;
     let group = match child.group_id {
         Some(g) => group_names(&state, &caller)
             .await
@@ -449,7 +517,9 @@ pub async fn child(
         reference: child.external_ref,
         age: labels::age(child.date_of_birth, today),
         group,
+        mentor,
         guardians,
+        purposes,
         consents,
         timeline,
     };

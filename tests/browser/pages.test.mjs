@@ -291,6 +291,9 @@ test('a mentor registers a child with two parents, both consent on a phone, the 
   assert.ok(await mentor.getByRole('button', { name: 'Aanvraag versturen' }).isDisabled(), 'no request before consent');
   assert.ok(await mentor.getByText(/Nog nodig: toestemming van Marije de Wit en Koen de Wit/).isVisible());
   await axe(mentor, 'the request form waiting for consent');
+  await mentor.goto(childUrl);
+  assert.ok(await mentor.getByText('Nog nodig: toestemming van Marije de Wit en Koen de Wit.').first().isVisible(), 'the child page says who must consent');
+  await mentor.getByRole('link', { name: 'Specialist vragen' }).click();
   await shot(mentor, 'mentor-aanvraag-wacht-op-toestemming');
 
   // invitations, one per parent
@@ -350,6 +353,7 @@ test('a mentor registers a child with two parents, both consent on a phone, the 
   // now the request can go: it is routed to a specialist
   await mentor.goto(childUrl);
   assert.ok(await mentor.getByText('toestemming gegeven').first().isVisible());
+  assert.ok(await mentor.getByText('toestemming in orde').first().isVisible(), 'consent per purpose, as the consent check says');
   await mentor.getByRole('link', { name: 'Specialist vragen' }).click();
   assert.ok(await mentor.getByRole('button', { name: 'Aanvraag versturen' }).isEnabled());
   await mentor.getByLabel('Over welke zorg?').selectOption({ index: 1 });
