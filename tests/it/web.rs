@@ -433,3 +433,40 @@ db_test!(
         assert_eq!(fresh.get("/kinderen").await.status, StatusCode::OK);
     }
 );
+
+db_test!(
+    async fn a_child_of_twelve_gets_its_own_question_in_words_for_a_child(app) {
+        let c = ctx(&app).await;
+        let t = &c.w.mentor_a1_token;
+        // the child turns out to be 13: corrected date of birth
+        let child = app.get(&format!("/api/v1/children/{}", c.w.child_a1), t).await;
+        let etag = child.headers.get("etag").unwrap().to_str().unwrap().to_string();
+        let born = (chrono::Utc::now().date_naive() - chrono::Duration::days(13 * 366)).to_string();
+        let r = app
+            .client
+            .patch(format!("{}/api/v1/children/{}", app.base, c.w.child_a1))
+            .bearer_auth(t)
+            .header("if-match", etag)
+            .json(&json!({"date_of_birth": born}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        let made = app
+            .post(
+                &format!("/api/v1/children/{}/consent-invitations", c.w.child_a1),
+                t,
+                json!({"child": true, "purpose": "referral", "recipient": {"organization_id": c.w.youth}, "information_version": "2026-1"}),
+            )
+            .await;
+        let url = path_of(made.ok(201)["url"].as_str().unwrap());
+        let mut b = Browser::new(&app);
+        let opened = b.get(&url).await;
+        b.get(opened.location()).await;
+        let page = b.get("/ouder").await;
+        assert_eq!(page.status, StatusCode::OK);
+        assert!(page.body.contains("Mag een specialist meekijken?"), "{}", page.body);
+        assert!(page.body.contains("Ja, dat mag") && page.body.contains("Nee, liever niet"));
+        assert!(!page.body.contains("uw toestemming"), "no words for parents");
+    }
+);
