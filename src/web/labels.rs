@@ -241,6 +241,34 @@ pub fn rule(code: &str, _message: &str) -> String {
     .to_string()
 }
 
+/// The colour of a consent's badge: in force and given, in force and refused, or neither.
+pub fn consent_tone(in_force: bool, decision: Decision) -> &'static str {
+    match (in_force, decision) {
+        (true, Decision::Granted) => "ok",
+        (true, Decision::Refused) => "warning",
+        _ => "neutral",
+    }
+}
+
+/// Why consent is not in force, in words: each rule not met, then who must still consent
+/// (`any_one`: one of them suffices).
+pub fn consent_missing(
+    reasons: &[crate::service::consent::RuleView],
+    missing: &[crate::service::consent::MissingGiver],
+    any_one: bool,
+) -> Vec<String> {
+    let mut why: Vec<String> = reasons.iter().map(|r| rule(&r.rule, &r.message)).collect();
+    let names: Vec<String> = missing.iter().filter_map(|m| m.name.clone()).collect();
+    if !names.is_empty() {
+        let joiner = if any_one { " of " } else { " en " };
+        why.push(format!(
+            "Nog nodig: toestemming van {}.",
+            names.join(joiner)
+        ));
+    }
+    why
+}
+
 const MONTHS: [&str; 12] = [
     "januari",
     "februari",

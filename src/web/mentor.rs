@@ -814,22 +814,7 @@ async fn request_form(
     .await?;
     let readiness = work::submission_readiness(state, caller, id).await?;
     if !readiness.ready {
-        let mut why: Vec<String> = readiness
-            .reasons
-            .iter()
-            .map(|r| labels::rule(&r.rule, &r.message))
-            .collect();
-        let names: Vec<String> = readiness
-            .missing
-            .iter()
-            .filter_map(|m| m.name.clone())
-            .collect();
-        if !names.is_empty() {
-            why.push(format!(
-                "Nog nodig: toestemming van {}.",
-                names.join(" en ")
-            ));
-        }
+        let mut why = labels::consent_missing(&readiness.reasons, &readiness.missing, false);
         if why.is_empty() {
             why.push("Er is nog geen toestemming van de ouders voor meekijken en advies.".into());
         }

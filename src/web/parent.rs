@@ -178,11 +178,7 @@ pub async fn page(
                 id: c.id,
                 purpose: labels::purpose(c.purpose),
                 state: state_label,
-                tone: match (in_force, c.decision) {
-                    (true, Decision::Granted) => "ok",
-                    (true, Decision::Refused) => "warning",
-                    _ => "neutral",
-                },
+                tone: labels::consent_tone(in_force, c.decision),
                 recorded: labels::date_time(c.recorded_at),
                 method: labels::method(c.method),
                 until: c.valid_until.map(labels::date),

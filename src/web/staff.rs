@@ -7,7 +7,7 @@ use super::{
     STAFF_IDLE_MINUTES,
 };
 use crate::domain::calendar::{dutch_date, now};
-use crate::domain::consent::{ConsentStatus, Decision, Purpose};
+use crate::domain::consent::{ConsentStatus, Purpose};
 use crate::domain::types::Role;
 use crate::service::children::{self, ChildListParams};
 use crate::service::consent;
@@ -418,11 +418,7 @@ pub async fn child(
             ConsentBadge {
                 purpose: labels::purpose(c.purpose),
                 state: labels::consent_state(c.decision, c.status, c.valid_until, today),
-                tone: match (in_force, c.decision) {
-                    (true, Decision::Granted) => "ok",
-                    (true, Decision::Refused) => "warning",
-                    _ => "neutral",
-                },
+                tone: labels::consent_tone(in_force, c.decision),
                 detail: format!(
                     "{} op {}",
                     labels::method(c.method),
@@ -466,27 +462,8 @@ pub async fn child(
                 region_code: Some(region.clone()),
             };
             let check = consent::consent_check(&state, &caller, id, q).await?;
-            let mut why: Vec<String> = check
-                .reasons
-                .iter()
-                .map(|r| labels::rule(&r.rule, &r.message))
-                .collect();
-            let names: Vec<String> = check
-                .missing
-                .iter()
-                .filter_map(|m| m.name.clone())
-                .collect();
-            if !check.allowed && !names.is_empty() {
-                let joiner = if check.any_one_guardian {
-                    " of "
-                } else {
-                    " en "
-                };
-                why.push(format!(
-                    "Nog nodig: toestemming van {}.",
-                    names.join(joiner)
-                ));
-            }
+            let why =
+                labels::consent_missing(&check.reasons, &check.missing, check.any_one_guardian);
             let (state_word, tone) = if check.allowed {
                 ("toestemming in orde", "ok")
             } else if !check.refused_by.is_empty() {
