@@ -1799,14 +1799,17 @@ async fn main() -> anyhow::Result<()> {
 /// after opening a parent link.
 async fn session_cookie(http: &reqwest::Client, url: &str) -> anyhow::Result<String> {
     let r = http.get(url).header("accept", "text/html").send().await?;
-    let cookie = r
-        .headers()
+    cookie_of(&r)
+}
+
+/// The session cookie an answer sets (`name=value`).
+fn cookie_of(r: &reqwest::Response) -> anyhow::Result<String> {
+    Ok(r.headers()
         .get("set-cookie")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.split(';').next())
         .context("no session cookie")?
-        .to_string();
-    Ok(cookie)
+        .to_string())
 }
 
 /// `--pages`: the mentor's child page and the parent's overview, rendered on the server, beside
@@ -1825,13 +1828,7 @@ async fn pages(args: &Args) -> anyhow::Result<()> {
             .build()?;
         // the mentor logs in with the development login
         let login_page = plain.get(format!("{}/inloggen", b.base)).send().await?;
-        let cookie = login_page
-            .headers()
-            .get("set-cookie")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(';').next())
-            .context("cookie")?
-            .to_string();
+        let cookie = cookie_of(&login_page)?;
         let body = login_page.text().await?;
         let csrf = body
             .split("name=\"csrf\" value=\"")
@@ -1848,13 +1845,7 @@ async fn pages(args: &Args) -> anyhow::Result<()> {
             ])
             .send()
             .await?;
-        let staff_cookie = logged_in
-            .headers()
-            .get("set-cookie")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(';').next())
-            .context("login cookie")?
-            .to_string();
+        let staff_cookie = cookie_of(&logged_in)?;
         let staff_cookie = Arc::new(staff_cookie);
 
         let (bb, ck) = (b.clone(), staff_cookie.clone());
