@@ -224,6 +224,66 @@ pub fn region_on<'a>(
         .map(|(code, _)| code)
 }
 
+/// What applying an import would change, per municipality, against the memberships in force
+/// on the rows' start dates. An import never removes a membership: a municipality missing from
+/// the file keeps its region.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RegionChange {
+    /// A municipality the table did not know.
+    Added {
+        municipality: String,
+        region_code: String,
+    },
+    /// A municipality that moves to another region (a merger or a split).
+    Moved {
+        municipality: String,
+        from: String,
+        to: String,
+    },
+    /// Same region, another name for the municipality.
+    Renamed {
+        municipality: String,
+        from: String,
+        to: String,
+    },
+}
+
+/// The changes an import makes; `current` maps a municipality code to its (name, region code)
+/// now. Rows that change nothing are counted in the second value.
+pub fn region_changes(
+    current: &HashMap<String, (String, String)>,
+    rows: &[RegionMembership],
+) -> (Vec<RegionChange>, usize) {
+    let mut changes = Vec::new();
+    let mut unchanged = 0;
+    for r in rows {
+        let code = r.municipality_code.as_str();
+        let label = format!("{} ({code})", r.municipality_name);
+        match current.get(code) {
+            None => changes.push(RegionChange::Added {
+                municipality: label,
+                region_code: r.region_code.to_string(),
+            }),
+            Some((_, region)) if region != r.region_code.as_str() => {
+                changes.push(RegionChange::Moved {
+                    municipality: label,
+                    from: region.clone(),
+                    to: r.region_code.to_string(),
+                })
+            }
+            Some((name, _)) if *name != r.municipality_name => {
+                changes.push(RegionChange::Renamed {
+                    municipality: code.to_string(),
+                    from: name.clone(),
+                    to: r.municipality_name.clone(),
+                })
+            }
+            Some(_) => unchanged += 1,
+        }
+    }
+    (changes, unchanged)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -231,6 +291,46 @@ mod tests {
 
     fn d(s: &str) -> NaiveDate {
         s.parse().unwrap()
+    }
+
+    #[test]
+    fn an_import_is_previewed_per_municipality() {
+        let csv = "municipality_code,municipality_name,region_code,region_name,valid_from\n\
+                   GM0344,Utrecht,JZ22,Utrecht Stad,2027-01-01\n\
+                   GM0363,Amsterdam,JZ15,Groot-Amsterdam,2027-01-01\n\
+                   GM0362,Amstelveen Centrum,JZ14,Amstelland,2027-01-01\n\
+                   GM1234,Nieuwstad,JZ14,Amstelland,2027-01-01\n";
+        let rows = parse_region_csv(csv.as_bytes(), None).unwrap();
+        let current: HashMap<String, (String, String)> = [
+            ("GM0344", "Utrecht", "JZ22"),
+            ("GM0363", "Amsterdam", "JZ14"),
+            ("GM0362", "Amstelveen", "JZ14"),
+            ("GM0999", "Elders", "JZ01"),
+        ]
+        .into_iter()
+        .map(|(c, n, r)| (c.to_string(), (n.to_string(), r.to_string())))
+        .collect();
+        let (changes, unchanged) = region_changes(&current, &rows);
+        assert_eq!(unchanged, 1);
+        assert_eq!(
+            changes,
+            vec![
+                RegionChange::Moved {
+                    municipality: "Amsterdam (GM0363)".into(),
+                    from: "JZ14".into(),
+                    to: "JZ15".into()
+                },
+                RegionChange::Renamed {
+                    municipality: "GM0362".into(),
+                    from: "Amstelveen".into(),
+                    to: "Amstelveen Centrum".into()
+                },
+                RegionChange::Added {
+                    municipality: "Nieuwstad (GM1234)".into(),
+                    region_code: "JZ14".into()
+                },
+            ]
+        );
     }
 
     #[test]

@@ -1794,3 +1794,242 @@ pub async fn submission_readiness(
             .collect(),
     })
 }
+
+// ---------------------------------------------------------------- for the desks of the pages
+
+/// The concern a request rests on: for those who keep the child's record, and for the
+/// specialist who accepted it while the parents' consent is in force.
+#[tracing::instrument(skip_all)]
+pub async fn concern_of_request(
+    state: &Ctx,
+    caller: &Caller,
+    id: Uuid,
+) -> ServiceResult<ConcernView> {
+    let p = caller.principal()?;
+    let (row, standing) = consultation_for(state, p, id, AuditAction::Read).await?;
+    let me = p.staff.as_ref().map(|s| s.staff.id);
+    let role = match standing {
+        RequestStanding::Specialist if row.assigned_to.is_some() && row.assigned_to == me => {
+            specialist_consent(state, p, &row).await?;
+            Role::Specialist
+        }
+        RequestStanding::ChildRecord(access) => role_of(access),
+        _ => return Err(ServiceError::not_found("concern")),
+    };
+    let concern = state
+        .store
+        .get_concern(row.concern_id)
+        .await?
+        .ok_or_else(|| ServiceError::not_found("concern"))?;
+    let audit = AuditRecord::new(
+        &p.audit_actor(role),
+        AuditAction::Read,
+        "concern",
+        Some(concern.id),
+        Some(row.child_id),
+        PURPOSE_CONSULTATION,
+    );
+    state.store.record(&[audit]).await?;
+    concern_view(&state.keys, concern)
+}
+
+/// Where a request's child goes to childcare, by name: the location and its youth-care region.
+/// Names of places and regions only (no child data); for requests the caller was shown.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct PlaceView {
+    pub location_name: String,
+    pub organization_name: String,
+    pub region_code: String,
+    pub region_name: String,
+}
+
+/// The places of requests the caller already holds views of, by request id.
+pub async fn places(
+    state: &Ctx,
+    caller: &Caller,
+    views: &[ConsultationView],
+) -> ServiceResult<std::collections::HashMap<Uuid, PlaceView>> {
+    caller.principal()?;
+    let mut locations = std::collections::HashMap::new();
+    let mut orgs = std::collections::HashMap::new();
+    let mut regions = std::collections::HashMap::new();
+    let mut out = std::collections::HashMap::new();
+    for v in views {
+        if !locations.contains_key(&v.location_id) {
+            let name = state
+                .store
+                .get_location(v.location_id)
+                .await?
+                .map(|l| l.name)
+                .unwrap_or_default();
+            locations.insert(v.location_id, name);
+        }
+        if !orgs.contains_key(&v.organization_id) {
+            let name = state
+                .store
+                .get_organization(v.organization_id)
+                .await?
+                .map(|o| o.name)
+                .unwrap_or_default();
+            orgs.insert(v.organization_id, name);
+        }
+        if !regions.contains_key(&v.region_code) {
+            let name = state
+                .store
+                .get_region(&v.region_code)
+                .await?
+                .map(|r| r.name)
+                .unwrap_or_default();
+            regions.insert(v.region_code.clone(), name);
+        }
+        out.insert(
+            v.id,
+            PlaceView {
+                location_name: locations[&v.location_id].clone(),
+                organization_name: orgs[&v.organization_id].clone(),
+                region_code: v.region_code.clone(),
+                region_name: regions[&v.region_code].clone(),
+            },
+        );
+    }
+    Ok(out)
+}
+
+/// A specialist of the region as a coordinator weighs them for a request.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct CandidateView {
+    pub staff_id: Uuid,
+    pub name: String,
+    pub organization_id: Uuid,
+    pub organization_name: String,
+    pub expertise: Vec<ConcernDomain>,
+    pub region_codes: Vec<String>,
+    /// Open requests now (offers included).
+    pub open: i64,
+    pub capacity: i64,
+    /// Has the expertise the request asks for.
+    pub has_expertise: bool,
+    /// The parents' consent covers the specialist's organisation (else assigning is refused).
+    pub covered_by_consent: bool,
+    /// Declined this request before (or let the deadline pass).
+    pub declined_before: bool,
+}
+
+/// The active specialists of an unassigned request's region, for its coordinator to choose
+/// from: expertise, regions and open load beside capacity, and whether consent covers them.
+#[tracing::instrument(skip_all)]
+pub async fn candidates(
+    state: &Ctx,
+    caller: &Caller,
+    id: Uuid,
+) -> ServiceResult<Vec<CandidateView>> {
+    let p = caller.principal()?;
+    let (row, standing) = consultation_for(state, p, id, AuditAction::Read).await?;
+    if standing != RequestStanding::Coordinator {
+        return Err(ServiceError::not_found("consultation"));
+    }
+    let declined: HashSet<Uuid> = state
+        .store
+        .declines(row.id)
+        .await?
+        .into_iter()
+        .map(|d| d.staff_id)
+        .collect();
+    let mut out = Vec::new();
+    let mut coverage: std::collections::HashMap<Uuid, bool> = Default::default();
+    for c in state.store.routing_candidates(&row.region_code).await? {
+        if !c.active {
+            continue;
+        }
+        let Some(staff) = state.store.get_staff(c.staff_id).await? else {
+            continue;
+        };
+        let covered_by_consent = match coverage.get(&c.organization_id) {
+            Some(v) => *v,
+            None => {
+                let v = covered(state, &row, c.organization_id).await?.allowed;
+                coverage.insert(c.organization_id, v);
+                v
+            }
+        };
+        let organization_name = state
+            .store
+            .get_organization(c.organization_id)
+            .await?
+            .map(|o| o.name)
+            .unwrap_or_default();
+        out.push(CandidateView {
+            staff_id: c.staff_id,
+            name: staff.staff.name,
+            organization_id: c.organization_id,
+            organization_name,
+            has_expertise: c.expertise.contains(&row.expertise),
+            expertise: c.expertise,
+            region_codes: c.region_codes,
+            open: c.open_count,
+            capacity: c.capacity,
+            covered_by_consent,
+            declined_before: declined.contains(&c.staff_id),
+        });
+    }
+    // the likeliest choice first: expertise, consent, room, then the lightest load
+    out.sort_by_key(|c| {
+        (
+            !c.has_expertise,
+            !c.covered_by_consent,
+            c.open >= c.capacity,
+            c.open * 1000 / c.capacity.max(1),
+            c.name.clone(),
+        )
+    });
+    Ok(out)
+}
+
+/// Open requests and capacity of a region's active specialists for one expertise.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct CapacityLine {
+    pub expertise: ConcernDomain,
+    pub specialists: usize,
+    pub open: i64,
+    pub capacity: i64,
+}
+
+/// The region's capacity per expertise (open / capacity), for its coordinator. A specialist
+/// with several expertises counts under each.
+#[tracing::instrument(skip_all)]
+pub async fn region_capacity(
+    state: &Ctx,
+    caller: &Caller,
+    region: &str,
+) -> ServiceResult<Vec<CapacityLine>> {
+    let p = caller.principal()?;
+    let mine =
+        p.has(Role::Coordinator) && p.actor().region_codes.iter().any(|r| r.as_str() == region);
+    if !mine {
+        return Err(ServiceError::not_found("region"));
+    }
+    let rows = state.store.routing_candidates(region).await?;
+    let all = [
+        ConcernDomain::Language,
+        ConcernDomain::Motor,
+        ConcernDomain::SocialEmotional,
+        ConcernDomain::Cognitive,
+        ConcernDomain::Behaviour,
+        ConcernDomain::Care,
+    ];
+    Ok(all
+        .into_iter()
+        .map(|e| {
+            let with: Vec<_> = rows
+                .iter()
+                .filter(|c| c.active && c.expertise.contains(&e))
+                .collect();
+            CapacityLine {
+                expertise: e,
+                specialists: with.len(),
+                open: with.iter().map(|c| c.open_count).sum(),
+                capacity: with.iter().map(|c| c.capacity).sum(),
+            }
+        })
+        .collect())
+}

@@ -559,6 +559,122 @@ pub async fn import_regions(
     Ok(ImportResult { imported })
 }
 
+/// One change an import would make, in the gateway's words (`added`, `moved`, `renamed`).
+#[derive(Serialize, ToSchema)]
+pub struct RegionChangeView {
+    pub kind: String,
+    pub municipality: String,
+    pub from: Option<String>,
+    pub to: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct RegionPreview {
+    pub rows: usize,
+    pub unchanged: usize,
+    pub changes: Vec<RegionChangeView>,
+}
+
+/// What an import of this table would change, against the memberships in force on each row's
+/// start date; nothing is written. The same checks as the import itself.
+#[tracing::instrument(skip_all)]
+pub async fn preview_regions(
+    state: &Ctx,
+    caller: &Caller,
+    csv: &[u8],
+    valid_from: Option<chrono::NaiveDate>,
+) -> ServiceResult<RegionPreview> {
+    use crate::domain::regions::{region_changes, RegionChange};
+    let p = caller.principal()?;
+    if !may_manage_registry(&p.actor()) {
+        return Err(ServiceError::forbidden(
+            "only an admin imports reference data",
+        ));
+    }
+    let rows = crate::domain::regions::parse_region_csv(csv, valid_from)
+        .map_err(ServiceError::validation)?;
+    let regions = state.store.list_regions().await?;
+    let mut dates: Vec<chrono::NaiveDate> = rows.iter().map(|r| r.valid_from).collect();
+    dates.sort();
+    dates.dedup();
+    let mut changes = Vec::new();
+    let mut unchanged = 0;
+    for on in dates {
+        let mut current = std::collections::HashMap::new();
+        for region in &regions {
+            for m in state.store.region_municipalities(&region.code, on).await? {
+                current.insert(m.municipality_code, (m.municipality_name, m.region_code));
+            }
+        }
+        let these: Vec<_> = rows
+            .iter()
+            .filter(|r| r.valid_from == on)
+            .cloned()
+            .collect();
+        let (c, u) = region_changes(&current, &these);
+        changes.extend(c);
+        unchanged += u;
+    }
+    let changes = changes
+        .into_iter()
+        .map(|c| match c {
+            RegionChange::Added {
+                municipality,
+                region_code,
+            } => RegionChangeView {
+                kind: "added".into(),
+                municipality,
+                from: None,
+                to: region_code,
+            },
+            RegionChange::Moved {
+                municipality,
+                from,
+                to,
+            } => RegionChangeView {
+                kind: "moved".into(),
+                municipality,
+                from: Some(from),
+                to,
+            },
+            RegionChange::Renamed {
+                municipality,
+                from,
+                to,
+            } => RegionChangeView {
+                kind: "renamed".into(),
+                municipality,
+                from: Some(from),
+                to,
+            },
+        })
+        .collect();
+    Ok(RegionPreview {
+        rows: rows.len(),
+        unchanged,
+        changes,
+    })
+}
+
+/// Staff members' names by id (names are not child data; for the pages to say who).
+pub async fn staff_names(
+    state: &Ctx,
+    caller: &Caller,
+    ids: &[Uuid],
+) -> ServiceResult<std::collections::HashMap<Uuid, String>> {
+    caller.principal()?;
+    let mut out = std::collections::HashMap::new();
+    for id in ids {
+        if out.contains_key(id) {
+            continue;
+        }
+        if let Some(s) = state.store.get_staff(*id).await? {
+            out.insert(*id, s.staff.name);
+        }
+    }
+    Ok(out)
+}
+
 #[derive(Serialize, ToSchema)]
 pub struct RegionView {
     pub code: String,
@@ -996,10 +1112,14 @@ pub async fn deactivate_group(state: &Ctx, caller: &Caller, id: Uuid) -> Service
 pub struct DevelopmentLogin {
     pub subject: String,
     pub name: String,
-    pub role: StaffRole,
-    pub organization_id: Uuid,
+    pub role: Role,
+    /// None for the operator (an admin belongs to no organisation).
+    pub organization_id: Option<Uuid>,
     pub organization_name: String,
 }
+
+/// The development operator's subject (an admin has no staff record).
+pub const DEVELOPMENT_ADMIN: &str = "beheerder";
 
 /// The active staff of every organisation, for the development login page; `None` unless the
 /// gateway runs in development with its development issuer (production never offers it).
@@ -1011,7 +1131,13 @@ pub async fn development_logins(state: &Ctx) -> ServiceResult<Option<Vec<Develop
         after: None,
         limit: 200,
     };
-    let mut out = Vec::new();
+    let mut out = vec![DevelopmentLogin {
+        subject: DEVELOPMENT_ADMIN.into(),
+        name: "Beheerder".into(),
+        role: Role::Admin,
+        organization_id: None,
+        organization_name: "Kindbrug (beheer)".into(),
+    }];
     for org in state.store.list_organizations(all).await? {
         let filter = crate::store::StaffFilter {
             active: Some(true),
@@ -1021,8 +1147,8 @@ pub async fn development_logins(state: &Ctx) -> ServiceResult<Option<Vec<Develop
             out.push(DevelopmentLogin {
                 subject: s.staff.subject,
                 name: s.staff.name,
-                role: s.staff.role,
-                organization_id: org.id,
+                role: s.staff.role.into(),
+                organization_id: Some(org.id),
                 organization_name: org.name.clone(),
             });
         }

@@ -48,6 +48,11 @@ impl Fields {
             .collect()
     }
 
+    /// Fields made here, e.g. to show a form filled with what is stored.
+    pub fn from_pairs(pairs: Vec<(String, String)>) -> Self {
+        Fields(pairs)
+    }
+
     /// `Some(value)` when filled in.
     pub fn optional(&self, name: &str) -> Option<String> {
         Some(self.get(name).to_string()).filter(|v| !v.is_empty())

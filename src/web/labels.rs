@@ -3,7 +3,9 @@
 //! page: each enum has its label here.
 
 use crate::domain::consent::{ConsentMethod, ConsentStatus, Decision, Purpose};
-use crate::domain::consultation::{ConsultationStatus, Urgency};
+use crate::domain::consultation::{
+    Competence, ConsultationStatus, Outcome, Participant, Urgency, VisitKind, VisitStatus,
+};
 use crate::domain::types::{ConcernDomain, LocationType, Relationship, Role};
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use chrono_tz::Europe::Amsterdam;
@@ -87,6 +89,141 @@ pub fn consultation_status(s: ConsultationStatus) -> &'static str {
         ConsultationStatus::Rejected => "afgewezen",
         ConsultationStatus::Cancelled => "geannuleerd",
         ConsultationStatus::Completed => "afgerond",
+    }
+}
+
+pub fn visit_kind(k: VisitKind) -> &'static str {
+    match k {
+        VisitKind::Observation => "observatie op de groep",
+        VisitKind::StaffCoaching => "coaching van pedagogisch medewerkers",
+        VisitKind::ParentMeeting => "gesprek met ouders",
+        VisitKind::TeamMeeting => "teamoverleg",
+        VisitKind::Remote => "op afstand",
+    }
+}
+
+pub fn visit_status(s: VisitStatus) -> &'static str {
+    match s {
+        VisitStatus::Planned => "gepland",
+        VisitStatus::Held => "gehouden",
+        VisitStatus::Cancelled => "niet doorgegaan",
+    }
+}
+
+pub fn participant(p: Participant) -> &'static str {
+    match p {
+        Participant::Mentor => "de mentor",
+        Participant::Practitioner => "andere pedagogisch medewerkers van de groep",
+        Participant::Parent => "ouders",
+        Participant::Child => "het kind",
+        Participant::Team => "het team",
+        Participant::LocationManager => "de locatiemanager",
+        Participant::OtherProfessional => "een andere professional",
+    }
+}
+
+/// The four core competences of Alert4you's coaching.
+pub fn competence(c: Competence) -> &'static str {
+    match c {
+        Competence::DevelopmentKnowledge => "kennis van de ontwikkeling van kinderen",
+        Competence::StrikingBehaviour => "omgaan met opvallend gedrag",
+        Competence::AskingHelp => "hulp vragen",
+        Competence::Parents => "omgaan met ouders van kinderen met opvallend gedrag",
+    }
+}
+
+pub fn outcome(o: Outcome) -> &'static str {
+    match o {
+        Outcome::HandledWithinChildcare => "opgelost binnen de opvang",
+        Outcome::ReferredYouthCare => "doorverwezen naar jeugdhulp",
+        Outcome::ReferredYouthHealthCare => "doorverwezen naar de jeugdgezondheidszorg (JGZ)",
+        Outcome::VeiligThuis => "route Veilig Thuis",
+        Outcome::ParentsWithdrew => "ouders hebben hun toestemming ingetrokken",
+        Outcome::NoConcern => "toch geen zorg",
+        Outcome::Other => "anders",
+    }
+}
+
+/// Why a request stands where it stands (the gateway's own words, see `status_reason` in the
+/// API), for a person; an unknown reason is not shown rather than shown in English.
+pub fn status_reason(reason: &str) -> String {
+    if reason.starts_with("offered to ") {
+        return "aangeboden aan een specialist van de regio met deze deskundigheid en de meeste ruimte".into();
+    }
+    if let Some(counts) = reason.strip_prefix("no specialist could take it: ") {
+        let words = [
+            ("eligible", "met plaats"),
+            ("full", "vol"),
+            ("declined before", "wees de aanvraag al af"),
+            (
+                "not covered by consent",
+                "valt niet onder de toestemming van de ouders",
+            ),
+            ("without the expertise", "zonder deze deskundigheid"),
+            ("in other regions", "in een andere regio"),
+        ];
+        let parts: Vec<String> = counts
+            .split(';')
+            .next()
+            .unwrap_or_default()
+            .split(", ")
+            .filter_map(|part| {
+                let (n, what) = part.trim().split_once(' ')?;
+                let n: u32 = n.parse().ok()?;
+                let label = words.iter().find(|(en, _)| *en == what)?.1;
+                (n > 0).then(|| format!("{n} {label}"))
+            })
+            .collect();
+        return if parts.is_empty() {
+            "geen specialist in de regio kon de aanvraag nemen".into()
+        } else {
+            format!(
+                "geen specialist kon de aanvraag nemen (specialisten: {})",
+                parts.join(", ")
+            )
+        };
+    }
+    match reason {
+        "assigned by the region's coordinator" => "toegewezen door de regiocoördinator",
+        crate::domain::consultation::HELD_FOR_CONSENT => {
+            "de ouders hebben hun toestemming ingetrokken"
+        }
+        "consent in force again" => "de toestemming van de ouders geldt weer",
+        "the child left the childcare organisation" => "het kind gaat niet meer naar deze opvang",
+        "cancelled by the childcare organisation" => "geannuleerd door de kinderopvang",
+        "rejected by the region's coordinator" => "afgewezen door de regiocoördinator",
+        _ => "",
+    }
+    .into()
+}
+
+/// How long until `due`, in words ("nog 2 dagen en 3 uur"; "de tijd is om").
+pub fn time_left(due: DateTime<Utc>, at: DateTime<Utc>) -> String {
+    let minutes = (due - at).num_minutes();
+    if minutes <= 0 {
+        return "de tijd is om".into();
+    }
+    let (days, hours, mins) = (minutes / 1440, (minutes % 1440) / 60, minutes % 60);
+    let unit = |n: i64, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+    match (days, hours) {
+        (0, 0) => format!("nog {}", unit(mins, "minuut", "minuten")),
+        (0, h) => format!("nog {}", unit(h, "uur", "uur")),
+        (d, 0) => format!("nog {}", unit(d, "dag", "dagen")),
+        (d, h) => format!(
+            "nog {} en {}",
+            unit(d, "dag", "dagen"),
+            unit(h, "uur", "uur")
+        ),
+    }
+}
+
+/// How long something has waited since `since` ("3 dagen", "5 uur").
+pub fn waited(since: DateTime<Utc>, at: DateTime<Utc>) -> String {
+    let hours = (at - since).num_hours().max(0);
+    match hours {
+        0 => "minder dan een uur".into(),
+        1..=47 => format!("{hours} uur"),
+        h => format!("{} dagen", h / 24),
     }
 }
 

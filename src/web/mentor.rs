@@ -41,7 +41,7 @@ pub struct FieldView {
 }
 
 impl FieldView {
-    fn new(name: &'static str, label: &'static str, kind: &'static str) -> Self {
+    pub(super) fn new(name: &'static str, label: &'static str, kind: &'static str) -> Self {
         FieldView {
             name,
             label,
@@ -52,11 +52,11 @@ impl FieldView {
             error: None,
         }
     }
-    fn hint(mut self, h: &'static str) -> Self {
+    pub(super) fn hint(mut self, h: &'static str) -> Self {
         self.hint = Some(h);
         self
     }
-    fn options(mut self, opts: impl IntoIterator<Item = (String, String)>) -> Self {
+    pub(super) fn options(mut self, opts: impl IntoIterator<Item = (String, String)>) -> Self {
         self.options = opts
             .into_iter()
             .map(|(value, label)| Opt {
@@ -72,22 +72,26 @@ impl FieldView {
 #[derive(Template)]
 #[template(path = "form.html")]
 pub struct FormPage {
-    frame: Frame,
-    heading: &'static str,
-    intro: Vec<String>,
-    action: String,
-    back: String,
-    submit: &'static str,
-    fields: Vec<FieldView>,
-    summary: Vec<(String, String)>,
-    general: Vec<String>,
+    pub(super) frame: Frame,
+    pub(super) heading: &'static str,
+    pub(super) intro: Vec<String>,
+    pub(super) action: String,
+    pub(super) back: String,
+    pub(super) submit: &'static str,
+    pub(super) fields: Vec<FieldView>,
+    pub(super) summary: Vec<(String, String)>,
+    pub(super) general: Vec<String>,
     /// Why the form cannot be sent yet (then its button is disabled).
-    blocked: Option<Vec<String>>,
+    pub(super) blocked: Option<Vec<String>>,
+    /// Values the form carries unseen (e.g. the version an edit started from).
+    pub(super) hidden: Vec<(&'static str, String)>,
+    /// Someone else's version of the same thing, shown beside the form (an edit conflict).
+    pub(super) other: Option<(String, Vec<(String, String)>)>,
 }
 
 impl FormPage {
     /// Puts the posted values back and the errors beside their fields.
-    fn filled(mut self, posted: &Fields, errors: &Errors) -> Self {
+    pub(super) fn filled(mut self, posted: &Fields, errors: &Errors) -> Self {
         for f in &mut self.fields {
             match f.kind {
                 "radio" | "select" => {
@@ -123,7 +127,7 @@ impl FormPage {
         self
     }
 
-    fn render(self, status: StatusCode) -> Response {
+    pub(super) fn render(self, status: StatusCode) -> Response {
         html(status, &self)
     }
 }
@@ -132,7 +136,7 @@ async fn frame(session: &Session, caller: &Caller, title: &str) -> Result<Frame,
     super::staff::frame(session, caller, title).await
 }
 
-async fn page(
+pub(super) async fn page(
     session: &Session,
     caller: &Caller,
     heading: &'static str,
@@ -152,11 +156,13 @@ async fn page(
         summary: Vec::new(),
         general: Vec::new(),
         blocked: None,
+        hidden: Vec::new(),
+        other: None,
     })
 }
 
 /// A refused form: the page again with what was typed and why, or the refusal as a page.
-fn refused(
+pub(super) fn refused(
     form: FormPage,
     posted: &Fields,
     e: crate::service::ServiceError,
@@ -170,7 +176,7 @@ fn refused(
     }
 }
 
-fn invalid(form: FormPage, posted: &Fields, errors: &Errors) -> Response {
+pub(super) fn invalid(form: FormPage, posted: &Fields, errors: &Errors) -> Response {
     form.filled(posted, errors)
         .render(StatusCode::UNPROCESSABLE_ENTITY)
 }
@@ -208,7 +214,7 @@ fn purposes() -> Vec<(String, String)> {
     .collect()
 }
 
-fn domains() -> Vec<(String, String)> {
+pub(super) fn domains() -> Vec<(String, String)> {
     [
         ConcernDomain::Language,
         ConcernDomain::Motor,
@@ -974,6 +980,18 @@ pub async fn request(
     Path(id): Path<Uuid>,
 ) -> Result<Response, WebError> {
     let caller = staff_caller(&state, &session).await?;
+    // one address per request: the page of the reader's role (a mentor keeps the child's record)
+    if let Caller::Principal(p) = &caller {
+        use crate::domain::types::Role;
+        if !p.has(Role::Mentor) && !p.has(Role::Integration) {
+            if p.has(Role::Specialist) {
+                return super::specialist::request(&state, &session, &caller, id).await;
+            }
+            if p.has(Role::Coordinator) {
+                return super::coordinator::request(&state, &session, &caller, id).await;
+            }
+        }
+    }
     let r = work::get_consultation(&state, &caller, id).await?;
     let routing = match work::routing(&state, &caller, id).await {
         Ok(view) => view

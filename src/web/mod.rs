@@ -7,11 +7,15 @@
 //! link exchanged for a short-lived cookie. Every state-changing form carries the session's
 //! CSRF token. Every HTML answer has a strict Content-Security-Policy and `no-store`.
 
+mod chart;
+mod coordinator;
 mod forms;
 pub mod labels;
 mod mentor;
 mod oidc;
 mod parent;
+mod policy;
+mod specialist;
 mod staff;
 
 use crate::service::{Caller, ServiceError};
@@ -116,6 +120,31 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         .route("/aanvragen/{id}", get(mentor::request))
         .route("/aanvragen/{id}/bericht", post(mentor::post_message))
         .route("/aanvragen/{id}/annuleren", post(mentor::cancel_request))
+        .route("/aangeboden", get(specialist::offered))
+        .route("/mijn-aanvragen", get(specialist::my_requests))
+        .route("/aanvragen/{id}/accepteren", post(specialist::accept))
+        .route(
+            "/aanvragen/{id}/afwijzen",
+            get(specialist::decline_page).post(specialist::decline),
+        )
+        .route(
+            "/aanvragen/{id}/bezoeken/nieuw",
+            get(specialist::new_visit).post(specialist::create_visit),
+        )
+        .route(
+            "/aanvragen/{id}/bezoeken/{visit}",
+            get(specialist::edit_visit).post(specialist::update_visit),
+        )
+        .route(
+            "/aanvragen/{id}/afsluiten",
+            get(specialist::close_page).post(specialist::close),
+        )
+        .route("/wachtrij", get(coordinator::queue))
+        .route("/capaciteit", get(coordinator::capacity))
+        .route("/aanvragen/{id}/toewijzen", post(coordinator::assign))
+        .route("/cijfers", get(policy::index))
+        .route("/cijfers/{figure}", get(policy::figure))
+        .route("/cijfers/{figure}/download", get(policy::download))
         .route("/ouder", get(parent::page))
         .route("/ouder/link/{token}", get(parent::open))
         .route("/ouder/besluit", post(parent::decide))
@@ -190,6 +219,8 @@ pub struct Frame {
     pub csrf: String,
     /// Parent pages use the phone-first layout and no staff navigation.
     pub parent: bool,
+    /// The main menu of the logged-in role: (address, label).
+    pub nav: Vec<(&'static str, &'static str)>,
 }
 
 /// Renders a template as an HTML answer.
@@ -288,6 +319,7 @@ impl IntoResponse for WebError {
                 who: None,
                 csrf: String::new(),
                 parent,
+                nav: Vec::new(),
             },
             heading,
             message,
@@ -361,6 +393,19 @@ async fn begin(session: &Session, visitor: Visitor, idle_minutes: i64) -> Result
     session.insert(VISITOR, visitor).await?;
     session.insert(CSRF, crate::crypto::random_token()).await?;
     Ok(())
+}
+
+const FLASH: &str = "flash";
+
+/// A message for the next page this session shows (after a post-redirect-get).
+async fn flash(session: &Session, message: String) -> Result<(), WebError> {
+    session.insert(FLASH, message).await?;
+    Ok(())
+}
+
+/// The message a previous form left, once.
+async fn take_flash(session: &Session) -> Result<Option<String>, WebError> {
+    Ok(session.remove::<String>(FLASH).await?)
 }
 
 async fn visitor(session: &Session) -> Result<Option<Visitor>, WebError> {

@@ -58,6 +58,7 @@ fn frame(title: &str, csrf: String) -> Frame {
         who: None,
         csrf,
         parent: true,
+        nav: Vec::new(),
     }
 }
 

@@ -53,7 +53,31 @@ pub(super) async fn frame(
         who,
         csrf: csrf_token(session).await?,
         parent: false,
+        nav: principal(caller).map(menu).unwrap_or_default(),
     })
+}
+
+/// The main menu per role (UI.md "Each role's start page").
+fn menu(p: &crate::auth::Principal) -> Vec<(&'static str, &'static str)> {
+    let mut out = Vec::new();
+    if p.has(Role::Mentor) {
+        out.push(("/kinderen", "Mijn kinderen"));
+    }
+    if p.has(Role::Specialist) {
+        out.push(("/aangeboden", "Aangeboden aan mij"));
+        out.push(("/mijn-aanvragen", "Mijn aanvragen"));
+    }
+    if p.has(Role::Coordinator) {
+        out.push(("/wachtrij", "Wacht op toewijzing"));
+        out.push(("/capaciteit", "Capaciteit"));
+    }
+    if p.has(Role::Policy) {
+        out.push(("/cijfers", "Cijfers"));
+    }
+    if p.has(Role::Admin) {
+        out.push(("/beheer", "Beheer"));
+    }
+    out
 }
 
 /// `GET /`: the start page of the logged-in role, else the login.
@@ -63,9 +87,11 @@ pub async fn start(State(state): State<AppState>, session: Session) -> Result<Re
         Err(WebError::Login) => return Ok(Redirect::to("/inloggen").into_response()),
         Err(e) => return Err(e),
     };
-    let is_mentor = principal(&caller).is_some_and(|p| p.has(Role::Mentor));
-    if is_mentor {
-        return Ok(Redirect::to("/kinderen").into_response());
+    if let Some((first, _)) = principal(&caller)
+        .map(menu)
+        .and_then(|m| m.first().copied())
+    {
+        return Ok(Redirect::to(first).into_response());
     }
     let t = StartPage {
         frame: frame(&session, &caller, "Start").await?,
@@ -106,8 +132,13 @@ pub async fn login_page(
         let mut by_org: Vec<(String, Vec<LoginChoice>)> = Vec::new();
         for l in all {
             let choice = LoginChoice {
-                value: format!("{}|{}|{}", l.organization_id, l.subject, l.role.as_str()),
-                label: format!("{} — {}", l.name, labels::role(l.role.into())),
+                value: format!(
+                    "{}|{}|{}",
+                    l.organization_id.map(|o| o.to_string()).unwrap_or_default(),
+                    l.subject,
+                    l.role.as_str()
+                ),
+                label: format!("{} — {}", l.name, labels::role(l.role)),
             };
             match by_org.iter_mut().find(|(o, _)| *o == l.organization_name) {
                 Some((_, list)) => list.push(choice),
@@ -122,6 +153,7 @@ pub async fn login_page(
             who: None,
             csrf: csrf_token(&session).await?,
             parent: false,
+            nav: Vec::new(),
         },
         choices,
         oidc: super::oidc::configured(&state),
@@ -153,7 +185,9 @@ pub async fn dev_login(
         return Err(WebError::Refused("Kies een medewerker.".into()));
     };
     let Some(chosen) = choices.into_iter().find(|c| {
-        c.organization_id.to_string() == org && c.subject == subject && c.role.as_str() == role
+        c.organization_id.map(|o| o.to_string()).unwrap_or_default() == org
+            && c.subject == subject
+            && c.role.as_str() == role
     }) else {
         return Err(WebError::Refused("Kies een medewerker.".into()));
     };
@@ -161,7 +195,7 @@ pub async fn dev_login(
         issuer: DEV_ISSUER.into(),
         subject: chosen.subject,
         roles: vec![chosen.role.as_str().into()],
-        organization: Some(chosen.organization_id.to_string()),
+        organization: chosen.organization_id.map(|o| o.to_string()),
         id_token: None,
     };
     begin(&session, visitor, STAFF_IDLE_MINUTES).await?;
@@ -199,6 +233,7 @@ pub async fn logout(
                     who: None,
                     csrf: String::new(),
                     parent: false,
+                    nav: Vec::new(),
                 },
                 provider: url,
             };
@@ -359,7 +394,7 @@ struct ChildPage {
 }
 
 /// A timeline entry in words: its kind, and the codes of its detail as labels.
-fn timeline_words(kind: &str, detail: &str) -> String {
+pub(super) fn timeline_words(kind: &str, detail: &str) -> String {
     let kind_word = match kind {
         "concern" => "Zorg vastgelegd",
         "consent" => "Toestemming",

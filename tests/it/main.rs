@@ -18,5 +18,6 @@ mod registry;
 mod schema;
 mod specialist_work;
 mod web;
+mod web_desks;
 mod webhooks;
 mod workflow;

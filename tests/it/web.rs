@@ -10,20 +10,20 @@ use reqwest::{header, StatusCode};
 use serde_json::json;
 
 /// A browser: keeps the session cookie, follows no redirect by itself.
-struct Browser {
+pub struct Browser {
     client: reqwest::Client,
     base: String,
     cookie: Option<String>,
 }
 
-struct Page {
-    status: StatusCode,
-    headers: header::HeaderMap,
-    body: String,
+pub struct Page {
+    pub status: StatusCode,
+    pub headers: header::HeaderMap,
+    pub body: String,
 }
 
 impl Page {
-    fn location(&self) -> &str {
+    pub fn location(&self) -> &str {
         self.headers
             .get(header::LOCATION)
             .and_then(|v| v.to_str().ok())
@@ -31,7 +31,7 @@ impl Page {
     }
 
     /// The value of the first hidden `csrf` field.
-    fn csrf(&self) -> String {
+    pub fn csrf(&self) -> String {
         let at = self
             .body
             .find("name=\"csrf\" value=\"")
@@ -42,7 +42,7 @@ impl Page {
 }
 
 impl Browser {
-    fn new(app: &TestApp) -> Browser {
+    pub fn new(app: &TestApp) -> Browser {
         Browser {
             client: reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
@@ -53,7 +53,7 @@ impl Browser {
         }
     }
 
-    async fn send(&mut self, req: reqwest::RequestBuilder) -> Page {
+    pub async fn send(&mut self, req: reqwest::RequestBuilder) -> Page {
         let req = match &self.cookie {
             Some(c) => req.header(header::COOKIE, c),
             None => req,
@@ -82,7 +82,7 @@ impl Browser {
         }
     }
 
-    async fn get(&mut self, path: &str) -> Page {
+    pub async fn get(&mut self, path: &str) -> Page {
         let url = if path.starts_with("http") {
             path.to_string()
         } else {
@@ -92,13 +92,13 @@ impl Browser {
         self.send(req).await
     }
 
-    async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Page {
+    pub async fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Page {
         let req = self.client.post(format!("{}{path}", self.base)).form(form);
         self.send(req).await
     }
 
     /// Logs in with the development login as `subject` (role, organisation).
-    async fn login(&mut self, subject: &str, role: &str, org: uuid::Uuid) -> Page {
+    pub async fn login(&mut self, subject: &str, role: &str, org: uuid::Uuid) -> Page {
         let page = self.get("/inloggen").await;
         assert_eq!(page.status, StatusCode::OK);
         let csrf = page.csrf();
