@@ -1855,23 +1855,23 @@ pub async fn places(
     let mut regions = std::collections::HashMap::new();
     let mut out = std::collections::HashMap::new();
     for v in views {
-        if !locations.contains_key(&v.location_id) {
+        if let std::collections::hash_map::Entry::Vacant(e) = locations.entry(v.location_id) {
             let name = state
                 .store
                 .get_location(v.location_id)
                 .await?
-                .map(|l| l.name)
+                .map(|r| r.name)
                 .unwrap_or_default();
-            locations.insert(v.location_id, name);
+            e.insert(name);
         }
-        if !orgs.contains_key(&v.organization_id) {
+        if let std::collections::hash_map::Entry::Vacant(e) = orgs.entry(v.organization_id) {
             let name = state
                 .store
                 .get_organization(v.organization_id)
                 .await?
-                .map(|o| o.name)
+                .map(|r| r.name)
                 .unwrap_or_default();
-            orgs.insert(v.organization_id, name);
+            e.insert(name);
         }
         if !regions.contains_key(&v.region_code) {
             let name = state

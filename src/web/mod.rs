@@ -7,6 +7,7 @@
 //! link exchanged for a short-lived cookie. Every state-changing form carries the session's
 //! CSRF token. Every HTML answer has a strict Content-Security-Policy and `no-store`.
 
+mod admin;
 mod chart;
 mod coordinator;
 mod forms;
@@ -145,6 +146,62 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         .route("/cijfers", get(policy::index))
         .route("/cijfers/{figure}", get(policy::figure))
         .route("/cijfers/{figure}/download", get(policy::download))
+        .route("/beheer", get(admin::home))
+        .route(
+            "/beheer/organisaties/nieuw",
+            get(admin::new_org).post(admin::create_org),
+        )
+        .route("/beheer/organisaties/{id}", get(admin::org))
+        .route(
+            "/beheer/organisaties/{id}/wijzigen",
+            get(admin::edit_org).post(admin::update_org),
+        )
+        .route(
+            "/beheer/organisaties/{id}/deactiveren",
+            post(admin::deactivate_org),
+        )
+        .route(
+            "/beheer/organisaties/{id}/locaties/nieuw",
+            get(admin::new_location).post(admin::create_location),
+        )
+        .route(
+            "/beheer/organisaties/{id}/medewerkers/nieuw",
+            get(admin::new_staff).post(admin::create_staff),
+        )
+        .route(
+            "/beheer/organisaties/{id}/webhooks/nieuw",
+            get(admin::new_endpoint).post(admin::create_endpoint),
+        )
+        .route("/beheer/locaties/{id}", get(admin::location))
+        .route(
+            "/beheer/locaties/{id}/wijzigen",
+            get(admin::edit_location).post(admin::update_location),
+        )
+        .route(
+            "/beheer/locaties/{id}/deactiveren",
+            post(admin::deactivate_location),
+        )
+        .route("/beheer/locaties/{id}/groepen", post(admin::create_group))
+        .route(
+            "/beheer/groepen/{id}/deactiveren",
+            post(admin::deactivate_group),
+        )
+        .route(
+            "/beheer/medewerkers/{id}",
+            get(admin::edit_staff).post(admin::update_staff),
+        )
+        .route(
+            "/beheer/medewerkers/{id}/deactiveren",
+            post(admin::deactivate_staff),
+        )
+        .route("/beheer/webhooks/{id}", get(admin::endpoint))
+        .route("/beheer/berichten/{id}/opnieuw", post(admin::redeliver))
+        .route("/beheer/regios", get(admin::regions))
+        .route("/beheer/regios/voorbeeld", post(admin::preview_regions))
+        .route("/beheer/regios/toepassen", post(admin::apply_regions))
+        .route("/beheer/regios/{code}", get(admin::region))
+        .route("/beheer/toegang", get(admin::access))
+        .route("/beheer/toegang/controle", post(admin::verify))
         .route("/ouder", get(parent::page))
         .route("/ouder/link/{token}", get(parent::open))
         .route("/ouder/besluit", post(parent::decide))

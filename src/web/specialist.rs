@@ -845,7 +845,10 @@ async fn withdrawn(state: &AppState, caller: &Caller, id: Uuid) -> Result<bool, 
         Ok(_) => Err(WebError::Refused(
             "Deze aanvraag kan niet meer worden afgerond.".into(),
         )),
-        Err(ServiceError::Forbidden { code, .. }) if code == "consent-withdrawn" => Ok(true),
+        Err(ServiceError::Forbidden {
+            code: "consent-withdrawn",
+            ..
+        }) => Ok(true),
         Err(e) => Err(e.into()),
     }
 }

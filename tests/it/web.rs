@@ -11,8 +11,8 @@ use serde_json::json;
 
 /// A browser: keeps the session cookie, follows no redirect by itself.
 pub struct Browser {
-    client: reqwest::Client,
-    base: String,
+    pub client: reqwest::Client,
+    pub base: String,
     cookie: Option<String>,
 }
 

@@ -4,7 +4,7 @@
 //! access log. Each from the attacker's side too: another provider's specialist, another
 //! region's coordinator or policy officer get the page an unknown address gets.
 
-use crate::common::*;
+use crate::common::TestApp;
 use crate::consultations::{ctx, request, specialist};
 use crate::db_test;
 use crate::web::Browser;
@@ -233,5 +233,177 @@ db_test!(
         let mut m = Browser::new(&app);
         m.login("mentor-b1", "mentor", c.w.org_b).await;
         assert_eq!(m.get(&format!("/aanvragen/{id}")).await.status, StatusCode::NOT_FOUND);
+    }
+);
+
+/// Logs in as the development operator (an admin has no organisation).
+async fn operator(app: &TestApp) -> Browser {
+    let mut b = Browser::new(app);
+    let page = b.get("/inloggen").await;
+    let csrf = page.csrf();
+    let done = b
+        .post(
+            "/inloggen/ontwikkeling",
+            &[("csrf", &csrf), ("login", "|beheerder|admin")],
+        )
+        .await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
+    b
+}
+
+db_test!(
+    async fn policy_pages_show_gaps_with_reasons_and_the_apis_csv(app) {
+        let c = ctx(&app).await;
+        let town = app.post("/api/v1/organizations", &app.admin(), json!({"name": "Gemeente Utrecht", "kind": "municipality"})).await.id();
+        for (sub, region) in [("pol-22", "JZ22"), ("pol-14", "JZ14")] {
+            app.post(&format!("/api/v1/organizations/{town}/staff"), &app.admin(), json!({"subject": sub, "name": sub, "role": "policy", "region_codes": [region]}))
+                .await
+                .ok(201);
+        }
+        app.post("/api/v1/consultations", &c.w.mentor_a1_token, request(&c, "language")).await.ok(201);
+        let mut b = Browser::new(&app);
+        b.login("pol-22", "policy", town).await;
+        assert_eq!(b.get("/").await.location(), "/cijfers");
+        for figure in ["consents", "consultations", "response-times", "outcomes", "visits"] {
+            let page = b.get(&format!("/cijfers/{figure}")).await;
+            assert_eq!(page.status, StatusCode::OK, "{figure}");
+            assert!(page.body.contains("Waarom sommige getallen ontbreken") && page.body.contains("Bijgewerkt op"), "{figure}");
+            for code in ["small_count", "secondary", "social_emotional", "in_progress", "handled_within_childcare"] {
+                assert!(!page.body.contains(&format!(">{code}<")), "{figure}: a code on the page");
+            }
+        }
+        let page = b.get("/cijfers/consultations").await;
+        assert!(page.body.contains("<svg class=\"kb-chart\"") && page.body.contains("<title id=\"consultations-0-titel\">"));
+        assert!(page.body.contains("minder dan 10, niet getoond"), "the one request is hidden");
+        assert!(page.body.contains("kb-chart__gap") && page.body.contains("kb-hidden-count"));
+        // every number a cell shows is 0 or a multiple of 5 (no count of 1 to 9)
+        for cell in page.body.split("utrecht-table__cell--numeric\">").skip(1) {
+            let v = &cell[..cell.find('<').unwrap()];
+            if let Ok(n) = v.trim().parse::<u64>() {
+                assert!(n == 0 || n % 5 == 0, "a shown count {n}");
+            }
+        }
+        // the downloads are the API's files
+        let token = app.token("pol-22", &["policy"], Some(town));
+        for (format, api) in [("csv", "csv"), ("csv-nl", "csv-nl")] {
+            let file = b.get(&format!("/cijfers/consultations/download?formaat={format}")).await;
+            assert_eq!(file.status, StatusCode::OK);
+            assert!(file.headers["content-disposition"].to_str().unwrap().starts_with("attachment;"));
+            let from_api = app.get(&format!("/api/v1/stats/consultations?format={api}"), &token).await;
+            assert_eq!(file.body, from_api.text, "{format}");
+        }
+        let bad = b.get("/cijfers/consultations?van=2026-H2&tot=2020-H1").await;
+        assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(bad.body.contains("Kies een periode"));
+        // another region's officer: the other region's address is an unknown page
+        let mut other = Browser::new(&app);
+        other.login("pol-14", "policy", town).await;
+        let nowhere = unknown(&mut other, "/cijfers/onbekend").await;
+        let theirs = other.get("/cijfers/consultations?regio=JZ22").await;
+        assert_eq!((theirs.status, theirs.body), (StatusCode::NOT_FOUND, nowhere));
+        assert_eq!(other.get("/cijfers/consultations/download?formaat=csv&regio=JZ22").await.status, StatusCode::NOT_FOUND);
+        // the pages of other roles are not theirs
+        for path in ["/beheer", "/wachtrij", "/aangeboden"] {
+            let page = other.get(path).await;
+            assert!(page.status == StatusCode::NOT_FOUND || !page.body.contains("kb-card"), "{path}");
+        }
+        assert_eq!(other.get("/beheer").await.status, StatusCode::NOT_FOUND);
+    }
+);
+
+/// A multipart body with the CSV file, as a browser sends the upload form.
+fn upload(csrf: &str, csv: &str, valid_from: &str) -> (String, String) {
+    let boundary = "----kindbrugtest";
+    let body = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"csrf\"\r\n\r\n{csrf}\r\n\
+         --{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"regios.csv\"\r\nContent-Type: text/csv\r\n\r\n{csv}\r\n\
+         --{boundary}\r\nContent-Disposition: form-data; name=\"valid_from\"\r\n\r\n{valid_from}\r\n--{boundary}--\r\n"
+    );
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+db_test!(
+    async fn an_operator_keeps_the_registry_and_sees_no_child(app) {
+        let c = ctx(&app).await;
+        let consultation = app.post("/api/v1/consultations", &c.w.mentor_a1_token, request(&c, "language")).await.id();
+        let mut b = operator(&app).await;
+        assert_eq!(b.get("/").await.location(), "/beheer");
+        let home = b.get("/beheer").await;
+        assert!(home.body.contains("Kinderopvang A") && home.body.contains("Jeugdhulp C"));
+        // regions: preview changes nothing, applying does
+        let regions = b.get("/beheer/regios").await;
+        let csrf = regions.csrf();
+        let csv = "GemeentecodeGM;Gemeentenaam;JeugdzorgregioCode;JeugdzorgregioNaam\nGM0344;Utrecht;JZ22;Utrecht Stad\nGM0363;Amsterdam;JZ15;Groot-Amsterdam\nGM1234;Nieuwstad;JZ22;Utrecht Stad\n";
+        let (ct, body) = upload(&csrf, csv, "2027-01-01");
+        let before = app.count("region_memberships").await;
+        let req = b.client.post(format!("{}/beheer/regios/voorbeeld", b.base)).header("content-type", ct).body(body);
+        let preview = b.send(req).await;
+        assert_eq!(preview.status, StatusCode::OK, "{}", preview.body);
+        assert!(preview.body.contains("Amsterdam (GM0363)") && preview.body.contains("gaat van regio JZ14 naar regio JZ15"), "{}", preview.body);
+        assert!(preview.body.contains("Nieuwstad (GM1234)") && preview.body.contains("1 blijven zoals ze zijn"));
+        assert_eq!(app.count("region_memberships").await, before, "a preview writes nothing");
+        let (ct, bad) = upload(&csrf, "GemeentecodeGM;Gemeentenaam;JeugdzorgregioCode;JeugdzorgregioNaam\nGM03;Utrecht;JZ22;Utrecht Stad\n", "2027-01-01");
+        let req = b.client.post(format!("{}/beheer/regios/voorbeeld", b.base)).header("content-type", ct).body(bad);
+        let refused = b.send(req).await;
+        assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(refused.body.contains("regel 2"), "{}", refused.body);
+        // the bad file replaced nothing: the good preview is still the one applied
+        let applied = b.post("/beheer/regios/toepassen", &[("csrf", &csrf)]).await;
+        assert_eq!(applied.location(), "/beheer/regios");
+        assert_eq!(app.count("region_memberships").await, before + 3);
+        assert!(b.get("/beheer/regios").await.body.contains("De regiotabel is toegepast (3 gemeenten)."));
+        assert!(b.get("/beheer/regios/JZ22").await.body.contains("GM0344"));
+
+        // a specialist, with what a specialist needs
+        let path = format!("/beheer/organisaties/{}/medewerkers/nieuw", c.w.youth);
+        assert_eq!(b.get(&path).await.status, StatusCode::OK);
+        let missing = b.post(&path, &[("csrf", &csrf), ("name", "Sam"), ("subject", "spec-sam"), ("role", "specialist")]).await;
+        assert_eq!(missing.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(missing.body.contains("kb-invalid"), "{}", missing.body);
+        let staff_before = app.count("staff").await;
+        let made = b.post(&path, &[("csrf", &csrf), ("name", "Sam"), ("subject", "spec-sam"), ("role", "specialist"), ("expertise", "behaviour"), ("region_codes", "JZ22"), ("capacity", "4")]).await;
+        assert_eq!(made.location(), format!("/beheer/organisaties/{}", c.w.youth), "{}", made.body);
+        assert_eq!(app.count("staff").await, staff_before + 1);
+        let org = b.get(&format!("/beheer/organisaties/{}", c.w.youth)).await;
+        assert!(org.body.contains("Sam") && org.body.contains("gedrag") && org.body.contains("capaciteit 4"));
+
+        // a webhook endpoint: the key shown once
+        let hook = format!("/beheer/organisaties/{}/webhooks/nieuw", c.w.org_a);
+        let created = b.post(&hook, &[("csrf", &csrf), ("url", "https://partner.example/hooks"), ("events", "consultation.*"), ("signing", "ed25519")]).await;
+        assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+        assert!(created.body.contains("whpk_") && created.body.contains("één keer"));
+        let org_a = b.get(&format!("/beheer/organisaties/{}", c.w.org_a)).await;
+        assert!(org_a.body.contains("https://partner.example/hooks") && !org_a.body.contains("whpk_"));
+
+        // the access log: by child id, ids only; the chain check
+        let log = b.get(&format!("/beheer/toegang?kind={}", c.w.child_a1)).await;
+        assert_eq!(log.status, StatusCode::OK);
+        assert!(log.body.contains("mentor-a1") && log.body.contains("toegestaan"), "{}", log.body);
+        let bad = b.get("/beheer/toegang?kind=noor&van=gisteren").await;
+        assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+        let checked = b.post("/beheer/toegang/controle", &[("csrf", &csrf)]).await;
+        assert!(checked.body.contains("Het toegangslog is heel"), "{}", checked.body);
+        // never child data
+        for page in [&home.body, &org.body, &log.body, &checked.body] {
+            for secret in ["Noor", "A-1", QUESTION, "zegt weinig", ">Eva", " Eva"] {
+                let at = page.find(secret).unwrap_or(0);
+                assert!(!page.contains(secret), "{secret}: {}", &page[at.saturating_sub(200)..(at + 50).min(page.len())]);
+            }
+        }
+        for path in [format!("/kinderen/{}", c.w.child_a1), format!("/aanvragen/{consultation}")] {
+            assert_eq!(b.get(&path).await.status, StatusCode::NOT_FOUND, "{path}");
+        }
+        // others get no operator's page; a forged post changes nothing
+        let mut m = Browser::new(&app);
+        m.login("mentor-a1", "mentor", c.w.org_a).await;
+        let nowhere = unknown(&mut m, &format!("/aanvragen/{}", uuid::Uuid::now_v7())).await;
+        for path in ["/beheer".to_string(), "/beheer/regios".into(), format!("/beheer/organisaties/{}", c.w.youth), "/beheer/toegang".into()] {
+            let page = m.get(&path).await;
+            assert_eq!((page.status, &page.body), (StatusCode::NOT_FOUND, &nowhere), "{path}");
+        }
+        let csrf_m = m.get("/kinderen").await.csrf();
+        let forged = m.post(&path, &[("csrf", &csrf_m), ("name", "X"), ("subject", "x"), ("role", "mentor")]).await;
+        assert_eq!(forged.status, StatusCode::NOT_FOUND);
+        assert_eq!(app.count("staff").await, staff_before + 1);
     }
 );
