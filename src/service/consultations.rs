@@ -2033,3 +2033,45 @@ pub async fn region_capacity(
         })
         .collect())
 }
+
+/// A request of mine whose child I may no longer see: only that it exists and its status, so
+/// the specialist can close it (as "parents withdrew") without anything of the child.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct EndedAccessView {
+    pub id: Uuid,
+    pub status: ConsultationStatus,
+    pub accepted_at: Option<DateTime<Utc>>,
+}
+
+/// The calling specialist's open requests on hold whose consent no longer covers their
+/// organisation (a withdrawal): listed without child data.
+#[tracing::instrument(skip_all)]
+pub async fn ended_for_me(state: &Ctx, caller: &Caller) -> ServiceResult<Vec<EndedAccessView>> {
+    let p = caller.principal()?;
+    let Some(me) = p
+        .staff
+        .as_ref()
+        .map(|s| s.staff.id)
+        .filter(|_| p.has(Role::Specialist))
+    else {
+        return Err(ServiceError::forbidden("for specialists"));
+    };
+    let filter = ConsultationFilter {
+        staff_id: Some(me),
+        status: Some(ConsultationStatus::OnHold.as_str().to_string()),
+        limit: 200,
+        ..Default::default()
+    };
+    let org = p.organization_id.unwrap_or_default();
+    let mut out = Vec::new();
+    for row in state.store.list_consultations(&filter).await? {
+        if row.assigned_to == Some(me) && !covered(state, &row, org).await?.allowed {
+            out.push(EndedAccessView {
+                id: row.id,
+                status: row.status,
+                accepted_at: row.accepted_at,
+            });
+        }
+    }
+    Ok(out)
+}

@@ -117,6 +117,8 @@ pub async fn offered(
 struct MyRequestsPage {
     frame: Frame,
     flash: Option<String>,
+    /// Requests whose consent was withdrawn: only the date of acceptance, to close them.
+    ended: Vec<(Uuid, String)>,
     running: Vec<RequestLine>,
     closed: Vec<RequestLine>,
 }
@@ -141,9 +143,20 @@ pub async fn my_requests(
                 | ConsultationStatus::OnHold
         )
     });
+    let ended = work::ended_for_me(&state, &caller)
+        .await?
+        .into_iter()
+        .map(|e| {
+            (
+                e.id,
+                e.accepted_at.map(labels::date_time).unwrap_or_default(),
+            )
+        })
+        .collect();
     let t = MyRequestsPage {
         frame: frame(&session, &caller, "Mijn aanvragen").await?,
         flash: take_flash(&session).await?,
+        ended,
         running: running.into_iter().map(|v| line(v, &places)).collect(),
         closed: closed.into_iter().map(|v| line(v, &places)).collect(),
     };

@@ -129,6 +129,10 @@ db_test!(
         for secret in [QUESTION, "zegt weinig", "Noor"] {
             assert!(!ended.body.contains(secret), "{secret}");
         }
+        // "Mijn aanvragen" lists it to be closed, with nothing of the child
+        let mine = b.get("/mijn-aanvragen").await;
+        assert!(mine.body.contains("Toegang beëindigd") && mine.body.contains(&format!("/aanvragen/{id}/afsluiten")), "{}", mine.body);
+        assert!(!mine.body.contains("A1, Kinderopvang A"));
         // it closes only as "parents withdrew"
         let form = b.get(&format!("/aanvragen/{id}/afsluiten")).await;
         assert!(form.body.contains("ouders hebben hun toestemming ingetrokken"));
@@ -136,6 +140,7 @@ db_test!(
         let csrf = form.csrf();
         let done = b.post(&format!("/aanvragen/{id}/afsluiten"), &[("csrf", &csrf), ("outcome", "parents_withdrew"), ("summary", "gestopt"), ("parents_involved", "nee")]).await;
         assert_eq!(done.location(), "/mijn-aanvragen", "{}", done.body);
+        assert!(!b.get("/mijn-aanvragen").await.body.contains("Toegang beëindigd"));
     }
 );
 
