@@ -1182,6 +1182,7 @@ pub async fn regions(
 #[template(path = "admin_region_preview.html")]
 struct PreviewPage {
     frame: Frame,
+    key: String,
     rows: usize,
     unchanged: usize,
     changes: Vec<(String, String, String)>,
@@ -1235,11 +1236,22 @@ pub async fn preview_regions(
     }
     match registry::preview_regions(&state, &caller, &file, date).await {
         Ok(p) => {
+            // the preview is applied only by its own page: another upload (another tab) makes
+            // a new one, and the older page's button then applies nothing
+            let key = crate::crypto::random_token();
             session
-                .insert(IMPORT, (String::from_utf8_lossy(&file).to_string(), date))
+                .insert(
+                    IMPORT,
+                    (
+                        key.clone(),
+                        String::from_utf8_lossy(&file).to_string(),
+                        date,
+                    ),
+                )
                 .await?;
             let t = PreviewPage {
                 frame: frame(&session, &caller, "Regiotabel nakijken").await?,
+                key,
                 rows: p.rows,
                 unchanged: p.unchanged,
                 changes: p
@@ -1301,14 +1313,20 @@ pub async fn apply_regions(
 ) -> Result<Response, WebError> {
     let caller = admin(&state, &session).await?;
     check_csrf(&session, posted.get("csrf")).await?;
-    let Some((csv, date)) = session
-        .remove::<(String, Option<chrono::NaiveDate>)>(IMPORT)
-        .await?
-    else {
+    let stored = session
+        .get::<(String, String, Option<chrono::NaiveDate>)>(IMPORT)
+        .await?;
+    let Some((_, csv, date)) = stored.filter(|(key, _, _)| {
+        use subtle::ConstantTimeEq;
+        !key.is_empty() && bool::from(key.as_bytes().ct_eq(posted.get("preview").as_bytes()))
+    }) else {
         return Err(WebError::Refused(
-            "Er is geen regiotabel om toe te passen. Kies het bestand opnieuw.".into(),
+            "Deze voorvertoning geldt niet meer (u koos daarna een ander bestand, of hij is al toegepast). Kies het bestand opnieuw.".into(),
         ));
     };
+    session
+        .remove::<(String, String, Option<chrono::NaiveDate>)>(IMPORT)
+        .await?;
     let r = registry::import_regions(&state, &caller, csv.as_bytes(), date).await?;
     flash(
         &session,

@@ -352,11 +352,21 @@ db_test!(
         let refused = b.send(req).await;
         assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
         assert!(refused.body.contains("regel 2"), "{}", refused.body);
-        // the bad file replaced nothing: the good preview is still the one applied
-        let applied = b.post("/beheer/regios/toepassen", &[("csrf", &csrf)]).await;
+        let key = {
+            let marker = "name=\"preview\" value=\"";
+            let at = preview.body.find(marker).unwrap() + marker.len();
+            preview.body[at..at + preview.body[at..].find('"').unwrap()].to_string()
+        };
+        // only this preview's own button applies it; a bad file replaced nothing
+        let stale = b.post("/beheer/regios/toepassen", &[("csrf", &csrf), ("preview", "oud")]).await;
+        assert_eq!(stale.status, StatusCode::CONFLICT);
+        assert_eq!(app.count("region_memberships").await, before);
+        let applied = b.post("/beheer/regios/toepassen", &[("csrf", &csrf), ("preview", &key)]).await;
         assert_eq!(applied.location(), "/beheer/regios");
         assert_eq!(app.count("region_memberships").await, before + 3);
         assert!(b.get("/beheer/regios").await.body.contains("De regiotabel is toegepast (3 gemeenten)."));
+        let again = b.post("/beheer/regios/toepassen", &[("csrf", &csrf), ("preview", &key)]).await;
+        assert_eq!(again.status, StatusCode::CONFLICT, "applied once");
         assert!(b.get("/beheer/regios/JZ22").await.body.contains("GM0344"));
 
         // a specialist, with what a specialist needs
