@@ -374,14 +374,14 @@ pub async fn org(
     Ok(html(StatusCode::OK, &t))
 }
 
-/// Why an endpoint was switched off, in words.
-fn disabled_reason(code: &str) -> String {
-    if code.contains("410") || code.contains("gone") {
-        "de ontvanger antwoordde dat het adres niet meer bestaat (410)".into()
-    } else if code.contains("admin") || code.contains("operator") {
-        "uitgezet door een beheerder".into()
-    } else {
-        "te vaak niet bereikbaar".into()
+/// Why an endpoint was switched off, in words (the gateway's reasons, see `service::webhooks`).
+fn disabled_reason(reason: &str) -> String {
+    match reason {
+        "the receiver answered 410 Gone" => {
+            "de ontvanger antwoordde dat dit adres niet meer bestaat (410 Gone)".into()
+        }
+        "disabled by the organisation" => "uitgezet door de organisatie of een beheerder".into(),
+        _ => "uitgezet".into(),
     }
 }
 

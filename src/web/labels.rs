@@ -452,6 +452,37 @@ pub fn age(born: NaiveDate, today: NaiveDate) -> String {
 mod tests {
     use super::*;
 
+    #[test]
+    fn time_left_and_waiting_in_words() {
+        let at: DateTime<Utc> = "2026-12-01T10:00:00Z".parse().unwrap();
+        let later = |m: i64| at + chrono::Duration::minutes(m);
+        assert_eq!(time_left(later(-5), at), "de tijd is om");
+        assert_eq!(time_left(later(45), at), "nog 45 minuten");
+        assert_eq!(time_left(later(60), at), "nog 1 uur");
+        assert_eq!(time_left(later(24 * 60), at), "nog 1 dag");
+        assert_eq!(
+            time_left(later(2 * 24 * 60 + 3 * 60 + 10), at),
+            "nog 2 dagen en 3 uur"
+        );
+        assert_eq!(
+            waited(at - chrono::Duration::minutes(20), at),
+            "minder dan een uur"
+        );
+        assert_eq!(waited(at - chrono::Duration::hours(30), at), "30 uur");
+        assert_eq!(waited(at - chrono::Duration::hours(24 * 5), at), "5 dagen");
+    }
+
+    #[test]
+    fn routing_reasons_in_words_and_never_in_english() {
+        let none = "no specialist could take it: 0 eligible, 2 full, 1 declined before, 0 not covered by consent, 3 without the expertise, 0 in other regions";
+        assert_eq!(
+            status_reason(none),
+            "geen specialist kon de aanvraag nemen (specialisten: 2 vol, 1 wees de aanvraag al af, 3 zonder deze deskundigheid)"
+        );
+        assert_eq!(status_reason("something new"), "");
+        assert!(status_reason("offered to 0190-…: serves the region").starts_with("aangeboden"));
+    }
+
     fn d(s: &str) -> NaiveDate {
         s.parse().unwrap()
     }
