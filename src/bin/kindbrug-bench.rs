@@ -1283,6 +1283,7 @@ async fn run_backend(
 /// and for a childcare organisation's.
 async fn figures(args: &Args, n: usize) -> anyhow::Result<()> {
     let mut out = Vec::new();
+    let mut page_rows = Vec::new();
     for backend in &args.backends {
         let tmp = tempfile_dir()?;
         let (url, pg_name) = match backend.as_str() {
@@ -1436,6 +1437,29 @@ async fn figures(args: &Args, n: usize) -> anyhow::Result<()> {
             std::future::pending(),
         ));
         let http = reqwest::Client::new();
+        // the region's policy officer in the browser: the development login, a session cookie
+        let plain = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()?;
+        let login_page = plain.get(format!("{base}/inloggen")).send().await?;
+        let cookie = cookie_of(&login_page)?;
+        let body = login_page.text().await?;
+        let csrf = body
+            .split("name=\"csrf\" value=\"")
+            .nth(1)
+            .and_then(|r| r.split('"').next())
+            .context("csrf")?
+            .to_string();
+        let logged_in = plain
+            .post(format!("{base}/inloggen/ontwikkeling"))
+            .header("cookie", &cookie)
+            .form(&[
+                ("csrf", csrf.as_str()),
+                ("login", &format!("{}|beleid|policy", muni.id)),
+            ])
+            .send()
+            .await?;
+        let policy_cookie = cookie_of(&logged_in)?;
         for ((scope, token), raw_scope) in tokens.iter().zip(&scopes) {
             for figure in [
                 "consents",
@@ -1498,6 +1522,56 @@ async fn figures(args: &Args, n: usize) -> anyhow::Result<()> {
                 let per_second = latencies.len() as f64 / started.elapsed().as_secs_f64();
                 latencies.sort();
                 let pct = |p: f64| latencies[((latencies.len() as f64 - 1.0) * p).round() as usize];
+                // the same figure as the policy officer's page (table and chart rendered on the
+                // server), for the region's officer, at the same concurrency
+                if raw_scope.region_codes.is_some() {
+                    let page_url = format!("{base}/cijfers/{figure}?van=2021-H2&tot=2026-H2");
+                    for _ in 0..3 {
+                        http.get(&page_url)
+                            .header("cookie", &policy_cookie)
+                            .send()
+                            .await?
+                            .bytes()
+                            .await?;
+                    }
+                    let mut page_latencies = Vec::new();
+                    let mut tasks = Vec::new();
+                    let mut page_bytes = 0;
+                    for _ in 0..4 {
+                        let (http, url, cookie) =
+                            (http.clone(), page_url.clone(), policy_cookie.clone());
+                        tasks.push(tokio::spawn(async move {
+                            let mut l = Vec::new();
+                            let mut size = 0;
+                            for _ in 0..15 {
+                                let t = Instant::now();
+                                let r = http.get(&url).header("cookie", &cookie).send().await?;
+                                anyhow::ensure!(r.status() == 200, "page {}", r.status());
+                                size = r.bytes().await?.len();
+                                l.push(t.elapsed());
+                            }
+                            anyhow::Ok((l, size))
+                        }));
+                    }
+                    for t in tasks {
+                        let (l, size) = t.await??;
+                        page_latencies.extend(l);
+                        page_bytes = size;
+                    }
+                    page_latencies.sort();
+                    let ppct = |p: f64| {
+                        page_latencies[((page_latencies.len() as f64 - 1.0) * p).round() as usize]
+                    };
+                    page_rows.push(format!(
+                        "| {figure} | {backend} | {} | {} | {} | {} | {:.2} | {} |",
+                        page_latencies.len(),
+                        ms(ppct(0.5)),
+                        ms(ppct(0.95)),
+                        ms(pct(0.95)),
+                        ppct(0.95).as_secs_f64() / pct(0.95).as_secs_f64(),
+                        page_bytes / 1024
+                    ));
+                }
                 out.push(format!(
                     "| {figure} | {backend} | {scope} | {} | {} | {} | {} | {per_second:.0} | {raw_per_second:.0} | {:.2} |",
                     latencies.len(),
@@ -1533,6 +1607,12 @@ async fn figures(args: &Args, n: usize) -> anyhow::Result<()> {
     println!("| figure | backend | scope | requests | p50 ms | p95 ms | max ms | req/s (c=4) | raw reads/s | ratio |");
     println!("|---|---|---|---:|---:|---:|---:|---:|---:|---:|");
     for line in out {
+        println!("{line}");
+    }
+    println!();
+    println!("| figure page | backend | requests | page p50 ms | page p95 ms | JSON p95 ms | p95 page / JSON | page KiB |");
+    println!("|---|---|---:|---:|---:|---:|---:|---:|");
+    for line in page_rows {
         println!("{line}");
     }
     Ok(())
