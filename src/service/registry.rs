@@ -1070,6 +1070,13 @@ fn group_view(g: GroupRow) -> GroupView {
 
 /// Renames a group (admin).
 #[tracing::instrument(skip_all)]
+/// One group (admin).
+pub async fn get_group(state: &Ctx, caller: &Caller, id: Uuid) -> ServiceResult<GroupView> {
+    let p = caller.principal()?;
+    require_admin(p)?;
+    Ok(group_view(group(state, p, id).await?))
+}
+
 pub async fn update_group(
     state: &Ctx,
     caller: &Caller,

@@ -636,6 +636,65 @@ pub async fn create_group(
     Ok(Redirect::to(&format!("/beheer/locaties/{id}")).into_response())
 }
 
+async fn group_form(
+    session: &Session,
+    caller: &Caller,
+    id: Uuid,
+    location: Uuid,
+) -> Result<FormPage, WebError> {
+    page(
+        session,
+        caller,
+        "Groep wijzigen",
+        format!("/beheer/groepen/{id}/wijzigen"),
+        format!("/beheer/locaties/{location}"),
+        "Opslaan",
+        vec![FieldView::new("name", "Naam van de groep", "text")],
+    )
+    .await
+}
+
+/// `GET /beheer/groepen/{id}/wijzigen`.
+pub async fn edit_group(
+    State(state): State<AppState>,
+    session: Session,
+    Path(id): Path<Uuid>,
+) -> Result<Response, WebError> {
+    let caller = admin(&state, &session).await?;
+    let g = registry::get_group(&state, &caller, id).await?;
+    let filled = Fields::from_pairs(vec![("name".into(), g.name)]);
+    Ok(group_form(&session, &caller, id, g.location_id)
+        .await?
+        .filled(&filled, &Errors::default())
+        .render(StatusCode::OK))
+}
+
+pub async fn update_group(
+    State(state): State<AppState>,
+    session: Session,
+    Path(id): Path<Uuid>,
+    posted: Fields,
+) -> Result<Response, WebError> {
+    let caller = admin(&state, &session).await?;
+    check_csrf(&session, posted.get("csrf")).await?;
+    let g = registry::get_group(&state, &caller, id).await?;
+    let body = registry::GroupChange {
+        name: Some(posted.get("name").into()),
+    };
+    match registry::update_group(&state, &caller, id, body).await {
+        Ok(_) => {
+            flash(&session, "De groep is opgeslagen.".into()).await?;
+            Ok(Redirect::to(&format!("/beheer/locaties/{}", g.location_id)).into_response())
+        }
+        Err(e) => Ok(refused(
+            group_form(&session, &caller, id, g.location_id).await?,
+            &posted,
+            e,
+            &[("name", "name")],
+        )),
+    }
+}
+
 pub async fn deactivate_group(
     State(state): State<AppState>,
     session: Session,

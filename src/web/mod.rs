@@ -183,6 +183,10 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         )
         .route("/beheer/locaties/{id}/groepen", post(admin::create_group))
         .route(
+            "/beheer/groepen/{id}/wijzigen",
+            get(admin::edit_group).post(admin::update_group),
+        )
+        .route(
             "/beheer/groepen/{id}/deactiveren",
             post(admin::deactivate_group),
         )

@@ -382,6 +382,14 @@ db_test!(
         let org = b.get(&format!("/beheer/organisaties/{}", c.w.youth)).await;
         assert!(org.body.contains("Sam") && org.body.contains("gedrag") && org.body.contains("capaciteit 4"));
 
+        // a group renamed
+        let loc = b.get(&format!("/beheer/locaties/{}", c.w.loc_a1)).await;
+        assert!(loc.body.contains("Peuters") && loc.body.contains(&format!("/beheer/groepen/{}/wijzigen", c.w.group_a1)));
+        let rename = format!("/beheer/groepen/{}/wijzigen", c.w.group_a1);
+        assert!(b.get(&rename).await.body.contains("value=\"Peuters\""));
+        assert_eq!(b.post(&rename, &[("csrf", &csrf), ("name", "")]).await.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(b.post(&rename, &[("csrf", &csrf), ("name", "Peuters groen")]).await.location(), format!("/beheer/locaties/{}", c.w.loc_a1));
+        assert!(b.get(&format!("/beheer/locaties/{}", c.w.loc_a1)).await.body.contains("Peuters groen"));
         // a webhook endpoint: the key shown once
         let hook = format!("/beheer/organisaties/{}/webhooks/nieuw", c.w.org_a);
         let created = b.post(&hook, &[("csrf", &csrf), ("url", "https://partner.example/hooks"), ("events", "consultation.*"), ("signing", "ed25519")]).await;
