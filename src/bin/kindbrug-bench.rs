@@ -1441,25 +1441,7 @@ async fn figures(args: &Args, n: usize) -> anyhow::Result<()> {
         let plain = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()?;
-        let login_page = plain.get(format!("{base}/inloggen")).send().await?;
-        let cookie = cookie_of(&login_page)?;
-        let body = login_page.text().await?;
-        let csrf = body
-            .split("name=\"csrf\" value=\"")
-            .nth(1)
-            .and_then(|r| r.split('"').next())
-            .context("csrf")?
-            .to_string();
-        let logged_in = plain
-            .post(format!("{base}/inloggen/ontwikkeling"))
-            .header("cookie", &cookie)
-            .form(&[
-                ("csrf", csrf.as_str()),
-                ("login", &format!("{}|beleid|policy", muni.id)),
-            ])
-            .send()
-            .await?;
-        let policy_cookie = cookie_of(&logged_in)?;
+        let policy_cookie = dev_login(&plain, &base, &format!("{}|beleid|policy", muni.id)).await?;
         for ((scope, token), raw_scope) in tokens.iter().zip(&scopes) {
             for figure in [
                 "consents",
@@ -1882,6 +1864,26 @@ async fn session_cookie(http: &reqwest::Client, url: &str) -> anyhow::Result<Str
     cookie_of(&r)
 }
 
+/// Logs in with the development login form as `login` (`org|subject|role`): the session cookie.
+async fn dev_login(plain: &reqwest::Client, base: &str, login: &str) -> anyhow::Result<String> {
+    let login_page = plain.get(format!("{base}/inloggen")).send().await?;
+    let cookie = cookie_of(&login_page)?;
+    let body = login_page.text().await?;
+    let csrf = body
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .context("csrf")?
+        .to_string();
+    let logged_in = plain
+        .post(format!("{base}/inloggen/ontwikkeling"))
+        .header("cookie", &cookie)
+        .form(&[("csrf", csrf.as_str()), ("login", login)])
+        .send()
+        .await?;
+    cookie_of(&logged_in)
+}
+
 /// The session cookie an answer sets (`name=value`).
 fn cookie_of(r: &reqwest::Response) -> anyhow::Result<String> {
     Ok(r.headers()
@@ -1907,25 +1909,12 @@ async fn pages(args: &Args) -> anyhow::Result<()> {
             .redirect(reqwest::redirect::Policy::none())
             .build()?;
         // the mentor logs in with the development login
-        let login_page = plain.get(format!("{}/inloggen", b.base)).send().await?;
-        let cookie = cookie_of(&login_page)?;
-        let body = login_page.text().await?;
-        let csrf = body
-            .split("name=\"csrf\" value=\"")
-            .nth(1)
-            .and_then(|r| r.split('"').next())
-            .context("csrf")?
-            .to_string();
-        let logged_in = plain
-            .post(format!("{}/inloggen/ontwikkeling", b.base))
-            .header("cookie", &cookie)
-            .form(&[
-                ("csrf", csrf.as_str()),
-                ("login", &format!("{}|{}|mentor", b.org, b.mentor_sub)),
-            ])
-            .send()
-            .await?;
-        let staff_cookie = cookie_of(&logged_in)?;
+        let staff_cookie = dev_login(
+            &plain,
+            &b.base,
+            &format!("{}|{}|mentor", b.org, b.mentor_sub),
+        )
+        .await?;
         let staff_cookie = Arc::new(staff_cookie);
 
         let (bb, ck) = (b.clone(), staff_cookie.clone());

@@ -42,6 +42,20 @@ impl HalfYear {
         }
     }
 
+    pub fn previous(self) -> Self {
+        if self.half == 2 {
+            Self {
+                year: self.year,
+                half: 1,
+            }
+        } else {
+            Self {
+                year: self.year - 1,
+                half: 2,
+            }
+        }
+    }
+
     /// The half-years from `from` to `to`, both included; at most `max` of them.
     pub fn range(from: Self, to: Self, max: usize) -> Result<Vec<Self>, String> {
         if from > to {
@@ -696,6 +710,10 @@ mod tests {
     fn half_years() {
         assert_eq!(HalfYear::of(d("2026-06-30")).to_string(), "2026-H1");
         assert_eq!(HalfYear::of(d("2026-07-01")).to_string(), "2026-H2");
+        let h = HalfYear::of(d("2026-03-01"));
+        assert_eq!(h.previous().to_string(), "2025-H2");
+        assert_eq!(h.previous().next(), h);
+        assert_eq!(h.next().previous(), h);
         let r =
             HalfYear::range("2025-H2".parse().unwrap(), "2026-H2".parse().unwrap(), 20).unwrap();
         assert_eq!(

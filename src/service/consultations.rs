@@ -2009,16 +2009,9 @@ pub async fn region_capacity(
         return Err(ServiceError::not_found("region"));
     }
     let rows = state.store.routing_candidates(region).await?;
-    let all = [
-        ConcernDomain::Language,
-        ConcernDomain::Motor,
-        ConcernDomain::SocialEmotional,
-        ConcernDomain::Cognitive,
-        ConcernDomain::Behaviour,
-        ConcernDomain::Care,
-    ];
-    Ok(all
-        .into_iter()
+    Ok(ConcernDomain::ALL
+        .iter()
+        .copied()
         .map(|e| {
             let with: Vec<_> = rows
                 .iter()

@@ -158,17 +158,7 @@ async fn scope(
         None => {
             let mut h = to;
             for _ in 0..3 {
-                h = if h.half == 2 {
-                    HalfYear {
-                        year: h.year,
-                        half: 1,
-                    }
-                } else {
-                    HalfYear {
-                        year: h.year - 1,
-                        half: 2,
-                    }
-                };
+                h = h.previous();
             }
             h
         }

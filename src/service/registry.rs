@@ -538,6 +538,21 @@ pub struct ImportResult {
     pub imported: u64,
 }
 
+/// The rows of a region table an admin sends, every line checked (all valid, or none used).
+fn region_rows(
+    caller: &Caller,
+    csv: &[u8],
+    valid_from: Option<chrono::NaiveDate>,
+) -> ServiceResult<Vec<crate::domain::regions::RegionMembership>> {
+    let p = caller.principal()?;
+    if !may_manage_registry(&p.actor()) {
+        return Err(ServiceError::forbidden(
+            "only an admin imports reference data",
+        ));
+    }
+    crate::domain::regions::parse_region_csv(csv, valid_from).map_err(ServiceError::validation)
+}
+
 /// Imports the municipality → region table (our header or the CBS labels). All rows or none.
 #[tracing::instrument(skip_all)]
 pub async fn import_regions(
@@ -546,14 +561,7 @@ pub async fn import_regions(
     csv: &[u8],
     valid_from: Option<chrono::NaiveDate>,
 ) -> ServiceResult<ImportResult> {
-    let p = caller.principal()?;
-    if !may_manage_registry(&p.actor()) {
-        return Err(ServiceError::forbidden(
-            "only an admin imports reference data",
-        ));
-    }
-    let rows = crate::domain::regions::parse_region_csv(csv, valid_from)
-        .map_err(ServiceError::validation)?;
+    let rows = region_rows(caller, csv, valid_from)?;
     let imported = state.store.import_regions(&rows).await?;
     tracing::info!(imported, "regions imported");
     Ok(ImportResult { imported })
@@ -585,14 +593,7 @@ pub async fn preview_regions(
     valid_from: Option<chrono::NaiveDate>,
 ) -> ServiceResult<RegionPreview> {
     use crate::domain::regions::{region_changes, RegionChange};
-    let p = caller.principal()?;
-    if !may_manage_registry(&p.actor()) {
-        return Err(ServiceError::forbidden(
-            "only an admin imports reference data",
-        ));
-    }
-    let rows = crate::domain::regions::parse_region_csv(csv, valid_from)
-        .map_err(ServiceError::validation)?;
+    let rows = region_rows(caller, csv, valid_from)?;
     let regions = state.store.list_regions().await?;
     let mut dates: Vec<chrono::NaiveDate> = rows.iter().map(|r| r.valid_from).collect();
     dates.sort();

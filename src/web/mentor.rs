@@ -215,17 +215,10 @@ fn purposes() -> Vec<(String, String)> {
 }
 
 pub(super) fn domains() -> Vec<(String, String)> {
-    [
-        ConcernDomain::Language,
-        ConcernDomain::Motor,
-        ConcernDomain::SocialEmotional,
-        ConcernDomain::Cognitive,
-        ConcernDomain::Behaviour,
-        ConcernDomain::Care,
-    ]
-    .into_iter()
-    .map(|d| (d.as_str().to_string(), labels::domain(d).to_string()))
-    .collect()
+    ConcernDomain::ALL
+        .iter()
+        .map(|d| (d.as_str().to_string(), labels::domain(*d).to_string()))
+        .collect()
 }
 
 /// The child's region today, from its location, as the registry tells the mentor.
@@ -954,10 +947,26 @@ pub async fn create_meldcode(
 
 // ---------------------------------------------------------------- following a request
 
-struct MessageLine {
-    when: String,
-    who: String,
-    text: String,
+/// A request's messages as the thread on its page shows them (the author by role).
+pub(super) fn message_lines(list: Vec<work::MessageView>) -> Vec<MessageLine> {
+    list.into_iter()
+        .map(|m| MessageLine {
+            when: labels::date_time(m.created_at),
+            who: m
+                .author_role
+                .parse()
+                .map(labels::role)
+                .unwrap_or("iemand")
+                .to_string(),
+            text: m.text,
+        })
+        .collect()
+}
+
+pub(super) struct MessageLine {
+    pub when: String,
+    pub who: String,
+    pub text: String,
 }
 
 #[derive(Template)]
@@ -1008,19 +1017,7 @@ pub async fn request(
         Err(_) => Vec::new(),
     };
     let messages = match work::list_messages(&state, &caller, id).await {
-        Ok(list) => list
-            .into_iter()
-            .map(|m| MessageLine {
-                when: labels::date_time(m.created_at),
-                who: m
-                    .author_role
-                    .parse()
-                    .map(labels::role)
-                    .unwrap_or("iemand")
-                    .to_string(),
-                text: m.text,
-            })
-            .collect(),
+        Ok(list) => message_lines(list),
         Err(_) => Vec::new(),
     };
     let t = RequestPage {

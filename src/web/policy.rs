@@ -346,17 +346,7 @@ fn periods() -> Vec<(String, String)> {
     let mut out = Vec::new();
     for _ in 0..10 {
         out.push((h.to_string(), half_year(&h.to_string())));
-        h = if h.half == 2 {
-            HalfYear {
-                year: h.year,
-                half: 1,
-            }
-        } else {
-            HalfYear {
-                year: h.year - 1,
-                half: 2,
-            }
-        };
+        h = h.previous();
     }
     out
 }

@@ -198,12 +198,6 @@ fn visit_line(v: &VisitView) -> VisitLine {
     }
 }
 
-struct Message {
-    when: String,
-    who: String,
-    text: String,
-}
-
 #[derive(Template)]
 #[template(path = "specialist_request.html")]
 struct RequestPage {
@@ -215,7 +209,7 @@ struct RequestPage {
     accepted_at: Option<String>,
     concern: Option<(String, String, String)>,
     visits: Vec<VisitLine>,
-    messages: Vec<Message>,
+    messages: Vec<super::mentor::MessageLine>,
     timeline: Vec<(String, String)>,
     outcome: Option<String>,
     summary: Option<String>,
@@ -280,20 +274,7 @@ pub async fn request(
             .iter()
             .map(visit_line)
             .collect();
-        let messages = work::list_messages(state, caller, id)
-            .await?
-            .into_iter()
-            .map(|m| Message {
-                when: labels::date_time(m.created_at),
-                who: m
-                    .author_role
-                    .parse()
-                    .map(labels::role)
-                    .unwrap_or("iemand")
-                    .to_string(),
-                text: m.text,
-            })
-            .collect();
+        let messages = super::mentor::message_lines(work::list_messages(state, caller, id).await?);
         let q = TimelineParams {
             limit: Some(50),
             cursor: None,
