@@ -98,6 +98,8 @@ fn column(table: &str, code: &str) -> String {
         (_, "not_rerouted") => Some("niet doorgestuurd"),
         (_, "went_unassigned") => Some("toegewezen door de regio"),
         (_, "never_unassigned") => Some("meteen bij een specialist"),
+        (_, "referred_on") => Some("doorverwezen"),
+        (_, "visits_per_100_requests") => Some("bezoeken per 100 aanvragen"),
         ("visits", "visits") => Some("bezoeken"),
         _ => None,
     };
@@ -312,10 +314,17 @@ fn blocks(a: &FigureAnswer, figure: &str) -> Vec<Block> {
                             .shares
                             .iter()
                             .map(|s| {
+                                // visits per 100 requests is a number of its own, not a share
+                                let per_100 = s.of == "visits_per_100_requests";
+                                let band = age_band(&s.age_band);
                                 (
-                                    format!("{}: aandeel {}", age_band(&s.age_band), share_of(&s.of)),
+                                    if per_100 {
+                                        format!("{band}: {}", share_of(&s.of))
+                                    } else {
+                                        format!("{band}: aandeel {}", share_of(&s.of))
+                                    },
                                     s.percent
-                                        .map(|p| format!("{p}%"))
+                                        .map(|p| if per_100 { p.to_string() } else { format!("{p}%") })
                                         .unwrap_or_else(|| "niet berekend (minder dan 10 of verborgen)".into()),
                                 )
                             })

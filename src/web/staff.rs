@@ -40,13 +40,12 @@ pub(super) async fn frame(
     title: &str,
 ) -> Result<Frame, WebError> {
     let who = principal(caller).map(|p| {
-        let name = p
-            .staff
-            .as_ref()
-            .map(|s| s.staff.name.clone())
-            .unwrap_or_else(|| p.subject.clone());
         let role = p.roles.first().copied().map(labels::role).unwrap_or("");
-        format!("{name}, {role}")
+        match &p.staff {
+            Some(s) => format!("{}, {role}", s.staff.name),
+            // an operator has no staff record: their role is who they are here
+            None => role.to_string(),
+        }
     });
     Ok(Frame {
         title: title.into(),

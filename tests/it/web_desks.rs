@@ -87,7 +87,7 @@ db_test!(
         mine[2] = ("duration_minutes", "120");
         let crossed = b.post(&format!("/aanvragen/{id}/bezoeken/{visit}"), &mine).await;
         assert_eq!(crossed.status, StatusCode::CONFLICT);
-        for words in ["Iemand anders heeft dit bezoek gewijzigd", "Zo is het bezoek nu opgeslagen", "45 minuten", "teamoverleg", "hun versie", "value=\"120\"", "name=\"version\" value=\"2\""] {
+        for words in ["Iemand anders heeft dit bezoek gewijzigd", "Zo is het bezoek nu opgeslagen", "Uw versie", "45 minuten", "teamoverleg", "hun versie", "value=\"120\"", "name=\"version\" value=\"2\""] {
             assert!(crossed.body.contains(words), "{words}: {}", crossed.body);
         }
         // saving again, on purpose, keeps my version
