@@ -12,6 +12,7 @@ pub mod crypto;
 pub mod demo;
 pub mod domain;
 pub mod error;
+pub mod fhir;
 pub mod jobs;
 pub mod ratelimit;
 pub use service::retention;
@@ -221,7 +222,10 @@ async fn serve_inner(
         Some(s) => jobs::spawn(&state, s, stopped)?,
         None => Vec::new(),
     };
-    let app = api::router(state.clone(), web::routes(&state));
+    let app = api::router(
+        state.clone(),
+        web::routes(&state).merge(fhir::routes(&state)),
+    );
     tracing::info!(addr = %listener.local_addr()?, backend = state.store.backend(), jobs = running.len(), "kindbrug listening");
     let served = server::serve(listener, app, state.config.server_limits(), async move {
         shutdown.await;

@@ -313,8 +313,26 @@ async fn request_id(mut req: Request, next: Next) -> Response {
 /// Errors made outside handlers (no route, wrong method, body too large, timeout, panic) get
 /// a problem body like every other error.
 async fn problem_for_bare_errors(req: Request, next: Next) -> Response {
+    let fhir = req.uri().path().starts_with("/fhir/");
     let res = next.run(req).await;
     let status = res.status();
+    // the FHIR door answers its errors as OperationOutcome; any other error there (no route,
+    // a body too large, a timeout) becomes one
+    let is_outcome = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/fhir+json"));
+    if fhir {
+        if is_outcome || !(status.is_client_error() || status.is_server_error()) {
+            return res;
+        }
+        let allow = res.headers().get(header::ALLOW).cloned();
+        let mut out = crate::fhir::outcome(ApiError::from_status(status));
+        if let Some(allow) = allow {
+            out.headers_mut().insert(header::ALLOW, allow);
+        }
+        return out;
+    }
     let is_problem = res
         .headers()
         .get(header::CONTENT_TYPE)

@@ -162,6 +162,28 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
     }
 }
 
+/// The principal of a request's bearer token, for doors with their own error shape (FHIR).
+pub async fn principal_of_request(
+    state: &AppState,
+    headers: &axum::http::HeaderMap,
+) -> Result<Principal, ApiError> {
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(str::trim)
+        .ok_or_else(|| unauthorized(&AuthError::Missing))?;
+    let claims = state
+        .auth
+        .verify(token)
+        .await
+        .map_err(|e| unauthorized(&e))?;
+    principal_from(state, claims).await
+}
+
 impl<S: Send + Sync> FromRequestParts<S> for Principal {
     type Rejection = ApiError;
 

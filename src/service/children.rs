@@ -260,6 +260,8 @@ pub struct ChildListParams {
     /// Only this location. Without it: a mentor's own locations, or an integration client's
     /// whole organisation.
     pub location_id: Option<Uuid>,
+    /// Only the child with this own number of the organisation.
+    pub external_ref: Option<String>,
     /// Items per page (1–200, default 50).
     #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u32>,
@@ -316,7 +318,7 @@ pub async fn list_children(
     };
     let rows = state
         .store
-        .list_children(organization_id, &locations, page)
+        .list_children(organization_id, &locations, q.external_ref.as_deref(), page)
         .await?;
     let audit_actor = caller.audit_actor(role);
     let records: Vec<AuditRecord> = rows

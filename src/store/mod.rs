@@ -769,11 +769,13 @@ pub trait RegistryStore: Send + Sync {
 pub trait ChildStore: Send + Sync {
     async fn create_child(&self, row: &ChildRow, audit: &AuditRecord) -> StoreResult<()>;
     async fn get_child(&self, id: Uuid) -> StoreResult<Option<ChildRow>>;
-    /// The organisation's children at these locations (all of them when `location_ids` is empty).
+    /// The organisation's children at these locations (all of them when `location_ids` is empty),
+    /// only the one with this own number when `external_ref` is given.
     async fn list_children(
         &self,
         organization_id: Uuid,
         location_ids: &[Uuid],
+        external_ref: Option<&str>,
         page: Page,
     ) -> StoreResult<Vec<ChildRow>>;
     /// Ends the current mentor assignment and starts `row`; bumps the child's version.

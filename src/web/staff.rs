@@ -303,6 +303,7 @@ pub async fn children(
     let caller = staff_caller(&state, &session).await?;
     let params = ChildListParams {
         location_id: None,
+        external_ref: None,
         limit: Some(200),
         cursor: None,
     };

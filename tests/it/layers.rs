@@ -54,6 +54,11 @@ fn nothing_outside_the_json_api_imports_it() {
 fn no_door_touches_the_store() {
     let mut found = offenders("src/api", &[".store.", "crate::store", "state.store"], &[]);
     found.extend(offenders("src/web", &["crate::store", "state.store."], &[]));
+    found.extend(offenders(
+        "src/fhir",
+        &["crate::store", "state.store."],
+        &[],
+    ));
     assert!(
         found.is_empty(),
         "a door reaches the store:\n{}",

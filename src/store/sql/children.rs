@@ -36,9 +36,12 @@ macro_rules! impl_children {
                     .await?)
             }
 
-            async fn list_children(&self, organization_id: Uuid, location_ids: &[Uuid], page: Page) -> StoreResult<Vec<ChildRow>> {
+            async fn list_children(&self, organization_id: Uuid, location_ids: &[Uuid], external_ref: Option<&str>, page: Page) -> StoreResult<Vec<ChildRow>> {
                 let mut qb: QueryBuilder<$db> = QueryBuilder::new(CHILD_SELECT);
                 qb.push(" WHERE c.organization_id = ").push_bind(organization_id);
+                if let Some(r) = external_ref {
+                    qb.push(" AND c.external_ref = ").push_bind(r.to_string());
+                }
                 if !location_ids.is_empty() {
                     qb.push(" AND c.location_id IN (");
                     let mut sep = qb.separated(", ");

@@ -1,0 +1,461 @@
+//! Door 3: HL7 FHIR R4 at `/fhir/r4` for partner systems. It maps FHIR interactions onto the
+//! same workflow operations as the JSON API, so consent, masking, the access log and the outbox
+//! hold without a rule of its own; what it adds is the FHIR shape: resources, `Bundle`s,
+//! `OperationOutcome`s, content negotiation and versions as ETags.
+//!
+//! This first part serves the CapabilityStatement and `Patient` (the child: read and search).
+//! The CapabilityStatement lists exactly that, and grows with each resource.
+
+pub mod resources;
+
+use crate::error::ApiError;
+use crate::service::{children, Caller};
+use crate::AppState;
+use axum::extract::{Path, Query, Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use resources::{Bundle, BundleEntry, BundleLink, Patient};
+use std::collections::HashMap;
+use uuid::Uuid;
+
+/// The FHIR version this facade speaks.
+pub const FHIR_VERSION: &str = "4.0.1";
+const FHIR_JSON: &str = "application/fhir+json; fhirVersion=4.0; charset=utf-8";
+
+/// The routes under `/fhir/r4`, with their own authentication (errors as OperationOutcome) and
+/// content negotiation.
+pub fn routes(state: &AppState) -> Router<AppState> {
+    let protected = Router::new()
+        .route("/fhir/r4/Patient/{id}", get(read_patient))
+        .route(
+            "/fhir/r4/Patient",
+            get(search_patients).post(search_patients_post),
+        )
+        .route(
+            "/fhir/r4/Patient/_search",
+            axum::routing::post(search_patients_post),
+        )
+        .layer(middleware::from_fn_with_state(state.clone(), authenticate));
+    Router::new()
+        .route("/fhir/r4/metadata", get(metadata))
+        .merge(protected)
+        .layer(middleware::from_fn(negotiate))
+}
+
+// ---------------------------------------------------------------- answers
+
+/// A resource as `application/fhir+json`.
+fn fhir(status: StatusCode, body: &impl serde::Serialize) -> Response {
+    match serde_json::to_vec(body) {
+        Ok(bytes) => (
+            status,
+            [(header::CONTENT_TYPE, HeaderValue::from_static(FHIR_JSON))],
+            bytes,
+        )
+            .into_response(),
+        Err(_) => outcome(ApiError::from_status(StatusCode::INTERNAL_SERVER_ERROR)),
+    }
+}
+
+/// Any refusal as an OperationOutcome, with the same explanation the JSON API gives (its
+/// detail and, per field, the field's message).
+pub fn outcome(e: ApiError) -> Response {
+    let code = match e.status.as_u16() {
+        400 => "invalid",
+        401 => "login",
+        403 => "forbidden",
+        404 => "not-found",
+        406 | 415 => "not-supported",
+        409 | 412 => "conflict",
+        422 => "business-rule",
+        429 => "throttled",
+        408 => "timeout",
+        413 => "too-costly",
+        _ => "exception",
+    };
+    let minimal = matches!(e.status.as_u16(), 401 | 403);
+    let mut issue = vec![resources::Issue {
+        severity: "error",
+        code,
+        diagnostics: Some(if minimal {
+            e.title.to_string()
+        } else {
+            e.detail.clone()
+        }),
+        expression: None,
+    }];
+    if !minimal {
+        for f in &e.errors {
+            issue.push(resources::Issue {
+                severity: "error",
+                code: "invalid",
+                diagnostics: Some(f.message.clone()),
+                expression: Some(vec![f.field.clone()]),
+            });
+        }
+    }
+    let body = resources::OperationOutcome {
+        resource_type: "OperationOutcome",
+        issue,
+    };
+    let mut res = fhir(e.status, &body);
+    if e.status == StatusCode::UNAUTHORIZED {
+        res.headers_mut()
+            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    }
+    res
+}
+
+fn not_found(detail: &str) -> Response {
+    outcome(ApiError::new(
+        StatusCode::NOT_FOUND,
+        "not-found",
+        "Not found",
+        detail,
+    ))
+}
+
+struct FhirError(ApiError);
+
+impl IntoResponse for FhirError {
+    fn into_response(self) -> Response {
+        outcome(self.0)
+    }
+}
+
+impl From<crate::service::ServiceError> for FhirError {
+    fn from(e: crate::service::ServiceError) -> Self {
+        FhirError(e.into())
+    }
+}
+
+// ---------------------------------------------------------------- negotiation and login
+
+/// Is this media type one FHIR JSON answer satisfies (`application/fhir+json`, with or without
+/// `fhirVersion=4.0`, `application/json`, or a wildcard)?
+fn accepts_fhir_json(value: &str) -> bool {
+    value.split(',').any(|part| {
+        let mut params = part.split(';').map(str::trim);
+        let media = params.next().unwrap_or("").to_ascii_lowercase();
+        let version_ok = params.all(|p| match p.split_once('=') {
+            Some((k, v)) if k.trim().eq_ignore_ascii_case("fhirVersion") => {
+                matches!(v.trim().trim_matches('"'), "4.0" | "4.0.1")
+            }
+            _ => true,
+        });
+        version_ok
+            && matches!(
+                media.as_str(),
+                "application/fhir+json" | "application/json" | "application/*" | "*/*" | "json"
+            )
+    })
+}
+
+/// 406 for an `Accept` or `_format` that asks for something other than FHIR JSON, 415 for a
+/// body that is not JSON.
+async fn negotiate(req: Request, next: Next) -> Response {
+    let format = req.uri().query().and_then(|q| {
+        form_urlencoded::parse(q.as_bytes())
+            .find(|(k, _)| k == "_format")
+            .map(|(_, v)| v.into_owned())
+    });
+    if let Some(f) = format {
+        if !accepts_fhir_json(&f) {
+            return outcome(ApiError::new(
+                StatusCode::NOT_ACCEPTABLE,
+                "not-acceptable",
+                "Not acceptable",
+                "this server answers application/fhir+json only",
+            ));
+        }
+    } else if let Some(accept) = req
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+    {
+        if !accepts_fhir_json(accept) {
+            return outcome(ApiError::new(
+                StatusCode::NOT_ACCEPTABLE,
+                "not-acceptable",
+                "Not acceptable",
+                "this server answers application/fhir+json only",
+            ));
+        }
+    }
+    let has_body = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v != "0");
+    if has_body {
+        let ok = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|ct| {
+                let media = ct
+                    .split(';')
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .to_ascii_lowercase();
+                matches!(
+                    media.as_str(),
+                    "application/fhir+json"
+                        | "application/json"
+                        | "application/x-www-form-urlencoded"
+                )
+            });
+        if !ok {
+            return outcome(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported-media-type",
+                "Unsupported media type",
+                "send application/fhir+json (or a form for _search)",
+            ));
+        }
+    }
+    next.run(req).await
+}
+
+/// The bearer token as for `/api/v1`, refusals as a minimal OperationOutcome.
+async fn authenticate(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    match crate::auth::principal::principal_of_request(&state, req.headers()).await {
+        Ok(p) => {
+            req.extensions_mut().insert(p);
+            next.run(req).await
+        }
+        Err(e) => outcome(e),
+    }
+}
+
+fn caller(req_principal: crate::auth::Principal) -> Caller {
+    Caller::Principal(req_principal)
+}
+
+// ---------------------------------------------------------------- metadata
+
+/// `GET /fhir/r4/metadata`: what this server does, exactly.
+async fn metadata(State(state): State<AppState>) -> Response {
+    fhir(
+        StatusCode::OK,
+        &resources::capability_statement(&state.config.public_base()),
+    )
+}
+
+// ---------------------------------------------------------------- Patient
+
+fn etag(version: i64) -> HeaderValue {
+    HeaderValue::from_str(&format!("W/\"{version}\""))
+        .unwrap_or(HeaderValue::from_static("W/\"0\""))
+}
+
+/// `GET /fhir/r4/Patient/{id}`: the child, for those who keep its record.
+async fn read_patient(
+    State(state): State<AppState>,
+    principal: crate::auth::Principal,
+    Path(id): Path<String>,
+) -> Result<Response, FhirError> {
+    let Ok(id) = id.parse::<Uuid>() else {
+        return Ok(not_found("no Patient with this id"));
+    };
+    let child = children::get_child(&state, &caller(principal), id).await?;
+    let version = child.version;
+    let mut res = fhir(StatusCode::OK, &Patient::from(&child));
+    res.headers_mut().insert(header::ETAG, etag(version));
+    Ok(res)
+}
+
+/// The search parameters this facade supports for Patient; any other is refused (400), so a
+/// search never silently ignores what the client asked.
+const PATIENT_PARAMS: &[&str] = &["_id", "identifier", "_count", "_cursor", "_format"];
+
+fn bad(detail: impl Into<String>) -> FhirError {
+    FhirError(ApiError::bad_request(detail.into()))
+}
+
+async fn search_patients(
+    State(state): State<AppState>,
+    principal: crate::auth::Principal,
+    Query(q): Query<Vec<(String, String)>>,
+) -> Result<Response, FhirError> {
+    patient_search(&state, principal, q).await
+}
+
+/// `POST /fhir/r4/Patient/_search` (form-encoded parameters in the body, as FHIR allows).
+async fn search_patients_post(
+    State(state): State<AppState>,
+    principal: crate::auth::Principal,
+    headers: HeaderMap,
+    Query(mut q): Query<Vec<(String, String)>>,
+    body: axum::body::Bytes,
+) -> Result<Response, FhirError> {
+    let form = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("application/x-www-form-urlencoded"));
+    if !body.is_empty() {
+        if !form {
+            return Err(bad(
+                "_search takes its parameters as a form (application/x-www-form-urlencoded)",
+            ));
+        }
+        q.extend(form_urlencoded::parse(&body).map(|(k, v)| (k.into_owned(), v.into_owned())));
+    }
+    patient_search(&state, principal, q).await
+}
+
+async fn patient_search(
+    state: &AppState,
+    principal: crate::auth::Principal,
+    q: Vec<(String, String)>,
+) -> Result<Response, FhirError> {
+    let mut params: HashMap<&str, &str> = HashMap::new();
+    for (k, v) in &q {
+        if !PATIENT_PARAMS.contains(&k.as_str()) {
+            return Err(bad(format!(
+                "the search parameter {k} is not supported for Patient"
+            )));
+        }
+        if params.insert(k.as_str(), v.as_str()).is_some() {
+            return Err(bad(format!("the search parameter {k} is given twice")));
+        }
+    }
+    let count = match params.get("_count") {
+        None => 50,
+        Some(c) => match c.parse::<u32>() {
+            Ok(n @ 1..=200) => n,
+            _ => return Err(bad("_count must be 1 to 200")),
+        },
+    };
+    let caller = caller(principal);
+    let base = format!("{}/fhir/r4", state.config.public_base());
+    // `_id`: a read that answers as a search (nothing found is an empty Bundle, never a 404)
+    if let Some(id) = params.get("_id") {
+        let found = match id.parse::<Uuid>() {
+            Ok(id) => match children::get_child(state, &caller, id).await {
+                Ok(c) => vec![c],
+                Err(crate::service::ServiceError::NotFound { .. }) => Vec::new(),
+                Err(e) => return Err(e.into()),
+            },
+            Err(_) => Vec::new(),
+        };
+        return Ok(bundle(&base, &found, None, &q));
+    }
+    let identifier = params.get("identifier").map(|v| match v.split_once('|') {
+        Some((system, value)) => (Some(system.to_string()), value.to_string()),
+        None => (None, v.to_string()),
+    });
+    let page = children::list_children(
+        state,
+        &caller,
+        children::ChildListParams {
+            location_id: None,
+            external_ref: identifier.as_ref().map(|(_, value)| value.clone()),
+            limit: Some(count),
+            cursor: params.get("_cursor").map(|c| c.to_string()),
+        },
+    )
+    .await?;
+    let items: Vec<children::ChildView> = page
+        .items
+        .into_iter()
+        .filter(|c| match &identifier {
+            None => true,
+            Some((system, value)) => {
+                c.external_ref == *value
+                    && system
+                        .as_ref()
+                        .is_none_or(|s| *s == resources::identifier_system(c.organization_id))
+            }
+        })
+        .collect();
+    Ok(bundle(&base, &items, page.next_cursor, &q))
+}
+
+/// A searchset Bundle of Patients with a `self` link and, when there is more, a `next` link
+/// that carries the same parameters and the cursor. No `total`: it could count what the caller
+/// may not see.
+fn bundle(
+    base: &str,
+    children: &[children::ChildView],
+    next_cursor: Option<String>,
+    q: &[(String, String)],
+) -> Response {
+    let query = |cursor: Option<&str>| {
+        let mut s = form_urlencoded::Serializer::new(String::new());
+        for (k, v) in q.iter().filter(|(k, _)| k != "_cursor") {
+            s.append_pair(k, v);
+        }
+        if let Some(c) = cursor {
+            s.append_pair("_cursor", c);
+        }
+        let s = s.finish();
+        if s.is_empty() {
+            format!("{base}/Patient")
+        } else {
+            format!("{base}/Patient?{s}")
+        }
+    };
+    let own_cursor = q
+        .iter()
+        .find(|(k, _)| k == "_cursor")
+        .map(|(_, v)| v.as_str());
+    let mut link = vec![BundleLink {
+        relation: "self",
+        url: query(own_cursor),
+    }];
+    if let Some(c) = next_cursor {
+        link.push(BundleLink {
+            relation: "next",
+            url: query(Some(&c)),
+        });
+    }
+    let entry = children
+        .iter()
+        .map(|c| BundleEntry {
+            full_url: format!("{base}/Patient/{}", c.id),
+            resource: Patient::from(c),
+            search: resources::Search { mode: "match" },
+        })
+        .collect();
+    fhir(
+        StatusCode::OK,
+        &Bundle {
+            resource_type: "Bundle",
+            kind: "searchset",
+            link,
+            entry,
+        },
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fhir_json_is_what_we_answer() {
+        for ok in [
+            "application/fhir+json",
+            "application/fhir+json; fhirVersion=4.0",
+            "application/json",
+            "*/*",
+            "text/html, application/fhir+json;q=0.9",
+            "json",
+        ] {
+            assert!(accepts_fhir_json(ok), "{ok}");
+        }
+        for no in [
+            "application/fhir+xml",
+            "text/html",
+            "application/fhir+json; fhirVersion=3.0",
+            "xml",
+        ] {
+            assert!(!accepts_fhir_json(no), "{no}");
+        }
+    }
+}

