@@ -3,7 +3,8 @@
 //! hold without a rule of its own; what it adds is the FHIR shape: resources, `Bundle`s,
 //! `OperationOutcome`s, content negotiation and versions as ETags.
 //!
-//! This first part serves the CapabilityStatement and `Patient` (the child: read and search).
+//! This first part serves the CapabilityStatement, `Patient` (the child: read and search), and
+//! `Organization` and `Location` (read).
 //! The CapabilityStatement lists exactly that, and grows with each resource.
 
 pub mod resources;
@@ -30,6 +31,8 @@ const FHIR_JSON: &str = "application/fhir+json; fhirVersion=4.0; charset=utf-8";
 pub fn routes(state: &AppState) -> Router<AppState> {
     let protected = Router::new()
         .route("/fhir/r4/Patient/{id}", get(read_patient))
+        .route("/fhir/r4/Organization/{id}", get(read_organization))
+        .route("/fhir/r4/Location/{id}", get(read_location))
         .route(
             "/fhir/r4/Patient",
             get(search_patients).post(search_patients_post),
@@ -267,6 +270,32 @@ async fn read_patient(
     let mut res = fhir(StatusCode::OK, &Patient::from(&child));
     res.headers_mut().insert(header::ETAG, etag(version));
     Ok(res)
+}
+
+/// `GET /fhir/r4/Organization/{id}`: the caller's own organisation (an admin: any).
+async fn read_organization(
+    State(state): State<AppState>,
+    principal: crate::auth::Principal,
+    Path(id): Path<String>,
+) -> Result<Response, FhirError> {
+    let Ok(id) = id.parse::<Uuid>() else {
+        return Ok(not_found("no Organization with this id"));
+    };
+    let o = crate::service::registry::get_organization(&state, &caller(principal), id).await?;
+    Ok(fhir(StatusCode::OK, &resources::Organization::from(&o)))
+}
+
+/// `GET /fhir/r4/Location/{id}`: a location of the caller's own organisation.
+async fn read_location(
+    State(state): State<AppState>,
+    principal: crate::auth::Principal,
+    Path(id): Path<String>,
+) -> Result<Response, FhirError> {
+    let Ok(id) = id.parse::<Uuid>() else {
+        return Ok(not_found("no Location with this id"));
+    };
+    let l = crate::service::registry::get_location(&state, &caller(principal), id).await?;
+    Ok(fhir(StatusCode::OK, &resources::Location::from(&l)))
 }
 
 /// The search parameters this facade supports for Patient; any other is refused (400), so a

@@ -1,7 +1,9 @@
 //! The FHIR R4 resources this facade emits, as hand-written serde types: only the elements we
 //! fill, no empty arrays, codes from the required bindings.
 
+use crate::domain::types::OrganizationKind;
 use crate::service::children::ChildView;
+use crate::service::registry::{LocationView, OrganizationView};
 use serde::Serialize;
 use uuid::Uuid;
 
@@ -72,6 +74,102 @@ impl From<&ChildView> for Patient {
             birth_date: c.date_of_birth.to_string(),
             managing_organization: Reference {
                 reference: format!("Organization/{}", c.organization_id),
+            },
+        }
+    }
+}
+
+#[derive(Serialize)]
+pub struct Coding {
+    pub system: &'static str,
+    pub code: &'static str,
+    pub display: &'static str,
+}
+
+#[derive(Serialize)]
+pub struct CodeableConcept {
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub coding: Vec<Coding>,
+    pub text: String,
+}
+
+/// An organisation: a childcare organisation, a youth-care provider or a municipality.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Organization {
+    pub resource_type: &'static str,
+    pub id: String,
+    pub active: bool,
+    #[serde(rename = "type")]
+    pub kind: Vec<CodeableConcept>,
+    pub name: String,
+}
+
+impl From<&OrganizationView> for Organization {
+    fn from(o: &OrganizationView) -> Self {
+        const TYPES: &str = "http://terminology.hl7.org/CodeSystem/organization-type";
+        let (code, display, text) = match o.kind {
+            OrganizationKind::Childcare => ("prov", "Healthcare Provider", "kinderopvang"),
+            OrganizationKind::YouthCare => ("prov", "Healthcare Provider", "jeugdhulpaanbieder"),
+            OrganizationKind::Municipality => ("govt", "Government", "gemeente"),
+        };
+        Organization {
+            resource_type: "Organization",
+            id: o.id.to_string(),
+            active: o.active,
+            kind: vec![CodeableConcept {
+                coding: vec![Coding {
+                    system: TYPES,
+                    code,
+                    display,
+                }],
+                text: text.into(),
+            }],
+            name: o.name.clone(),
+        }
+    }
+}
+
+/// A childcare location (*kindercentrum*); its registration in the Landelijk Register
+/// Kinderopvang as identifier.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Location {
+    pub resource_type: &'static str,
+    pub id: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub identifier: Vec<Identifier>,
+    pub status: &'static str,
+    pub name: String,
+    #[serde(rename = "type")]
+    pub kind: Vec<CodeableConcept>,
+    pub managing_organization: Reference,
+}
+
+/// The identifier system of registration numbers in the Landelijk Register Kinderopvang.
+pub const LRK_SYSTEM: &str = "urn:kindbrug:lrk";
+
+impl From<&LocationView> for Location {
+    fn from(l: &LocationView) -> Self {
+        Location {
+            resource_type: "Location",
+            id: l.id.to_string(),
+            identifier: l
+                .lrk_number
+                .iter()
+                .map(|n| Identifier {
+                    system: LRK_SYSTEM.into(),
+                    value: n.clone(),
+                })
+                .collect(),
+            status: if l.active { "active" } else { "inactive" },
+            name: l.name.clone(),
+            kind: vec![CodeableConcept {
+                coding: Vec::new(),
+                text: crate::web::labels::location_type(l.location_type).into(),
+            }],
+            managing_organization: Reference {
+                reference: format!("Organization/{}", l.organization_id),
             },
         }
     }
@@ -153,6 +251,14 @@ pub fn capability_statement(public_base: &str) -> serde_json::Value {
                 "description": "OAuth 2.0 bearer tokens (JWT) of a configured issuer"
             },
             "resource": [{
+                "type": "Organization",
+                "interaction": [{"code": "read"}],
+                "documentation": "Your own organisation (and, for an admin, any)"
+            }, {
+                "type": "Location",
+                "interaction": [{"code": "read"}],
+                "documentation": "The locations of your own organisation; identifier: the LRK registration number"
+            }, {
                 "type": "Patient",
                 "interaction": [{"code": "read"}, {"code": "search-type"}],
                 "versioning": "versioned",

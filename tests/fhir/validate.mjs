@@ -110,6 +110,15 @@ try {
     validate(found.body, `search identifier of ${id}`);
     if ((found.body.entry ?? []).length !== 1) failures.push(`identifier search for ${id} found ${(found.body.entry ?? []).length}`);
   }
+  // the organisation and its locations the Patients refer to
+  const org = await get(`/fhir/r4/Organization/${demo.CHILDCARE_ORG}`);
+  if (org.status !== 200) throw new Error(`Organization: ${org.status}`);
+  validate(org.body, 'Organization');
+  for (const loc of [demo.KDV, demo.BSO]) {
+    const l = await get(`/fhir/r4/Location/${loc}`);
+    if (l.status !== 200) throw new Error(`Location: ${l.status}`);
+    validate(l.body, `Location/${loc}`);
+  }
   // the errors are resources too
   for (const path of ['/fhir/r4/Patient/00000000-0000-7000-8000-000000000000', '/fhir/r4/Patient?name=x', '/fhir/r4/Observation']) {
     const e = await get(path);

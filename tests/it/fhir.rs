@@ -48,8 +48,8 @@ db_test!(
         assert_eq!(cs["resourceType"], "CapabilityStatement");
         assert_eq!(cs["fhirVersion"], "4.0.1");
         let resources = cs["rest"][0]["resource"].as_array().unwrap();
-        assert_eq!(resources.len(), 1);
-        assert_eq!(resources[0]["type"], "Patient");
+        let types: Vec<&str> = resources.iter().map(|r| r["type"].as_str().unwrap()).collect();
+        assert_eq!(types, ["Organization", "Location", "Patient"]);
         // tolerated variants of the media type, 406 otherwise
         for accept in ["application/fhir+json; fhirVersion=4.0", "application/json", "*/*"] {
             assert_eq!(fhir_get(&app, "/fhir/r4/metadata", None, accept).await.0, 200, "{accept}");
@@ -91,6 +91,19 @@ db_test!(
         assert_eq!(other_body, unknown_body);
         assert_eq!(fhir_get(&app, "/fhir/r4/Patient/not-a-uuid", Some(&w.integration_b), FHIR).await.0, 404);
 
+        // the organisation and the location it refers to; another organisation's: unknown
+        let (status, org, _) = fhir_get(&app, &format!("/fhir/r4/Organization/{}", w.org_a), Some(&w.integration_a), FHIR).await;
+        assert_eq!((status, org["name"].as_str()), (200, Some("Kinderopvang A")));
+        assert_eq!(org["type"][0]["coding"][0]["code"], "prov");
+        let (status, loc, _) = fhir_get(&app, &format!("/fhir/r4/Location/{}", w.loc_a1), Some(&w.integration_a), FHIR).await;
+        assert_eq!((status, loc["status"].as_str()), (200, Some("active")));
+        assert_eq!(loc["managingOrganization"]["reference"], format!("Organization/{}", w.org_a));
+        for path in [format!("/fhir/r4/Organization/{}", w.org_a), format!("/fhir/r4/Location/{}", w.loc_a1)] {
+            let (status, body, _) = fhir_get(&app, &path, Some(&w.integration_b), FHIR).await;
+            let (_, unknown, _) = fhir_get(&app, &path.replace(&w.org_a.to_string(), &uuid::Uuid::now_v7().to_string()).replace(&w.loc_a1.to_string(), &uuid::Uuid::now_v7().to_string()), Some(&w.integration_b), FHIR).await;
+            assert_eq!(status, 404, "{path}");
+            assert_eq!(body["issue"][0]["code"], unknown["issue"][0]["code"]);
+        }
         // search: by identifier, by _id, paging; nothing of another organisation
         let system = format!("urn:kindbrug:organization:{}:child", w.org_a);
         let by_ref = format!("/fhir/r4/Patient?identifier={}%7CA-1", urlencoding(&system));
