@@ -240,12 +240,40 @@ pub enum RegionChange {
         from: String,
         to: String,
     },
+    /// A region with another name (region names carry no date: the new name holds at once).
+    RegionRenamed {
+        region: String,
+        from: String,
+        to: String,
+    },
     /// Same region, another name for the municipality.
     Renamed {
         municipality: String,
         from: String,
         to: String,
     },
+}
+
+/// The regions an import renames: `current` maps a region code to its name now.
+pub fn region_renames(
+    current: &HashMap<String, String>,
+    rows: &[RegionMembership],
+) -> Vec<RegionChange> {
+    let mut seen = std::collections::BTreeMap::new();
+    for r in rows {
+        seen.entry(r.region_code.to_string())
+            .or_insert_with(|| r.region_name.clone());
+    }
+    seen.into_iter()
+        .filter_map(|(code, name)| match current.get(&code) {
+            Some(old) if *old != name => Some(RegionChange::RegionRenamed {
+                region: code,
+                from: old.clone(),
+                to: name,
+            }),
+            _ => None,
+        })
+        .collect()
 }
 
 /// The changes an import makes; `current` maps a municipality code to its (name, region code)
@@ -291,6 +319,27 @@ mod tests {
 
     fn d(s: &str) -> NaiveDate {
         s.parse().unwrap()
+    }
+
+    #[test]
+    fn a_region_rename_is_previewed() {
+        let csv = "municipality_code,municipality_name,region_code,region_name,valid_from\n\
+                   GM0344,Utrecht,JZ22,Utrecht (stad),2027-01-01\n\
+                   GM0363,Amsterdam,JZ14,Amsterdam-Amstelland,2027-01-01\n";
+        let rows = parse_region_csv(csv.as_bytes(), None).unwrap();
+        let current: HashMap<String, String> =
+            [("JZ22", "Utrecht Stad"), ("JZ14", "Amsterdam-Amstelland")]
+                .into_iter()
+                .map(|(c, n)| (c.to_string(), n.to_string()))
+                .collect();
+        assert_eq!(
+            region_renames(&current, &rows),
+            vec![RegionChange::RegionRenamed {
+                region: "JZ22".into(),
+                from: "Utrecht Stad".into(),
+                to: "Utrecht (stad)".into()
+            }]
+        );
     }
 
     #[test]

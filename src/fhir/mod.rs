@@ -33,10 +33,8 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         .route("/fhir/r4/Patient/{id}", get(read_patient))
         .route("/fhir/r4/Organization/{id}", get(read_organization))
         .route("/fhir/r4/Location/{id}", get(read_location))
-        .route(
-            "/fhir/r4/Patient",
-            get(search_patients).post(search_patients_post),
-        )
+        .route("/fhir/r4/Consent", get(search_consents))
+        .route("/fhir/r4/Patient", get(search_patients))
         .route(
             "/fhir/r4/Patient/_search",
             axum::routing::post(search_patients_post),
@@ -142,14 +140,23 @@ impl From<crate::service::ServiceError> for FhirError {
 fn accepts_fhir_json(value: &str) -> bool {
     value.split(',').any(|part| {
         let mut params = part.split(';').map(str::trim);
-        let media = params.next().unwrap_or("").to_ascii_lowercase();
-        let version_ok = params.all(|p| match p.split_once('=') {
+        // `_format=application/fhir+json` arrives with the `+` decoded as a space
+        let media = params
+            .next()
+            .unwrap_or("")
+            .to_ascii_lowercase()
+            .replace(' ', "+");
+        let params_ok = params.all(|p| match p.split_once('=') {
             Some((k, v)) if k.trim().eq_ignore_ascii_case("fhirVersion") => {
                 matches!(v.trim().trim_matches('"'), "4.0" | "4.0.1")
             }
+            // `q=0` means "not this one"
+            Some((k, v)) if k.trim().eq_ignore_ascii_case("q") => {
+                v.trim().parse::<f32>().map(|q| q > 0.0).unwrap_or(false)
+            }
             _ => true,
         });
-        version_ok
+        params_ok
             && matches!(
                 media.as_str(),
                 "application/fhir+json" | "application/json" | "application/*" | "*/*" | "json"
@@ -342,17 +349,7 @@ async fn patient_search(
     principal: crate::auth::Principal,
     q: Vec<(String, String)>,
 ) -> Result<Response, FhirError> {
-    let mut params: HashMap<&str, &str> = HashMap::new();
-    for (k, v) in &q {
-        if !PATIENT_PARAMS.contains(&k.as_str()) {
-            return Err(bad(format!(
-                "the search parameter {k} is not supported for Patient"
-            )));
-        }
-        if params.insert(k.as_str(), v.as_str()).is_some() {
-            return Err(bad(format!("the search parameter {k} is given twice")));
-        }
-    }
+    let params = search_params(&q, PATIENT_PARAMS, "Patient")?;
     let count = match params.get("_count") {
         None => 50,
         Some(c) => match c.parse::<u32>() {
@@ -372,12 +369,28 @@ async fn patient_search(
             },
             Err(_) => Vec::new(),
         };
-        return Ok(bundle(&base, &found, None, &q));
+        return Ok(bundle(&base, "Patient", patients(&found), None, &q));
     }
     let identifier = params.get("identifier").map(|v| match v.split_once('|') {
         Some((system, value)) => (Some(system.to_string()), value.to_string()),
         None => (None, v.to_string()),
     });
+    // another organisation's numbering: nothing of ours can match (and nothing is read)
+    if let Some((Some(system), _)) = &identifier {
+        let own = match &caller {
+            Caller::Principal(p) => p.organization_id.map(resources::identifier_system),
+            Caller::System(_) => None,
+        };
+        if own.as_deref() != Some(system.as_str()) {
+            return Ok(bundle(
+                &base,
+                "Patient",
+                Vec::<(String, Patient)>::new(),
+                None,
+                &q,
+            ));
+        }
+    }
     let page = children::list_children(
         state,
         &caller,
@@ -402,15 +415,21 @@ async fn patient_search(
             }
         })
         .collect();
-    Ok(bundle(&base, &items, page.next_cursor, &q))
+    Ok(bundle(
+        &base,
+        "Patient",
+        patients(&items),
+        page.next_cursor,
+        &q,
+    ))
 }
 
-/// A searchset Bundle of Patients with a `self` link and, when there is more, a `next` link
-/// that carries the same parameters and the cursor. No `total`: it could count what the caller
-/// may not see.
-fn bundle(
+/// A searchset Bundle with a `self` link and, when there is more, a `next` link that carries
+/// the same parameters and the cursor. No `total`: it could count what the caller may not see.
+fn bundle<R: serde::Serialize>(
     base: &str,
-    children: &[children::ChildView],
+    resource_type: &str,
+    found: Vec<(String, R)>,
     next_cursor: Option<String>,
     q: &[(String, String)],
 ) -> Response {
@@ -424,9 +443,9 @@ fn bundle(
         }
         let s = s.finish();
         if s.is_empty() {
-            format!("{base}/Patient")
+            format!("{base}/{resource_type}")
         } else {
-            format!("{base}/Patient?{s}")
+            format!("{base}/{resource_type}?{s}")
         }
     };
     let own_cursor = q
@@ -443,11 +462,11 @@ fn bundle(
             url: query(Some(&c)),
         });
     }
-    let entry = children
-        .iter()
-        .map(|c| BundleEntry {
-            full_url: format!("{base}/Patient/{}", c.id),
-            resource: Patient::from(c),
+    let entry = found
+        .into_iter()
+        .map(|(id, resource)| BundleEntry {
+            full_url: format!("{base}/{resource_type}/{id}"),
+            resource,
             search: resources::Search { mode: "match" },
         })
         .collect();
@@ -460,6 +479,68 @@ fn bundle(
             entry,
         },
     )
+}
+
+fn patients(children: &[children::ChildView]) -> Vec<(String, Patient)> {
+    children
+        .iter()
+        .map(|c| (c.id.to_string(), Patient::from(c)))
+        .collect()
+}
+
+/// Refuses parameters a search does not support (so it never silently ignores one), and a
+/// parameter given twice.
+fn search_params<'a>(
+    q: &'a [(String, String)],
+    supported: &[&str],
+    resource: &str,
+) -> Result<HashMap<&'a str, &'a str>, FhirError> {
+    let mut params = HashMap::new();
+    for (k, v) in q {
+        if !supported.contains(&k.as_str()) {
+            return Err(bad(format!(
+                "the search parameter {k} is not supported for {resource}"
+            )));
+        }
+        if params.insert(k.as_str(), v.as_str()).is_some() {
+            return Err(bad(format!("the search parameter {k} is given twice")));
+        }
+    }
+    Ok(params)
+}
+
+// ---------------------------------------------------------------- Consent
+
+/// `GET /fhir/r4/Consent?patient=…`: a child's consent records, for those who keep its record.
+async fn search_consents(
+    State(state): State<AppState>,
+    principal: crate::auth::Principal,
+    Query(q): Query<Vec<(String, String)>>,
+) -> Result<Response, FhirError> {
+    let params = search_params(&q, &["patient", "_format"], "Consent")?;
+    let Some(patient) = params.get("patient") else {
+        return Err(bad(
+            "Consent is searched per child: give patient=Patient/{id}",
+        ));
+    };
+    let id = patient.strip_prefix("Patient/").unwrap_or(patient);
+    let base = format!("{}/fhir/r4", state.config.public_base());
+    let found = match id.parse::<Uuid>() {
+        Ok(id) => {
+            match crate::service::consent::list_consents(&state, &caller(principal), id).await {
+                Ok(list) => list,
+                // another organisation's child, or none: nothing found, as for any search
+                Err(crate::service::ServiceError::NotFound { .. }) => Vec::new(),
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(_) => Vec::new(),
+    };
+    let found = found
+        .iter()
+        .map(|c| (c.id.to_string(), resources::Consent::from(c)))
+        .collect();
+    Ok(bundle(&base, "Consent", found, None, &q))
 }
 
 #[cfg(test)]
@@ -475,6 +556,7 @@ mod tests {
             "*/*",
             "text/html, application/fhir+json;q=0.9",
             "json",
+            "application/fhir json",
         ] {
             assert!(accepts_fhir_json(ok), "{ok}");
         }
@@ -483,6 +565,7 @@ mod tests {
             "text/html",
             "application/fhir+json; fhirVersion=3.0",
             "xml",
+            "application/fhir+json;q=0",
         ] {
             assert!(!accepts_fhir_json(no), "{no}");
         }

@@ -1,8 +1,10 @@
 //! The FHIR R4 resources this facade emits, as hand-written serde types: only the elements we
 //! fill, no empty arrays, codes from the required bindings.
 
+use crate::domain::consent::{ConsentStatus, Decision};
 use crate::domain::types::OrganizationKind;
 use crate::service::children::ChildView;
+use crate::service::consent::ConsentView;
 use crate::service::registry::{LocationView, OrganizationView};
 use serde::Serialize;
 use uuid::Uuid;
@@ -176,6 +178,156 @@ impl From<&LocationView> for Location {
 }
 
 #[derive(Serialize)]
+pub struct CodingOf {
+    pub system: &'static str,
+    pub code: String,
+    pub display: String,
+}
+
+#[derive(Serialize)]
+pub struct Period {
+    pub start: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub end: Option<String>,
+}
+
+#[derive(Serialize)]
+pub struct ActorReference {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reference: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub display: Option<String>,
+}
+
+#[derive(Serialize)]
+pub struct ProvisionActor {
+    pub role: CodeableConcept,
+    pub reference: ActorReference,
+}
+
+#[derive(Serialize)]
+pub struct Provision {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub period: Period,
+    pub actor: Vec<ProvisionActor>,
+    pub purpose: Vec<CodingOf>,
+}
+
+/// A parent's (or the child's) decision about sharing for one purpose with one recipient. A
+/// withdrawn or superseded record is `inactive`, a refusal `rejected`.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Consent {
+    pub resource_type: &'static str,
+    pub id: String,
+    pub status: &'static str,
+    pub scope: CodeableConcept,
+    pub category: Vec<CodeableConcept>,
+    pub patient: Reference,
+    pub date_time: String,
+    pub performer: Vec<Reference>,
+    pub policy_rule: CodeableConcept,
+    pub provision: Provision,
+}
+
+/// Kindbrug's purposes of consent (`consultation`, `information_sharing`, `referral`).
+pub const PURPOSE_SYSTEM: &str = "urn:kindbrug:consent-purpose";
+
+impl From<&ConsentView> for Consent {
+    fn from(c: &ConsentView) -> Self {
+        let status = match (c.status, c.decision) {
+            (ConsentStatus::Active, Decision::Granted) => "active",
+            (ConsentStatus::Active, Decision::Refused) => "rejected",
+            (ConsentStatus::Withdrawn | ConsentStatus::Superseded, _) => "inactive",
+        };
+        let performer = c
+            .given_by
+            .iter()
+            .map(|g| Reference {
+                reference: match g.guardian_id {
+                    Some(id) => format!("RelatedPerson/{id}"),
+                    None => format!("Patient/{}", c.child_id),
+                },
+            })
+            .collect();
+        let recipient = match (&c.recipient.organization_id, &c.recipient.region_code) {
+            (Some(o), _) => ActorReference {
+                reference: Some(format!("Organization/{o}")),
+                display: None,
+            },
+            (None, Some(r)) => ActorReference {
+                reference: None,
+                display: Some(format!("de jeugdhulpspecialisten van jeugdregio {r}")),
+            },
+            (None, None) => ActorReference {
+                reference: None,
+                display: Some("onbekend".into()),
+            },
+        };
+        Consent {
+            resource_type: "Consent",
+            id: c.id.to_string(),
+            status,
+            scope: CodeableConcept {
+                coding: vec![Coding {
+                    system: "http://terminology.hl7.org/CodeSystem/consentscope",
+                    code: "patient-privacy",
+                    display: "Privacy Consent",
+                }],
+                text: "toestemming van de ouders (of het kind) om gegevens te delen".into(),
+            },
+            category: vec![CodeableConcept {
+                coding: vec![Coding {
+                    system: "http://loinc.org",
+                    code: "59284-0",
+                    display: "Patient Consent",
+                }],
+                text: "toestemming".into(),
+            }],
+            patient: Reference {
+                reference: format!("Patient/{}", c.child_id),
+            },
+            date_time: instant(c.recorded_at),
+            performer,
+            policy_rule: CodeableConcept {
+                coding: Vec::new(),
+                text: format!(
+                    "Kindbrug: toestemming naar Nederlands recht (AVG, Wgbo, Jeugdwet); informatietekst {}",
+                    c.information_version
+                ),
+            },
+            provision: Provision {
+                kind: match c.decision {
+                    Decision::Granted => "permit",
+                    Decision::Refused => "deny",
+                },
+                period: Period {
+                    start: c.valid_from.to_string(),
+                    end: c.valid_until.map(|d| d.to_string()),
+                },
+                actor: vec![ProvisionActor {
+                    role: CodeableConcept {
+                        coding: vec![Coding {
+                            system: "http://terminology.hl7.org/CodeSystem/v3-ParticipationType",
+                            code: "IRCP",
+                            display: "information recipient",
+                        }],
+                        text: "ontvanger".into(),
+                    },
+                    reference: recipient,
+                }],
+                purpose: vec![CodingOf {
+                    system: PURPOSE_SYSTEM,
+                    code: c.purpose.as_str().to_string(),
+                    display: c.purpose.as_str().replace('_', " "),
+                }],
+            },
+        }
+    }
+}
+
+#[derive(Serialize)]
 pub struct BundleLink {
     pub relation: &'static str,
     pub url: String,
@@ -258,6 +410,13 @@ pub fn capability_statement(public_base: &str) -> serde_json::Value {
                 "type": "Location",
                 "interaction": [{"code": "read"}],
                 "documentation": "The locations of your own organisation; identifier: the LRK registration number"
+            }, {
+                "type": "Consent",
+                "interaction": [{"code": "search-type"}],
+                "documentation": "The consent records of a child whose record you keep; withdrawn and superseded records are inactive, refusals rejected",
+                "searchParam": [
+                    {"name": "patient", "type": "reference", "documentation": "required: Patient/{id} or {id}"}
+                ]
             }, {
                 "type": "Patient",
                 "interaction": [{"code": "read"}, {"code": "search-type"}],

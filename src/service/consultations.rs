@@ -2057,8 +2057,20 @@ pub async fn ended_for_me(state: &Ctx, caller: &Caller) -> ServiceResult<Vec<End
     };
     let org = p.organization_id.unwrap_or_default();
     let mut out = Vec::new();
+    let mut listed = Vec::new();
     for row in state.store.list_consultations(&filter).await? {
         if row.assigned_to == Some(me) && !covered(state, &row, org).await?.allowed {
+            listed.push(
+                AuditRecord::new(
+                    &p.audit_actor(Role::Specialist),
+                    AuditAction::Search,
+                    "consultation",
+                    Some(row.id),
+                    Some(row.child_id),
+                    PURPOSE_CONSULTATION,
+                )
+                .denied(),
+            );
             out.push(EndedAccessView {
                 id: row.id,
                 status: row.status,
@@ -2066,5 +2078,7 @@ pub async fn ended_for_me(state: &Ctx, caller: &Caller) -> ServiceResult<Vec<End
             });
         }
     }
+    // listed without the child: logged as a refused search (access ended), like any refusal
+    state.store.record(&listed).await?;
     Ok(out)
 }

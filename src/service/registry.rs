@@ -567,7 +567,8 @@ pub async fn import_regions(
     Ok(ImportResult { imported })
 }
 
-/// One change an import would make, in the gateway's words (`added`, `moved`, `renamed`).
+/// One change an import would make, in the gateway's words (`added`, `moved`, `renamed`; and
+/// `region_renamed`, where `municipality` holds the region's code).
 #[derive(Serialize, ToSchema)]
 pub struct RegionChangeView {
     pub kind: String,
@@ -598,7 +599,11 @@ pub async fn preview_regions(
     let mut dates: Vec<chrono::NaiveDate> = rows.iter().map(|r| r.valid_from).collect();
     dates.sort();
     dates.dedup();
-    let mut changes = Vec::new();
+    let names: std::collections::HashMap<String, String> = regions
+        .iter()
+        .map(|r| (r.code.clone(), r.name.clone()))
+        .collect();
+    let mut changes = crate::domain::regions::region_renames(&names, &rows);
     let mut unchanged = 0;
     for on in dates {
         let mut current = std::collections::HashMap::new();
@@ -635,6 +640,12 @@ pub async fn preview_regions(
             } => RegionChangeView {
                 kind: "moved".into(),
                 municipality,
+                from: Some(from),
+                to,
+            },
+            RegionChange::RegionRenamed { region, from, to } => RegionChangeView {
+                kind: "region_renamed".into(),
+                municipality: region,
                 from: Some(from),
                 to,
             },
@@ -1069,8 +1080,6 @@ fn group_view(g: GroupRow) -> GroupView {
     }
 }
 
-/// Renames a group (admin).
-#[tracing::instrument(skip_all)]
 /// One group (admin).
 pub async fn get_group(state: &Ctx, caller: &Caller, id: Uuid) -> ServiceResult<GroupView> {
     let p = caller.principal()?;
@@ -1078,6 +1087,8 @@ pub async fn get_group(state: &Ctx, caller: &Caller, id: Uuid) -> ServiceResult<
     Ok(group_view(group(state, p, id).await?))
 }
 
+/// Renames a group (admin).
+#[tracing::instrument(skip_all)]
 pub async fn update_group(
     state: &Ctx,
     caller: &Caller,

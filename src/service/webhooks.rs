@@ -276,6 +276,16 @@ pub async fn rotate_secret(
     })
 }
 
+/// One endpoint (without its secret), for who manages its organisation's.
+#[tracing::instrument(skip_all)]
+pub async fn get_endpoint(state: &Ctx, caller: &Caller, id: Uuid) -> ServiceResult<EndpointView> {
+    let p = caller.principal()?;
+    match state.store.get_endpoint(id).await? {
+        Some(e) if may_manage(p, e.organization_id) => Ok(e.into()),
+        _ => Err(ServiceError::not_found("endpoint")),
+    }
+}
+
 /// The organisation's endpoints (without secrets).
 #[tracing::instrument(skip_all)]
 pub async fn list_endpoints(

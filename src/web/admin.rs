@@ -1124,28 +1124,33 @@ pub async fn endpoint(
     Path(id): Path<Uuid>,
 ) -> Result<Response, WebError> {
     let caller = admin(&state, &session).await?;
-    let q = webhooks::AttemptParams {
-        limit: Some(200),
-        cursor: None,
-    };
-    let attempts = webhooks::list_attempts(&state, &caller, id, q).await?.items;
-    // the endpoint's own facts, from its organisation's list
-    let mut url = String::new();
-    let mut organization = Uuid::nil();
-    for o in registry::list_organizations(&state, &caller, all())
-        .await?
-        .items
-    {
-        if let Some(e) = webhooks::list_endpoints(&state, &caller, o.id)
-            .await?
-            .into_iter()
-            .find(|e| e.id == id)
-        {
-            url = e.url;
-            organization = o.id;
-            break;
+    let endpoint = webhooks::get_endpoint(&state, &caller, id).await?;
+    // the attempts come oldest first: keep the newest 200
+    let mut attempts = std::collections::VecDeque::new();
+    let mut cursor = None;
+    loop {
+        let page = webhooks::list_attempts(
+            &state,
+            &caller,
+            id,
+            webhooks::AttemptParams {
+                limit: Some(200),
+                cursor: cursor.take(),
+            },
+        )
+        .await?;
+        for a in page.items {
+            if attempts.len() == 200 {
+                attempts.pop_front();
+            }
+            attempts.push_back(a);
+        }
+        match page.next_cursor {
+            Some(c) => cursor = Some(c),
+            None => break,
         }
     }
+    let (url, organization) = (endpoint.url, endpoint.organization_id);
     let t = EndpointPage {
         frame: frame(&session, &caller, "Webhook").await?,
         id,
@@ -1188,13 +1193,11 @@ pub async fn redeliver(
         format!("Het bericht wordt opnieuw verstuurd ({}×).", r.queued),
     )
     .await?;
-    let back = posted.get("back");
-    let back = if back.starts_with("/beheer/webhooks/") {
-        back
-    } else {
-        "/beheer"
+    let back = match posted.get("back").parse::<Uuid>() {
+        Ok(endpoint) => format!("/beheer/webhooks/{endpoint}"),
+        Err(_) => "/beheer".into(),
     };
-    Ok(Redirect::to(back).into_response())
+    Ok(Redirect::to(&back).into_response())
 }
 
 // ---------------------------------------------------------------- regions
@@ -1323,6 +1326,11 @@ pub async fn preview_regions(
                                 "gaat van regio {} naar regio {}",
                                 c.from.unwrap_or_default(),
                                 c.to
+                            ),
+                            "region_renamed" => format!(
+                                "de jeugdregio heet voortaan {} (was {}); dit geldt meteen",
+                                c.to,
+                                c.from.unwrap_or_default()
                             ),
                             _ => format!(
                                 "nieuwe naam: {} (was {})",

@@ -129,20 +129,17 @@ pub async fn my_requests(
     session: Session,
 ) -> Result<Response, WebError> {
     let caller = staff_caller(&state, &session).await?;
-    let views: Vec<ConsultationView> = mine(&state, &caller, None)
-        .await?
-        .into_iter()
-        .filter(|v| v.status != ConsultationStatus::Offered)
-        .collect();
-    let places = work::places(&state, &caller, &views).await?;
-    let (running, closed): (Vec<_>, Vec<_>) = views.iter().partition(|v| {
-        matches!(
-            v.status,
-            ConsultationStatus::Accepted
-                | ConsultationStatus::InProgress
-                | ConsultationStatus::OnHold
-        )
-    });
+    // per status, so that a long history of closed requests never pushes a running one out
+    let mut running_views = Vec::new();
+    for status in [ConsultationStatus::Accepted, ConsultationStatus::InProgress] {
+        running_views.extend(mine(&state, &caller, Some(status)).await?);
+    }
+    let closed_views = mine(&state, &caller, Some(ConsultationStatus::Completed)).await?;
+    let all: Vec<ConsultationView> = running_views.into_iter().chain(closed_views).collect();
+    let places = work::places(&state, &caller, &all).await?;
+    let (running, closed): (Vec<_>, Vec<_>) = all
+        .iter()
+        .partition(|v| v.status != ConsultationStatus::Completed);
     let ended = work::ended_for_me(&state, &caller)
         .await?
         .into_iter()

@@ -88,12 +88,36 @@ async function get(path) {
   return { status: r.status, body };
 }
 
+async function api(method, path, body) {
+  const r = await fetch(`${base}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', accept: 'application/json' },
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  const text = await r.text();
+  if (r.status >= 300) throw new Error(`${method} ${path}: ${r.status} ${text}`);
+  return text ? JSON.parse(text) : null;
+}
+
 try {
+  // consent records in every state: granted (by both parents, on paper), refused, withdrawn
+  const guardians = await api('GET', `/api/v1/children/${demo.CHILD}/guardians`);
+  const withGezag = guardians.filter((g) => g.has_parental_authority).map((g) => ({ guardian_id: g.id }));
+  const record = (purpose, decision) => api('POST', `/api/v1/children/${demo.CHILD}/consents`, {
+    purpose, recipient: { organization_id: demo.YOUTH_CARE_ORG }, decision, given_by: withGezag,
+    method: 'written', evidence_ref: 'formulier-2026-01', information_version: '2026-1', valid_from: new Date().toISOString().slice(0, 10),
+  });
+  await record('consultation', 'granted');
+  await record('referral', 'refused');
+  const shared = await record('information_sharing', 'granted');
+  await api('POST', `/api/v1/consents/${shared.id}/withdraw`, { by: withGezag[0] });
+
   const cs = await get('/fhir/r4/metadata');
   validate(cs.body, 'metadata');
   // every page of the Patient search, each Bundle and each Patient in it
   let next = '/fhir/r4/Patient?_count=3';
   const ids = [];
+  let consentCount = 0;
   while (next) {
     const page = await get(next);
     if (page.status !== 200) throw new Error(`${next}: ${page.status}`);
@@ -109,7 +133,12 @@ try {
     const found = await get(`/fhir/r4/Patient?identifier=${encodeURIComponent(`${system}|${p.body.identifier[0].value}`)}`);
     validate(found.body, `search identifier of ${id}`);
     if ((found.body.entry ?? []).length !== 1) failures.push(`identifier search for ${id} found ${(found.body.entry ?? []).length}`);
+    const consents = await get(`/fhir/r4/Consent?patient=Patient/${id}`);
+    if (consents.status !== 200) throw new Error(`Consent of ${id}: ${consents.status}`);
+    validate(consents.body, `Consent of ${id}`);
+    consentCount += (consents.body.entry ?? []).length;
   }
+  if (consentCount === 0) throw new Error('the demo has no consent records to validate');
   // the organisation and its locations the Patients refer to
   const org = await get(`/fhir/r4/Organization/${demo.CHILDCARE_ORG}`);
   if (org.status !== 200) throw new Error(`Organization: ${org.status}`);

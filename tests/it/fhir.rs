@@ -49,7 +49,7 @@ db_test!(
         assert_eq!(cs["fhirVersion"], "4.0.1");
         let resources = cs["rest"][0]["resource"].as_array().unwrap();
         let types: Vec<&str> = resources.iter().map(|r| r["type"].as_str().unwrap()).collect();
-        assert_eq!(types, ["Organization", "Location", "Patient"]);
+        assert_eq!(types, ["Organization", "Location", "Consent", "Patient"]);
         // tolerated variants of the media type, 406 otherwise
         for accept in ["application/fhir+json; fhirVersion=4.0", "application/json", "*/*"] {
             assert_eq!(fhir_get(&app, "/fhir/r4/metadata", None, accept).await.0, 200, "{accept}");
@@ -59,6 +59,8 @@ db_test!(
         assert!(is_outcome(&body));
         assert_eq!(fhir_get(&app, "/fhir/r4/metadata?_format=xml", None, FHIR).await.0, 406);
         assert_eq!(fhir_get(&app, "/fhir/r4/metadata?_format=json", None, "text/html").await.0, 200);
+        assert_eq!(fhir_get(&app, "/fhir/r4/metadata?_format=application/fhir%2Bjson", None, "text/html").await.0, 200);
+        assert_eq!(fhir_get(&app, "/fhir/r4/metadata?_format=application/fhir+json", None, "text/html").await.0, 200);
         // no whole-system search, no unknown resource: an OperationOutcome
         let (status, body, _) = fhir_get(&app, "/fhir/r4/Observation", None, FHIR).await;
         assert_eq!(status, 404);
@@ -160,6 +162,24 @@ db_test!(
         assert_eq!(res.status(), 200);
         let b: Value = res.json().await.unwrap();
         assert_eq!(b["entry"].as_array().unwrap().len(), 1);
+        // no create yet: POST on the type is not an interaction here
+        let res = app
+            .client
+            .post(format!("{}/fhir/r4/Patient", app.base))
+            .bearer_auth(&w.integration_a)
+            .header("content-type", FHIR)
+            .body(r#"{"resourceType":"Patient"}"#)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 405);
+        assert!(res.headers()["content-type"].to_str().unwrap().starts_with(FHIR));
+        // another organisation's numbering finds nothing and reads nothing
+        let before = app.count("audit_log").await;
+        let other_system = format!("urn:kindbrug:organization:{}:child", w.org_b);
+        let (_, none, _) = fhir_get(&app, &format!("/fhir/r4/Patient?identifier={}%7CA-1", urlencoding(&other_system)), Some(&w.integration_a), FHIR).await;
+        assert!(none.get("entry").is_none());
+        assert_eq!(app.count("audit_log").await, before);
         // a body that is not JSON or a form: 415
         let res = app
             .client
@@ -177,3 +197,34 @@ db_test!(
 fn urlencoding(s: &str) -> String {
     form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
+
+db_test!(
+    async fn consent_records_as_fhir_consent_with_their_history(app) {
+        let c = crate::consultations::ctx(&app).await;
+        let path = format!("/fhir/r4/Consent?patient=Patient/{}", c.w.child_a1);
+        let (status, b, _) = fhir_get(&app, &path, Some(&c.w.integration_a), FHIR).await;
+        assert_eq!(status, 200, "{b}");
+        let entries = b["entry"].as_array().unwrap();
+        assert_eq!(entries.len(), 1);
+        let consent = &entries[0]["resource"];
+        assert_eq!(consent["resourceType"], "Consent");
+        assert_eq!(consent["status"], "active");
+        assert_eq!(consent["scope"]["coding"][0]["code"], "patient-privacy");
+        assert_eq!(consent["patient"]["reference"], format!("Patient/{}", c.w.child_a1));
+        assert_eq!(consent["provision"]["type"], "permit");
+        assert_eq!(consent["provision"]["purpose"][0]["code"], "consultation");
+        assert_eq!(consent["provision"]["actor"][0]["reference"]["reference"], format!("Organization/{}", c.w.youth));
+        assert_eq!(consent["performer"].as_array().unwrap().len(), 2);
+        // another organisation finds nothing; the search needs its child
+        let (_, theirs, _) = fhir_get(&app, &path, Some(&c.w.integration_b), FHIR).await;
+        assert!(theirs.get("entry").is_none(), "{theirs}");
+        assert_eq!(fhir_get(&app, "/fhir/r4/Consent", Some(&c.w.integration_a), FHIR).await.0, 400);
+        assert_eq!(fhir_get(&app, "/fhir/r4/Consent?status=active", Some(&c.w.integration_a), FHIR).await.0, 400);
+        // a withdrawal: the record stays, inactive
+        app.post(&format!("/api/v1/consents/{}/withdraw", c.consent), &c.w.mentor_a1_token, serde_json::json!({"by": {"guardian_id": c.eva}}))
+            .await
+            .ok(200);
+        let (_, after, _) = fhir_get(&app, &format!("/fhir/r4/Consent?patient={}", c.w.child_a1), Some(&c.w.integration_a), FHIR).await;
+        assert_eq!(after["entry"][0]["resource"]["status"], "inactive");
+    }
+);
