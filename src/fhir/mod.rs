@@ -34,6 +34,7 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         .route("/fhir/r4/Organization/{id}", get(read_organization))
         .route("/fhir/r4/Location/{id}", get(read_location))
         .route("/fhir/r4/Consent", get(search_consents))
+        .route("/fhir/r4/RelatedPerson", get(search_related_persons))
         .route("/fhir/r4/Patient", get(search_patients))
         .route(
             "/fhir/r4/Patient/_search",
@@ -511,6 +512,29 @@ fn search_params<'a>(
 
 // ---------------------------------------------------------------- Consent
 
+/// The child a per-child search names (`patient=Patient/{id}` or `patient={id}`).
+fn patient_of(params: &HashMap<&str, &str>, resource: &str) -> Result<Option<Uuid>, FhirError> {
+    let Some(patient) = params.get("patient") else {
+        return Err(bad(format!(
+            "{resource} is searched per child: give patient=Patient/{{id}}"
+        )));
+    };
+    Ok(patient
+        .strip_prefix("Patient/")
+        .unwrap_or(patient)
+        .parse::<Uuid>()
+        .ok())
+}
+
+/// A per-child list as search results: another organisation's child, or none, finds nothing.
+fn found_or_empty<T>(r: Result<Vec<T>, crate::service::ServiceError>) -> Result<Vec<T>, FhirError> {
+    match r {
+        Ok(list) => Ok(list),
+        Err(crate::service::ServiceError::NotFound { .. }) => Ok(Vec::new()),
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// `GET /fhir/r4/Consent?patient=…`: a child's consent records, for those who keep its record.
 async fn search_consents(
     State(state): State<AppState>,
@@ -518,29 +542,37 @@ async fn search_consents(
     Query(q): Query<Vec<(String, String)>>,
 ) -> Result<Response, FhirError> {
     let params = search_params(&q, &["patient", "_format"], "Consent")?;
-    let Some(patient) = params.get("patient") else {
-        return Err(bad(
-            "Consent is searched per child: give patient=Patient/{id}",
-        ));
-    };
-    let id = patient.strip_prefix("Patient/").unwrap_or(patient);
     let base = format!("{}/fhir/r4", state.config.public_base());
-    let found = match id.parse::<Uuid>() {
-        Ok(id) => {
-            match crate::service::consent::list_consents(&state, &caller(principal), id).await {
-                Ok(list) => list,
-                // another organisation's child, or none: nothing found, as for any search
-                Err(crate::service::ServiceError::NotFound { .. }) => Vec::new(),
-                Err(e) => return Err(e.into()),
-            }
-        }
-        Err(_) => Vec::new(),
+    let found = match patient_of(&params, "Consent")? {
+        Some(id) => found_or_empty(
+            crate::service::consent::list_consents(&state, &caller(principal), id).await,
+        )?,
+        None => Vec::new(),
     };
     let found = found
         .iter()
         .map(|c| (c.id.to_string(), resources::Consent::from(c)))
         .collect();
     Ok(bundle(&base, "Consent", found, None, &q))
+}
+
+/// `GET /fhir/r4/RelatedPerson?patient=…`: a child's parents and guardians.
+async fn search_related_persons(
+    State(state): State<AppState>,
+    principal: crate::auth::Principal,
+    Query(q): Query<Vec<(String, String)>>,
+) -> Result<Response, FhirError> {
+    let params = search_params(&q, &["patient", "_format"], "RelatedPerson")?;
+    let base = format!("{}/fhir/r4", state.config.public_base());
+    let found = match patient_of(&params, "RelatedPerson")? {
+        Some(id) => found_or_empty(children::list_guardians(&state, &caller(principal), id).await)?,
+        None => Vec::new(),
+    };
+    let found = found
+        .iter()
+        .map(|g| (g.id.to_string(), resources::RelatedPerson::from(g)))
+        .collect();
+    Ok(bundle(&base, "RelatedPerson", found, None, &q))
 }
 
 #[cfg(test)]

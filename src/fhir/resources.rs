@@ -3,7 +3,8 @@
 
 use crate::domain::consent::{ConsentStatus, Decision};
 use crate::domain::types::OrganizationKind;
-use crate::service::children::ChildView;
+use crate::domain::types::Relationship;
+use crate::service::children::{ChildView, GuardianView};
 use crate::service::consent::ConsentView;
 use crate::service::registry::{LocationView, OrganizationView};
 use serde::Serialize;
@@ -328,6 +329,107 @@ impl From<&ConsentView> for Consent {
 }
 
 #[derive(Serialize)]
+pub struct ContactPoint {
+    pub system: &'static str,
+    pub value: String,
+}
+
+#[derive(Serialize)]
+pub struct NameText {
+    pub text: String,
+}
+
+/// An extension of our own: whether this person has parental authority (*gezag*), and where
+/// that is known from.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Extension {
+    pub url: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub value_boolean: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub value_code: Option<&'static str>,
+}
+
+/// The extension URLs of parental authority and its source.
+pub const GEZAG_EXTENSION: &str = "https://kindbrug.nl/fhir/StructureDefinition/parental-authority";
+pub const GEZAG_SOURCE_EXTENSION: &str =
+    "https://kindbrug.nl/fhir/StructureDefinition/parental-authority-source";
+
+/// A parent or guardian of the child.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RelatedPerson {
+    pub resource_type: &'static str,
+    pub id: String,
+    pub extension: Vec<Extension>,
+    pub active: bool,
+    pub patient: Reference,
+    pub relationship: Vec<CodeableConcept>,
+    pub name: Vec<NameText>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub telecom: Vec<ContactPoint>,
+}
+
+impl From<&GuardianView> for RelatedPerson {
+    fn from(g: &GuardianView) -> Self {
+        const ROLES: &str = "http://terminology.hl7.org/CodeSystem/v3-RoleCode";
+        let (code, display, text) = match g.relationship {
+            Relationship::Parent => ("PRN", "parent", "ouder"),
+            Relationship::FosterParent => ("PRNFOST", "foster parent", "pleegouder"),
+            Relationship::Guardian => ("GUARD", "guardian", "voogd"),
+            Relationship::Other => ("FAMMEMB", "family member", "anders"),
+        };
+        let mut extension = vec![Extension {
+            url: GEZAG_EXTENSION,
+            value_boolean: Some(g.has_parental_authority),
+            value_code: None,
+        }];
+        if let Some(source) = g.authority_source {
+            extension.push(Extension {
+                url: GEZAG_SOURCE_EXTENSION,
+                value_boolean: None,
+                value_code: Some(source.as_str()),
+            });
+        }
+        let mut telecom = Vec::new();
+        if let Some(e) = &g.email {
+            telecom.push(ContactPoint {
+                system: "email",
+                value: e.clone(),
+            });
+        }
+        if let Some(p) = &g.phone {
+            telecom.push(ContactPoint {
+                system: "phone",
+                value: p.clone(),
+            });
+        }
+        RelatedPerson {
+            resource_type: "RelatedPerson",
+            id: g.id.to_string(),
+            extension,
+            active: true,
+            patient: Reference {
+                reference: format!("Patient/{}", g.child_id),
+            },
+            relationship: vec![CodeableConcept {
+                coding: vec![Coding {
+                    system: ROLES,
+                    code,
+                    display,
+                }],
+                text: text.into(),
+            }],
+            name: vec![NameText {
+                text: g.name.clone(),
+            }],
+            telecom,
+        }
+    }
+}
+
+#[derive(Serialize)]
 pub struct BundleLink {
     pub relation: &'static str,
     pub url: String,
@@ -410,6 +512,13 @@ pub fn capability_statement(public_base: &str) -> serde_json::Value {
                 "type": "Location",
                 "interaction": [{"code": "read"}],
                 "documentation": "The locations of your own organisation; identifier: the LRK registration number"
+            }, {
+                "type": "RelatedPerson",
+                "interaction": [{"code": "search-type"}],
+                "documentation": "The parents and guardians of a child whose record you keep; parental authority (gezag) and its source as extensions",
+                "searchParam": [
+                    {"name": "patient", "type": "reference", "documentation": "required: Patient/{id} or {id}"}
+                ]
             }, {
                 "type": "Consent",
                 "interaction": [{"code": "search-type"}],

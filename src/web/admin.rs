@@ -97,9 +97,26 @@ struct HomePage {
 /// `GET /beheer`.
 pub async fn home(State(state): State<AppState>, session: Session) -> Result<Response, WebError> {
     let caller = admin(&state, &session).await?;
-    let organizations = registry::list_organizations(&state, &caller, all())
-        .await?
-        .items
+    // every organisation, page by page (a country has a few thousand)
+    let mut every = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = registry::list_organizations(
+            &state,
+            &caller,
+            ListParams {
+                limit: Some(200),
+                cursor: cursor.take(),
+            },
+        )
+        .await?;
+        every.extend(page.items);
+        match page.next_cursor {
+            Some(c) => cursor = Some(c),
+            None => break,
+        }
+    }
+    let organizations = every
         .into_iter()
         .map(|o| OrgLine {
             id: o.id,

@@ -137,6 +137,9 @@ try {
     if (consents.status !== 200) throw new Error(`Consent of ${id}: ${consents.status}`);
     validate(consents.body, `Consent of ${id}`);
     consentCount += (consents.body.entry ?? []).length;
+    const people = await get(`/fhir/r4/RelatedPerson?patient=Patient/${id}`);
+    if (people.status !== 200) throw new Error(`RelatedPerson of ${id}: ${people.status}`);
+    validate(people.body, `RelatedPerson of ${id}`);
   }
   if (consentCount === 0) throw new Error('the demo has no consent records to validate');
   // the organisation and its locations the Patients refer to

@@ -49,7 +49,7 @@ db_test!(
         assert_eq!(cs["fhirVersion"], "4.0.1");
         let resources = cs["rest"][0]["resource"].as_array().unwrap();
         let types: Vec<&str> = resources.iter().map(|r| r["type"].as_str().unwrap()).collect();
-        assert_eq!(types, ["Organization", "Location", "Consent", "Patient"]);
+        assert_eq!(types, ["Organization", "Location", "RelatedPerson", "Consent", "Patient"]);
         // tolerated variants of the media type, 406 otherwise
         for accept in ["application/fhir+json; fhirVersion=4.0", "application/json", "*/*"] {
             assert_eq!(fhir_get(&app, "/fhir/r4/metadata", None, accept).await.0, 200, "{accept}");
@@ -220,6 +220,17 @@ db_test!(
         assert!(theirs.get("entry").is_none(), "{theirs}");
         assert_eq!(fhir_get(&app, "/fhir/r4/Consent", Some(&c.w.integration_a), FHIR).await.0, 400);
         assert_eq!(fhir_get(&app, "/fhir/r4/Consent?status=active", Some(&c.w.integration_a), FHIR).await.0, 400);
+        // the performers are the child's guardians, with their parental authority
+        let (_, people, _) = fhir_get(&app, &format!("/fhir/r4/RelatedPerson?patient=Patient/{}", c.w.child_a1), Some(&c.w.integration_a), FHIR).await;
+        let people = people["entry"].as_array().unwrap();
+        assert_eq!(people.len(), 2);
+        let eva = people.iter().find(|p| p["resource"]["id"] == c.eva.to_string()).unwrap();
+        assert_eq!(eva["resource"]["relationship"][0]["coding"][0]["code"], "PRN");
+        assert_eq!(eva["resource"]["extension"][0]["valueBoolean"], true);
+        assert!(consent["performer"].as_array().unwrap().iter().any(|p| p["reference"] == format!("RelatedPerson/{}", c.eva)));
+        let (_, none, _) = fhir_get(&app, &format!("/fhir/r4/RelatedPerson?patient={}", c.w.child_a1), Some(&c.w.integration_b), FHIR).await;
+        assert!(none.get("entry").is_none());
+        assert_eq!(fhir_get(&app, "/fhir/r4/RelatedPerson", Some(&c.w.integration_a), FHIR).await.0, 400);
         // a withdrawal: the record stays, inactive
         app.post(&format!("/api/v1/consents/{}/withdraw", c.consent), &c.w.mentor_a1_token, serde_json::json!({"by": {"guardian_id": c.eva}}))
             .await
