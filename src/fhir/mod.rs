@@ -3,9 +3,10 @@
 //! hold without a rule of its own; what it adds is the FHIR shape: resources, `Bundle`s,
 //! `OperationOutcome`s, content negotiation and versions as ETags.
 //!
-//! This first part serves the CapabilityStatement, `Patient` (the child: read and search), and
-//! `Organization` and `Location` (read).
-//! The CapabilityStatement lists exactly that, and grows with each resource.
+//! This first part serves the CapabilityStatement, `Patient` (the child: read and search),
+//! `Organization` and `Location` (read), and per child `RelatedPerson` and `Consent` (search).
+//! The CapabilityStatement lists exactly that, and grows with each resource. SMART Backend
+//! Services is not here yet: the facade takes the same bearer tokens as `/api/v1`.
 
 pub mod resources;
 
