@@ -5,7 +5,9 @@
 
 use super::forms::{Errors, Fields};
 use super::mentor::{invalid, page, refused, FieldView, FormPage};
-use super::{check_csrf, flash, html, labels, staff_caller, take_flash, Frame, WebError};
+use super::{
+    check_csrf, flash, flash_and_go, html, labels, staff_caller, take_flash, Frame, WebError,
+};
 use crate::domain::types::{ConcernDomain, LocationType, OrganizationKind, StaffRole};
 use crate::service::registry::{
     self, ListParams, LocationChange, NewGroup, NewLocation, NewOrganization, NewStaff,
@@ -252,8 +254,12 @@ pub async fn deactivate_org(
     let caller = admin(&state, &session).await?;
     check_csrf(&session, posted.get("csrf")).await?;
     registry::deactivate_organization(&state, &caller, id).await?;
-    flash(&session, "De organisatie is gedeactiveerd.".into()).await?;
-    Ok(Redirect::to(&format!("/beheer/organisaties/{id}")).into_response())
+    flash_and_go(
+        &session,
+        "De organisatie is gedeactiveerd.".into(),
+        &format!("/beheer/organisaties/{id}"),
+    )
+    .await
 }
 
 struct LocationLine {
@@ -608,8 +614,12 @@ pub async fn update_location(
     };
     match registry::update_location(&state, &caller, id, body).await {
         Ok(_) => {
-            flash(&session, "De locatie is opgeslagen.".into()).await?;
-            Ok(Redirect::to(&format!("/beheer/locaties/{id}")).into_response())
+            flash_and_go(
+                &session,
+                "De locatie is opgeslagen.".into(),
+                &format!("/beheer/locaties/{id}"),
+            )
+            .await
         }
         Err(e) => Ok(refused(form().await?, &posted, e, LOCATION_FIELDS)),
     }
@@ -624,8 +634,12 @@ pub async fn deactivate_location(
     let caller = admin(&state, &session).await?;
     check_csrf(&session, posted.get("csrf")).await?;
     registry::deactivate_location(&state, &caller, id).await?;
-    flash(&session, "De locatie is gedeactiveerd.".into()).await?;
-    Ok(Redirect::to(&format!("/beheer/locaties/{id}")).into_response())
+    flash_and_go(
+        &session,
+        "De locatie is gedeactiveerd.".into(),
+        &format!("/beheer/locaties/{id}"),
+    )
+    .await
 }
 
 pub async fn create_group(
@@ -700,8 +714,12 @@ pub async fn update_group(
     };
     match registry::update_group(&state, &caller, id, body).await {
         Ok(_) => {
-            flash(&session, "De groep is opgeslagen.".into()).await?;
-            Ok(Redirect::to(&format!("/beheer/locaties/{}", g.location_id)).into_response())
+            flash_and_go(
+                &session,
+                "De groep is opgeslagen.".into(),
+                &format!("/beheer/locaties/{}", g.location_id),
+            )
+            .await
         }
         Err(e) => Ok(refused(
             group_form(&session, &caller, id, g.location_id).await?,
@@ -721,8 +739,12 @@ pub async fn deactivate_group(
     let caller = admin(&state, &session).await?;
     check_csrf(&session, posted.get("csrf")).await?;
     let g = registry::deactivate_group(&state, &caller, id).await?;
-    flash(&session, "De groep is gedeactiveerd.".into()).await?;
-    Ok(Redirect::to(&format!("/beheer/locaties/{}", g.location_id)).into_response())
+    flash_and_go(
+        &session,
+        "De groep is gedeactiveerd.".into(),
+        &format!("/beheer/locaties/{}", g.location_id),
+    )
+    .await
 }
 
 // ---------------------------------------------------------------- staff
@@ -890,8 +912,12 @@ pub async fn create_staff(
     };
     match registry::create_staff(&state, &caller, org, body).await {
         Ok(_) => {
-            flash(&session, "De medewerker is toegevoegd.".into()).await?;
-            Ok(Redirect::to(&format!("/beheer/organisaties/{org}")).into_response())
+            flash_and_go(
+                &session,
+                "De medewerker is toegevoegd.".into(),
+                &format!("/beheer/organisaties/{org}"),
+            )
+            .await
         }
         Err(e) => Ok(refused(
             staff_form(&state, &session, &caller, org, None).await?,
@@ -969,11 +995,12 @@ pub async fn update_staff(
     };
     match registry::update_staff(&state, &caller, id, body).await {
         Ok(_) => {
-            flash(&session, "De medewerker is opgeslagen.".into()).await?;
-            Ok(
-                Redirect::to(&format!("/beheer/organisaties/{}", s.organization_id))
-                    .into_response(),
+            flash_and_go(
+                &session,
+                "De medewerker is opgeslagen.".into(),
+                &format!("/beheer/organisaties/{}", s.organization_id),
             )
+            .await
         }
         Err(e) => Ok(refused(form().await?, &posted, e, STAFF_FIELDS)),
     }
@@ -989,12 +1016,12 @@ pub async fn deactivate_staff(
     check_csrf(&session, posted.get("csrf")).await?;
     let s = registry::get_staff(&state, &caller, id).await?;
     registry::deactivate_staff(&state, &caller, id).await?;
-    flash(
+    flash_and_go(
         &session,
         format!("{} is gedeactiveerd en kan niet meer inloggen.", s.name),
+        &format!("/beheer/organisaties/{}", s.organization_id),
     )
-    .await?;
-    Ok(Redirect::to(&format!("/beheer/organisaties/{}", s.organization_id)).into_response())
+    .await
 }
 
 // ---------------------------------------------------------------- webhooks
@@ -1412,12 +1439,12 @@ pub async fn apply_regions(
         .remove::<(String, String, Option<chrono::NaiveDate>)>(IMPORT)
         .await?;
     let r = registry::import_regions(&state, &caller, csv.as_bytes(), date).await?;
-    flash(
+    flash_and_go(
         &session,
         format!("De regiotabel is toegepast ({} gemeenten).", r.imported),
+        "/beheer/regios",
     )
-    .await?;
-    Ok(Redirect::to("/beheer/regios").into_response())
+    .await
 }
 
 #[derive(Template)]

@@ -4,7 +4,7 @@
 
 use super::forms::Fields;
 use super::specialist::{line, RequestLine};
-use super::{check_csrf, flash, html, labels, staff_caller, take_flash, Frame, WebError};
+use super::{check_csrf, flash_and_go, html, labels, staff_caller, take_flash, Frame, WebError};
 use crate::domain::consultation::ConsultationStatus;
 use crate::service::consultations::{self as work, CandidateView, ListParams};
 use crate::service::{registry, Caller, ServiceError};
@@ -12,7 +12,7 @@ use crate::AppState;
 use askama::Template;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::Response;
 use tower_sessions::Session;
 use uuid::Uuid;
 
@@ -204,8 +204,12 @@ pub async fn assign(
                 .get(&specialist_id)
                 .cloned()
                 .unwrap_or_else(|| "de specialist".into());
-            flash(&session, format!("De aanvraag is toegewezen aan {who}.")).await?;
-            Ok(Redirect::to("/wachtrij").into_response())
+            flash_and_go(
+                &session,
+                format!("De aanvraag is toegewezen aan {who}."),
+                "/wachtrij",
+            )
+            .await
         }
         Err(e @ (ServiceError::Validation(_) | ServiceError::Conflict { .. })) => {
             let message = match &e {

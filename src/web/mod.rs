@@ -464,6 +464,12 @@ async fn flash(session: &Session, message: String) -> Result<(), WebError> {
     Ok(())
 }
 
+/// After a form: a message for the next page, and the way there (post-redirect-get).
+async fn flash_and_go(session: &Session, message: String, to: &str) -> Result<Response, WebError> {
+    flash(session, message).await?;
+    Ok(Redirect::to(to).into_response())
+}
+
 /// The message a previous form left, once.
 async fn take_flash(session: &Session) -> Result<Option<String>, WebError> {
     Ok(session.remove::<String>(FLASH).await?)

@@ -7,7 +7,7 @@
 
 use super::forms::{Errors, Fields};
 use super::mentor::{invalid, page, refused, FieldView, FormPage};
-use super::{check_csrf, flash, html, labels, staff_caller, take_flash, Frame, WebError};
+use super::{check_csrf, flash_and_go, html, labels, staff_caller, take_flash, Frame, WebError};
 use crate::domain::calendar::now;
 use crate::domain::consultation::{
     Competence, ConsultationStatus, Outcome, Participant, VisitKind, VisitStatus,
@@ -19,7 +19,7 @@ use crate::AppState;
 use askama::Template;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::Response;
 use std::collections::HashMap;
 use tower_sessions::Session;
 use uuid::Uuid;
@@ -321,12 +321,12 @@ pub async fn accept(
     let caller = staff_caller(&state, &session).await?;
     check_csrf(&session, posted.get("csrf")).await?;
     work::accept(&state, &caller, id).await?;
-    flash(
+    flash_and_go(
         &session,
         "U heeft de aanvraag aangenomen. U ziet nu de vraag van de mentor.".into(),
+        &request_path(id),
     )
-    .await?;
-    Ok(Redirect::to(&request_path(id)).into_response())
+    .await
 }
 
 async fn decline_form(
@@ -419,8 +419,12 @@ pub async fn decline(
         }
         _ => "De aanvraag is doorgegeven.".into(),
     };
-    flash(&session, format!("U heeft de aanvraag afgewezen. {went}")).await?;
-    Ok(Redirect::to("/aangeboden").into_response())
+    flash_and_go(
+        &session,
+        format!("U heeft de aanvraag afgewezen. {went}"),
+        "/aangeboden",
+    )
+    .await
 }
 
 // ---------------------------------------------------------------- visits
@@ -663,8 +667,12 @@ pub async fn create_visit(
     };
     match visits::create_visit(&state, &caller, id, body).await {
         Ok(_) => {
-            flash(&session, "Het bezoek is opgeslagen.".into()).await?;
-            Ok(Redirect::to(&request_path(id)).into_response())
+            flash_and_go(
+                &session,
+                "Het bezoek is opgeslagen.".into(),
+                &request_path(id),
+            )
+            .await
         }
         Err(e) => Ok(refused(
             visit_form(&session, &caller, id, None).await?,
@@ -731,8 +739,12 @@ pub async fn update_visit(
     stored_visit(&state, &caller, id, visit).await?;
     match visits::update_visit(&state, &caller, visit, version, body).await {
         Ok(_) => {
-            flash(&session, "De wijziging is opgeslagen.".into()).await?;
-            Ok(Redirect::to(&request_path(id)).into_response())
+            flash_and_go(
+                &session,
+                "De wijziging is opgeslagen.".into(),
+                &request_path(id),
+            )
+            .await
         }
         Err(ServiceError::Stale) | Err(ServiceError::PreconditionRequired(_)) => {
             let now_stored = stored_visit(&state, &caller, id, visit).await?;
@@ -897,8 +909,12 @@ pub async fn close(
     };
     match visits::close(&state, &caller, id, body).await {
         Ok(_) => {
-            flash(&session, "De aanvraag is afgerond.".into()).await?;
-            Ok(Redirect::to("/mijn-aanvragen").into_response())
+            flash_and_go(
+                &session,
+                "De aanvraag is afgerond.".into(),
+                "/mijn-aanvragen",
+            )
+            .await
         }
         Err(e) => Ok(refused(
             close_form(&session, &caller, id, w).await?,
