@@ -12,6 +12,8 @@
 //! # encryption_keys = "k2026:base64-of-32-bytes,k2025:…"   (KINDBRUG_ENCRYPTION_KEYS; `kindbrug keys generate`)
 //! # encryption_key_id = "k2026"     the key new values are sealed with (default: the first)
 //! # audit_signing_key = "a2026:base64-of-32-bytes"   (KINDBRUG_AUDIT_SIGNING_KEY; `kindbrug audit keygen`)
+//! # smart_signing_keys = "t2026:base64-of-32-bytes,t2025:…"   (KINDBRUG_SMART_SIGNING_KEYS; `kindbrug keys smart`)
+//! #                                   Ed25519 keys of SMART access tokens: the first signs, all verify
 //! # audit_checkpoint_file = "/var/lib/kindbrug/audit-checkpoints.jsonl"  append-only, outside the database
 //! audit_checkpoint_minutes = 5        # how often the access log's head is signed
 //! oidc_issuers = []                   # e.g. ["https://login.example.nl/realms/zorg"]
@@ -108,6 +110,10 @@ pub struct Config {
     /// Ed25519 key that signs the access log's checkpoints: `kid:base64(32 bytes)`. Kept out of
     /// the database (which is what it protects against). Required in production.
     pub audit_signing_key: Option<SecretString>,
+    /// Ed25519 keys that sign SMART Backend Services access tokens: `kid:base64(32 bytes)`,
+    /// comma-separated; the first signs, all verify (rotation). In production without it the
+    /// token endpoint is off; in development a key is generated and kept in the database.
+    pub smart_signing_keys: Option<SecretString>,
     /// Checkpoints are also appended to this file, one JSON line each.
     pub audit_checkpoint_file: Option<PathBuf>,
     pub audit_checkpoint_minutes: u64,
@@ -198,6 +204,7 @@ impl Default for Config {
             encryption_keys: None,
             encryption_key_id: None,
             audit_signing_key: None,
+            smart_signing_keys: None,
             audit_checkpoint_file: None,
             audit_checkpoint_minutes: 5,
             oidc_issuers: Vec::new(),
@@ -355,6 +362,11 @@ impl Config {
                 problems.push(format!(
                     "dev_jwt_secret: must be at least {MIN_DEV_SECRET_LEN} characters"
                 ));
+            }
+        }
+        if let Some(keys) = &self.smart_signing_keys {
+            if let Err(e) = crate::auth::smart::TokenSigner::parse(keys) {
+                problems.push(e.to_string());
             }
         }
         for issuer in &self.oidc_issuers {

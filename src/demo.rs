@@ -40,6 +40,7 @@ fn loader(role: Role, organization_id: Option<Uuid>) -> Caller {
         roles: vec![role],
         organization_id,
         staff: None,
+        scopes: None,
     })
 }
 

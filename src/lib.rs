@@ -47,6 +47,10 @@ pub struct AppState {
     pub parent_link_failures: Arc<ratelimit::RateLimiter>,
     /// Signs the access log's checkpoints.
     pub audit_signer: Arc<audit::checkpoint::AuditSigner>,
+    /// SMART Backend Services: the access-token keys (none: the token endpoint is off) and
+    /// the key sets of clients registered with a `jwks_uri`.
+    pub smart: Option<Arc<auth::smart::TokenSigner>>,
+    pub client_keys: Arc<auth::smart::JwksCache>,
 }
 
 /// Name of the setting holding the generated development signing secret.
@@ -134,6 +138,34 @@ pub async fn audit_signer(
     ))?)
 }
 
+/// Name of the setting holding the generated development SMART signing key.
+const DEV_SMART_KEY_SETTING: &str = "dev_smart_signing_key";
+
+/// The keys that sign SMART access tokens: configured, or in development generated once and
+/// kept in the database (so replicas and restarts agree). In production without keys the token
+/// endpoint is off.
+pub async fn smart_signer(
+    config: &Config,
+    store: &DynStore,
+) -> anyhow::Result<Option<auth::smart::TokenSigner>> {
+    if let Some(keys) = &config.smart_signing_keys {
+        return Ok(Some(auth::smart::TokenSigner::parse(keys)?));
+    }
+    if config.env == config::RunEnv::Production {
+        tracing::info!("no smart_signing_keys configured: the SMART token endpoint is off");
+        return Ok(None);
+    }
+    let value = store
+        .setting_or_insert(
+            DEV_SMART_KEY_SETTING,
+            &auth::smart::TokenSigner::generate("dev"),
+        )
+        .await?;
+    Ok(Some(auth::smart::TokenSigner::parse(&SecretString::from(
+        value,
+    ))?))
+}
+
 /// Where this gateway exports the access log's checkpoints.
 pub fn checkpoint_export(config: &Config) -> audit::checkpoint::CheckpointExport {
     audit::checkpoint::CheckpointExport {
@@ -176,8 +208,28 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
         config.jwt_leeway_seconds,
         config.max_token_lifetime_seconds,
     );
+    let smart = smart_signer(&config, &store).await?.map(Arc::new);
+    let auth = match &smart {
+        Some(signer) => auth.with_smart(signer.clone()),
+        None => auth,
+    };
     auth.warm_up().await;
+    // client key sets are fetched under the webhook address policy: no reaching into the
+    // gateway's own network through a registered URI
+    let policy = Arc::new(config.webhook_policy());
+    let jwks_http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .user_agent(concat!("kindbrug/", env!("CARGO_PKG_VERSION")))
+        .dns_resolver(Arc::new(webhooks::net::GuardedResolver { policy }))
+        .redirect(reqwest::redirect::Policy::none())
+        .build()?;
+    let client_keys = Arc::new(auth::smart::JwksCache::new(
+        jwks_http,
+        Duration::from_secs(config.jwks_min_refetch_seconds),
+    ));
     Ok(AppState {
+        smart,
+        client_keys,
         audit_signer: Arc::new(signer),
         parent_link_failures: Arc::new(ratelimit::RateLimiter::new(
             "parent links",

@@ -106,6 +106,12 @@ enum KeysCommand {
         #[arg(long, default_value = "k1")]
         id: String,
     },
+    /// Print a new Ed25519 key for smart_signing_keys (SMART access tokens). To rotate, put the
+    /// new key first and keep the old one after it for at least five minutes.
+    Smart {
+        #[arg(long, default_value = "t1")]
+        id: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -401,6 +407,14 @@ async fn run(cli: Cli, config: Config) -> anyhow::Result<ExitCode> {
             command: KeysCommand::Generate { id },
         } => {
             println!("{}", kindbrug::crypto::Keyring::generate(&id));
+        }
+        Command::Keys {
+            command: KeysCommand::Smart { id },
+        } => {
+            println!(
+                "smart_signing_keys = {}",
+                kindbrug::auth::smart::TokenSigner::generate(&id)
+            );
         }
         Command::Regions {
             command: RegionsCommand::Import { file, valid_from },

@@ -14,6 +14,7 @@ pub mod health;
 pub mod parent;
 pub mod regions;
 pub mod registry;
+pub mod smart;
 pub mod visits;
 pub mod webhooks;
 
@@ -62,6 +63,7 @@ pub const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id"
         (name = "figures", description = "Disclosure-controlled figures for policy staff"),
         (name = "webhooks", description = "Signed webhooks to partner systems (Standard Webhooks)"),
         (name = "audit", description = "The NEN 7513 access log"),
+        (name = "smart", description = "SMART Backend Services clients (operators): partner systems that get access tokens with a signed assertion at /oauth2/token"),
     )
 )]
 struct ApiDoc;
@@ -165,6 +167,8 @@ fn protected_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(webhooks::list_attempts))
         .routes(routes!(webhooks::redeliver))
         .routes(routes!(audit::list_audit))
+        .routes(routes!(smart::register_client, smart::list_clients))
+        .routes(routes!(smart::get_client, smart::update_client))
 }
 
 /// Parent-link routes: the token in the path is the credential.
@@ -195,10 +199,12 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 /// The complete application: routes and middleware.
 pub fn router(state: AppState, pages: Router<AppState>) -> Router {
     let (protected, _) = protected_routes().split_for_parts();
-    let protected = protected.layer(middleware::from_fn_with_state(
-        state.clone(),
-        crate::auth::principal::authenticate,
-    ));
+    let protected = protected
+        .layer(middleware::from_fn(smart::scope_guard))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::auth::principal::authenticate,
+        ));
     let (parent, _) = parent_routes().split_for_parts();
     // serialised once: handlers share the bytes (a document held by value would be copied with
     // every clone of the route)
@@ -258,6 +264,7 @@ pub fn router(state: AppState, pages: Router<AppState>) -> Router {
     let limit = state.config.body_limit_bytes;
     Router::new()
         .merge(public)
+        .merge(smart::oauth_routes())
         .merge(pages)
         .merge(parent)
         .merge(protected)
@@ -313,7 +320,12 @@ async fn request_id(mut req: Request, next: Next) -> Response {
 /// Errors made outside handlers (no route, wrong method, body too large, timeout, panic) get
 /// a problem body like every other error.
 async fn problem_for_bare_errors(req: Request, next: Next) -> Response {
-    let fhir = req.uri().path().starts_with("/fhir/");
+    let path = req.uri().path();
+    // OAuth answers its errors in its own shape (RFC 6749 §5.2)
+    if path.starts_with("/oauth2/") {
+        return next.run(req).await;
+    }
+    let fhir = path.starts_with("/fhir/") && !path.starts_with("/fhir/r4/.well-known/");
     let res = next.run(req).await;
     let status = res.status();
     // the FHIR door answers its errors as OperationOutcome; any other error there (no route,

@@ -6,6 +6,7 @@
 
 pub mod oidc;
 pub mod principal;
+pub mod smart;
 
 use jsonwebtoken::{
     decode, decode_header, encode, Algorithm, DecodingKey, EncodingKey, Header, Validation,
@@ -35,6 +36,9 @@ pub struct Claims {
     pub roles: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub org: Option<String>,
+    /// SMART access tokens: the scopes granted, space-separated (`system/Patient.rs …`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
 }
 
 /// Why a token was refused. The message goes to the log, the client sees a generic 401.
@@ -89,6 +93,7 @@ impl DevIssuer {
             aud: serde_json::Value::String(audience.into()),
             roles: roles.to_vec(),
             org: org.map(String::from),
+            scope: None,
         };
         encode(
             &Header::new(Algorithm::HS256),
@@ -102,6 +107,8 @@ impl DevIssuer {
 /// Checks bearer tokens against the configured issuers.
 pub struct Authenticator {
     dev: Option<DevIssuer>,
+    /// This gateway's own SMART access tokens.
+    smart: Option<std::sync::Arc<smart::TokenSigner>>,
     oidc: Vec<oidc::OidcIssuer>,
     audience: String,
     leeway: u64,
@@ -124,11 +131,18 @@ impl Authenticator {
     ) -> Self {
         Self {
             dev,
+            smart: None,
             oidc,
             audience,
             leeway,
             max_lifetime,
         }
+    }
+
+    /// Accepts the access tokens `signer` issues (SMART Backend Services).
+    pub fn with_smart(mut self, signer: std::sync::Arc<smart::TokenSigner>) -> Self {
+        self.smart = Some(signer);
+        self
     }
 
     pub fn dev_issuer(&self) -> Option<&DevIssuer> {
@@ -191,6 +205,19 @@ impl Authenticator {
                 token,
                 &key,
                 &self.validation(Algorithm::HS256, DEV_ISSUER),
+            )?
+            .claims);
+        }
+        if issuer == smart::SMART_ISSUER {
+            let signer = self.smart.as_ref().ok_or(AuthError::UnknownIssuer)?;
+            if header.alg != Algorithm::EdDSA {
+                return Err(AuthError::AlgorithmNotAllowed);
+            }
+            let key = signer.decoding_key(header.kid.as_deref())?;
+            return Ok(decode::<Claims>(
+                token,
+                &key,
+                &self.validation(Algorithm::EdDSA, smart::SMART_ISSUER),
             )?
             .claims);
         }

@@ -25,11 +25,23 @@ pub struct Principal {
     pub roles: Vec<Role>,
     pub organization_id: Option<Uuid>,
     pub staff: Option<StaffRecord>,
+    /// A SMART client's granted scopes: what it may do, per FHIR resource type, on every door.
+    /// `None` for people and for partner tokens of a trusted identity provider (their role
+    /// alone decides).
+    pub scopes: Option<crate::domain::scopes::Scopes>,
 }
 
 impl Principal {
     pub fn has(&self, role: Role) -> bool {
         self.roles.contains(&role)
+    }
+
+    /// Does the caller's scope allow `interaction` on `resource` (a FHIR resource type)? Always
+    /// for callers without scopes; the role and the rules still decide what they may touch.
+    pub fn permits(&self, resource: &str, interaction: crate::domain::scopes::Interaction) -> bool {
+        self.scopes
+            .as_ref()
+            .is_none_or(|s| s.permits(resource, interaction))
     }
 
     /// The pure view the access rules decide on.
@@ -109,6 +121,10 @@ async fn principal_from(state: &AppState, claims: super::Claims) -> Result<Princ
             "the token names no organisation (org claim)",
         ));
     }
+    let mut scopes = None;
+    if claims.iss == super::smart::SMART_ISSUER {
+        scopes = Some(smart_client_scopes(state, &claims, &roles, organization_id).await?);
+    }
     let mut staff = None;
     if roles
         .iter()
@@ -131,7 +147,36 @@ async fn principal_from(state: &AppState, claims: super::Claims) -> Result<Princ
         roles,
         organization_id,
         staff,
+        scopes,
     })
+}
+
+/// A SMART access token holds while its client is registered, active and of the organisation
+/// it names: deactivating a client ends its tokens at once, on every replica.
+async fn smart_client_scopes(
+    state: &AppState,
+    claims: &super::Claims,
+    roles: &[Role],
+    organization_id: Option<Uuid>,
+) -> Result<crate::domain::scopes::Scopes, ApiError> {
+    let refused = |why: &str| {
+        tracing::info!(reason = why, "SMART access token refused");
+        ApiError::unauthorized("a valid bearer token is required")
+    };
+    if roles != [Role::Integration] {
+        return Err(refused("an access token acts as an integration only"));
+    }
+    let id: Uuid = claims
+        .sub
+        .parse()
+        .map_err(|_| refused("subject is not a client id"))?;
+    match state.store.get_client(id).await? {
+        Some(c) if c.active && Some(c.organization_id) == organization_id => {}
+        Some(_) => return Err(refused("client deactivated or moved")),
+        None => return Err(refused("client unknown")),
+    }
+    crate::domain::scopes::Scopes::parse(claims.scope.as_deref().unwrap_or(""))
+        .map_err(|_| refused("scope claim unreadable"))
 }
 
 /// Middleware: a request without a valid token gets a 401 here and reaches no handler.

@@ -12,6 +12,7 @@ pub mod regions;
 pub mod registry;
 pub mod retention;
 pub mod routing;
+pub mod scopes;
 pub mod types;
 pub mod validate;
 

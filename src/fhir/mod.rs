@@ -234,14 +234,49 @@ async fn negotiate(req: Request, next: Next) -> Response {
 }
 
 /// The bearer token as for `/api/v1`, refusals as a minimal OperationOutcome.
+/// A SMART client's scope must permit the interaction on the resource type (others pass:
+/// their role decides, below).
 async fn authenticate(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     match crate::auth::principal::principal_of_request(&state, req.headers()).await {
         Ok(p) => {
+            if p.scopes.is_some() {
+                let allowed = interaction(req.method(), req.uri().path())
+                    .is_some_and(|(resource, i)| p.permits(resource, i));
+                if !allowed {
+                    return outcome(ApiError::forbidden("the token's scope does not cover this"));
+                }
+            }
             req.extensions_mut().insert(p);
             next.run(req).await
         }
         Err(e) => outcome(e),
     }
+}
+
+/// The resource type and interaction of a FHIR request: `GET [type]` and `POST [type]/_search`
+/// search, `GET [type]/[id]` (and its `_history`) reads, `POST [type]` creates, `PUT` updates,
+/// `DELETE` deletes.
+fn interaction(
+    method: &axum::http::Method,
+    path: &str,
+) -> Option<(&'static str, crate::domain::scopes::Interaction)> {
+    use crate::domain::scopes::{Interaction as I, RESOURCE_TYPES};
+    use axum::http::Method;
+    let rest = path.strip_prefix("/fhir/r4/")?;
+    let mut segments = rest.split('/');
+    let first = segments.next()?;
+    let resource = *RESOURCE_TYPES.iter().find(|t| **t == first)?;
+    let second = segments.next();
+    let i = match (method, second) {
+        (&Method::GET, None) => I::Search,
+        (&Method::POST, Some("_search")) => I::Search,
+        (&Method::GET, Some(_)) => I::Read,
+        (&Method::POST, None) => I::Create,
+        (&Method::PUT | &Method::PATCH, Some(_)) => I::Update,
+        (&Method::DELETE, Some(_)) => I::Delete,
+        _ => return None,
+    };
+    Some((resource, i))
 }
 
 fn caller(req_principal: crate::auth::Principal) -> Caller {

@@ -493,16 +493,28 @@ pub fn capability_statement(public_base: &str) -> serde_json::Value {
         "format": ["application/fhir+json", "json"],
         "rest": [{
             "mode": "server",
-            "documentation": "Bearer tokens of the organisation's integration (the same as for /api/v1). Every read is checked against the caller's organisation and written to the access log.",
+            "documentation": "Bearer tokens acting as the organisation's integration: SMART Backend Services access tokens (limited by their scopes), or tokens of a configured issuer (the same as for /api/v1). Every read is checked against the caller's organisation and written to the access log.",
             "security": {
+                "extension": [{
+                    "url": "http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris",
+                    "extension": [{
+                        "url": "token",
+                        "valueUri": format!("{public_base}/oauth2/token")
+                    }]
+                }],
                 "cors": false,
                 "service": [{
+                    "coding": [{
+                        "system": "http://terminology.hl7.org/CodeSystem/restful-security-service",
+                        "code": "SMART-on-FHIR"
+                    }]
+                }, {
                     "coding": [{
                         "system": "http://terminology.hl7.org/CodeSystem/restful-security-service",
                         "code": "OAuth"
                     }]
                 }],
-                "description": "OAuth 2.0 bearer tokens (JWT) of a configured issuer"
+                "description": "SMART Backend Services (client_credentials with a private_key_jwt assertion signed RS384, ES384 or RS512; see .well-known/smart-configuration), or OAuth 2.0 bearer tokens (JWT) of a configured issuer"
             },
             "resource": [{
                 "type": "Organization",

@@ -18,6 +18,7 @@ pub mod paging;
 pub mod parent;
 pub mod registry;
 pub mod retention;
+pub mod smart;
 pub mod visits;
 pub mod webhooks;
 

@@ -613,6 +613,23 @@ pub struct WebhookEndpointRow {
     pub previous_valid_until: Option<DateTime<Utc>>,
 }
 
+/// A partner system registered for SMART Backend Services (see `service::smart`).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct SmartClientRow {
+    /// Also its OAuth `client_id`.
+    pub id: Uuid,
+    pub organization_id: Uuid,
+    pub name: String,
+    /// Its public keys as a JWK Set (JSON), or `None` when they are fetched from `jwks_uri`.
+    pub jwks: Option<String>,
+    pub jwks_uri: Option<String>,
+    /// The scopes it may be granted, space-separated, canonical.
+    pub scopes: String,
+    pub active: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct WebhookMessageRow {
     pub id: Uuid,
@@ -1059,6 +1076,30 @@ pub enum BulkValue {
     Time(Option<DateTime<Utc>>),
 }
 
+/// SMART Backend Services clients and the replay store of their assertions.
+#[async_trait]
+pub trait ClientStore: Send + Sync {
+    async fn create_client(&self, row: &SmartClientRow) -> StoreResult<()>;
+    async fn get_client(&self, id: Uuid) -> StoreResult<Option<SmartClientRow>>;
+    /// Clients by id, of one organisation or all.
+    async fn list_clients(
+        &self,
+        organization_id: Option<Uuid>,
+        page: Page,
+    ) -> StoreResult<Vec<SmartClientRow>>;
+    async fn update_client(&self, row: &SmartClientRow) -> StoreResult<()>;
+    /// Takes an assertion's `jti` for the client until `expires_at`:
+    /// [`StoreError::AlreadyExists`] when it was taken before (a replay). Forgets assertions
+    /// that expired before `now` on the way.
+    async fn take_assertion(
+        &self,
+        client_id: Uuid,
+        jti: &str,
+        expires_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()>;
+}
+
 /// Policy figures (aggregates only: no row about a child leaves this trait). Figures are read
 /// from summaries that [`FigureStore::refresh_figures`] keeps up to date, half-year by half-year.
 #[async_trait]
@@ -1207,6 +1248,7 @@ pub trait Store:
     + ConsentStore
     + ConsultationStore
     + WebhookStore
+    + ClientStore
     + RetentionStore
     + FigureStore
     + AuditStore
@@ -1219,6 +1261,7 @@ impl<T> Store for T where
         + ConsentStore
         + ConsultationStore
         + WebhookStore
+        + ClientStore
         + RetentionStore
         + FigureStore
         + AuditStore

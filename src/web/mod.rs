@@ -518,6 +518,7 @@ async fn staff_caller(state: &AppState, session: &Session) -> Result<Caller, Web
         aud: serde_json::Value::Null,
         roles,
         org: organization,
+        scope: None,
     };
     match crate::auth::principal::principal_of(state, claims).await {
         Some(p) => Ok(Caller::Principal(p)),

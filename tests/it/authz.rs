@@ -45,12 +45,13 @@ fn param_kind(path: &str, param: &str) -> &'static str {
         ("groups", "id") => "group",
         ("guardians", "guardian_id") | ("children", "guardian_id") => "guardian",
         ("parent-links", "id") => "parent_link",
+        ("smart-clients", "id") => "smart_client",
         _ => panic!("the sweep does not know the parameter {{{param}}} of {path}: add it"),
     }
 }
 
 /// A request body that passes validation, so what answers is authorisation.
-fn body_for(method: &str, path: &str, v: &Victim, spec_other: &str) -> Option<Value> {
+fn body_for(method: &str, path: &str, v: &Victim, spec_other: &str, jwk: &Value) -> Option<Value> {
     if method == "GET" || method == "DELETE" {
         return None;
     }
@@ -122,6 +123,10 @@ fn body_for(method: &str, path: &str, v: &Victim, spec_other: &str) -> Option<Va
         | "/staff/{id}/deactivate"
         | "/parent-links/{id}/revoke" => json!({}),
         "/webhook-endpoints/{id}" => json!({"status": "disabled"}),
+        "/smart-clients" => {
+            json!({"organization_id": v.id("organization"), "name": "Aanvaller", "jwks": {"keys": [jwk]}, "scopes": ["system/*.cruds"]})
+        }
+        "/smart-clients/{id}" => json!({"active": false}),
         "/webhook-endpoints/{id}/rotate-secret" => json!({"overlap_hours": 1}),
         _ => panic!("the sweep has no request body for {method} {path}: add one"),
     })
@@ -168,6 +173,7 @@ fn admins_own(path: &str) -> bool {
         "/webhook-",
         "/audit",
         "/groups",
+        "/smart-clients",
     ]
     .iter()
     .any(|prefix| p.starts_with(prefix))
@@ -253,7 +259,17 @@ db_test!(
         staff(w.org_b, json!({"subject": "policy-b", "name": "Policy B", "role": "policy"})).await;
         let gemeente = app.post("/api/v1/organizations", &admin, json!({"name": "Gemeente Amsterdam", "kind": "municipality"})).await.id();
         staff(gemeente, json!({"subject": "policy-14", "name": "Policy 14", "role": "policy", "region_codes": ["JZ14"]})).await;
+        // a SMART client of another organisation, with every scope there is
+        let keys = crate::smart::client_keys("att-rsa", "att-ec");
+        let smart_b = crate::smart::register(&app, w.org_b, json!({"keys": [keys.rsa_jwk.clone()]}), &["system/*.cruds"]).await;
+        let (status, granted) = crate::smart::get_token(&app,
+            &crate::smart::assertion(jsonwebtoken::Algorithm::RS384, "att-rsa", &keys.rsa, &crate::smart::claims(&smart_b)),
+            "system/*.cruds").await;
+        assert_eq!(status, 200, "{granted}");
+        // and the victim's own client
+        let smart_a = crate::smart::register(&app, w.org_a, json!({"keys": [keys.rsa_jwk.clone()]}), &["system/Patient.rs"]).await;
         let attackers: Vec<(&str, String)> = vec![
+            ("SMART client of another organisation", granted["access_token"].as_str().unwrap().to_string()),
             ("mentor of another location", w.mentor_a2_token.clone()),
             ("mentor of another organisation", w.mentor_b1_token.clone()),
             ("system of another organisation", w.integration_b.clone()),
@@ -281,6 +297,7 @@ db_test!(
             ("concern", c.concern.to_string()),
             ("youth", w.youth.to_string()),
             ("parent_link", parent_link.to_string()),
+            ("smart_client", smart_a.clone()),
         ]
         .into_iter()
         .collect();
@@ -296,6 +313,7 @@ db_test!(
                 "geheim-bezoek".into(),
                 "meldcode-reden".into(),
                 "partner-a.example".into(),
+                smart_a.clone(),
             ],
             ids,
         };
@@ -312,7 +330,7 @@ db_test!(
                     continue;
                 }
                 let m = method.to_uppercase();
-                let body = body_for(&m, path, &victim, &spec_d.to_string());
+                let body = body_for(&m, path, &victim, &spec_d.to_string(), &keys.rsa_jwk);
                 let query = query_for(path, &victim);
                 for (who, token) in &attackers {
                     if *who == "admin" && admins_own(path) {
@@ -373,4 +391,5 @@ const SWEPT_TABLES: &[&str] = &[
     "webhook_deliveries",
     "region_memberships",
     "consultation_messages",
+    "smart_clients",
 ];

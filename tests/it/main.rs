@@ -17,6 +17,7 @@ mod layers;
 mod mail;
 mod registry;
 mod schema;
+mod smart;
 mod specialist_work;
 mod web;
 mod web_desks;

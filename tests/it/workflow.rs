@@ -28,6 +28,7 @@ async fn caller(app: &TestApp, subject: &str, role: Role, org: Uuid) -> Caller {
         roles: vec![role],
         organization_id: Some(org),
         staff,
+        scopes: None,
     })
 }
 

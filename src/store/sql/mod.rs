@@ -15,6 +15,8 @@ mod audit;
 #[macro_use]
 mod children;
 #[macro_use]
+mod clients;
+#[macro_use]
 mod consent;
 #[macro_use]
 mod consultations;
@@ -220,6 +222,7 @@ macro_rules! impl_store {
         impl_figures!($store, $db);
         impl_retention!($store, $db);
         impl_webhooks!($store, $db);
+        impl_clients!($store, $db);
         impl_maintenance!($store, $db);
     };
 }
