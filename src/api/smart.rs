@@ -180,12 +180,22 @@ pub fn oauth_routes() -> Router<AppState> {
 
 // ---------------------------------------------------------------- the scope guard
 
+/// Parts of a route no scope opens.
+const CLOSED: &[&str] = &["timeline", "veilig-thuis-reports", "parent-links"];
+
 /// The FHIR resource type a JSON route serves, and the interaction its method is: what a
 /// SMART client's scope must permit. `None`: a route no scope opens (figures, the registry's
 /// administration, client registration).
 pub fn route_scope(method: &Method, route: &str) -> Option<(&'static str, Interaction)> {
     let rest = route.strip_prefix("/api/v1/")?;
     if rest.starts_with("stats/") || rest.starts_with("smart-clients") {
+        return None;
+    }
+    // closed to every scope: the timeline gathers a child's concerns, consents, requests and
+    // visits at once (more than any one resource type); Meldcode reports to Veilig Thuis are
+    // made without consent and are nobody's integration; parent links are credentials handed
+    // to a guardian
+    if rest.split('/').any(|s| CLOSED.contains(&s)) {
         return None;
     }
     let segments: Vec<&str> = rest.split('/').collect();
@@ -197,12 +207,7 @@ pub fn route_scope(method: &Method, route: &str) -> Option<(&'static str, Intera
     let has = |n: &str| nouns.contains(&n);
     let resource = if has("guardians") {
         "RelatedPerson"
-    } else if has("consents")
-        || has("consent-check")
-        || has("parent-links")
-        || has("consent-invitations")
-        || has("veilig-thuis-reports")
-    {
+    } else if has("consents") || has("consent-check") || has("consent-invitations") {
         "Consent"
     } else if has("concerns") {
         "Observation"
@@ -231,7 +236,7 @@ pub fn route_scope(method: &Method, route: &str) -> Option<(&'static str, Intera
     };
     let last = segments.last().copied().unwrap_or("");
     // one thing, not a list: an item, or a singular part of one
-    const SINGULAR: &[&str] = &["consent-check", "timeline", "mentor", "routing"];
+    const SINGULAR: &[&str] = &["consent-check", "mentor", "routing"];
     let one = last.starts_with('{') || SINGULAR.contains(&last);
     let interaction = match *method {
         Method::GET | Method::HEAD if one => Interaction::Read,
@@ -248,9 +253,7 @@ pub fn route_scope(method: &Method, route: &str) -> Option<(&'static str, Intera
                 "consultations",
                 "visits",
                 "messages",
-                "parent-links",
                 "consent-invitations",
-                "veilig-thuis-reports",
                 "locations",
                 "groups",
                 "staff",
@@ -310,8 +313,9 @@ mod tests {
                 let Ok(m) = method.to_ascii_uppercase().parse::<Method>() else {
                     continue;
                 };
-                let closed =
-                    path.starts_with("/api/v1/stats/") || path.starts_with("/api/v1/smart-clients");
+                let closed = path.starts_with("/api/v1/stats/")
+                    || path.starts_with("/api/v1/smart-clients")
+                    || path.split('/').any(|s| CLOSED.contains(&s));
                 assert_eq!(route_scope(&m, path).is_none(), closed, "{method} {path}");
             }
         }
@@ -386,6 +390,10 @@ mod tests {
                 Some(("Subscription", Interaction::Delete)),
             ),
             ("GET", "/api/v1/stats/consents", None),
+            ("GET", "/api/v1/children/{id}/timeline", None),
+            ("GET", "/api/v1/children/{id}/veilig-thuis-reports", None),
+            ("POST", "/api/v1/children/{id}/parent-links", None),
+            ("POST", "/api/v1/parent-links/{id}/revoke", None),
             (
                 "GET",
                 "/api/v1/children/{id}/consent-check",

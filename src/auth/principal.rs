@@ -170,13 +170,16 @@ async fn smart_client_scopes(
         .sub
         .parse()
         .map_err(|_| refused("subject is not a client id"))?;
-    match state.store.get_client(id).await? {
-        Some(c) if c.active && Some(c.organization_id) == organization_id => {}
+    let registered = match state.store.get_client(id).await? {
+        Some(c) if c.active && Some(c.organization_id) == organization_id => c.scopes,
         Some(_) => return Err(refused("client deactivated or moved")),
         None => return Err(refused("client unknown")),
-    }
-    crate::domain::scopes::Scopes::parse(claims.scope.as_deref().unwrap_or(""))
-        .map_err(|_| refused("scope claim unreadable"))
+    };
+    let granted = crate::domain::scopes::Scopes::parse(claims.scope.as_deref().unwrap_or(""))
+        .map_err(|_| refused("scope claim unreadable"))?;
+    // narrowing a registration narrows the tokens already out
+    let registered = crate::domain::scopes::Scopes::parse(&registered).unwrap_or_default();
+    Ok(granted.intersection(&registered))
 }
 
 /// Middleware: a request without a valid token gets a 401 here and reaches no handler.

@@ -350,6 +350,9 @@ pub fn cache_lifetime(cache_control: Option<&str>) -> Duration {
     Duration::from_secs(max_age.unwrap_or(300).min(86_400))
 }
 
+/// How long past its freshness a fetched set keeps working while its URI cannot be reached.
+const MAX_STALE: Duration = Duration::from_secs(86_400);
+
 struct CachedSet {
     uri: String,
     keys: Vec<ClientKey>,
@@ -427,6 +430,11 @@ impl JwksCache {
                 tracing::warn!(client = %client, error = %e, "a client's key set could not be fetched");
                 if let Some(c) = cached.as_mut() {
                     c.last_attempt = Instant::now();
+                    // keys that could not be confirmed for a day are no longer trusted
+                    if c.fresh_until + MAX_STALE < Instant::now() {
+                        c.keys.clear();
+                        return Err(AssertionError::UnknownKey);
+                    }
                 } else {
                     // remember the failure, so a client with a broken URI cannot make every
                     // request fetch again
@@ -442,6 +450,14 @@ impl JwksCache {
         }
     }
 
+    /// Forgets a client's cached keys (its registration changed).
+    pub fn forget(&self, client: Uuid) {
+        self.sets
+            .lock()
+            .expect("the cache lock is never poisoned")
+            .remove(&client);
+    }
+
     async fn fetch(&self, uri: &str) -> anyhow::Result<(Vec<ClientKey>, Duration)> {
         let res = self.http.get(uri).send().await?.error_for_status()?;
         let lifetime = cache_lifetime(
@@ -449,8 +465,18 @@ impl JwksCache {
                 .get(reqwest::header::CACHE_CONTROL)
                 .and_then(|v| v.to_str().ok()),
         );
-        let bytes = res.bytes().await?;
-        anyhow::ensure!(bytes.len() <= 64 * 1024, "key set larger than 64 KB");
+        const LIMIT: usize = 64 * 1024;
+        anyhow::ensure!(
+            res.content_length().is_none_or(|n| n <= LIMIT as u64),
+            "key set larger than 64 KB"
+        );
+        // read at most the limit, whatever the server says or keeps sending
+        let mut res = res;
+        let mut bytes = Vec::new();
+        while let Some(chunk) = res.chunk().await? {
+            bytes.extend_from_slice(&chunk);
+            anyhow::ensure!(bytes.len() <= LIMIT, "key set larger than 64 KB");
+        }
         let keys = client_keys(std::str::from_utf8(&bytes)?).map_err(|e| anyhow::anyhow!(e))?;
         Ok((keys, lifetime))
     }

@@ -226,6 +226,32 @@ impl Scopes {
         })
     }
 
+    /// What both grant.
+    pub fn intersection(&self, other: &Scopes) -> Scopes {
+        let mut out = Scopes::default();
+        let resources = self.by_resource.keys().chain(other.by_resource.keys());
+        for r in resources.filter(|r| *r != "*") {
+            let rights = Interaction::ALL
+                .iter()
+                .filter(|i| self.permits(r, **i) && other.permits(r, **i))
+                .fold(0u8, |acc, i| acc | i.bit());
+            if rights != 0 {
+                out.by_resource.insert(r.clone(), Rights(rights));
+            }
+        }
+        let both_all = Interaction::ALL
+            .iter()
+            .filter(|i| {
+                self.by_resource.get("*").is_some_and(|x| x.has(**i))
+                    && other.by_resource.get("*").is_some_and(|x| x.has(**i))
+            })
+            .fold(0u8, |acc, i| acc | i.bit());
+        if both_all != 0 {
+            out.by_resource.insert("*".into(), Rights(both_all));
+        }
+        out
+    }
+
     /// The v2 spelling, one scope per resource type, sorted: what a token says it grants.
     pub fn canonical(&self) -> String {
         self.by_resource
@@ -416,6 +442,21 @@ mod tests {
         fn a_registration_grants_itself(list in prop::collection::vec(scope_string(), 1..6)) {
             let reg = Scopes::parse(&list.join(" ")).unwrap();
             prop_assert!(grant(&reg, &list.join(" ")).is_ok());
+        }
+
+        /// The intersection permits exactly what both permit.
+        #[test]
+        fn intersection_is_what_both_permit(
+            a in prop::collection::vec(scope_string(), 1..6),
+            b in prop::collection::vec(scope_string(), 1..6),
+        ) {
+            let (a, b) = (Scopes::parse(&a.join(" ")).unwrap(), Scopes::parse(&b.join(" ")).unwrap());
+            let both = a.intersection(&b);
+            for r in RESOURCE_TYPES {
+                for i in Interaction::ALL {
+                    prop_assert_eq!(both.permits(r, i), a.permits(r, i) && b.permits(r, i), "{} {:?}", r, i);
+                }
+            }
         }
 
         /// Arbitrary strings never panic.

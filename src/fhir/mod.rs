@@ -3,15 +3,18 @@
 //! hold without a rule of its own; what it adds is the FHIR shape: resources, `Bundle`s,
 //! `OperationOutcome`s, content negotiation and versions as ETags.
 //!
-//! This first part serves the CapabilityStatement, `Patient` (the child: read and search),
-//! `Organization` and `Location` (read), and per child `RelatedPerson` and `Consent` (search).
-//! The CapabilityStatement lists exactly that, and grows with each resource. SMART Backend
-//! Services is not here yet: the facade takes the same bearer tokens as `/api/v1`.
+//! It serves the CapabilityStatement; `Patient` (the child: read and search); `Organization`
+//! and `Location` (read); per child `RelatedPerson` and `Consent` (search); and the consultation
+//! request as `Task` (where it stands) and `ServiceRequest` (what was asked), read and search
+//! with `_include`. The CapabilityStatement lists exactly that. Callers are the same bearer
+//! tokens as on `/api/v1`, or SMART Backend Services access tokens, whose scopes must permit
+//! the interaction on the resource type (checked here for the request, and again for every
+//! included resource).
 
 pub mod resources;
 
 use crate::error::ApiError;
-use crate::service::{children, Caller};
+use crate::service::{children, consultations, Caller};
 use crate::AppState;
 use axum::extract::{Path, Query, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -37,6 +40,18 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         .route("/fhir/r4/Consent", get(search_consents))
         .route("/fhir/r4/RelatedPerson", get(search_related_persons))
         .route("/fhir/r4/Patient", get(search_patients))
+        .route("/fhir/r4/Task/{id}", get(read_task))
+        .route("/fhir/r4/ServiceRequest/{id}", get(read_service_request))
+        .route("/fhir/r4/Task", get(search_tasks))
+        .route(
+            "/fhir/r4/Task/_search",
+            axum::routing::post(search_tasks_post),
+        )
+        .route("/fhir/r4/ServiceRequest", get(search_service_requests))
+        .route(
+            "/fhir/r4/ServiceRequest/_search",
+            axum::routing::post(search_service_requests_post),
+        )
         .route(
             "/fhir/r4/Patient/_search",
             axum::routing::post(search_patients_post),
@@ -366,6 +381,16 @@ async fn search_patients_post(
     Query(mut q): Query<Vec<(String, String)>>,
     body: axum::body::Bytes,
 ) -> Result<Response, FhirError> {
+    with_form(&headers, &mut q, &body)?;
+    patient_search(&state, principal, q).await
+}
+
+/// `POST [type]/_search`: the form in the body joins the query's parameters.
+fn with_form(
+    headers: &HeaderMap,
+    q: &mut Vec<(String, String)>,
+    body: &[u8],
+) -> Result<(), FhirError> {
     let form = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -376,9 +401,9 @@ async fn search_patients_post(
                 "_search takes its parameters as a form (application/x-www-form-urlencoded)",
             ));
         }
-        q.extend(form_urlencoded::parse(&body).map(|(k, v)| (k.into_owned(), v.into_owned())));
+        q.extend(form_urlencoded::parse(body).map(|(k, v)| (k.into_owned(), v.into_owned())));
     }
-    patient_search(&state, principal, q).await
+    Ok(())
 }
 
 async fn patient_search(
@@ -387,13 +412,7 @@ async fn patient_search(
     q: Vec<(String, String)>,
 ) -> Result<Response, FhirError> {
     let params = search_params(&q, PATIENT_PARAMS, "Patient")?;
-    let count = match params.get("_count") {
-        None => 50,
-        Some(c) => match c.parse::<u32>() {
-            Ok(n @ 1..=200) => n,
-            _ => return Err(bad("_count must be 1 to 200")),
-        },
-    };
+    let count = count_of(&params)?;
     let caller = caller(principal);
     let base = format!("{}/fhir/r4", state.config.public_base());
     // `_id`: a read that answers as a search (nothing found is an empty Bundle, never a 404)
@@ -461,12 +480,35 @@ async fn patient_search(
     ))
 }
 
+/// The page size a search asks for (`_count`, 1–200, default 50).
+fn count_of(params: &HashMap<&str, &str>) -> Result<u32, FhirError> {
+    match params.get("_count") {
+        None => Ok(50),
+        Some(c) => match c.parse::<u32>() {
+            Ok(n @ 1..=200) => Ok(n),
+            _ => Err(bad("_count must be 1 to 200")),
+        },
+    }
+}
+
 /// A searchset Bundle with a `self` link and, when there is more, a `next` link that carries
 /// the same parameters and the cursor. No `total`: it could count what the caller may not see.
 fn bundle<R: serde::Serialize>(
     base: &str,
     resource_type: &str,
     found: Vec<(String, R)>,
+    next_cursor: Option<String>,
+    q: &[(String, String)],
+) -> Response {
+    bundle_with(base, resource_type, found, Vec::new(), next_cursor, q)
+}
+
+/// [`bundle`] with included resources (`_include`), each as `("Type/id", resource)`.
+fn bundle_with<R: serde::Serialize>(
+    base: &str,
+    resource_type: &str,
+    found: Vec<(String, R)>,
+    included: Vec<(String, serde_json::Value)>,
     next_cursor: Option<String>,
     q: &[(String, String)],
 ) -> Response {
@@ -499,14 +541,23 @@ fn bundle<R: serde::Serialize>(
             url: query(Some(&c)),
         });
     }
-    let entry = found
+    let mut entry: Vec<BundleEntry<serde_json::Value>> = found
         .into_iter()
         .map(|(id, resource)| BundleEntry {
             full_url: format!("{base}/{resource_type}/{id}"),
-            resource,
+            resource: serde_json::to_value(resource).unwrap_or_default(),
             search: resources::Search { mode: "match" },
         })
         .collect();
+    entry.extend(
+        included
+            .into_iter()
+            .map(|(reference, resource)| BundleEntry {
+                full_url: format!("{base}/{reference}"),
+                resource,
+                search: resources::Search { mode: "include" },
+            }),
+    );
     fhir(
         StatusCode::OK,
         &Bundle {
@@ -609,6 +660,216 @@ async fn search_related_persons(
         .map(|g| (g.id.to_string(), resources::RelatedPerson::from(g)))
         .collect();
     Ok(bundle(&base, "RelatedPerson", found, None, &q))
+}
+
+// ---------------------------------------------------------------- Task and ServiceRequest
+
+/// `GET /fhir/r4/Task/{id}`: where a consultation request stands, for those who may see it.
+async fn read_task(
+    State(state): State<AppState>,
+    principal: crate::auth::Principal,
+    Path(id): Path<String>,
+) -> Result<Response, FhirError> {
+    let Ok(id) = id.parse::<Uuid>() else {
+        return Ok(not_found("no Task with this id"));
+    };
+    let c = consultations::get_consultation(&state, &caller(principal), id).await?;
+    let mut res = fhir(StatusCode::OK, &resources::Task::from(&c));
+    res.headers_mut().insert(header::ETAG, etag(c.version));
+    Ok(res)
+}
+
+/// `GET /fhir/r4/ServiceRequest/{id}`: the request itself (the question only for those the
+/// workflow shows it to).
+async fn read_service_request(
+    State(state): State<AppState>,
+    principal: crate::auth::Principal,
+    Path(id): Path<String>,
+) -> Result<Response, FhirError> {
+    let Ok(id) = id.parse::<Uuid>() else {
+        return Ok(not_found("no ServiceRequest with this id"));
+    };
+    let c = consultations::get_consultation(&state, &caller(principal), id).await?;
+    let mut res = fhir(StatusCode::OK, &resources::ServiceRequest::from(&c));
+    res.headers_mut().insert(header::ETAG, etag(c.version));
+    Ok(res)
+}
+
+const TASK_PARAMS: &[&str] = &["_id", "patient", "subject", "_count", "_cursor", "_format"];
+const TASK_INCLUDES: &[&str] = &["Task:focus", "Task:patient"];
+const SERVICE_REQUEST_INCLUDES: &[&str] = &["ServiceRequest:subject", "ServiceRequest:patient"];
+
+/// Takes the `_include`s out of the parameters (they may repeat), refusing any not offered.
+fn includes(q: &[(String, String)], offered: &[&str]) -> Result<Vec<String>, FhirError> {
+    let mut out = Vec::new();
+    for (_, v) in q.iter().filter(|(k, _)| k == "_include") {
+        if !offered.contains(&v.as_str()) {
+            return Err(bad(format!(
+                "_include={v} is not offered; offered: {}",
+                offered.join(", ")
+            )));
+        }
+        if !out.contains(v) {
+            out.push(v.clone());
+        }
+    }
+    Ok(out)
+}
+
+async fn search_tasks(
+    State(state): State<AppState>,
+    principal: crate::auth::Principal,
+    Query(q): Query<Vec<(String, String)>>,
+) -> Result<Response, FhirError> {
+    request_search(&state, principal, q, "Task").await
+}
+
+async fn search_tasks_post(
+    State(state): State<AppState>,
+    principal: crate::auth::Principal,
+    headers: HeaderMap,
+    Query(mut q): Query<Vec<(String, String)>>,
+    body: axum::body::Bytes,
+) -> Result<Response, FhirError> {
+    with_form(&headers, &mut q, &body)?;
+    request_search(&state, principal, q, "Task").await
+}
+
+async fn search_service_requests(
+    State(state): State<AppState>,
+    principal: crate::auth::Principal,
+    Query(q): Query<Vec<(String, String)>>,
+) -> Result<Response, FhirError> {
+    request_search(&state, principal, q, "ServiceRequest").await
+}
+
+async fn search_service_requests_post(
+    State(state): State<AppState>,
+    principal: crate::auth::Principal,
+    headers: HeaderMap,
+    Query(mut q): Query<Vec<(String, String)>>,
+    body: axum::body::Bytes,
+) -> Result<Response, FhirError> {
+    with_form(&headers, &mut q, &body)?;
+    request_search(&state, principal, q, "ServiceRequest").await
+}
+
+/// Searches consultation requests as Tasks or ServiceRequests: through the same list the JSON
+/// API answers (the caller's own, consent applied, every page logged). Included resources are
+/// read through the workflow again, each checked for this caller and its scope; what it may
+/// not read is left out.
+async fn request_search(
+    state: &AppState,
+    principal: crate::auth::Principal,
+    q: Vec<(String, String)>,
+    resource_type: &str,
+) -> Result<Response, FhirError> {
+    use crate::domain::scopes::Interaction;
+    let task = resource_type == "Task";
+    let include = includes(
+        &q,
+        if task {
+            TASK_INCLUDES
+        } else {
+            SERVICE_REQUEST_INCLUDES
+        },
+    )?;
+    let rest: Vec<(String, String)> = q.iter().filter(|(k, _)| k != "_include").cloned().collect();
+    let params = search_params(&rest, TASK_PARAMS, resource_type)?;
+    if params.contains_key("patient") && params.contains_key("subject") {
+        return Err(bad("give patient or subject, not both"));
+    }
+    let count = count_of(&params)?;
+    let base = format!("{}/fhir/r4", state.config.public_base());
+    let include_patient = include
+        .iter()
+        .any(|i| i.ends_with(":patient") || i.ends_with(":subject"))
+        && principal.permits("Patient", Interaction::Read);
+    let include_focus = task
+        && include.iter().any(|i| i == "Task:focus")
+        && principal.permits("ServiceRequest", Interaction::Read);
+    let caller = caller(principal);
+    let (views, next) = if let Some(id) = params.get("_id") {
+        let found = match id.parse::<Uuid>() {
+            Ok(id) => found_or_empty(
+                consultations::get_consultation(state, &caller, id)
+                    .await
+                    .map(|c| vec![c]),
+            )?,
+            Err(_) => Vec::new(),
+        };
+        (found, None)
+    } else {
+        let child = match params.get("patient").or(params.get("subject")) {
+            None => None,
+            Some(p) => match p.strip_prefix("Patient/").unwrap_or(p).parse::<Uuid>() {
+                Ok(id) => Some(id),
+                // no child has this id: nothing is found
+                Err(_) => {
+                    return Ok(bundle(
+                        &base,
+                        resource_type,
+                        Vec::<(String, serde_json::Value)>::new(),
+                        None,
+                        &q,
+                    ))
+                }
+            },
+        };
+        let page = consultations::list_consultations(
+            state,
+            &caller,
+            consultations::ListParams {
+                status: None,
+                assigned: None,
+                region: None,
+                child_id: child,
+                limit: Some(count),
+                cursor: params.get("_cursor").map(|c| c.to_string()),
+            },
+        )
+        .await?;
+        (page.items, page.next_cursor)
+    };
+    let mut included: Vec<(String, serde_json::Value)> = Vec::new();
+    if include_focus {
+        for c in &views {
+            included.push((
+                format!("ServiceRequest/{}", c.id),
+                serde_json::to_value(resources::ServiceRequest::from(c)).unwrap_or_default(),
+            ));
+        }
+    }
+    if include_patient {
+        let mut seen = std::collections::HashSet::new();
+        for c in &views {
+            if !seen.insert(c.child_id) {
+                continue;
+            }
+            // checked again: a request may be visible to someone who does not keep the child's
+            // record (a specialist), and then the Patient is not theirs to read
+            match children::get_child(state, &caller, c.child_id).await {
+                Ok(child) => included.push((
+                    format!("Patient/{}", child.id),
+                    serde_json::to_value(Patient::from(&child)).unwrap_or_default(),
+                )),
+                Err(e) if e.is_refusal() => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+    let found: Vec<(String, serde_json::Value)> = views
+        .iter()
+        .map(|c| {
+            let resource = if task {
+                serde_json::to_value(resources::Task::from(c))
+            } else {
+                serde_json::to_value(resources::ServiceRequest::from(c))
+            };
+            (c.id.to_string(), resource.unwrap_or_default())
+        })
+        .collect();
+    Ok(bundle_with(&base, resource_type, found, included, next, &q))
 }
 
 #[cfg(test)]

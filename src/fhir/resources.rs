@@ -6,6 +6,7 @@ use crate::domain::types::OrganizationKind;
 use crate::domain::types::Relationship;
 use crate::service::children::{ChildView, GuardianView};
 use crate::service::consent::ConsentView;
+use crate::service::consultations::ConsultationView;
 use crate::service::registry::{LocationView, OrganizationView};
 use serde::Serialize;
 use uuid::Uuid;
@@ -429,6 +430,248 @@ impl From<&GuardianView> for RelatedPerson {
     }
 }
 
+// ---------------------------------------------------------------- consultation requests
+
+/// Kindbrug's own statuses of a consultation request, as `Task.businessStatus`: where FHIR's
+/// Task statuses cannot say it (`offered` to one specialist, `unassigned` in the region's queue).
+pub const CONSULTATION_STATUS_SYSTEM: &str =
+    "https://kindbrug.nl/fhir/CodeSystem/consultation-status";
+/// The expertise asked for (a developmental domain), as `ServiceRequest.performerType`.
+pub const EXPERTISE_SYSTEM: &str = "https://kindbrug.nl/fhir/CodeSystem/expertise";
+/// How a request ended for the child, as `Task.output`.
+pub const OUTCOME_SYSTEM: &str = "https://kindbrug.nl/fhir/CodeSystem/consultation-outcome";
+
+#[derive(Serialize)]
+pub struct Annotation {
+    pub text: String,
+}
+
+#[derive(Serialize)]
+pub struct TextOnly {
+    pub text: String,
+}
+
+/// The request for consultation as an order: who it is for, the expertise asked for, and the
+/// question (for those who may read it).
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ServiceRequest {
+    pub resource_type: &'static str,
+    pub id: String,
+    pub meta: Meta,
+    pub status: &'static str,
+    pub intent: &'static str,
+    pub priority: &'static str,
+    pub code: CodeableConcept,
+    pub subject: Reference,
+    pub authored_on: String,
+    pub requester: Reference,
+    pub performer_type: CodeableConceptOf,
+    pub location_reference: Vec<Reference>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub note: Vec<Annotation>,
+}
+
+#[derive(Serialize)]
+pub struct CodeableConceptOf {
+    pub coding: Vec<CodingOf>,
+    pub text: String,
+}
+
+/// Where the request stands in the workflow.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Task {
+    pub resource_type: &'static str,
+    pub id: String,
+    pub meta: Meta,
+    pub status: &'static str,
+    pub business_status: CodeableConceptOf,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status_reason: Option<TextOnly>,
+    pub intent: &'static str,
+    pub priority: &'static str,
+    pub focus: Reference,
+    #[serde(rename = "for")]
+    pub for_: Reference,
+    pub authored_on: String,
+    pub last_modified: String,
+    pub requester: Reference,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub owner: Option<Reference>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub restriction: Option<Restriction>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub output: Vec<TaskOutput>,
+}
+
+#[derive(Serialize)]
+pub struct Restriction {
+    pub period: EndOnly,
+}
+
+#[derive(Serialize)]
+pub struct EndOnly {
+    pub end: String,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TaskOutput {
+    #[serde(rename = "type")]
+    pub kind: TextOnly,
+    pub value_codeable_concept: CodeableConceptOf,
+}
+
+fn priority(u: crate::domain::consultation::Urgency) -> &'static str {
+    match u {
+        crate::domain::consultation::Urgency::Normal => "routine",
+        crate::domain::consultation::Urgency::High => "urgent",
+    }
+}
+
+/// Kindbrug's status as a FHIR Task status.
+pub fn task_status(s: crate::domain::consultation::ConsultationStatus) -> &'static str {
+    use crate::domain::consultation::ConsultationStatus as S;
+    match s {
+        S::Requested | S::Offered => "requested",
+        S::Unassigned => "received",
+        S::Accepted => "accepted",
+        S::InProgress => "in-progress",
+        S::OnHold => "on-hold",
+        S::Rejected => "rejected",
+        S::Cancelled => "cancelled",
+        S::Completed => "completed",
+    }
+}
+
+fn request_status(s: crate::domain::consultation::ConsultationStatus) -> &'static str {
+    use crate::domain::consultation::ConsultationStatus as S;
+    match s {
+        S::OnHold => "on-hold",
+        S::Completed => "completed",
+        S::Rejected | S::Cancelled => "revoked",
+        _ => "active",
+    }
+}
+
+impl From<&ConsultationView> for ServiceRequest {
+    fn from(c: &ConsultationView) -> Self {
+        ServiceRequest {
+            resource_type: "ServiceRequest",
+            id: c.id.to_string(),
+            meta: Meta {
+                version_id: c.version.to_string(),
+                last_updated: instant(c.updated_at),
+            },
+            status: request_status(c.status),
+            intent: "order",
+            priority: priority(c.urgency),
+            code: CodeableConcept {
+                coding: Vec::new(),
+                text: "consultatie door een jeugdhulpspecialist (Alert4you)".into(),
+            },
+            subject: Reference {
+                reference: format!("Patient/{}", c.child_id),
+            },
+            authored_on: instant(c.created_at),
+            requester: Reference {
+                reference: format!("Organization/{}", c.organization_id),
+            },
+            performer_type: CodeableConceptOf {
+                coding: vec![CodingOf {
+                    system: EXPERTISE_SYSTEM,
+                    code: c.expertise.as_str().into(),
+                    display: c.expertise.as_str().replace('_', " "),
+                }],
+                text: c.expertise.as_str().replace('_', " "),
+            },
+            location_reference: vec![Reference {
+                reference: format!("Location/{}", c.location_id),
+            }],
+            // the question only for those the workflow shows it to
+            note: c
+                .question
+                .iter()
+                .map(|q| Annotation { text: q.clone() })
+                .collect(),
+        }
+    }
+}
+
+impl From<&ConsultationView> for Task {
+    fn from(c: &ConsultationView) -> Self {
+        let owner = c
+            .assigned_to
+            .or(c.offered_to)
+            .filter(|_| {
+                !matches!(
+                    c.status,
+                    crate::domain::consultation::ConsultationStatus::Requested
+                        | crate::domain::consultation::ConsultationStatus::Unassigned
+                )
+            })
+            .map(|id| Reference {
+                reference: format!("PractitionerRole/{id}"),
+            });
+        Task {
+            resource_type: "Task",
+            id: c.id.to_string(),
+            meta: Meta {
+                version_id: c.version.to_string(),
+                last_updated: instant(c.updated_at),
+            },
+            status: task_status(c.status),
+            business_status: CodeableConceptOf {
+                coding: vec![CodingOf {
+                    system: CONSULTATION_STATUS_SYSTEM,
+                    code: c.status.as_str().into(),
+                    display: c.status.as_str().replace('_', " "),
+                }],
+                text: c.status.as_str().replace('_', " "),
+            },
+            status_reason: c.status_reason.clone().map(|text| TextOnly { text }),
+            intent: "order",
+            priority: priority(c.urgency),
+            focus: Reference {
+                reference: format!("ServiceRequest/{}", c.id),
+            },
+            for_: Reference {
+                reference: format!("Patient/{}", c.child_id),
+            },
+            authored_on: instant(c.created_at),
+            last_modified: instant(c.updated_at),
+            requester: Reference {
+                reference: format!("Organization/{}", c.organization_id),
+            },
+            owner,
+            restriction: c
+                .answer_due
+                .filter(|_| c.status == crate::domain::consultation::ConsultationStatus::Offered)
+                .map(|due| Restriction {
+                    period: EndOnly { end: instant(due) },
+                }),
+            output: c
+                .outcome
+                .iter()
+                .map(|o| TaskOutput {
+                    kind: TextOnly {
+                        text: "uitkomst voor het kind".into(),
+                    },
+                    value_codeable_concept: CodeableConceptOf {
+                        coding: vec![CodingOf {
+                            system: OUTCOME_SYSTEM,
+                            code: o.as_str().into(),
+                            display: o.as_str().replace('_', " "),
+                        }],
+                        text: o.as_str().replace('_', " "),
+                    },
+                })
+                .collect(),
+        }
+    }
+}
+
 #[derive(Serialize)]
 pub struct BundleLink {
     pub relation: &'static str,
@@ -537,6 +780,30 @@ pub fn capability_statement(public_base: &str) -> serde_json::Value {
                 "documentation": "The consent records of a child whose record you keep; withdrawn and superseded records are inactive, refusals rejected",
                 "searchParam": [
                     {"name": "patient", "type": "reference", "documentation": "required: Patient/{id} or {id}"}
+                ]
+            }, {
+                "type": "Task",
+                "interaction": [{"code": "read"}, {"code": "search-type"}],
+                "documentation": "Where a consultation request stands: status, businessStatus (Kindbrug's own status, e.g. offered or unassigned), owner, and the outcome as output. The same requests the JSON API lists for the caller, consent applied.",
+                "versioning": "versioned",
+                "readHistory": false,
+                "searchInclude": ["Task:focus", "Task:patient"],
+                "searchParam": [
+                    {"name": "_id", "type": "token"},
+                    {"name": "patient", "type": "reference", "documentation": "Patient/{id} or {id}"},
+                    {"name": "subject", "type": "reference", "documentation": "the same as patient"}
+                ]
+            }, {
+                "type": "ServiceRequest",
+                "interaction": [{"code": "read"}, {"code": "search-type"}],
+                "documentation": "The consultation request: the child, the expertise asked for, the urgency, and the question for those the workflow shows it to",
+                "versioning": "versioned",
+                "readHistory": false,
+                "searchInclude": ["ServiceRequest:subject", "ServiceRequest:patient"],
+                "searchParam": [
+                    {"name": "_id", "type": "token"},
+                    {"name": "patient", "type": "reference", "documentation": "Patient/{id} or {id}"},
+                    {"name": "subject", "type": "reference", "documentation": "the same as patient"}
                 ]
             }, {
                 "type": "Patient",

@@ -914,6 +914,8 @@ pub struct ListParams {
     pub assigned: Option<String>,
     /// Only this region (coordinators: one of theirs).
     pub region: Option<RegionCode>,
+    /// Only the requests about this child.
+    pub child_id: Option<Uuid>,
     /// Items per page (1–200, default 50).
     #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u32>,
@@ -941,6 +943,7 @@ pub async fn list_consultations(
     let actor = p.actor();
     let mut filter = ConsultationFilter {
         status: q.status.map(|s| s.as_str().to_string()),
+        child_id: q.child_id,
         after: page.after,
         limit: page.limit,
         ..Default::default()

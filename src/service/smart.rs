@@ -296,6 +296,9 @@ pub async fn update_client(
     }
     row.updated_at = now();
     state.store.update_client(&row).await?;
+    // fetched keys of the old registration are not used again (on this replica at once; on
+    // others when their copy is next refreshed, or the URI changed)
+    state.client_keys.forget(row.id);
     tracing::info!(client = %row.id, active = row.active, "SMART client changed");
     Ok(row.into())
 }
@@ -513,6 +516,7 @@ pub fn smart_configuration(state: &Ctx, host: Option<&str>) -> Option<serde_json
             CLIENT_ALGORITHMS.iter().map(|a| format!("{a:?}")).collect::<Vec<_>>(),
         "scopes_supported": scopes,
         "capabilities": ["client-confidential-asymmetric", "permission-v1", "permission-v2"],
+        "code_challenge_methods_supported": ["S256"],
     }))
 }
 

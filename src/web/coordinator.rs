@@ -35,6 +35,7 @@ pub async fn queue(State(state): State<AppState>, session: Session) -> Result<Re
         status: Some(ConsultationStatus::Unassigned),
         assigned: None,
         region: None,
+        child_id: None,
         limit: Some(200),
         cursor: None,
     };

@@ -89,6 +89,7 @@ async fn mine(
         status,
         assigned: Some("me".into()),
         region: None,
+        child_id: None,
         limit: Some(200),
         cursor: None,
     };

@@ -70,6 +70,24 @@ try {
   const shared = await record('information_sharing', 'granted');
   await api('POST', `/api/v1/consents/${shared.id}/withdraw`, { by: withGezag[0] });
 
+  // consultation requests in several states: closed with an outcome, accepted, offered
+  const asPieter = (method, path, body) => fetch(`${base}${path}`, {
+    method, headers: { authorization: `Bearer ${demo.TOKEN_PIETER}`, 'content-type': 'application/json' },
+    body: JSON.stringify(body ?? {}),
+  }).then(async (r) => { if (r.status >= 300) throw new Error(`${method} ${path}: ${r.status} ${await r.text()}`); });
+  const concern = await api('POST', `/api/v1/children/${demo.CHILD}/concerns`, {
+    domains: ['language'], observation: 'zegt weinig in de kring', observed_since: '2026-09-01',
+  });
+  const ask = () => api('POST', '/api/v1/consultations', {
+    child_id: demo.CHILD, concern_id: concern.id, question: 'Hoe helpen we haar meer te praten?', expertise: 'language', urgency: 'normal',
+  });
+  const closed = await ask();
+  await asPieter('POST', `/api/v1/consultations/${closed.id}/accept`);
+  await asPieter('POST', `/api/v1/consultations/${closed.id}/close`, { outcome: 'handled_within_childcare', summary: 'begeleid op de groep', parents_involved: true });
+  const accepted = await ask();
+  await asPieter('POST', `/api/v1/consultations/${accepted.id}/accept`);
+  await ask();
+
   const cs = await get('/fhir/r4/metadata');
   validate(cs.body, 'metadata');
   // every page of the Patient search, each Bundle and each Patient in it
@@ -100,6 +118,23 @@ try {
     validate(people.body, `RelatedPerson of ${id}`);
   }
   if (consentCount === 0) throw new Error('the demo has no consent records to validate');
+  // every page of the Task search with both includes, each Task and ServiceRequest read
+  let tasks = 0;
+  next = '/fhir/r4/Task?_count=2&_include=Task:focus&_include=Task:patient';
+  while (next) {
+    const page = await get(next);
+    if (page.status !== 200) throw new Error(`${next}: ${page.status}`);
+    validate(page.body, next);
+    for (const e of (page.body.entry ?? []).filter((x) => x.search.mode === 'match')) {
+      tasks += 1;
+      validate((await get(`/fhir/r4/Task/${e.resource.id}`)).body, `Task/${e.resource.id}`);
+      validate((await get(`/fhir/r4/ServiceRequest/${e.resource.id}`)).body, `ServiceRequest/${e.resource.id}`);
+    }
+    next = page.body.link.find((l) => l.relation === 'next')?.url;
+  }
+  if (tasks < 3) throw new Error(`the Task search found ${tasks} requests, expected at least 3`);
+  const srs = await get(`/fhir/r4/ServiceRequest?patient=${demo.CHILD}&_include=ServiceRequest:subject`);
+  validate(srs.body, 'ServiceRequest search');
   // the organisation and its locations the Patients refer to
   const org = await get(`/fhir/r4/Organization/${demo.CHILDCARE_ORG}`);
   if (org.status !== 200) throw new Error(`Organization: ${org.status}`);
@@ -110,7 +145,7 @@ try {
     validate(l.body, `Location/${loc}`);
   }
   // the errors are resources too
-  for (const path of ['/fhir/r4/Patient/00000000-0000-7000-8000-000000000000', '/fhir/r4/Patient?name=x', '/fhir/r4/Observation']) {
+  for (const path of ['/fhir/r4/Patient/00000000-0000-7000-8000-000000000000', '/fhir/r4/Patient?name=x', '/fhir/r4/Observation', '/fhir/r4/Task?_include=Task:owner']) {
     const e = await get(path);
     validate(e.body, `${path} (${e.status})`);
   }

@@ -49,7 +49,7 @@ db_test!(
         assert_eq!(cs["fhirVersion"], "4.0.1");
         let resources = cs["rest"][0]["resource"].as_array().unwrap();
         let types: Vec<&str> = resources.iter().map(|r| r["type"].as_str().unwrap()).collect();
-        assert_eq!(types, ["Organization", "Location", "RelatedPerson", "Consent", "Patient"]);
+        assert_eq!(types, ["Organization", "Location", "RelatedPerson", "Consent", "Task", "ServiceRequest", "Patient"]);
         // tolerated variants of the media type, 406 otherwise
         for accept in ["application/fhir+json; fhirVersion=4.0", "application/json", "*/*"] {
             assert_eq!(fhir_get(&app, "/fhir/r4/metadata", None, accept).await.0, 200, "{accept}");
@@ -237,5 +237,110 @@ db_test!(
             .ok(200);
         let (_, after, _) = fhir_get(&app, &format!("/fhir/r4/Consent?patient={}", c.w.child_a1), Some(&c.w.integration_a), FHIR).await;
         assert_eq!(after["entry"][0]["resource"]["status"], "inactive");
+    }
+);
+
+fn entries<'a>(bundle: &'a Value, mode: &str) -> Vec<&'a Value> {
+    bundle["entry"]
+        .as_array()
+        .map(|e| {
+            e.iter()
+                .filter(|x| x["search"]["mode"] == mode)
+                .map(|x| &x["resource"])
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+db_test!(
+    async fn consultation_requests_are_tasks_and_service_requests(app) {
+        let c = crate::consultations::ctx(&app).await;
+        let w = &c.w;
+        let first = app.post("/api/v1/consultations", &w.mentor_a1_token, crate::consultations::request(&c, "language")).await.id();
+        app.post(&format!("/api/v1/consultations/{first}/accept"), &w.specialist_token, serde_json::json!({})).await.ok(200);
+        let second = app.post("/api/v1/consultations", &w.mentor_a1_token, crate::consultations::request(&c, "language")).await.id();
+
+        // read: where the request stands, and the request itself
+        let (status, task, headers) = fhir_get(&app, &format!("/fhir/r4/Task/{first}"), Some(&w.integration_a), FHIR).await;
+        assert_eq!(status, 200, "{task}");
+        assert_eq!(task["resourceType"], "Task");
+        assert_eq!(task["status"], "accepted");
+        assert_eq!(task["businessStatus"]["coding"][0]["code"], "accepted");
+        assert_eq!(task["intent"], "order");
+        assert_eq!(task["focus"]["reference"], format!("ServiceRequest/{first}"));
+        assert_eq!(task["for"]["reference"], format!("Patient/{}", w.child_a1));
+        assert_eq!(task["owner"]["reference"], format!("PractitionerRole/{}", c.spec_1));
+        assert_eq!(headers["etag"], format!("W/\"{}\"", task["meta"]["versionId"].as_str().unwrap()));
+        let (status, sr, _) = fhir_get(&app, &format!("/fhir/r4/ServiceRequest/{first}"), Some(&w.integration_a), FHIR).await;
+        assert_eq!(status, 200, "{sr}");
+        assert_eq!((sr["status"].as_str(), sr["intent"].as_str()), (Some("active"), Some("order")));
+        assert_eq!(sr["subject"]["reference"], format!("Patient/{}", w.child_a1));
+        assert_eq!(sr["performerType"]["coding"][0]["code"], "language");
+        assert_eq!(sr["note"][0]["text"], "Hoe kan Noor meer meedoen in de groep?");
+        // the second request: offered to a specialist (Task status requested, business status offered)
+        let (_, offered, _) = fhir_get(&app, &format!("/fhir/r4/Task/{second}"), Some(&w.integration_a), FHIR).await;
+        assert_eq!(offered["businessStatus"]["coding"][0]["code"], "offered", "{offered}");
+        assert_eq!(offered["status"], "requested");
+        assert!(offered["restriction"]["period"]["end"].is_string(), "the answer deadline");
+
+        // search per child with the includes: each match once, each included resource once
+        let path = format!("/fhir/r4/Task?patient=Patient/{}&_include=Task:focus&_include=Task:patient", w.child_a1);
+        let (status, b, _) = fhir_get(&app, &path, Some(&w.integration_a), FHIR).await;
+        assert_eq!(status, 200, "{b}");
+        assert_eq!(entries(&b, "match").len(), 2);
+        let included = entries(&b, "include");
+        assert_eq!(included.iter().filter(|r| r["resourceType"] == "ServiceRequest").count(), 2);
+        assert_eq!(included.iter().filter(|r| r["resourceType"] == "Patient").count(), 1);
+        assert!(b.get("total").is_none());
+        // paging carries the includes; the pages together hold each request once
+        let (_, page1, _) = fhir_get(&app, &format!("/fhir/r4/Task?patient={}&_count=1&_include=Task:patient", w.child_a1), Some(&w.integration_a), FHIR).await;
+        assert_eq!(entries(&page1, "match").len(), 1);
+        let next = page1["link"].as_array().unwrap().iter().find(|l| l["relation"] == "next").unwrap()["url"].as_str().unwrap().to_string();
+        assert!(next.contains("_include=Task%3Apatient"), "{next}");
+        let (_, page2, _) = fhir_get(&app, &next[next.find("/fhir/r4").unwrap()..], Some(&w.integration_a), FHIR).await;
+        assert_eq!(entries(&page2, "match").len(), 1);
+        assert_ne!(entries(&page1, "match")[0]["id"], entries(&page2, "match")[0]["id"]);
+        assert_eq!(entries(&page2, "include").len(), 1);
+        let (_, srs, _) = fhir_get(&app, &format!("/fhir/r4/ServiceRequest?subject={}&_include=ServiceRequest:subject", w.child_a1), Some(&w.integration_a), FHIR).await;
+        assert_eq!(entries(&srs, "match").len(), 2);
+        assert_eq!(entries(&srs, "include").len(), 1);
+        // POST _search
+        let res = app.client.post(format!("{}/fhir/r4/Task/_search", app.base)).bearer_auth(&w.integration_a)
+            .header("accept", FHIR).header("content-type", "application/x-www-form-urlencoded")
+            .body(format!("_id={first}")).send().await.unwrap();
+        assert_eq!(res.status(), 200);
+        let b: Value = res.json().await.unwrap();
+        assert_eq!(entries(&b, "match").len(), 1);
+
+        // the specialist sees the Task it owns, but the child's record is not theirs: no Patient
+        let (status, _, _) = fhir_get(&app, &format!("/fhir/r4/Task/{first}"), Some(&w.specialist_token), FHIR).await;
+        assert_eq!(status, 200);
+        let (_, own, _) = fhir_get(&app, &format!("/fhir/r4/Task?_id={first}&_include=Task:patient"), Some(&w.specialist_token), FHIR).await;
+        assert_eq!(entries(&own, "match").len(), 1, "{own}");
+        assert!(entries(&own, "include").is_empty(), "{own}");
+
+        // another organisation: reads and searches find what they find for an unknown id
+        for path in [format!("/fhir/r4/Task/{first}"), format!("/fhir/r4/ServiceRequest/{first}")] {
+            let (status, body, _) = fhir_get(&app, &path, Some(&w.integration_b), FHIR).await;
+            let (unknown, unknown_body, _) = fhir_get(&app, &path.replace(&first.to_string(), &uuid::Uuid::now_v7().to_string()), Some(&w.integration_b), FHIR).await;
+            assert_eq!((status, unknown), (404, 404), "{path}");
+            assert_eq!(body, unknown_body);
+        }
+        for path in [
+            format!("/fhir/r4/Task?patient={}&_include=Task:patient&_include=Task:focus", w.child_a1),
+            format!("/fhir/r4/Task?_id={first}&_include=Task:patient"),
+            format!("/fhir/r4/ServiceRequest?patient={}&_include=ServiceRequest:patient", w.child_a1),
+            "/fhir/r4/Task".to_string(),
+        ] {
+            let (status, body, _) = fhir_get(&app, &path, Some(&w.integration_b), FHIR).await;
+            assert_eq!(status, 200, "{path}");
+            assert!(body.get("entry").is_none(), "{path}: {body}");
+        }
+        // what is not offered is refused, not ignored
+        for bad in ["/fhir/r4/Task?_include=Task:owner", "/fhir/r4/Task?status=requested", "/fhir/r4/Task?patient=a&subject=b", "/fhir/r4/ServiceRequest?_include=Task:focus"] {
+            let (status, body, _) = fhir_get(&app, bad, Some(&w.integration_a), FHIR).await;
+            assert_eq!(status, 400, "{bad}");
+            assert!(is_outcome(&body));
+        }
     }
 );

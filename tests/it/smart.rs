@@ -449,3 +449,123 @@ async fn a_jwks_uri_is_cached_and_refetched_for_a_new_kid_sqlite() {
 async fn a_jwks_uri_is_cached_and_refetched_for_a_new_kid_postgres() {
     jwks_uri_case(Backend::Postgres).await;
 }
+
+db_test!(
+    async fn a_narrow_scope_opens_its_routes_and_no_other(app) {
+        let w = app.world().await;
+        let keys = client_keys("rsa-1", "ec-1");
+        // a key without `alg`: RS384 and RS512 both verify with it, RS256 never
+        let mut open_rsa = keys.rsa_jwk.clone();
+        open_rsa.as_object_mut().unwrap().remove("alg");
+        open_rsa["kid"] = json!("rsa-open");
+        let client = register(&app, w.org_a, json!({"keys": [open_rsa]}), &["system/Patient.rs", "system/Consent.rs"]).await;
+        let (status, body) = get_token(&app, &assertion(Algorithm::RS512, "rsa-open", &keys.rsa, &claims(&client)), "system/Patient.rs").await;
+        assert_eq!(status, 200, "RS512: {body}");
+        let token = body["access_token"].as_str().unwrap().to_string();
+        let (status, _) = get_token(&app, &assertion(Algorithm::RS256, "rsa-open", &keys.rsa, &claims(&client)), "system/Patient.rs").await;
+        assert_eq!(status, 401, "RS256 is refused before any key is looked at");
+
+        // with system/Patient.rs, exactly the child reads answer; every other route is 403,
+        // whatever its path holds (the guard stands before the handler)
+        let doc = app.request(reqwest::Method::GET, "/openapi.json", None, None).await.body;
+        let allowed = [("GET", "/api/v1/children"), ("GET", "/api/v1/children/{id}")];
+        let mut wrong = Vec::new();
+        for (path, ops) in doc["paths"].as_object().unwrap() {
+            if !path.starts_with("/api/v1/") || path.starts_with("/api/v1/parent/") {
+                continue;
+            }
+            for method in ["get", "post", "put", "patch", "delete"] {
+                if ops.get(method).is_none() {
+                    continue;
+                }
+                let url = path
+                    .replace("{id}", &w.child_a1.to_string())
+                    .replace("{org}", &w.org_a.to_string())
+                    .replace("{guardian_id}", &Uuid::now_v7().to_string())
+                    .replace("{code}", "JZ22");
+                let m = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+                let body = (method != "get" && method != "delete").then(|| json!({}));
+                let r = app.request(m, &url, Some(&token), body).await;
+                let expected_open = allowed.contains(&(method.to_uppercase().as_str(), path.as_str()));
+                let ok = if expected_open { r.status.is_success() } else { r.status == 403 };
+                if !ok {
+                    wrong.push(format!("{method} {path} → {}", r.status));
+                }
+            }
+        }
+        assert!(wrong.is_empty(), "{wrong:#?}");
+
+        // narrowing the registration narrows the token already out
+        app.request(reqwest::Method::PATCH, &format!("/api/v1/smart-clients/{client}"), Some(&app.admin()),
+            Some(json!({"scopes": ["system/Consent.rs"]}))).await.ok(200);
+        app.get(&format!("/api/v1/children/{}", w.child_a1), &token).await.problem(403);
+        assert_eq!(fhir_status(&app, &format!("/fhir/r4/Patient/{}", w.child_a1), &token).await, 403);
+    }
+);
+
+db_test!(
+    async fn the_rest_of_the_token_request_is_checked_too(app) {
+        let w = app.world().await;
+        let keys = client_keys("rsa-1", "ec-1");
+        let client = register(&app, w.org_a, json!({"keys": [keys.rsa_jwk.clone()]}), &["system/Patient.rs"]).await;
+        let a = || assertion(Algorithm::RS384, "rsa-1", &keys.rsa, &claims(&client));
+        let base = |assertion: &str| vec![
+            ("grant_type".to_string(), "client_credentials".to_string()),
+            ("client_assertion_type".into(), JWT_BEARER.into()),
+            ("client_assertion".into(), assertion.to_string()),
+            ("scope".into(), "system/Patient.rs".into()),
+        ];
+        let send = |pairs: Vec<(String, String)>| {
+            let app = &app;
+            async move {
+                let res = app.client.post(format!("{}/oauth2/token", app.base)).form(&pairs).send().await.unwrap();
+                let status = res.status().as_u16();
+                let pragma = res.headers().get("pragma").map(|v| v.to_str().unwrap().to_string());
+                (status, res.json::<Value>().await.unwrap(), pragma)
+            }
+        };
+        let (status, body, pragma) = send(base(&a())).await;
+        assert_eq!((status, pragma.as_deref()), (200, Some("no-cache")), "{body}");
+        let mut other_id = base(&a());
+        other_id.push(("client_id".into(), Uuid::now_v7().to_string()));
+        assert_eq!(send(other_id).await.1["error"], "invalid_client");
+        let mut same_id = base(&a());
+        same_id.push(("client_id".into(), client.clone()));
+        assert_eq!(send(same_id).await.0, 200);
+        let mut wrong_type = base(&a());
+        wrong_type[1].1 = "urn:ietf:params:oauth:client-assertion-type:saml2-bearer".into();
+        assert_eq!(send(wrong_type).await.1["error"], "invalid_client");
+        let mut twice = base(&a());
+        twice.push(("scope".into(), "system/Patient.rs".into()));
+        assert_eq!(send(twice).await.1["error"], "invalid_request");
+        for (what, change) in [
+            ("nbf ahead", json!({"nbf": now() + 600})),
+            ("empty jti", json!({"jti": ""})),
+            ("long jti", json!({"jti": "x".repeat(300)})),
+        ] {
+            let mut c = claims(&client);
+            for (k, v) in change.as_object().unwrap() {
+                c[k] = v.clone();
+            }
+            let (status, body, _) = send(base(&assertion(Algorithm::RS384, "rsa-1", &keys.rsa, &c))).await;
+            assert_eq!((status, body["error"].as_str()), (401, Some("invalid_client")), "{what}: {body}");
+        }
+        // an access token signed by a stranger under the gateway's own kid
+        let stranger = ed25519_dalek::SigningKey::generate(&mut rand::rngs::OsRng);
+        let pem = ed25519_dalek::pkcs8::EncodePrivateKey::to_pkcs8_pem(&stranger, ed25519_dalek::pkcs8::spki::der::pem::LineEnding::LF).unwrap();
+        let published: Value = app.client.get(format!("{}/oauth2/jwks", app.base)).send().await.unwrap().json().await.unwrap();
+        let kid = published["keys"][0]["kid"].as_str().unwrap();
+        let forged = assertion(Algorithm::EdDSA, kid, &EncodingKey::from_ed_pem(pem.as_bytes()).unwrap(),
+            &json!({"iss": "kindbrug-smart", "sub": client, "aud": "kindbrug", "exp": now() + 200,
+                    "roles": ["integration"], "org": w.org_a.to_string(), "scope": "system/Patient.rs"}));
+        app.get(&format!("/api/v1/children/{}", w.child_a1), &forged).await.problem(401);
+        // a short RSA key is refused at registration
+        let short = rsa::RsaPrivateKey::new(&mut rand::rngs::OsRng, 1024).unwrap().to_public_key();
+        use rsa::traits::PublicKeyParts;
+        let jwk = json!({"kty": "RSA", "kid": "short", "n": URL_SAFE_NO_PAD.encode(short.n().to_bytes_be()), "e": URL_SAFE_NO_PAD.encode(short.e().to_bytes_be())});
+        let r = app.post("/api/v1/smart-clients", &app.admin(),
+            json!({"organization_id": w.org_a, "name": "x", "scopes": ["system/Patient.rs"], "jwks": {"keys": [jwk]}})).await;
+        r.problem(422);
+        assert!(r.text.contains("2048"), "{}", r.text);
+    }
+);
