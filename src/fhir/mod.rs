@@ -40,7 +40,7 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         .route("/fhir/r4/Consent", get(search_consents))
         .route("/fhir/r4/RelatedPerson", get(search_related_persons))
         .route("/fhir/r4/Patient", get(search_patients))
-        .route("/fhir/r4/Task/{id}", get(read_task))
+        .route("/fhir/r4/Task/{id}", get(read_task).put(update_task))
         .route("/fhir/r4/ServiceRequest/{id}", get(read_service_request))
         .route("/fhir/r4/Task", get(search_tasks))
         .route(
@@ -677,6 +677,141 @@ async fn read_task(
     let mut res = fhir(StatusCode::OK, &resources::Task::from(&c));
     res.headers_mut().insert(header::ETAG, etag(c.version));
     Ok(res)
+}
+
+/// The version an `If-Match` names (`W/"3"` or `"3"`): required for a change.
+fn if_match_version(headers: &HeaderMap) -> Result<i64, FhirError> {
+    let mut values = headers.get_all(header::IF_MATCH).iter();
+    let value = values.next().ok_or_else(|| {
+        FhirError(
+            crate::service::ServiceError::PreconditionRequired(
+                "send If-Match with the Task's ETag (W/\"<versionId>\")".into(),
+            )
+            .into(),
+        )
+    })?;
+    if values.next().is_some() {
+        return Err(bad("send one If-Match header"));
+    }
+    value
+        .to_str()
+        .ok()
+        .map(|v| v.trim().trim_start_matches("W/"))
+        .and_then(|v| v.strip_prefix('"')?.strip_suffix('"')?.parse::<i64>().ok())
+        .ok_or_else(|| FhirError(ApiError::stale()))
+}
+
+/// Elements of a Task that a `PUT` may carry with another value than the server's: the status
+/// change itself, and what follows from it.
+const TASK_PUT_FREE: &[&str] = &[
+    "resourceType",
+    "id",
+    "meta",
+    "text",
+    "status",
+    "statusReason",
+    "businessStatus",
+    "lastModified",
+    "owner",
+    "restriction",
+];
+
+/// `PUT /fhir/r4/Task/{id}` with `If-Match`: a status change through the workflow. The owner
+/// (the specialist it is offered to) accepts or rejects (then the request moves on to the next
+/// specialist, or to the region's queue); a coordinator rejects an unassigned request; the
+/// requester cancels. Every other change is refused with the rule (422), and nothing else of
+/// the Task changes through here.
+async fn update_task(
+    State(state): State<AppState>,
+    principal: crate::auth::Principal,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<Response, FhirError> {
+    use crate::service::consultations::ReasonBody;
+    let Ok(id) = id.parse::<Uuid>() else {
+        return Ok(not_found("no Task with this id"));
+    };
+    let input: serde_json::Value =
+        serde_json::from_slice(&body).map_err(|_| bad("the body is not a JSON resource"))?;
+    let Some(fields) = input.as_object() else {
+        return Err(bad("the body is not a JSON resource"));
+    };
+    if input["resourceType"] != "Task" {
+        return Err(bad("the body must be a Task"));
+    }
+    if input["id"].as_str() != Some(id.to_string().as_str()) {
+        return Err(bad("the Task's id must be the id in the URL"));
+    }
+    let expected = if_match_version(&headers)?;
+    let coordinator = principal.has(crate::domain::types::Role::Coordinator);
+    let caller = caller(principal);
+    let current = consultations::get_consultation(&state, &caller, id).await?;
+    if current.version != expected {
+        return Err(FhirError(ApiError::stale()));
+    }
+    let now_task = serde_json::to_value(resources::Task::from(&current)).unwrap_or_default();
+    for (key, value) in fields {
+        if TASK_PUT_FREE.contains(&key.as_str()) {
+            continue;
+        }
+        if now_task.get(key) != Some(value) {
+            return Err(rule(
+                &format!("Task.{key}"),
+                &format!("only status and statusReason change through PUT; {key} is not as stored"),
+            ));
+        }
+    }
+    let Some(status) = input["status"].as_str() else {
+        return Err(rule("Task.status", "a Task has a status"));
+    };
+    let reason = input["statusReason"]["text"].as_str().map(str::to_string);
+    let reason_body = || -> Result<ReasonBody, FhirError> {
+        match &reason {
+            Some(r) if !r.trim().is_empty() => Ok(ReasonBody { reason: r.clone() }),
+            _ => Err(rule(
+                "Task.statusReason",
+                "give the reason as statusReason.text",
+            )),
+        }
+    };
+    let after = if status == resources::task_status(current.status) {
+        current
+    } else {
+        match status {
+            "accepted" => consultations::accept_based(&state, &caller, id, Some(expected)).await?,
+            "rejected" if coordinator => {
+                consultations::reject_based(&state, &caller, id, reason_body()?, Some(expected))
+                    .await?
+            }
+            "rejected" => {
+                consultations::decline_based(&state, &caller, id, reason_body()?, Some(expected))
+                    .await?
+            }
+            "cancelled" => {
+                consultations::cancel_based(&state, &caller, id, reason_body()?, Some(expected))
+                    .await?
+            }
+            other => {
+                return Err(rule(
+                    "Task.status",
+                    &format!(
+                        "a Task moves to accepted or rejected (by its owner), rejected (by the region's coordinator) or cancelled (by its requester) here; {other} is reached through the workflow"
+                    ),
+                ))
+            }
+        }
+    };
+    let mut res = fhir(StatusCode::OK, &resources::Task::from(&after));
+    res.headers_mut().insert(header::ETAG, etag(after.version));
+    Ok(res)
+}
+
+/// A refusal by a rule of the workflow (422), naming the element.
+fn rule(element: &str, message: &str) -> FhirError {
+    FhirError(ApiError::from(crate::service::ServiceError::field(
+        element, message,
+    )))
 }
 
 /// `GET /fhir/r4/ServiceRequest/{id}`: the request itself (the question only for those the

@@ -783,7 +783,8 @@ pub fn capability_statement(public_base: &str) -> serde_json::Value {
                 ]
             }, {
                 "type": "Task",
-                "interaction": [{"code": "read"}, {"code": "search-type"}],
+                "interaction": [{"code": "read"}, {"code": "search-type"}, {"code": "update", "documentation": "status changes only, with If-Match: the owner accepts or rejects an offer, a coordinator rejects an unassigned request, the requester cancels"}],
+                "updateCreate": false,
                 "documentation": "Where a consultation request stands: status, businessStatus (Kindbrug's own status, e.g. offered or unassigned), owner, and the outcome as output. The same requests the JSON API lists for the caller, consent applied.",
                 "versioning": "versioned",
                 "readHistory": false,

@@ -1190,8 +1190,22 @@ fn audit_for(actor: &AuditActor, row: &ConsultationRow) -> AuditRecord {
 /// The specialist it is offered to takes the request.
 #[tracing::instrument(skip_all)]
 pub async fn accept(state: &Ctx, caller: &Caller, id: Uuid) -> ServiceResult<ConsultationView> {
+    accept_based(state, caller, id, None).await
+}
+
+/// [`accept`], when the caller based it on version `expected` (FHIR `If-Match`): another
+/// version is [`ServiceError::Stale`].
+pub async fn accept_based(
+    state: &Ctx,
+    caller: &Caller,
+    id: Uuid,
+    expected: Option<i64>,
+) -> ServiceResult<ConsultationView> {
     let p = caller.principal()?;
     let (row, standing) = consultation_for(state, p, id, AuditAction::Update).await?;
+    if expected.is_some_and(|v| v != row.version) {
+        return Err(ServiceError::Stale);
+    }
     let me = p.staff.as_ref().map(|s| s.staff.id);
     if standing != RequestStanding::Specialist || row.offered_to != me || me.is_none() {
         return Err(ServiceError::forbidden(
@@ -1274,8 +1288,22 @@ pub async fn decline(
     id: Uuid,
     body: ReasonBody,
 ) -> ServiceResult<ConsultationView> {
+    decline_based(state, caller, id, body, None).await
+}
+
+/// [`decline`], based on version `expected` (FHIR `If-Match`).
+pub async fn decline_based(
+    state: &Ctx,
+    caller: &Caller,
+    id: Uuid,
+    body: ReasonBody,
+    expected: Option<i64>,
+) -> ServiceResult<ConsultationView> {
     let p = caller.principal()?;
     let (row, standing) = consultation_for(state, p, id, AuditAction::Update).await?;
+    if expected.is_some_and(|v| v != row.version) {
+        return Err(ServiceError::Stale);
+    }
     let me = p.staff.as_ref().map(|s| s.staff.id);
     if standing != RequestStanding::Specialist || row.offered_to != me || me.is_none() {
         return Err(ServiceError::forbidden(
@@ -1412,8 +1440,22 @@ pub async fn cancel(
     id: Uuid,
     body: ReasonBody,
 ) -> ServiceResult<ConsultationView> {
+    cancel_based(state, caller, id, body, None).await
+}
+
+/// [`cancel`], based on version `expected` (FHIR `If-Match`).
+pub async fn cancel_based(
+    state: &Ctx,
+    caller: &Caller,
+    id: Uuid,
+    body: ReasonBody,
+    expected: Option<i64>,
+) -> ServiceResult<ConsultationView> {
     let p = caller.principal()?;
     let (row, standing) = consultation_for(state, p, id, AuditAction::Update).await?;
+    if expected.is_some_and(|v| v != row.version) {
+        return Err(ServiceError::Stale);
+    }
     let RequestStanding::ChildRecord(access) = standing else {
         return Err(ServiceError::forbidden(
             "only the child's mentor or organisation cancels a request",
@@ -1441,8 +1483,22 @@ pub async fn reject(
     id: Uuid,
     body: ReasonBody,
 ) -> ServiceResult<ConsultationView> {
+    reject_based(state, caller, id, body, None).await
+}
+
+/// [`reject`], based on version `expected` (FHIR `If-Match`).
+pub async fn reject_based(
+    state: &Ctx,
+    caller: &Caller,
+    id: Uuid,
+    body: ReasonBody,
+    expected: Option<i64>,
+) -> ServiceResult<ConsultationView> {
     let p = caller.principal()?;
     let (row, standing) = consultation_for(state, p, id, AuditAction::Update).await?;
+    if expected.is_some_and(|v| v != row.version) {
+        return Err(ServiceError::Stale);
+    }
     if standing != RequestStanding::Coordinator {
         return Err(ServiceError::forbidden(
             "only a coordinator of the region rejects a request",

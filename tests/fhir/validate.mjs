@@ -84,11 +84,23 @@ try {
   const closed = await ask();
   await asPieter('POST', `/api/v1/consultations/${closed.id}/accept`);
   await asPieter('POST', `/api/v1/consultations/${closed.id}/close`, { outcome: 'handled_within_childcare', summary: 'begeleid op de groep', parents_involved: true });
+  // the other accepted through FHIR: PUT of the Task with its new status and If-Match
   const accepted = await ask();
-  await asPieter('POST', `/api/v1/consultations/${accepted.id}/accept`);
+  const offered = await fetch(`${base}/fhir/r4/Task/${accepted.id}`, {
+    headers: { accept: 'application/fhir+json', authorization: `Bearer ${demo.TOKEN_PIETER}` },
+  });
+  const etag = offered.headers.get('etag');
+  const put = await fetch(`${base}/fhir/r4/Task/${accepted.id}`, {
+    method: 'PUT',
+    headers: { 'content-type': 'application/fhir+json', 'if-match': etag, authorization: `Bearer ${demo.TOKEN_PIETER}` },
+    body: JSON.stringify({ ...(await offered.json()), status: 'accepted' }),
+  });
+  const putBody = await put.json();
+  if (put.status !== 200 || putBody.status !== 'accepted') throw new Error(`PUT Task: ${put.status} ${JSON.stringify(putBody)}`);
   await ask();
 
   const cs = await get('/fhir/r4/metadata');
+  validate(putBody, 'the Task a PUT answered');
   validate(cs.body, 'metadata');
   // every page of the Patient search, each Bundle and each Patient in it
   let next = '/fhir/r4/Patient?_count=3';

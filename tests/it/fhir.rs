@@ -344,3 +344,119 @@ db_test!(
         }
     }
 );
+
+/// PUTs a Task with `If-Match`; the status and the body.
+async fn put_task(
+    app: &TestApp,
+    token: &str,
+    task: &Value,
+    if_match: Option<&str>,
+) -> (u16, Value, reqwest::header::HeaderMap) {
+    let mut req = app
+        .client
+        .put(format!(
+            "{}/fhir/r4/Task/{}",
+            app.base,
+            task["id"].as_str().unwrap()
+        ))
+        .bearer_auth(token)
+        .header("accept", FHIR)
+        .header("content-type", FHIR)
+        .body(task.to_string());
+    if let Some(v) = if_match {
+        req = req.header("if-match", v);
+    }
+    let res = req.send().await.unwrap();
+    let status = res.status().as_u16();
+    let headers = res.headers().clone();
+    (status, res.json().await.unwrap(), headers)
+}
+
+db_test!(
+    async fn a_task_changes_status_through_the_workflow_with_if_match(app) {
+        let c = crate::consultations::ctx(&app).await;
+        let w = &c.w;
+        let id = app.post("/api/v1/consultations", &w.mentor_a1_token, crate::consultations::request(&c, "language")).await.id();
+        let path = format!("/fhir/r4/Task/{id}");
+        let (_, task, headers) = fhir_get(&app, &path, Some(&w.specialist_token), FHIR).await;
+        let etag = headers["etag"].to_str().unwrap().to_string();
+        let mut accept = task.clone();
+        accept["status"] = "accepted".into();
+
+        // without If-Match: 428; with an old version: 412; nothing changes
+        let stored = || async {
+            let r = app.get(&format!("/api/v1/consultations/{id}"), &w.integration_a).await;
+            let b = r.ok(200);
+            (b["status"].clone(), b["version"].clone(), app.count("consultation_declines").await)
+        };
+        let before = stored().await;
+        assert_eq!(put_task(&app, &w.specialist_token, &accept, None).await.0, 428);
+        assert_eq!(put_task(&app, &w.specialist_token, &accept, Some("W/\"999\"")).await.0, 412);
+        // another organisation: as for an unknown Task
+        let (status, body, _) = put_task(&app, &w.integration_b, &accept, Some(&etag)).await;
+        let mut unknown = accept.clone();
+        unknown["id"] = uuid::Uuid::now_v7().to_string().into();
+        let (unknown_status, unknown_body, _) = put_task(&app, &w.integration_b, &unknown, Some(&etag)).await;
+        assert_eq!((status, unknown_status), (404, 404));
+        assert_eq!(body, unknown_body);
+        // bad input: not a Task, another id, another element changed, a status the workflow reaches itself
+        let mut other_child = accept.clone();
+        other_child["for"]["reference"] = format!("Patient/{}", uuid::Uuid::now_v7()).into();
+        let (status, body, _) = put_task(&app, &w.specialist_token, &other_child, Some(&etag)).await;
+        assert_eq!(status, 422, "{body}");
+        assert_eq!(body["issue"][1]["expression"][0], "Task.for");
+        let mut completed = task.clone();
+        completed["status"] = "completed".into();
+        let (status, body, _) = put_task(&app, &w.specialist_token, &completed, Some(&etag)).await;
+        assert_eq!(status, 422);
+        assert!(body.to_string().contains("reached through the workflow"), "{body}");
+        let mut renamed = accept.clone();
+        renamed["id"] = uuid::Uuid::now_v7().to_string().into();
+        let res = app.client.put(format!("{}{path}", app.base)).bearer_auth(&w.specialist_token)
+            .header("content-type", FHIR).header("if-match", &etag).body(renamed.to_string()).send().await.unwrap();
+        assert_eq!(res.status(), 400);
+        let res = app.client.put(format!("{}{path}", app.base)).bearer_auth(&w.specialist_token)
+            .header("content-type", FHIR).header("if-match", &etag).body("{not json").send().await.unwrap();
+        assert_eq!(res.status(), 400);
+        // the requester cannot accept for the specialist
+        let (status, _, _) = put_task(&app, &w.integration_a, &accept, Some(&etag)).await;
+        assert_eq!(status, 403);
+        assert_eq!(stored().await, before, "a refused PUT changed something");
+
+        // the owner accepts
+        let (status, accepted, headers) = put_task(&app, &w.specialist_token, &accept, Some(&etag)).await;
+        assert_eq!(status, 200, "{accepted}");
+        assert_eq!(accepted["status"], "accepted");
+        assert_ne!(headers["etag"].to_str().unwrap(), etag);
+        let (_, json, _) = fhir_get(&app, &path, Some(&w.integration_a), FHIR).await;
+        assert_eq!(json["status"], "accepted");
+        // the same ETag again is stale now
+        assert_eq!(put_task(&app, &w.specialist_token, &accept, Some(&etag)).await.0, 412);
+
+        // a second request: the requester cancels it, with a reason
+        let second = app.post("/api/v1/consultations", &w.mentor_a1_token, crate::consultations::request(&c, "language")).await.id();
+        let (_, task, headers) = fhir_get(&app, &format!("/fhir/r4/Task/{second}"), Some(&w.integration_a), FHIR).await;
+        let mut cancel = task.clone();
+        cancel["status"] = "cancelled".into();
+        let (status, body, _) = put_task(&app, &w.integration_a, &cancel, Some(headers["etag"].to_str().unwrap())).await;
+        assert_eq!(status, 422, "a cancellation needs its reason: {body}");
+        cancel["statusReason"] = serde_json::json!({"text": "ouders willen eerst zelf praten"});
+        let (status, cancelled, _) = put_task(&app, &w.integration_a, &cancel, Some(headers["etag"].to_str().unwrap())).await;
+        assert_eq!(status, 200, "{cancelled}");
+        assert_eq!(cancelled["status"], "cancelled");
+        let listed = app.get(&format!("/api/v1/consultations/{second}"), &w.integration_a).await;
+        assert_eq!(listed.ok(200)["status"], "cancelled");
+
+        // a third: the owner rejects the offer with a reason; it moves on (here: to the region's
+        // queue) and is no longer the specialist's to read
+        let third = app.post("/api/v1/consultations", &w.mentor_a1_token, crate::consultations::request(&c, "language")).await.id();
+        let (_, task, headers) = fhir_get(&app, &format!("/fhir/r4/Task/{third}"), Some(&w.specialist_token), FHIR).await;
+        let mut reject = task.clone();
+        reject["status"] = "rejected".into();
+        reject["statusReason"] = serde_json::json!({"text": "geen tijd deze maand"});
+        let (status, moved, _) = put_task(&app, &w.specialist_token, &reject, Some(headers["etag"].to_str().unwrap())).await;
+        assert_eq!(status, 200, "{moved}");
+        assert_ne!(moved["owner"]["reference"], format!("PractitionerRole/{}", c.spec_1), "{moved}");
+        assert_eq!(app.count("consultation_declines").await, 1);
+    }
+);
