@@ -42,6 +42,8 @@ struct Args {
     connections: Option<usize>,
     /// Pages mode: server-rendered pages beside the JSON reads of the same data.
     pages: bool,
+    /// FHIR mode: the FHIR facade beside the JSON API, and a mixed run per vCPU.
+    fhir: bool,
 }
 
 fn args() -> anyhow::Result<Args> {
@@ -53,6 +55,7 @@ fn args() -> anyhow::Result<Args> {
         figures: None,
         connections: None,
         pages: false,
+        fhir: false,
         postgres_url: std::env::var("KINDBRUG_BENCH_POSTGRES_URL")
             .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into()),
     };
@@ -73,6 +76,7 @@ fn args() -> anyhow::Result<Args> {
             "--figures" => a.figures = Some(value()?.parse()?),
             "--connections" => a.connections = Some(value()?.parse()?),
             "--pages" => a.pages = true,
+            "--fhir" => a.fhir = true,
             other => anyhow::bail!("unknown flag {other}"),
         }
     }
@@ -1816,6 +1820,9 @@ async fn main() -> anyhow::Result<()> {
     if args.pages {
         return pages(&args).await;
     }
+    if args.fhir {
+        return fhir(&args, cores).await;
+    }
     println!("{}", rule_cost());
     let mut rows = Vec::new();
     let mut relays = Vec::new();
@@ -2029,6 +2036,138 @@ async fn pages(args: &Args) -> anyhow::Result<()> {
             ms(json.p99),
             page.per_second() / json.per_second().max(f64::MIN_POSITIVE),
             page.errors + json.errors
+        );
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------- FHIR
+
+/// One GET with a bearer token that must answer 200.
+async fn get_ok(b: &Bench, url: String, accept: &str) -> anyhow::Result<()> {
+    let r = b
+        .http
+        .get(url)
+        .bearer_auth(&b.mentor_token)
+        .header("accept", accept)
+        .send()
+        .await?;
+    anyhow::ensure!(r.status() == 200, "status {}", r.status());
+    r.bytes().await?;
+    Ok(())
+}
+
+/// The FHIR facade beside the JSON API for the same operations, and a mixed run (reads,
+/// searches, creates) reported per vCPU, to set beside published FHIR server figures.
+async fn fhir(args: &Args, cores: usize) -> anyhow::Result<()> {
+    const FHIR: &str = "application/fhir+json";
+    const JSON: &str = "application/json";
+    let (c, s) = (args.concurrency, args.seconds);
+    let mut pairs = Vec::new();
+    let mut mixed = Vec::new();
+    for backend in &args.backends {
+        eprintln!("running FHIR on {backend} …");
+        let tmp = tempfile_dir()?;
+        let (b, _pg) = setup(backend, args, &tmp).await?;
+        let b = Arc::new(b);
+        type Url = fn(&Bench, Uuid) -> String;
+        let scenarios: [(&str, Url, Url); 3] = [
+            (
+                "read a child",
+                |b, id| format!("{}/fhir/r4/Patient/{id}", b.base),
+                |b, id| format!("{}/api/v1/children/{id}", b.base),
+            ),
+            (
+                "search children (page of 20)",
+                |b, _| format!("{}/fhir/r4/Patient?_count=20", b.base),
+                |b, _| format!("{}/api/v1/children?limit=20", b.base),
+            ),
+            (
+                "a child's consents",
+                |b, id| format!("{}/fhir/r4/Consent?patient=Patient/{id}", b.base),
+                |b, id| format!("{}/api/v1/children/{id}/consents", b.base),
+            ),
+        ];
+        for (name, fhir_url, json_url) in scenarios {
+            let bb = b.clone();
+            let f = load(c, s, move |i| {
+                let b = bb.clone();
+                async move {
+                    let id = b.children[(i as usize * 7919) % b.children.len()];
+                    get_ok(&b, fhir_url(&b, id), FHIR).await
+                }
+            })
+            .await;
+            let bb = b.clone();
+            let j = load(c, s, move |i| {
+                let b = bb.clone();
+                async move {
+                    let id = b.children[(i as usize * 7919) % b.children.len()];
+                    get_ok(&b, json_url(&b, id), JSON).await
+                }
+            })
+            .await;
+            pairs.push((name, backend.clone(), f, j));
+        }
+        // mixed: 6 reads, 2 searches, 1 consent search, 1 create in 10
+        let bb = b.clone();
+        let m = load(c, s, move |i| {
+            let b = bb.clone();
+            async move {
+                let id = b.children[(i as usize * 7919) % b.children.len()];
+                match i % 10 {
+                    0..=5 => get_ok(&b, format!("{}/fhir/r4/Patient/{id}", b.base), FHIR).await,
+                    6 | 7 => get_ok(&b, format!("{}/fhir/r4/Patient?_count=20", b.base), FHIR).await,
+                    8 => {
+                        get_ok(&b, format!("{}/fhir/r4/Consent?patient={id}", b.base), FHIR).await
+                    }
+                    _ => {
+                        let body = json!({"location_id": b.location, "external_ref": format!("fhir-{i}"), "given_name": "Kind", "date_of_birth": "2022-05-01"});
+                        let r = b
+                            .http
+                            .post(format!("{}/api/v1/children", b.base))
+                            .bearer_auth(&b.mentor_token)
+                            .json(&body)
+                            .send()
+                            .await?;
+                        anyhow::ensure!(r.status() == 201, "create: status {}", r.status());
+                        r.bytes().await?;
+                        Ok(())
+                    }
+                }
+            }
+        })
+        .await;
+        mixed.push((backend.clone(), m));
+        b.state.store.close().await;
+    }
+    println!();
+    println!("| operation | backend | FHIR req/s | FHIR p50 ms | FHIR p99 ms | JSON req/s | JSON p50 ms | JSON p99 ms | FHIR / JSON | errors |");
+    println!("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+    for (name, backend, f, j) in &pairs {
+        println!(
+            "| {name} | {backend} | {:.0} | {} | {} | {:.0} | {} | {} | {:.2} | {} |",
+            f.per_second(),
+            ms(f.p50),
+            ms(f.p99),
+            j.per_second(),
+            ms(j.p50),
+            ms(j.p99),
+            f.per_second() / j.per_second().max(f64::MIN_POSITIVE),
+            f.errors + j.errors
+        );
+    }
+    println!();
+    println!("| mixed (6 Patient reads, 2 Patient searches, 1 Consent search, 1 create in 10) | req/s | req/s per vCPU ({cores} vCPU, load generator included) | p50 ms | p99 ms | errors |");
+    println!("|---|---:|---:|---:|---:|---:|");
+    for (backend, m) in &mixed {
+        println!(
+            "| {backend} | {:.0} | {:.0} | {} | {} | {} |",
+            m.per_second(),
+            m.per_second() / cores as f64,
+            ms(m.p50),
+            ms(m.p99),
+            m.errors
         );
     }
     Ok(())

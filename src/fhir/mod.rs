@@ -4,13 +4,15 @@
 //! `OperationOutcome`s, content negotiation and versions as ETags.
 //!
 //! It serves the CapabilityStatement; `Patient` (the child: read and search); `Organization`
-//! and `Location` (read); per child `RelatedPerson` and `Consent` (search); and the consultation
-//! request as `Task` (where it stands) and `ServiceRequest` (what was asked), read and search
-//! with `_include`. The CapabilityStatement lists exactly that. Callers are the same bearer
+//! and `Location` (read); per child `RelatedPerson` (search) and `Consent` (read, search, and
+//! create through the workflow's consent rules); and the consultation request as `Task` (where
+//! it stands; its status changes by `PUT` with `If-Match`) and `ServiceRequest` (what was
+//! asked), read and search with `_include`. The CapabilityStatement lists exactly that. Callers are the same bearer
 //! tokens as on `/api/v1`, or SMART Backend Services access tokens, whose scopes must permit
 //! the interaction on the resource type (checked here for the request, and again for every
 //! included resource).
 
+pub mod input;
 pub mod resources;
 
 use crate::error::ApiError;
@@ -37,7 +39,11 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         .route("/fhir/r4/Patient/{id}", get(read_patient))
         .route("/fhir/r4/Organization/{id}", get(read_organization))
         .route("/fhir/r4/Location/{id}", get(read_location))
-        .route("/fhir/r4/Consent", get(search_consents))
+        .route(
+            "/fhir/r4/Consent",
+            get(search_consents).post(create_consent),
+        )
+        .route("/fhir/r4/Consent/{id}", get(read_consent))
         .route("/fhir/r4/RelatedPerson", get(search_related_persons))
         .route("/fhir/r4/Patient", get(search_patients))
         .route("/fhir/r4/Task/{id}", get(read_task).put(update_task))
@@ -641,6 +647,62 @@ async fn search_consents(
         .map(|c| (c.id.to_string(), resources::Consent::from(c)))
         .collect();
     Ok(bundle(&base, "Consent", found, None, &q))
+}
+
+/// `GET /fhir/r4/Consent/{id}`: one consent record, for those who keep the child's record.
+async fn read_consent(
+    State(state): State<AppState>,
+    principal: crate::auth::Principal,
+    Path(id): Path<String>,
+) -> Result<Response, FhirError> {
+    let Ok(id) = id.parse::<Uuid>() else {
+        return Ok(not_found("no Consent with this id"));
+    };
+    let c = crate::service::consent::get_consent(&state, &caller(principal), id).await?;
+    Ok(fhir(StatusCode::OK, &resources::Consent::from(&c)))
+}
+
+/// `POST /fhir/r4/Consent`: records a decision of the parents (or the child), through the same
+/// operation as the JSON API: the Dutch rules decide who must consent, and a refusal says which
+/// rule is not met. 201 with the stored record and its `Location`.
+async fn create_consent(
+    State(state): State<AppState>,
+    principal: crate::auth::Principal,
+    body: axum::body::Bytes,
+) -> Result<Response, FhirError> {
+    let input: input::ConsentIn = match serde_json::from_slice(&body) {
+        Ok(c) => c,
+        Err(e) if e.is_data() => {
+            // an element we do not know, or of the wrong type: the message names it
+            return Err(bad(format!("not a Consent this server takes: {e}")));
+        }
+        Err(_) => return Err(bad("the body is not a JSON resource")),
+    };
+    let (child, decision) = input
+        .to_decision()
+        .map_err(|(element, message)| rule(&element, &message))?;
+    let caller = caller(principal);
+    let created = crate::service::consent::create_consent(&state, &caller, child, decision)
+        .await
+        .map_err(|e| {
+            // the workflow's explanation, with its fields named as the Consent's elements
+            let mut e = ApiError::from(e);
+            for f in &mut e.errors {
+                f.field = input::consent_element(&f.field);
+            }
+            FhirError(e)
+        })?;
+    let stored = crate::service::consent::get_consent(&state, &caller, created.id).await?;
+    let mut res = fhir(StatusCode::CREATED, &resources::Consent::from(&stored));
+    let location = format!(
+        "{}/fhir/r4/Consent/{}",
+        state.config.public_base(),
+        created.id
+    );
+    if let Ok(v) = HeaderValue::from_str(&location) {
+        res.headers_mut().insert(header::LOCATION, v);
+    }
+    Ok(res)
 }
 
 /// `GET /fhir/r4/RelatedPerson?patient=…`: a child's parents and guardians.

@@ -223,14 +223,23 @@ pub struct Provision {
 pub struct Consent {
     pub resource_type: &'static str,
     pub id: String,
+    pub extension: Vec<Extension>,
     pub status: &'static str,
     pub scope: CodeableConcept,
     pub category: Vec<CodeableConcept>,
     pub patient: Reference,
     pub date_time: String,
     pub performer: Vec<Reference>,
+    /// Written consent: the reference of the signed form, as the attachment's title.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source_attachment: Option<AttachmentTitle>,
     pub policy_rule: CodeableConcept,
     pub provision: Provision,
+}
+
+#[derive(Serialize)]
+pub struct AttachmentTitle {
+    pub title: String,
 }
 
 /// Kindbrug's purposes of consent (`consultation`, `information_sharing`, `referral`).
@@ -267,9 +276,40 @@ impl From<&ConsentView> for Consent {
                 display: Some("onbekend".into()),
             },
         };
+        let mut extension = vec![
+            Extension {
+                url: CONSENT_METHOD_EXTENSION,
+                value_boolean: None,
+                value_code: Some(c.method.as_str()),
+                value_string: None,
+            },
+            Extension {
+                url: INFORMATION_VERSION_EXTENSION,
+                value_boolean: None,
+                value_code: None,
+                value_string: Some(c.information_version.clone()),
+            },
+        ];
+        if let Some(staff) = c.noted_by_staff_id {
+            extension.push(Extension {
+                url: NOTED_BY_EXTENSION,
+                value_boolean: None,
+                value_code: None,
+                value_string: Some(staff.to_string()),
+            });
+        }
+        if c.no_signs_of_disagreement {
+            extension.push(Extension {
+                url: NO_DISAGREEMENT_EXTENSION,
+                value_boolean: Some(true),
+                value_code: None,
+                value_string: None,
+            });
+        }
         Consent {
             resource_type: "Consent",
             id: c.id.to_string(),
+            extension,
             status,
             scope: CodeableConcept {
                 coding: vec![Coding {
@@ -292,6 +332,10 @@ impl From<&ConsentView> for Consent {
             },
             date_time: instant(c.recorded_at),
             performer,
+            source_attachment: c
+                .evidence_ref
+                .clone()
+                .map(|title| AttachmentTitle { title }),
             policy_rule: CodeableConcept {
                 coding: Vec::new(),
                 text: format!(
@@ -350,7 +394,21 @@ pub struct Extension {
     pub value_boolean: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub value_code: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub value_string: Option<String>,
 }
+
+/// Extensions of a Consent: how it was given (written, oral, digital), the version of the
+/// information text the parents were given, who noted an oral consent, and (information
+/// sharing) that one parent consented with no signs the other disagrees.
+pub const CONSENT_METHOD_EXTENSION: &str =
+    "https://kindbrug.nl/fhir/StructureDefinition/consent-method";
+pub const INFORMATION_VERSION_EXTENSION: &str =
+    "https://kindbrug.nl/fhir/StructureDefinition/information-version";
+pub const NOTED_BY_EXTENSION: &str =
+    "https://kindbrug.nl/fhir/StructureDefinition/consent-noted-by";
+pub const NO_DISAGREEMENT_EXTENSION: &str =
+    "https://kindbrug.nl/fhir/StructureDefinition/no-signs-of-disagreement";
 
 /// The extension URLs of parental authority and its source.
 pub const GEZAG_EXTENSION: &str = "https://kindbrug.nl/fhir/StructureDefinition/parental-authority";
@@ -385,12 +443,14 @@ impl From<&GuardianView> for RelatedPerson {
             url: GEZAG_EXTENSION,
             value_boolean: Some(g.has_parental_authority),
             value_code: None,
+            value_string: None,
         }];
         if let Some(source) = g.authority_source {
             extension.push(Extension {
                 url: GEZAG_SOURCE_EXTENSION,
                 value_boolean: None,
                 value_code: Some(source.as_str()),
+                value_string: None,
             });
         }
         let mut telecom = Vec::new();
@@ -776,7 +836,7 @@ pub fn capability_statement(public_base: &str) -> serde_json::Value {
                 ]
             }, {
                 "type": "Consent",
-                "interaction": [{"code": "search-type"}],
+                "interaction": [{"code": "read"}, {"code": "search-type"}, {"code": "create", "documentation": "records a decision the childcare organisation took in: status active (permit) or rejected (deny), the performers (RelatedPerson or the Patient), one purpose, the recipient Organization, the period, and as extensions the method and the information version; the Dutch rules decide who must consent"}],
                 "documentation": "The consent records of a child whose record you keep; withdrawn and superseded records are inactive, refusals rejected",
                 "searchParam": [
                     {"name": "patient", "type": "reference", "documentation": "required: Patient/{id} or {id}"}

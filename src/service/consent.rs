@@ -771,6 +771,41 @@ pub async fn list_consents(
     consent_views(&state.keys, records)
 }
 
+/// One consent record, for those who keep the child's record; another's answers as an
+/// unknown id.
+#[tracing::instrument(skip_all)]
+pub async fn get_consent(state: &Ctx, caller: &Caller, id: Uuid) -> ServiceResult<ConsentView> {
+    let p = caller.principal()?;
+    let record = state
+        .store
+        .get_consent(id)
+        .await?
+        .ok_or_else(|| ServiceError::not_found("consent"))?;
+    let (child, access) = match accessible_child(
+        state,
+        caller,
+        record.consent.child_id,
+        AuditAction::Read,
+        "consent",
+    )
+    .await
+    {
+        Ok(found) => found,
+        Err(e) if e.is_refusal() => return Err(ServiceError::not_found("consent")),
+        Err(e) => return Err(e),
+    };
+    let audit = AuditRecord::new(
+        &p.audit_actor(role_of(access)),
+        AuditAction::Read,
+        "consent",
+        Some(id),
+        Some(child.id),
+        PURPOSE_CONSENT,
+    );
+    state.store.record(&[audit]).await?;
+    consent_view(&state.keys, record)
+}
+
 // ---------------------------------------------------------------- withdraw
 
 #[derive(Debug, Deserialize, ToSchema)]

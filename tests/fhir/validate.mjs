@@ -99,7 +99,44 @@ try {
   if (put.status !== 200 || putBody.status !== 'accepted') throw new Error(`PUT Task: ${put.status} ${JSON.stringify(putBody)}`);
   await ask();
 
+  // a Consent posted through FHIR: one the rules refuse (one parent for a referral), one recorded
+  const fhirConsent = (performers) => ({
+    resourceType: 'Consent',
+    extension: [
+      { url: 'https://kindbrug.nl/fhir/StructureDefinition/consent-method', valueCode: 'written' },
+      { url: 'https://kindbrug.nl/fhir/StructureDefinition/information-version', valueString: '2026-1' },
+    ],
+    status: 'rejected',
+    scope: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/consentscope', code: 'patient-privacy' }] },
+    category: [{ coding: [{ system: 'http://loinc.org', code: '59284-0' }] }],
+    patient: { reference: `Patient/${demo.CHILD}` },
+    performer: performers.map((g) => ({ reference: `RelatedPerson/${g.guardian_id}` })),
+    sourceAttachment: { title: 'formulier-2026-02' },
+    provision: {
+      type: 'deny',
+      period: { start: new Date().toISOString().slice(0, 10) },
+      actor: [{ role: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-ParticipationType', code: 'IRCP' }] },
+        reference: { reference: `Organization/${demo.YOUTH_CARE_ORG}` } }],
+      purpose: [{ system: 'urn:kindbrug:consent-purpose', code: 'referral' }],
+    },
+  });
+  const postConsent = async (body) => {
+    const r = await fetch(`${base}/fhir/r4/Consent`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/fhir+json', accept: 'application/fhir+json' },
+      body: JSON.stringify(body),
+    });
+    return { status: r.status, body: await r.json() };
+  };
+  const posted = await postConsent(fhirConsent(withGezag));
+  if (posted.status !== 201) throw new Error(`POST Consent: ${posted.status} ${JSON.stringify(posted.body)}`);
+  const badConsent = await postConsent({ ...fhirConsent(withGezag), status: 'draft' });
+  if (badConsent.status !== 422) throw new Error(`POST Consent (draft): ${badConsent.status}`);
+
   const cs = await get('/fhir/r4/metadata');
+  validate(posted.body, 'the Consent a POST answered');
+  validate(badConsent.body, 'the OperationOutcome of a refused Consent');
+  validate((await get(`/fhir/r4/Consent/${posted.body.id}`)).body, 'Consent read');
   validate(putBody, 'the Task a PUT answered');
   validate(cs.body, 'metadata');
   // every page of the Patient search, each Bundle and each Patient in it

@@ -460,3 +460,131 @@ db_test!(
         assert_eq!(app.count("consultation_declines").await, 1);
     }
 );
+
+/// A Consent as a childcare system would post it.
+fn consent_in(
+    child: uuid::Uuid,
+    performers: &[String],
+    recipient: uuid::Uuid,
+    status: &str,
+    kind: &str,
+) -> Value {
+    serde_json::json!({
+        "resourceType": "Consent",
+        "extension": [
+            {"url": "https://kindbrug.nl/fhir/StructureDefinition/consent-method", "valueCode": "written"},
+            {"url": "https://kindbrug.nl/fhir/StructureDefinition/information-version", "valueString": "2026-1"}
+        ],
+        "status": status,
+        "scope": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/consentscope", "code": "patient-privacy"}]},
+        "category": [{"coding": [{"system": "http://loinc.org", "code": "59284-0"}]}],
+        "patient": {"reference": format!("Patient/{child}")},
+        "performer": performers.iter().map(|p| serde_json::json!({"reference": p})).collect::<Vec<_>>(),
+        "sourceAttachment": {"title": "formulier-2026-11"},
+        "provision": {
+            "type": kind,
+            "period": {"start": "2026-11-01"},
+            "actor": [{"role": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v3-ParticipationType", "code": "IRCP"}]},
+                       "reference": {"reference": format!("Organization/{recipient}")}}],
+            "purpose": [{"system": "urn:kindbrug:consent-purpose", "code": "referral"}]
+        }
+    })
+}
+
+async fn post_fhir(
+    app: &TestApp,
+    path: &str,
+    token: &str,
+    body: &Value,
+) -> (u16, Value, reqwest::header::HeaderMap) {
+    let res = app
+        .client
+        .post(format!("{}{path}", app.base))
+        .bearer_auth(token)
+        .header("accept", FHIR)
+        .header("content-type", FHIR)
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap();
+    let status = res.status().as_u16();
+    let headers = res.headers().clone();
+    (status, res.json().await.unwrap(), headers)
+}
+
+db_test!(
+    async fn a_childcare_system_records_consent_through_fhir(app) {
+        let c = crate::consultations::ctx(&app).await;
+        let w = &c.w;
+        let both = [format!("RelatedPerson/{}", c.eva), format!("RelatedPerson/{}", c.tom)];
+        let count = || app.count("consents");
+        let before = count().await;
+
+        // refused whole, nothing written: unknown elements, what cannot be read, and the rules
+        let mut unknown = consent_in(w.child_a1, &both, w.youth, "active", "permit");
+        unknown["foo"] = "bar".into();
+        assert_eq!(post_fhir(&app, "/fhir/r4/Consent", &w.integration_a, &unknown).await.0, 400);
+        let mut wrong_type = consent_in(w.child_a1, &both, w.youth, "active", "permit");
+        wrong_type["performer"] = "RelatedPerson".into();
+        assert_eq!(post_fhir(&app, "/fhir/r4/Consent", &w.integration_a, &wrong_type).await.0, 400);
+        for (what, body, element) in [
+            ("a draft", consent_in(w.child_a1, &both, w.youth, "draft", "permit"), "Consent.status"),
+            ("permit with rejected", consent_in(w.child_a1, &both, w.youth, "rejected", "permit"), "Consent.provision.type"),
+            ("a practitioner as performer", consent_in(w.child_a1, &["Practitioner/1".to_string()], w.youth, "active", "permit"), "Consent.performer[0]"),
+            ("no method", {
+                let mut b = consent_in(w.child_a1, &both, w.youth, "active", "permit");
+                b["extension"].as_array_mut().unwrap().remove(0);
+                b
+            }, "Consent.extension(https://kindbrug.nl/fhir/StructureDefinition/consent-method)"),
+        ] {
+            let (status, body, _) = post_fhir(&app, "/fhir/r4/Consent", &w.integration_a, &body).await;
+            assert_eq!(status, 422, "{what}: {body}");
+            assert_eq!(body["issue"][1]["expression"][0], element, "{what}: {body}");
+        }
+        // a referral needs both parents with gezag: the rule says who is missing
+        let (status, body, _) = post_fhir(&app, "/fhir/r4/Consent", &w.integration_a,
+            &consent_in(w.child_a1, &both[..1], w.youth, "active", "permit")).await;
+        assert_eq!(status, 422, "{body}");
+        assert_eq!(body["issue"][1]["expression"][0], "Consent.performer", "{body}");
+        // the same explanation the JSON API gives for the same decision
+        let json = app.post(&format!("/api/v1/children/{}/consents", w.child_a1), &w.integration_a, serde_json::json!({
+            "purpose": "referral", "recipient": {"organization_id": w.youth}, "decision": "granted",
+            "given_by": [{"guardian_id": c.eva}], "method": "written", "evidence_ref": "formulier-2026-11",
+            "information_version": "2026-1", "valid_from": "2026-11-01"})).await;
+        json.problem(422);
+        assert_eq!(body["issue"][0]["diagnostics"], json.body["detail"], "{body} / {}", json.text);
+        // another organisation: as for a child that does not exist
+        let (theirs, theirs_body, _) = post_fhir(&app, "/fhir/r4/Consent", &w.integration_b,
+            &consent_in(w.child_a1, &both, w.youth, "active", "permit")).await;
+        let (nobody, nobody_body, _) = post_fhir(&app, "/fhir/r4/Consent", &w.integration_b,
+            &consent_in(uuid::Uuid::now_v7(), &both, w.youth, "active", "permit")).await;
+        assert_eq!((theirs, nobody), (404, 404));
+        assert_eq!(theirs_body["issue"], nobody_body["issue"]);
+        assert_eq!(count().await, before, "a refused Consent was written");
+
+        // recorded: 201, the stored record, and where it can be read
+        let (status, created, headers) = post_fhir(&app, "/fhir/r4/Consent", &w.integration_a,
+            &consent_in(w.child_a1, &both, w.youth, "active", "permit")).await;
+        assert_eq!(status, 201, "{created}");
+        assert_eq!(created["status"], "active");
+        assert_eq!(created["sourceAttachment"]["title"], "formulier-2026-11");
+        assert_eq!(created["extension"][0]["valueCode"], "written");
+        assert_eq!(count().await, before + 1);
+        let location = headers["location"].to_str().unwrap();
+        let path = &location[location.find("/fhir/r4").unwrap()..];
+        let (status, read, _) = fhir_get(&app, path, Some(&w.integration_a), FHIR).await;
+        assert_eq!((status, &read["id"]), (200, &created["id"]));
+        // the same through the JSON API
+        let listed = app.get(&format!("/api/v1/children/{}/consents", w.child_a1), &w.integration_a).await;
+        assert!(listed.text.contains(created["id"].as_str().unwrap()));
+        // another organisation reads it as an unknown id
+        let (status, body, _) = fhir_get(&app, path, Some(&w.integration_b), FHIR).await;
+        let (_, unknown_body, _) = fhir_get(&app, &format!("/fhir/r4/Consent/{}", uuid::Uuid::now_v7()), Some(&w.integration_b), FHIR).await;
+        assert_eq!(status, 404);
+        assert_eq!(body, unknown_body);
+        // a refusal is recorded as rejected
+        let (status, refused, _) = post_fhir(&app, "/fhir/r4/Consent", &w.integration_a,
+            &consent_in(w.child_a1, &both, w.youth, "rejected", "deny")).await;
+        assert_eq!((status, refused["status"].as_str()), (201, Some("rejected")), "{refused}");
+    }
+);

@@ -1,0 +1,329 @@
+//! FHIR resources as partner systems send them, as hand-written serde types with
+//! `deny_unknown_fields` (an element we do not know is refused, never dropped), and their
+//! translation to the workflow's inputs. What the translation cannot read is a 422 that names
+//! the element; what the workflow refuses (who must consent, …) it explains itself.
+
+use super::resources::{
+    CONSENT_METHOD_EXTENSION, INFORMATION_VERSION_EXTENSION, NOTED_BY_EXTENSION,
+    NO_DISAGREEMENT_EXTENSION, PURPOSE_SYSTEM,
+};
+use crate::domain::consent::{ConsentMethod, Decision, Purpose};
+use crate::service::consent::{GiverDto, NewConsent, RecipientDto};
+use serde::Deserialize;
+use uuid::Uuid;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ReferenceIn {
+    pub reference: Option<String>,
+    pub display: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ExtensionIn {
+    pub url: String,
+    pub value_code: Option<String>,
+    pub value_string: Option<String>,
+    pub value_boolean: Option<bool>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct CodingIn {
+    pub system: Option<String>,
+    pub code: Option<String>,
+    pub display: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct CodeableConceptIn {
+    #[serde(default)]
+    pub coding: Vec<CodingIn>,
+    pub text: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct PeriodIn {
+    pub start: Option<String>,
+    pub end: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ProvisionActorIn {
+    pub role: CodeableConceptIn,
+    pub reference: ReferenceIn,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ProvisionIn {
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
+    pub period: Option<PeriodIn>,
+    #[serde(default)]
+    pub actor: Vec<ProvisionActorIn>,
+    #[serde(default)]
+    pub purpose: Vec<CodingIn>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct AttachmentIn {
+    pub title: Option<String>,
+}
+
+/// A Consent to record: a decision of the parents (or the child) as the childcare
+/// organisation took it in.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ConsentIn {
+    pub resource_type: String,
+    /// Ignored on create (the server gives the id), as FHIR says.
+    pub id: Option<String>,
+    pub meta: Option<serde_json::Value>,
+    pub text: Option<serde_json::Value>,
+    #[serde(default)]
+    pub extension: Vec<ExtensionIn>,
+    pub status: Option<String>,
+    pub scope: Option<CodeableConceptIn>,
+    #[serde(default)]
+    pub category: Vec<CodeableConceptIn>,
+    pub patient: Option<ReferenceIn>,
+    pub date_time: Option<String>,
+    #[serde(default)]
+    pub performer: Vec<ReferenceIn>,
+    #[serde(default)]
+    pub organization: Vec<ReferenceIn>,
+    pub source_attachment: Option<AttachmentIn>,
+    #[serde(default)]
+    pub policy_rule: Option<CodeableConceptIn>,
+    pub provision: Option<ProvisionIn>,
+}
+
+/// A translation failure: the element and what is wrong with it.
+pub type Refusal = (String, String);
+
+fn refuse(element: &str, message: &str) -> Refusal {
+    (element.to_string(), message.to_string())
+}
+
+fn id_of(reference: &Option<String>, kind: &str) -> Option<Uuid> {
+    reference
+        .as_deref()?
+        .strip_prefix(kind)?
+        .strip_prefix('/')?
+        .parse()
+        .ok()
+}
+
+impl ConsentIn {
+    /// The child it is about and the decision to record.
+    pub fn to_decision(&self) -> Result<(Uuid, NewConsent), Refusal> {
+        if self.resource_type != "Consent" {
+            return Err(refuse("Consent.resourceType", "this is not a Consent"));
+        }
+        let decision = match self.status.as_deref() {
+            Some("active") => Decision::Granted,
+            Some("rejected") => Decision::Refused,
+            Some(_) => {
+                return Err(refuse(
+                    "Consent.status",
+                    "a new record is active (consent given) or rejected (refused); a withdrawal is its own operation",
+                ))
+            }
+            None => return Err(refuse("Consent.status", "a Consent has a status")),
+        };
+        let scope_ok = self.scope.as_ref().is_some_and(|s| {
+            s.coding
+                .iter()
+                .any(|c| c.code.as_deref() == Some("patient-privacy"))
+        });
+        if !scope_ok {
+            return Err(refuse(
+                "Consent.scope",
+                "the scope is patient-privacy (http://terminology.hl7.org/CodeSystem/consentscope)",
+            ));
+        }
+        let child = self
+            .patient
+            .as_ref()
+            .and_then(|p| id_of(&p.reference, "Patient"))
+            .ok_or_else(|| refuse("Consent.patient", "name the child as Patient/{id}"))?;
+        let provision = self.provision.as_ref().ok_or_else(|| {
+            refuse(
+                "Consent.provision",
+                "a provision says what is permitted or denied",
+            )
+        })?;
+        let expected_kind = match decision {
+            Decision::Granted => "permit",
+            Decision::Refused => "deny",
+        };
+        if provision.kind.as_deref() != Some(expected_kind) {
+            return Err(refuse(
+                "Consent.provision.type",
+                &format!(
+                    "status {} goes with provision.type {expected_kind}",
+                    self.status.as_deref().unwrap_or("")
+                ),
+            ));
+        }
+        let mut given_by = Vec::new();
+        for (i, p) in self.performer.iter().enumerate() {
+            if let Some(g) = id_of(&p.reference, "RelatedPerson") {
+                given_by.push(GiverDto {
+                    guardian_id: Some(g),
+                    child: None,
+                });
+            } else if id_of(&p.reference, "Patient") == Some(child) {
+                given_by.push(GiverDto {
+                    guardian_id: None,
+                    child: Some(true),
+                });
+            } else {
+                return Err(refuse(
+                    &format!("Consent.performer[{i}]"),
+                    "a performer is a parent or guardian (RelatedPerson/{id}) or the child itself (the Patient)",
+                ));
+            }
+        }
+        if given_by.is_empty() {
+            return Err(refuse("Consent.performer", "name who gave or refused it"));
+        }
+        let purpose = match provision.purpose.as_slice() {
+            [c] if c.system.as_deref() == Some(PURPOSE_SYSTEM) => c
+                .code
+                .as_deref()
+                .and_then(|code| code.parse::<Purpose>().ok())
+                .ok_or_else(|| {
+                    refuse(
+                        "Consent.provision.purpose[0]",
+                        "consultation, information_sharing or referral",
+                    )
+                })?,
+            _ => {
+                return Err(refuse(
+                    "Consent.provision.purpose",
+                    &format!("one purpose of {PURPOSE_SYSTEM}"),
+                ))
+            }
+        };
+        let recipient = match provision.actor.as_slice() {
+            [a] => id_of(&a.reference.reference, "Organization").ok_or_else(|| {
+                refuse(
+                    "Consent.provision.actor[0].reference",
+                    "the recipient is an Organization/{id}",
+                )
+            })?,
+            _ => {
+                return Err(refuse(
+                    "Consent.provision.actor",
+                    "one actor: the recipient organisation",
+                ))
+            }
+        };
+        let period = provision.period.as_ref();
+        let date = |v: Option<&str>, element: &str| -> Result<Option<chrono::NaiveDate>, Refusal> {
+            v.map(|d| {
+                chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d")
+                    .map_err(|_| refuse(element, "a date (YYYY-MM-DD)"))
+            })
+            .transpose()
+        };
+        let valid_from = date(
+            period.and_then(|p| p.start.as_deref()),
+            "Consent.provision.period.start",
+        )?
+        .ok_or_else(|| refuse("Consent.provision.period.start", "from when it holds"))?;
+        let valid_until = date(
+            period.and_then(|p| p.end.as_deref()),
+            "Consent.provision.period.end",
+        )?;
+        let ext = |url: &str| self.extension.iter().find(|e| e.url == url);
+        let method = ext(CONSENT_METHOD_EXTENSION)
+            .and_then(|e| e.value_code.as_deref())
+            .ok_or_else(|| {
+                refuse(
+                    &format!("Consent.extension({CONSENT_METHOD_EXTENSION})"),
+                    "how it was given: written, oral or digital",
+                )
+            })?
+            .parse::<ConsentMethod>()
+            .map_err(|_| {
+                refuse(
+                    &format!("Consent.extension({CONSENT_METHOD_EXTENSION})"),
+                    "written, oral or digital",
+                )
+            })?;
+        let information_version = ext(INFORMATION_VERSION_EXTENSION)
+            .and_then(|e| e.value_string.clone())
+            .ok_or_else(|| {
+                refuse(
+                    &format!("Consent.extension({INFORMATION_VERSION_EXTENSION})"),
+                    "the version of the information text the parents were given",
+                )
+            })?;
+        let noted_by_staff_id =
+            match ext(NOTED_BY_EXTENSION).and_then(|e| e.value_string.as_deref()) {
+                Some(v) => Some(v.parse::<Uuid>().map_err(|_| {
+                    refuse(
+                        &format!("Consent.extension({NOTED_BY_EXTENSION})"),
+                        "the id of the staff member who noted it",
+                    )
+                })?),
+                None => None,
+            };
+        Ok((
+            child,
+            NewConsent {
+                purpose,
+                recipient: RecipientDto {
+                    organization_id: Some(recipient),
+                    region_code: None,
+                },
+                decision,
+                given_by,
+                method,
+                evidence_ref: self
+                    .source_attachment
+                    .as_ref()
+                    .and_then(|a| a.title.clone()),
+                noted_by_staff_id,
+                information_version,
+                valid_from,
+                valid_until,
+                no_signs_of_disagreement: ext(NO_DISAGREEMENT_EXTENSION)
+                    .and_then(|e| e.value_boolean)
+                    .unwrap_or(false),
+                child_not_competent: None,
+            },
+        ))
+    }
+}
+
+/// The Consent element a field of the workflow's consent input comes from.
+pub fn consent_element(field: &str) -> String {
+    let (head, rest) = match field.find(['[', '.']) {
+        Some(i) => field.split_at(i),
+        None => (field, ""),
+    };
+    let element = match head {
+        "given_by" => "Consent.performer".to_string(),
+        "purpose" => "Consent.provision.purpose".into(),
+        "recipient" => "Consent.provision.actor".into(),
+        "decision" => "Consent.status".into(),
+        "valid_from" => "Consent.provision.period.start".into(),
+        "valid_until" => "Consent.provision.period.end".into(),
+        "evidence_ref" => "Consent.sourceAttachment.title".into(),
+        "method" => format!("Consent.extension({CONSENT_METHOD_EXTENSION})"),
+        "information_version" => format!("Consent.extension({INFORMATION_VERSION_EXTENSION})"),
+        "noted_by_staff_id" => format!("Consent.extension({NOTED_BY_EXTENSION})"),
+        "no_signs_of_disagreement" => format!("Consent.extension({NO_DISAGREEMENT_EXTENSION})"),
+        _ => return format!("Consent.{field}"),
+    };
+    format!("{element}{rest}")
+}
