@@ -5,7 +5,7 @@
 
 use super::resources::{
     CONSENT_METHOD_EXTENSION, INFORMATION_VERSION_EXTENSION, NOTED_BY_EXTENSION,
-    NO_DISAGREEMENT_EXTENSION, PURPOSE_SYSTEM,
+    NO_DISAGREEMENT_EXTENSION, PURPOSE_SYSTEM, REGION_SYSTEM,
 };
 use crate::domain::consent::{ConsentMethod, Decision, Purpose};
 use crate::service::consent::{GiverDto, NewConsent, RecipientDto};
@@ -16,7 +16,15 @@ use uuid::Uuid;
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ReferenceIn {
     pub reference: Option<String>,
+    pub identifier: Option<IdentifierIn>,
     pub display: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct IdentifierIn {
+    pub system: Option<String>,
+    pub value: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -213,16 +221,39 @@ impl ConsentIn {
             }
         };
         let recipient = match provision.actor.as_slice() {
-            [a] => id_of(&a.reference.reference, "Organization").ok_or_else(|| {
-                refuse(
-                    "Consent.provision.actor[0].reference",
-                    "the recipient is an Organization/{id}",
-                )
-            })?,
+            [a] => {
+                let region = a
+                    .reference
+                    .identifier
+                    .as_ref()
+                    .filter(|i| i.system.as_deref() == Some(REGION_SYSTEM))
+                    .and_then(|i| i.value.as_deref());
+                match (id_of(&a.reference.reference, "Organization"), region) {
+                    (Some(org), None) => RecipientDto {
+                        organization_id: Some(org),
+                        region_code: None,
+                    },
+                    (None, Some(code)) => RecipientDto {
+                        organization_id: None,
+                        region_code: Some(code.parse().map_err(|_| {
+                            refuse(
+                                "Consent.provision.actor[0].reference.identifier.value",
+                                "a youth-care region code such as JZ22",
+                            )
+                        })?),
+                    },
+                    _ => {
+                        return Err(refuse(
+                            "Consent.provision.actor[0].reference",
+                            &format!("the recipient: an Organization/{{id}}, or a region as identifier of {REGION_SYSTEM}"),
+                        ))
+                    }
+                }
+            }
             _ => {
                 return Err(refuse(
                     "Consent.provision.actor",
-                    "one actor: the recipient organisation",
+                    "one actor: the recipient organisation or region",
                 ))
             }
         };
@@ -248,14 +279,14 @@ impl ConsentIn {
             .and_then(|e| e.value_code.as_deref())
             .ok_or_else(|| {
                 refuse(
-                    &format!("Consent.extension({CONSENT_METHOD_EXTENSION})"),
+                    &format!("Consent.extension('{CONSENT_METHOD_EXTENSION}')"),
                     "how it was given: written, oral or digital",
                 )
             })?
             .parse::<ConsentMethod>()
             .map_err(|_| {
                 refuse(
-                    &format!("Consent.extension({CONSENT_METHOD_EXTENSION})"),
+                    &format!("Consent.extension('{CONSENT_METHOD_EXTENSION}')"),
                     "written, oral or digital",
                 )
             })?;
@@ -263,7 +294,7 @@ impl ConsentIn {
             .and_then(|e| e.value_string.clone())
             .ok_or_else(|| {
                 refuse(
-                    &format!("Consent.extension({INFORMATION_VERSION_EXTENSION})"),
+                    &format!("Consent.extension('{INFORMATION_VERSION_EXTENSION}')"),
                     "the version of the information text the parents were given",
                 )
             })?;
@@ -271,7 +302,7 @@ impl ConsentIn {
             match ext(NOTED_BY_EXTENSION).and_then(|e| e.value_string.as_deref()) {
                 Some(v) => Some(v.parse::<Uuid>().map_err(|_| {
                     refuse(
-                        &format!("Consent.extension({NOTED_BY_EXTENSION})"),
+                        &format!("Consent.extension('{NOTED_BY_EXTENSION}')"),
                         "the id of the staff member who noted it",
                     )
                 })?),
@@ -281,10 +312,7 @@ impl ConsentIn {
             child,
             NewConsent {
                 purpose,
-                recipient: RecipientDto {
-                    organization_id: Some(recipient),
-                    region_code: None,
-                },
+                recipient,
                 decision,
                 given_by,
                 method,
@@ -305,25 +333,52 @@ impl ConsentIn {
     }
 }
 
-/// The Consent element a field of the workflow's consent input comes from.
+/// The Consent element a field of the workflow's consent input comes from (a FHIRPath):
+/// `given_by[1].guardian_id` is `Consent.performer[1]`.
 pub fn consent_element(field: &str) -> String {
-    let (head, rest) = match field.find(['[', '.']) {
-        Some(i) => field.split_at(i),
-        None => (field, ""),
-    };
-    let element = match head {
-        "given_by" => "Consent.performer".to_string(),
+    let head = field.split(['[', '.']).next().unwrap_or(field);
+    let index = field
+        .strip_prefix(head)
+        .and_then(|rest| rest.strip_prefix('['))
+        .and_then(|rest| rest.split(']').next())
+        .map(|i| format!("[{i}]"))
+        .unwrap_or_default();
+    let ext = |url: &str| format!("Consent.extension('{url}')");
+    match head {
+        "given_by" => format!("Consent.performer{index}"),
         "purpose" => "Consent.provision.purpose".into(),
-        "recipient" => "Consent.provision.actor".into(),
+        "recipient" => "Consent.provision.actor[0].reference".into(),
         "decision" => "Consent.status".into(),
         "valid_from" => "Consent.provision.period.start".into(),
         "valid_until" => "Consent.provision.period.end".into(),
         "evidence_ref" => "Consent.sourceAttachment.title".into(),
-        "method" => format!("Consent.extension({CONSENT_METHOD_EXTENSION})"),
-        "information_version" => format!("Consent.extension({INFORMATION_VERSION_EXTENSION})"),
-        "noted_by_staff_id" => format!("Consent.extension({NOTED_BY_EXTENSION})"),
-        "no_signs_of_disagreement" => format!("Consent.extension({NO_DISAGREEMENT_EXTENSION})"),
-        _ => return format!("Consent.{field}"),
-    };
-    format!("{element}{rest}")
+        "method" => ext(CONSENT_METHOD_EXTENSION),
+        "information_version" => ext(INFORMATION_VERSION_EXTENSION),
+        "noted_by_staff_id" => ext(NOTED_BY_EXTENSION),
+        "no_signs_of_disagreement" => ext(NO_DISAGREEMENT_EXTENSION),
+        _ => "Consent".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::consent_element;
+
+    #[test]
+    fn workflow_fields_are_named_as_consent_elements() {
+        assert_eq!(consent_element("given_by"), "Consent.performer");
+        assert_eq!(
+            consent_element("given_by[1].guardian_id"),
+            "Consent.performer[1]"
+        );
+        assert_eq!(
+            consent_element("recipient.organization_id"),
+            "Consent.provision.actor[0].reference"
+        );
+        assert_eq!(
+            consent_element("method"),
+            "Consent.extension('https://kindbrug.nl/fhir/StructureDefinition/consent-method')"
+        );
+        assert_eq!(consent_element("child_not_competent"), "Consent");
+    }
 }

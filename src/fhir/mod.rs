@@ -760,7 +760,7 @@ fn if_match_version(headers: &HeaderMap) -> Result<i64, FhirError> {
         .ok()
         .map(|v| v.trim().trim_start_matches("W/"))
         .and_then(|v| v.strip_prefix('"')?.strip_suffix('"')?.parse::<i64>().ok())
-        .ok_or_else(|| FhirError(ApiError::stale()))
+        .ok_or_else(|| bad("If-Match takes the Task's ETag, W/\"<versionId>\""))
 }
 
 /// Elements of a Task that a `PUT` may carry with another value than the server's: the status
@@ -775,7 +775,7 @@ const TASK_PUT_FREE: &[&str] = &[
     "businessStatus",
     "lastModified",
     "owner",
-    "restriction",
+    "extension",
 ];
 
 /// `PUT /fhir/r4/Task/{id}` with `If-Match`: a status change through the workflow. The owner
@@ -806,27 +806,36 @@ async fn update_task(
         return Err(bad("the Task's id must be the id in the URL"));
     }
     let expected = if_match_version(&headers)?;
-    let coordinator = principal.has(crate::domain::types::Role::Coordinator);
-    let caller = caller(principal);
-    let current = consultations::get_consultation(&state, &caller, id).await?;
-    if current.version != expected {
-        return Err(FhirError(ApiError::stale()));
-    }
-    let now_task = serde_json::to_value(resources::Task::from(&current)).unwrap_or_default();
-    for (key, value) in fields {
-        if TASK_PUT_FREE.contains(&key.as_str()) {
-            continue;
-        }
-        if now_task.get(key) != Some(value) {
-            return Err(rule(
-                &format!("Task.{key}"),
-                &format!("only status and statusReason change through PUT; {key} is not as stored"),
-            ));
-        }
-    }
     let Some(status) = input["status"].as_str() else {
         return Err(rule("Task.status", "a Task has a status"));
     };
+    let caller = caller(principal);
+    // the Task as this caller may see it; a specialist whose consent lapsed no longer sees the
+    // request, but may still turn down the offer it holds (as on the JSON API)
+    let current = match consultations::get_consultation(&state, &caller, id).await {
+        Ok(c) => Some(c),
+        Err(crate::service::ServiceError::Forbidden { .. }) if status == "rejected" => None,
+        Err(e) => return Err(e.into()),
+    };
+    if let Some(current) = &current {
+        if current.version != expected {
+            return Err(FhirError(ApiError::stale()));
+        }
+        let now_task = serde_json::to_value(resources::Task::from(current)).unwrap_or_default();
+        for (key, value) in fields {
+            if TASK_PUT_FREE.contains(&key.as_str()) {
+                continue;
+            }
+            if now_task.get(key) != Some(value) {
+                return Err(rule(
+                    &format!("Task.{key}"),
+                    &format!(
+                        "only status and statusReason change through PUT; {key} is not as stored"
+                    ),
+                ));
+            }
+        }
+    }
     let reason = input["statusReason"]["text"].as_str().map(str::to_string);
     let reason_body = || -> Result<ReasonBody, FhirError> {
         match &reason {
@@ -837,24 +846,36 @@ async fn update_task(
             )),
         }
     };
-    let after = if status == resources::task_status(current.status) {
-        current
+    use crate::domain::consultation::ConsultationStatus as S;
+    let unchanged = current
+        .as_ref()
+        .is_some_and(|c| status == resources::task_status(c.status));
+    let after = if let (true, Some(c)) = (unchanged, current.as_ref()) {
+        // nothing to do; a new reason alone is not a change the workflow knows
+        if reason.is_some() && reason.as_deref() != c.status_reason.as_deref() {
+            return Err(rule(
+                "Task.statusReason",
+                "a reason is given with a change of status",
+            ));
+        }
+        let mut res = fhir(StatusCode::OK, &resources::Task::from(c));
+        res.headers_mut().insert(header::ETAG, etag(c.version));
+        return Ok(res);
     } else {
-        match status {
-            "accepted" => consultations::accept_based(&state, &caller, id, Some(expected)).await?,
-            "rejected" if coordinator => {
-                consultations::reject_based(&state, &caller, id, reason_body()?, Some(expected))
-                    .await?
+        let based = Some(expected);
+        let changed = match (status, current.as_ref().map(|c| c.status)) {
+            ("accepted", _) => consultations::accept_based(&state, &caller, id, based).await,
+            // the owner turns its offer down; a coordinator turns an unassigned request down
+            ("rejected", Some(S::Unassigned)) => {
+                consultations::reject_based(&state, &caller, id, reason_body()?, based).await
             }
-            "rejected" => {
-                consultations::decline_based(&state, &caller, id, reason_body()?, Some(expected))
-                    .await?
+            ("rejected", _) => {
+                consultations::decline_based(&state, &caller, id, reason_body()?, based).await
             }
-            "cancelled" => {
-                consultations::cancel_based(&state, &caller, id, reason_body()?, Some(expected))
-                    .await?
+            ("cancelled", _) => {
+                consultations::cancel_based(&state, &caller, id, reason_body()?, based).await
             }
-            other => {
+            (other, _) => {
                 return Err(rule(
                     "Task.status",
                     &format!(
@@ -862,6 +883,21 @@ async fn update_task(
                     ),
                 ))
             }
+        };
+        match changed {
+            Ok(v) => v,
+            // another change won: the version this one was based on is gone
+            Err(crate::service::ServiceError::Conflict {
+                code: "changed-meanwhile",
+                ..
+            }) => return Err(FhirError(ApiError::stale())),
+            // a transition the workflow does not allow from here: the rule, as a 422
+            Err(crate::service::ServiceError::Conflict { code, detail, .. })
+                if code != "specialist-full" =>
+            {
+                return Err(rule("Task.status", &detail))
+            }
+            Err(e) => return Err(e.into()),
         }
     };
     let mut res = fhir(StatusCode::OK, &resources::Task::from(&after));
@@ -988,11 +1024,12 @@ async fn request_search(
     let caller = caller(principal);
     let (views, next) = if let Some(id) = params.get("_id") {
         let found = match id.parse::<Uuid>() {
-            Ok(id) => found_or_empty(
-                consultations::get_consultation(state, &caller, id)
-                    .await
-                    .map(|c| vec![c]),
-            )?,
+            Ok(id) => match consultations::get_consultation(state, &caller, id).await {
+                Ok(c) => vec![c],
+                // not the caller's (or no longer: consent lapsed): nothing is found
+                Err(e) if e.is_refusal() => Vec::new(),
+                Err(e) => return Err(e.into()),
+            },
             Err(_) => Vec::new(),
         };
         (found, None)

@@ -197,6 +197,9 @@ pub struct Period {
 pub struct ActorReference {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reference: Option<String>,
+    /// A region as recipient: its code.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub identifier: Option<Identifier>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub display: Option<String>,
 }
@@ -265,14 +268,20 @@ impl From<&ConsentView> for Consent {
         let recipient = match (&c.recipient.organization_id, &c.recipient.region_code) {
             (Some(o), _) => ActorReference {
                 reference: Some(format!("Organization/{o}")),
+                identifier: None,
                 display: None,
             },
             (None, Some(r)) => ActorReference {
                 reference: None,
+                identifier: Some(Identifier {
+                    system: REGION_SYSTEM.into(),
+                    value: r.to_string(),
+                }),
                 display: Some(format!("de jeugdhulpspecialisten van jeugdregio {r}")),
             },
             (None, None) => ActorReference {
                 reference: None,
+                identifier: None,
                 display: Some("onbekend".into()),
             },
         };
@@ -559,21 +568,25 @@ pub struct Task {
     pub requester: Reference,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub owner: Option<Reference>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub restriction: Option<Restriction>,
+    /// Offered: until when the specialist may answer (`answer-due`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub extension: Vec<DateTimeExtension>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub output: Vec<TaskOutput>,
 }
 
 #[derive(Serialize)]
-pub struct Restriction {
-    pub period: EndOnly,
+#[serde(rename_all = "camelCase")]
+pub struct DateTimeExtension {
+    pub url: &'static str,
+    pub value_date_time: String,
 }
 
-#[derive(Serialize)]
-pub struct EndOnly {
-    pub end: String,
-}
+/// Until when the specialist a request is offered to may answer.
+pub const ANSWER_DUE_EXTENSION: &str = "https://kindbrug.nl/fhir/StructureDefinition/answer-due";
+
+/// The identifier system of youth-care regions (*jeugdregio's*, CBS codes such as `JZ22`).
+pub const REGION_SYSTEM: &str = "https://kindbrug.nl/fhir/NamingSystem/jeugdregio";
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -594,8 +607,10 @@ fn priority(u: crate::domain::consultation::Urgency) -> &'static str {
 pub fn task_status(s: crate::domain::consultation::ConsultationStatus) -> &'static str {
     use crate::domain::consultation::ConsultationStatus as S;
     match s {
-        S::Requested | S::Offered => "requested",
-        S::Unassigned => "received",
+        // offered: a named specialist is weighing whether to take it on (FHIR's `received`);
+        // unassigned: no one yet, waiting in the region's queue
+        S::Requested | S::Unassigned => "requested",
+        S::Offered => "received",
         S::Accepted => "accepted",
         S::InProgress => "in-progress",
         S::OnHold => "on-hold",
@@ -705,12 +720,15 @@ impl From<&ConsultationView> for Task {
                 reference: format!("Organization/{}", c.organization_id),
             },
             owner,
-            restriction: c
+            extension: c
                 .answer_due
                 .filter(|_| c.status == crate::domain::consultation::ConsultationStatus::Offered)
-                .map(|due| Restriction {
-                    period: EndOnly { end: instant(due) },
-                }),
+                .map(|due| DateTimeExtension {
+                    url: ANSWER_DUE_EXTENSION,
+                    value_date_time: instant(due),
+                })
+                .into_iter()
+                .collect(),
             output: c
                 .outcome
                 .iter()

@@ -280,8 +280,19 @@ db_test!(
         // the second request: offered to a specialist (Task status requested, business status offered)
         let (_, offered, _) = fhir_get(&app, &format!("/fhir/r4/Task/{second}"), Some(&w.integration_a), FHIR).await;
         assert_eq!(offered["businessStatus"]["coding"][0]["code"], "offered", "{offered}");
-        assert_eq!(offered["status"], "requested");
-        assert!(offered["restriction"]["period"]["end"].is_string(), "the answer deadline");
+        assert_eq!(offered["status"], "received", "a named specialist weighs it");
+        assert_eq!(offered["extension"][0]["url"], "https://kindbrug.nl/fhir/StructureDefinition/answer-due");
+        assert!(offered["extension"][0]["valueDateTime"].is_string(), "the answer deadline");
+        // the specialist it is offered to does not see the question before accepting: not on
+        // read, not through an include
+        let (status, sr, _) = fhir_get(&app, &format!("/fhir/r4/ServiceRequest/{second}"), Some(&w.specialist_token), FHIR).await;
+        assert_eq!(status, 200, "{sr}");
+        assert!(sr.get("note").is_none(), "{sr}");
+        let (_, b, _) = fhir_get(&app, &format!("/fhir/r4/Task?_id={second}&_include=Task:focus"), Some(&w.specialist_token), FHIR).await;
+        let focus = entries(&b, "include");
+        assert_eq!(focus.len(), 1, "{b}");
+        assert!(focus[0].get("note").is_none(), "{b}");
+        assert!(!b.to_string().contains("meedoen"), "{b}");
 
         // search per child with the includes: each match once, each included resource once
         let path = format!("/fhir/r4/Task?patient=Patient/{}&_include=Task:focus&_include=Task:patient", w.child_a1);
@@ -392,13 +403,23 @@ db_test!(
         let before = stored().await;
         assert_eq!(put_task(&app, &w.specialist_token, &accept, None).await.0, 428);
         assert_eq!(put_task(&app, &w.specialist_token, &accept, Some("W/\"999\"")).await.0, 412);
+        assert_eq!(put_task(&app, &w.specialist_token, &accept, Some("soon")).await.0, 400);
+        // the same status again is no change; a new reason alone is refused
+        let (status, same, _) = put_task(&app, &w.specialist_token, &task, Some(&etag)).await;
+        assert_eq!((status, &same["meta"]["versionId"]), (200, &task["meta"]["versionId"]));
+        let mut reason_only = task.clone();
+        reason_only["statusReason"] = serde_json::json!({"text": "nieuwe reden"});
+        assert_eq!(put_task(&app, &w.specialist_token, &reason_only, Some(&etag)).await.0, 422);
         // another organisation: as for an unknown Task
-        let (status, body, _) = put_task(&app, &w.integration_b, &accept, Some(&etag)).await;
         let mut unknown = accept.clone();
         unknown["id"] = uuid::Uuid::now_v7().to_string().into();
-        let (unknown_status, unknown_body, _) = put_task(&app, &w.integration_b, &unknown, Some(&etag)).await;
-        assert_eq!((status, unknown_status), (404, 404));
-        assert_eq!(body, unknown_body);
+        for version in [etag.as_str(), "W/\"999\""] {
+            // the current ETag and a stale one answer alike: no version of another's Task leaks
+            let (status, body, _) = put_task(&app, &w.integration_b, &accept, Some(version)).await;
+            let (unknown_status, unknown_body, _) = put_task(&app, &w.integration_b, &unknown, Some(version)).await;
+            assert_eq!((status, unknown_status), (404, 404), "{version}");
+            assert_eq!(body, unknown_body);
+        }
         // bad input: not a Task, another id, another element changed, a status the workflow reaches itself
         let mut other_child = accept.clone();
         other_child["for"]["reference"] = format!("Patient/{}", uuid::Uuid::now_v7()).into();
@@ -456,8 +477,28 @@ db_test!(
         reject["statusReason"] = serde_json::json!({"text": "geen tijd deze maand"});
         let (status, moved, _) = put_task(&app, &w.specialist_token, &reject, Some(headers["etag"].to_str().unwrap())).await;
         assert_eq!(status, 200, "{moved}");
-        assert_ne!(moved["owner"]["reference"], format!("PractitionerRole/{}", c.spec_1), "{moved}");
+        assert_eq!(moved["businessStatus"]["coding"][0]["code"], "unassigned", "{moved}");
+        assert!(moved.get("owner").is_none(), "{moved}");
         assert_eq!(app.count("consultation_declines").await, 1);
+        let (status, _, _) = fhir_get(&app, &format!("/fhir/r4/Task/{third}"), Some(&w.specialist_token), FHIR).await;
+        assert_eq!(status, 404, "no longer the specialist's to read");
+        // the region's coordinator turns the unassigned request down
+        app.post(&format!("/api/v1/organizations/{}/staff", w.youth), &app.admin(),
+            serde_json::json!({"subject": "coord", "name": "Coord", "role": "coordinator", "region_codes": ["JZ22"]})).await.ok(201);
+        let coord = app.token("coord", &["coordinator"], Some(w.youth));
+        let (_, queued, headers) = fhir_get(&app, &format!("/fhir/r4/Task/{third}"), Some(&coord), FHIR).await;
+        assert_eq!(queued["status"], "requested", "{queued}");
+        let mut turn_down = queued.clone();
+        turn_down["status"] = "rejected".into();
+        turn_down["statusReason"] = serde_json::json!({"text": "past niet in het aanbod van de regio"});
+        let (status, rejected, _) = put_task(&app, &coord, &turn_down, Some(headers["etag"].to_str().unwrap())).await;
+        assert_eq!((status, rejected["status"].as_str()), (200, Some("rejected")), "{rejected}");
+        // a cancelled Task does not come back through PUT: the rule, as a 422
+        let (_, cancelled_now, headers) = fhir_get(&app, &format!("/fhir/r4/Task/{second}"), Some(&w.integration_a), FHIR).await;
+        let mut again = cancelled_now.clone();
+        again["status"] = "accepted".into();
+        let (status, body, _) = put_task(&app, &w.specialist_token, &again, Some(headers["etag"].to_str().unwrap())).await;
+        assert!(status == 422 || status == 404, "{status} {body}");
     }
 );
 
@@ -535,7 +576,7 @@ db_test!(
                 let mut b = consent_in(w.child_a1, &both, w.youth, "active", "permit");
                 b["extension"].as_array_mut().unwrap().remove(0);
                 b
-            }, "Consent.extension(https://kindbrug.nl/fhir/StructureDefinition/consent-method)"),
+            }, "Consent.extension('https://kindbrug.nl/fhir/StructureDefinition/consent-method')"),
         ] {
             let (status, body, _) = post_fhir(&app, "/fhir/r4/Consent", &w.integration_a, &body).await;
             assert_eq!(status, 422, "{what}: {body}");
@@ -586,5 +627,15 @@ db_test!(
         let (status, refused, _) = post_fhir(&app, "/fhir/r4/Consent", &w.integration_a,
             &consent_in(w.child_a1, &both, w.youth, "rejected", "deny")).await;
         assert_eq!((status, refused["status"].as_str()), (201, Some("rejected")), "{refused}");
+        // a region as recipient: the specialists of the jeugdregio, by its code
+        let mut to_region = consent_in(w.child_a1, &both, w.youth, "active", "permit");
+        to_region["provision"]["purpose"][0]["code"] = "consultation".into();
+        to_region["provision"]["actor"][0]["reference"] = serde_json::json!({"identifier": {"system": "https://kindbrug.nl/fhir/NamingSystem/jeugdregio", "value": "JZ22"}});
+        let (status, regional, _) = post_fhir(&app, "/fhir/r4/Consent", &w.integration_a, &to_region).await;
+        assert_eq!(status, 201, "{regional}");
+        assert_eq!(regional["provision"]["actor"][0]["reference"]["identifier"]["value"], "JZ22");
+        to_region["provision"]["actor"][0]["reference"]["identifier"]["value"] = "XX99".into();
+        let (status, body, _) = post_fhir(&app, "/fhir/r4/Consent", &w.integration_a, &to_region).await;
+        assert_eq!(status, 422, "{body}");
     }
 );
