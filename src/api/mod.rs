@@ -321,9 +321,32 @@ async fn request_id(mut req: Request, next: Next) -> Response {
 /// a problem body like every other error.
 async fn problem_for_bare_errors(req: Request, next: Next) -> Response {
     let path = req.uri().path();
-    // OAuth answers its errors in its own shape (RFC 6749 §5.2)
+    // OAuth answers its errors in its own shape (RFC 6749 §5.2); an error made outside the
+    // handler there (wrong method, body too large) gets that shape too
     if path.starts_with("/oauth2/") {
-        return next.run(req).await;
+        let res = next.run(req).await;
+        let status = res.status();
+        let is_json = res
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+        if status.is_client_error() && !is_json {
+            let allow = res.headers().get(header::ALLOW).cloned();
+            let mut out = (
+                status,
+                [(header::CACHE_CONTROL, HeaderValue::from_static("no-store"))],
+                axum::Json(serde_json::json!({
+                    "error": "invalid_request",
+                    "error_description": status.canonical_reason().unwrap_or("refused"),
+                })),
+            )
+                .into_response();
+            if let Some(allow) = allow {
+                out.headers_mut().insert(header::ALLOW, allow);
+            }
+            return out;
+        }
+        return res;
     }
     let fhir = path.starts_with("/fhir/") && !path.starts_with("/fhir/r4/.well-known/");
     let res = next.run(req).await;

@@ -26,6 +26,18 @@ pub async fn run(
             tracing::warn!(error = %e, "expired web sessions were not deleted; tried again next round");
         }
     }
+    // SMART assertions past their expiry (and the leeway): no longer a replay risk. A minute's
+    // margin for replicas whose clocks differ a little.
+    match store
+        .forget_assertions(at - chrono::Duration::seconds(60))
+        .await
+    {
+        Ok(n) if n > 0 => tracing::info!(assertions = n, "forgot expired SMART assertions"),
+        Ok(_) => {}
+        Err(e) => {
+            tracing::warn!(error = %e, "expired SMART assertions were not forgotten; tried again next round")
+        }
+    }
     if report.audit_entries > 0 {
         crate::audit::checkpoint::take(store.as_ref(), signer, export, true).await?;
     }

@@ -456,15 +456,15 @@ pub async fn issue_token(
     let registered = Scopes::parse(&client.scopes).unwrap_or_default();
     let granted = grant(&registered, requested).map_err(TokenError::scope)?;
     // the jti is taken last, once everything else holds: a refused request does not use it up
-    let expires = DateTime::<Utc>::from_timestamp(claims.exp, 0).unwrap_or(at);
-    let forget_before = at - chrono::Duration::seconds(state.config.jwt_leeway_seconds as i64 + 60);
+    // kept until it can no longer be accepted (exp + leeway); the retention job forgets it then
+    let expires = DateTime::<Utc>::from_timestamp(claims.exp, 0).unwrap_or(at)
+        + chrono::Duration::seconds(state.config.jwt_leeway_seconds as i64);
     match state
         .store
         .take_assertion(
             client.id,
             claims.jti.as_deref().unwrap_or_default(),
             expires,
-            forget_before,
         )
         .await
     {

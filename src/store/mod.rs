@@ -1089,15 +1089,16 @@ pub trait ClientStore: Send + Sync {
     ) -> StoreResult<Vec<SmartClientRow>>;
     async fn update_client(&self, row: &SmartClientRow) -> StoreResult<()>;
     /// Takes an assertion's `jti` for the client until `expires_at`:
-    /// [`StoreError::AlreadyExists`] when it was taken before (a replay). Forgets assertions
-    /// that expired before `now` on the way.
+    /// [`StoreError::AlreadyExists`] when it was taken before (a replay).
     async fn take_assertion(
         &self,
         client_id: Uuid,
         jti: &str,
         expires_at: DateTime<Utc>,
-        now: DateTime<Utc>,
     ) -> StoreResult<()>;
+    /// Forgets assertions that expired before `before` (no longer acceptable, so no longer a
+    /// replay risk); how many.
+    async fn forget_assertions(&self, before: DateTime<Utc>) -> StoreResult<u64>;
 }
 
 /// Policy figures (aggregates only: no row about a child leaves this trait). Figures are read

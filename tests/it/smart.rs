@@ -328,6 +328,15 @@ db_test!(
         let (status, body, _) = token_request(&app, &[("grant_type", "client_credentials"), ("client_assertion", &a),
             ("scope", "system/Patient.rs")]).await;
         assert_eq!((status, body["error"].as_str()), (400, Some("invalid_request")));
+        // a GET, or a body beyond the limit: an OAuth error too
+        let res = app.client.get(format!("{}/oauth2/token", app.base)).send().await.unwrap();
+        assert_eq!(res.status(), 405);
+        assert_eq!(res.json::<Value>().await.unwrap()["error"], "invalid_request");
+        let res = app.client.post(format!("{}/oauth2/token", app.base))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(format!("scope={}", "x".repeat(TEST_BODY_LIMIT + 10))).send().await.unwrap();
+        assert_eq!(res.status(), 413);
+        assert_eq!(res.json::<Value>().await.unwrap()["error"], "invalid_request");
         let res = app.client.post(format!("{}/oauth2/token", app.base))
             .json(&json!({"grant_type": "client_credentials"})).send().await.unwrap();
         assert_eq!(res.status(), 400);
@@ -336,6 +345,16 @@ db_test!(
         let kept = good(&claims(&client));
         assert_eq!(get_token(&app, &kept, "system/Consent.rs").await.0, 400);
         assert_eq!(get_token(&app, &kept, "system/Patient.rs").await.0, 200);
+
+        // the retention job forgets assertions that can no longer be accepted, and only those:
+        // the replay above is still refused after it ran
+        app.state.store.take_assertion(Uuid::now_v7(), "old", chrono::Utc::now() - chrono::Duration::hours(1)).await.unwrap();
+        let kept = app.count("smart_assertions").await;
+        kindbrug::service::retention::run(&app.state.store, &app.state.config.retention, &app.state.audit_signer,
+            &kindbrug::checkpoint_export(&app.state.config)).await.unwrap();
+        assert_eq!(app.count("smart_assertions").await, kept - 1);
+        let (status, body) = get_token(&app, &once, "system/Patient.rs").await;
+        assert_eq!((status, body["error"].as_str()), (401, Some("invalid_client")), "{body}");
 
         // a forged access token (signed by someone else) is refused on both doors
         let forged = assertion(Algorithm::HS256, "dev", &EncodingKey::from_secret(b"guess"),

@@ -74,22 +74,23 @@ macro_rules! impl_clients {
                 client_id: Uuid,
                 jti: &str,
                 expires_at: DateTime<Utc>,
-                now: DateTime<Utc>,
             ) -> StoreResult<()> {
-                let mut tx = self.begin_write().await?;
-                sqlx::query("DELETE FROM smart_assertions WHERE expires_at < $1")
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await?;
                 sqlx::query("INSERT INTO smart_assertions (client_id, jti, expires_at) VALUES ($1, $2, $3)")
                     .bind(client_id)
                     .bind(jti)
                     .bind(expires_at)
-                    .execute(&mut *tx)
+                    .execute(self.writer())
                     .await
                     .map_err(classify)?;
-                tx.commit().await?;
                 Ok(())
+            }
+
+            async fn forget_assertions(&self, before: DateTime<Utc>) -> StoreResult<u64> {
+                Ok(sqlx::query("DELETE FROM smart_assertions WHERE expires_at < $1")
+                    .bind(before)
+                    .execute(self.writer())
+                    .await?
+                    .rows_affected())
             }
         }
     };
