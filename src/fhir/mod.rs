@@ -18,7 +18,7 @@ pub mod resources;
 use crate::error::ApiError;
 use crate::service::{children, consultations, Caller};
 use crate::AppState;
-use axum::extract::{Path, Query, Request, State};
+use axum::extract::{MatchedPath, Path, Query, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -48,15 +48,15 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         .route("/fhir/r4/Patient", get(search_patients))
         .route("/fhir/r4/Task/{id}", get(read_task).put(update_task))
         .route("/fhir/r4/ServiceRequest/{id}", get(read_service_request))
-        .route("/fhir/r4/Task", get(search_tasks))
+        .route("/fhir/r4/Task", get(search_requests))
         .route(
             "/fhir/r4/Task/_search",
-            axum::routing::post(search_tasks_post),
+            axum::routing::post(search_requests_post),
         )
-        .route("/fhir/r4/ServiceRequest", get(search_service_requests))
+        .route("/fhir/r4/ServiceRequest", get(search_requests))
         .route(
             "/fhir/r4/ServiceRequest/_search",
-            axum::routing::post(search_service_requests_post),
+            axum::routing::post(search_requests_post),
         )
         .route(
             "/fhir/r4/Patient/_search",
@@ -949,42 +949,36 @@ fn includes(q: &[(String, String)], offered: &[&str]) -> Result<Vec<String>, Fhi
     Ok(out)
 }
 
-async fn search_tasks(
-    State(state): State<AppState>,
-    principal: crate::auth::Principal,
-    Query(q): Query<Vec<(String, String)>>,
-) -> Result<Response, FhirError> {
-    request_search(&state, principal, q, "Task").await
+/// The resource type a request's route names (`/fhir/r4/Task`, `/fhir/r4/Task/_search`).
+fn requested_type(path: &MatchedPath) -> &'static str {
+    if path.as_str().starts_with("/fhir/r4/ServiceRequest") {
+        "ServiceRequest"
+    } else {
+        "Task"
+    }
 }
 
-async fn search_tasks_post(
+/// `GET /fhir/r4/Task` and `GET /fhir/r4/ServiceRequest`.
+async fn search_requests(
     State(state): State<AppState>,
     principal: crate::auth::Principal,
+    path: MatchedPath,
+    Query(q): Query<Vec<(String, String)>>,
+) -> Result<Response, FhirError> {
+    request_search(&state, principal, q, requested_type(&path)).await
+}
+
+/// `POST /fhir/r4/Task/_search` and `POST /fhir/r4/ServiceRequest/_search`.
+async fn search_requests_post(
+    State(state): State<AppState>,
+    principal: crate::auth::Principal,
+    path: MatchedPath,
     headers: HeaderMap,
     Query(mut q): Query<Vec<(String, String)>>,
     body: axum::body::Bytes,
 ) -> Result<Response, FhirError> {
     with_form(&headers, &mut q, &body)?;
-    request_search(&state, principal, q, "Task").await
-}
-
-async fn search_service_requests(
-    State(state): State<AppState>,
-    principal: crate::auth::Principal,
-    Query(q): Query<Vec<(String, String)>>,
-) -> Result<Response, FhirError> {
-    request_search(&state, principal, q, "ServiceRequest").await
-}
-
-async fn search_service_requests_post(
-    State(state): State<AppState>,
-    principal: crate::auth::Principal,
-    headers: HeaderMap,
-    Query(mut q): Query<Vec<(String, String)>>,
-    body: axum::body::Bytes,
-) -> Result<Response, FhirError> {
-    with_form(&headers, &mut q, &body)?;
-    request_search(&state, principal, q, "ServiceRequest").await
+    request_search(&state, principal, q, requested_type(&path)).await
 }
 
 /// Searches consultation requests as Tasks or ServiceRequests: through the same list the JSON
