@@ -46,8 +46,8 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         .route("/fhir/r4/Consent/{id}", get(read_consent))
         .route("/fhir/r4/RelatedPerson", get(search_related_persons))
         .route("/fhir/r4/Patient", get(search_patients))
-        .route("/fhir/r4/Task/{id}", get(read_task).put(update_task))
-        .route("/fhir/r4/ServiceRequest/{id}", get(read_service_request))
+        .route("/fhir/r4/Task/{id}", get(read_request).put(update_task))
+        .route("/fhir/r4/ServiceRequest/{id}", get(read_request))
         .route("/fhir/r4/Task", get(search_requests))
         .route(
             "/fhir/r4/Task/_search",
@@ -726,17 +726,25 @@ async fn search_related_persons(
 
 // ---------------------------------------------------------------- Task and ServiceRequest
 
-/// `GET /fhir/r4/Task/{id}`: where a consultation request stands, for those who may see it.
-async fn read_task(
+/// `GET /fhir/r4/Task/{id}` (where a consultation request stands) and
+/// `GET /fhir/r4/ServiceRequest/{id}` (the request itself, the question only for those the
+/// workflow shows it to): one request, for those who may see it.
+async fn read_request(
     State(state): State<AppState>,
     principal: crate::auth::Principal,
+    path: MatchedPath,
     Path(id): Path<String>,
 ) -> Result<Response, FhirError> {
+    let kind = requested_type(&path);
     let Ok(id) = id.parse::<Uuid>() else {
-        return Ok(not_found("no Task with this id"));
+        return Ok(not_found(&format!("no {kind} with this id")));
     };
     let c = consultations::get_consultation(&state, &caller(principal), id).await?;
-    let mut res = fhir(StatusCode::OK, &resources::Task::from(&c));
+    let mut res = if kind == "Task" {
+        fhir(StatusCode::OK, &resources::Task::from(&c))
+    } else {
+        fhir(StatusCode::OK, &resources::ServiceRequest::from(&c))
+    };
     res.headers_mut().insert(header::ETAG, etag(c.version));
     Ok(res)
 }
@@ -910,22 +918,6 @@ fn rule(element: &str, message: &str) -> FhirError {
     FhirError(ApiError::from(crate::service::ServiceError::field(
         element, message,
     )))
-}
-
-/// `GET /fhir/r4/ServiceRequest/{id}`: the request itself (the question only for those the
-/// workflow shows it to).
-async fn read_service_request(
-    State(state): State<AppState>,
-    principal: crate::auth::Principal,
-    Path(id): Path<String>,
-) -> Result<Response, FhirError> {
-    let Ok(id) = id.parse::<Uuid>() else {
-        return Ok(not_found("no ServiceRequest with this id"));
-    };
-    let c = consultations::get_consultation(&state, &caller(principal), id).await?;
-    let mut res = fhir(StatusCode::OK, &resources::ServiceRequest::from(&c));
-    res.headers_mut().insert(header::ETAG, etag(c.version));
-    Ok(res)
 }
 
 const TASK_PARAMS: &[&str] = &["_id", "patient", "subject", "_count", "_cursor", "_format"];
