@@ -4,6 +4,10 @@
 //! the element; what the workflow refuses (who must consent, …) it explains itself.
 
 use super::resources::{
+    ACT_CODE_SYSTEM, COMPETENCE_EXTENSION, COMPETENCE_SYSTEM, PARTICIPANT_SYSTEM,
+    PARTICIPATION_TYPE_SYSTEM, UCUM, VISIT_KIND_SYSTEM,
+};
+use super::resources::{
     CONSENT_METHOD_EXTENSION, INFORMATION_VERSION_EXTENSION, NOTED_BY_EXTENSION,
     NO_DISAGREEMENT_EXTENSION, PURPOSE_SYSTEM, REGION_SYSTEM,
 };
@@ -34,6 +38,7 @@ pub struct ExtensionIn {
     pub value_code: Option<String>,
     pub value_string: Option<String>,
     pub value_boolean: Option<bool>,
+    pub value_coding: Option<CodingIn>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -331,6 +336,252 @@ impl ConsentIn {
             },
         ))
     }
+}
+
+// ---------------------------------------------------------------- Encounter
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct EncounterParticipantIn {
+    #[serde(default, rename = "type")]
+    pub kind: Vec<CodeableConceptIn>,
+    pub individual: Option<ReferenceIn>,
+    pub period: Option<PeriodIn>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct DurationIn {
+    pub value: Option<serde_json::Number>,
+    pub unit: Option<String>,
+    pub system: Option<String>,
+    pub code: Option<String>,
+}
+
+/// A coaching visit a specialist's system logs: based on the request it belongs to.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct EncounterIn {
+    pub resource_type: String,
+    /// Ignored on create (the server gives the id), as FHIR says.
+    pub id: Option<String>,
+    pub meta: Option<serde_json::Value>,
+    pub text: Option<serde_json::Value>,
+    #[serde(default)]
+    pub extension: Vec<ExtensionIn>,
+    pub status: Option<String>,
+    pub class: Option<CodingIn>,
+    #[serde(default, rename = "type")]
+    pub kind: Vec<CodeableConceptIn>,
+    pub subject: Option<ReferenceIn>,
+    #[serde(default)]
+    pub based_on: Vec<ReferenceIn>,
+    #[serde(default)]
+    pub participant: Vec<EncounterParticipantIn>,
+    pub period: Option<PeriodIn>,
+    pub length: Option<DurationIn>,
+}
+
+/// What a posted Encounter asks for: the visit, on which request, about which child (when it
+/// names one: it must be the request's).
+pub struct VisitAsked {
+    pub consultation: Uuid,
+    pub subject: Option<Uuid>,
+    pub visit: crate::service::visits::VisitInput,
+}
+
+/// The code of the one coding of `system` in a concept.
+fn code_in<'a>(concept: &'a CodeableConceptIn, system: &str) -> Option<&'a str> {
+    concept
+        .coding
+        .iter()
+        .find(|c| c.system.as_deref() == Some(system))
+        .and_then(|c| c.code.as_deref())
+}
+
+/// A visit's date from `period.start`: a date, or a dateTime (its day in the Netherlands).
+fn visit_date(start: &str) -> Option<chrono::NaiveDate> {
+    if start.len() == 10 {
+        return chrono::NaiveDate::parse_from_str(start, "%Y-%m-%d").ok();
+    }
+    chrono::DateTime::parse_from_rfc3339(start)
+        .ok()
+        .map(|t| crate::domain::calendar::dutch_date(t.with_timezone(&chrono::Utc)))
+}
+
+impl EncounterIn {
+    pub fn to_visit(&self) -> Result<VisitAsked, Refusal> {
+        use crate::domain::consultation::{Competence, Participant, VisitKind, VisitStatus};
+        if self.resource_type != "Encounter" {
+            return Err(refuse("Encounter.resourceType", "this is not an Encounter"));
+        }
+        let status = match self.status.as_deref() {
+            Some("planned") => VisitStatus::Planned,
+            Some("finished") => VisitStatus::Held,
+            Some("cancelled") => VisitStatus::Cancelled,
+            Some(_) => {
+                return Err(refuse(
+                    "Encounter.status",
+                    "a visit is planned, finished (held) or cancelled",
+                ))
+            }
+            None => return Err(refuse("Encounter.status", "an Encounter has a status")),
+        };
+        let [kind] = self.kind.as_slice() else {
+            return Err(refuse(
+                "Encounter.type",
+                &format!("give one type: the kind of visit ({VISIT_KIND_SYSTEM})"),
+            ));
+        };
+        let kind: VisitKind = code_in(kind, VISIT_KIND_SYSTEM)
+            .and_then(|c| c.parse().ok())
+            .ok_or_else(|| {
+                refuse(
+                    "Encounter.type",
+                    "the kind of visit is observation, staff_coaching, parent_meeting, team_meeting or remote",
+                )
+            })?;
+        let class = self
+            .class
+            .as_ref()
+            .filter(|c| c.system.as_deref() == Some(ACT_CODE_SYSTEM))
+            .and_then(|c| c.code.as_deref());
+        let expected = if kind == VisitKind::Remote { "VR" } else { "FLD" };
+        match class {
+            Some(c) if c == expected => {}
+            Some("VR" | "FLD") => {
+                return Err(refuse(
+                    "Encounter.class",
+                    "a remote visit is VR (virtual), one on location FLD (field)",
+                ))
+            }
+            _ => {
+                return Err(refuse(
+                    "Encounter.class",
+                    "the class is FLD (on location) or VR (remote) of v3-ActCode",
+                ))
+            }
+        }
+        let [based_on] = self.based_on.as_slice() else {
+            return Err(refuse(
+                "Encounter.basedOn",
+                "name the consultation request: one ServiceRequest/{id}",
+            ));
+        };
+        let consultation = id_of(&based_on.reference, "ServiceRequest").ok_or_else(|| {
+            refuse(
+                "Encounter.basedOn",
+                "name the consultation request as ServiceRequest/{id}",
+            )
+        })?;
+        let subject = match &self.subject {
+            None => None,
+            Some(r) => Some(id_of(&r.reference, "Patient").ok_or_else(|| {
+                refuse("Encounter.subject", "the subject is Patient/{id}")
+            })?),
+        };
+        let start = self
+            .period
+            .as_ref()
+            .and_then(|p| p.start.as_deref())
+            .ok_or_else(|| refuse("Encounter.period.start", "give the visit's date"))?;
+        let date = visit_date(start).ok_or_else(|| {
+            refuse(
+                "Encounter.period.start",
+                "a date (YYYY-MM-DD) or a dateTime",
+            )
+        })?;
+        let length = self
+            .length
+            .as_ref()
+            .ok_or_else(|| refuse("Encounter.length", "give the length in minutes"))?;
+        let minutes = match (&length.value, length.system.as_deref(), length.code.as_deref()) {
+            (Some(v), Some(UCUM), Some("min")) => v.as_i64(),
+            _ => None,
+        }
+        .ok_or_else(|| {
+            refuse(
+                "Encounter.length",
+                "a whole number of minutes (system http://unitsofmeasure.org, code min)",
+            )
+        })?;
+        let mut participants = Vec::new();
+        for (i, p) in self.participant.iter().enumerate() {
+            let element = format!("Encounter.participant[{i}]");
+            let [concept] = p.kind.as_slice() else {
+                return Err(refuse(&element, "give one type per participant"));
+            };
+            // the specialist: the one who logs it, whoever the client names
+            if code_in(concept, PARTICIPATION_TYPE_SYSTEM) == Some("PPRF") {
+                continue;
+            }
+            if p.individual.is_some() {
+                return Err(refuse(
+                    &element,
+                    "participants are named by role only, never a person",
+                ));
+            }
+            let role: Participant = code_in(concept, PARTICIPANT_SYSTEM)
+                .and_then(|c| c.parse().ok())
+                .ok_or_else(|| {
+                    refuse(
+                        &element,
+                        &format!("the participant's role is a code of {PARTICIPANT_SYSTEM}"),
+                    )
+                })?;
+            participants.push(role);
+        }
+        let mut competences = Vec::new();
+        for (i, e) in self.extension.iter().enumerate() {
+            let element = format!("Encounter.extension[{i}]");
+            if e.url != COMPETENCE_EXTENSION {
+                return Err(refuse(&element, "an extension this server does not know"));
+            }
+            let c: Competence = e
+                .value_coding
+                .as_ref()
+                .filter(|c| c.system.as_deref() == Some(COMPETENCE_SYSTEM))
+                .and_then(|c| c.code.as_deref())
+                .and_then(|c| c.parse().ok())
+                .ok_or_else(|| {
+                    refuse(
+                        &element,
+                        &format!("a core competence is a valueCoding of {COMPETENCE_SYSTEM}"),
+                    )
+                })?;
+            competences.push(c);
+        }
+        Ok(VisitAsked {
+            consultation,
+            subject,
+            visit: crate::service::visits::VisitInput {
+                date,
+                duration_minutes: minutes,
+                kind,
+                participants,
+                competences,
+                notes: None,
+                advice: None,
+                status: Some(status),
+                notes_shared: false,
+            },
+        })
+    }
+}
+
+/// The Encounter element a field of the workflow's visit input comes from.
+pub fn encounter_element(field: &str) -> String {
+    match field {
+        "date" => "Encounter.period.start",
+        "duration_minutes" => "Encounter.length",
+        "participants" => "Encounter.participant",
+        "kind" => "Encounter.type",
+        "status" => "Encounter.status",
+        "competences" => "Encounter.extension",
+        "subject" => "Encounter.subject",
+        _ => "Encounter",
+    }
+    .into()
 }
 
 /// The Consent element a field of the workflow's consent input comes from (a FHIRPath):

@@ -45,6 +45,15 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         )
         .route("/fhir/r4/Consent/{id}", get(read_consent))
         .route("/fhir/r4/RelatedPerson", get(search_related_persons))
+        .route(
+            "/fhir/r4/Encounter",
+            get(search_encounters).post(create_encounter),
+        )
+        .route(
+            "/fhir/r4/Encounter/_search",
+            axum::routing::post(search_encounters_post),
+        )
+        .route("/fhir/r4/Encounter/{id}", get(read_encounter))
         .route("/fhir/r4/Patient", get(search_patients))
         .route("/fhir/r4/Task/{id}", get(read_request).put(update_task))
         .route("/fhir/r4/ServiceRequest/{id}", get(read_request))
@@ -1090,6 +1099,194 @@ async fn request_search(
         })
         .collect();
     Ok(bundle_with(&base, resource_type, found, included, next, &q))
+}
+
+// ---------------------------------------------------------------- Encounter
+
+/// `GET /fhir/r4/Encounter/{id}`: a coaching visit, for the specialist who logged it and the
+/// child's mentors (never the sealed notes).
+async fn read_encounter(
+    State(state): State<AppState>,
+    principal: crate::auth::Principal,
+    Path(id): Path<String>,
+) -> Result<Response, FhirError> {
+    let Ok(id) = id.parse::<Uuid>() else {
+        return Ok(not_found("no Encounter with this id"));
+    };
+    let v = crate::service::visits::get_visit(&state, &caller(principal), id).await?;
+    let mut res = fhir(StatusCode::OK, &resources::Encounter::from(&v));
+    res.headers_mut().insert(header::ETAG, etag(v.version));
+    Ok(res)
+}
+
+const ENCOUNTER_PARAMS: &[&str] = &["_id", "based-on", "patient", "subject", "_format"];
+
+async fn search_encounters(
+    State(state): State<AppState>,
+    principal: crate::auth::Principal,
+    Query(q): Query<Vec<(String, String)>>,
+) -> Result<Response, FhirError> {
+    encounter_search(&state, principal, q).await
+}
+
+async fn search_encounters_post(
+    State(state): State<AppState>,
+    principal: crate::auth::Principal,
+    headers: HeaderMap,
+    Query(mut q): Query<Vec<(String, String)>>,
+    body: axum::body::Bytes,
+) -> Result<Response, FhirError> {
+    with_form(&headers, &mut q, &body)?;
+    encounter_search(&state, principal, q).await
+}
+
+/// An id a reference parameter names (`Type/{id}` or `{id}`); `None` if it names nothing that
+/// could exist.
+fn reference_id(value: &str, kind: &str) -> Option<Uuid> {
+    value
+        .strip_prefix(kind)
+        .and_then(|v| v.strip_prefix('/'))
+        .unwrap_or(value)
+        .parse()
+        .ok()
+}
+
+/// Visits by request (`based-on`), by child (`patient`/`subject`: the visits of the child's
+/// requests the caller may see) or by `_id`. What the caller may not see is not found.
+async fn encounter_search(
+    state: &AppState,
+    principal: crate::auth::Principal,
+    q: Vec<(String, String)>,
+) -> Result<Response, FhirError> {
+    use crate::service::visits;
+    let params = search_params(&q, ENCOUNTER_PARAMS, "Encounter")?;
+    let base = format!("{}/fhir/r4", state.config.public_base());
+    let caller = caller(principal);
+    let patient = match (params.get("patient"), params.get("subject")) {
+        (Some(_), Some(_)) => return Err(bad("give patient or subject, not both")),
+        (p, s) => p.or(s),
+    };
+    let mut found = Vec::new();
+    if let Some(id) = params.get("_id") {
+        if let Some(id) = reference_id(id, "Encounter") {
+            match visits::get_visit(state, &caller, id).await {
+                Ok(v) => found.push(v),
+                Err(e) if e.is_refusal() => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+    } else if let Some(request) = params.get("based-on") {
+        if let Some(id) = reference_id(request, "ServiceRequest") {
+            match visits::list_visits(state, &caller, id).await {
+                Ok(list) => found = list,
+                Err(e) if e.is_refusal() => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+    } else if let Some(child) = patient {
+        if let Some(child) = reference_id(child, "Patient") {
+            let requests = consultations::list_consultations(
+                state,
+                &caller,
+                consultations::ListParams {
+                    status: None,
+                    assigned: None,
+                    region: None,
+                    child_id: Some(child),
+                    limit: Some(200),
+                    cursor: None,
+                },
+            )
+            .await?;
+            for r in requests.items {
+                match visits::list_visits(state, &caller, r.id).await {
+                    Ok(list) => found.extend(list),
+                    // a request the caller sees but whose visits are not theirs (a coordinator)
+                    Err(e) if e.is_refusal() => {}
+                    Err(e) => return Err(e.into()),
+                }
+            }
+        }
+    } else {
+        return Err(bad(
+            "Encounter is searched by based-on=ServiceRequest/{id}, patient=Patient/{id} or _id",
+        ));
+    }
+    // the other parameters narrow what was found
+    if let Some(request) = params.get("based-on") {
+        let id = reference_id(request, "ServiceRequest");
+        found.retain(|v| Some(v.consultation_id) == id);
+    }
+    if let Some(child) = patient {
+        let id = reference_id(child, "Patient");
+        found.retain(|v| Some(v.child_id) == id);
+    }
+    let found = found
+        .iter()
+        .map(|v| (v.id.to_string(), resources::Encounter::from(v)))
+        .collect();
+    Ok(bundle(&base, "Encounter", found, None, &q))
+}
+
+/// `POST /fhir/r4/Encounter`: the assigned specialist's system logs a coaching visit, through
+/// the same workflow as the JSON API (the first held visit starts the work).
+async fn create_encounter(
+    State(state): State<AppState>,
+    principal: crate::auth::Principal,
+    body: axum::body::Bytes,
+) -> Result<Response, FhirError> {
+    let input: input::EncounterIn = match serde_json::from_slice(&body) {
+        Ok(c) => c,
+        Err(e) if e.is_data() => {
+            return Err(bad(format!("not an Encounter this server takes: {e}")));
+        }
+        Err(_) => return Err(bad("the body is not a JSON resource")),
+    };
+    let asked = input
+        .to_visit()
+        .map_err(|(element, message)| rule(&element, &message))?;
+    let created = crate::service::visits::create_visit_about(
+        &state,
+        &caller(principal),
+        asked.consultation,
+        asked.subject,
+        asked.visit,
+    )
+    .await
+    .map_err(|e| {
+        let mut e = ApiError::from(e);
+        for f in &mut e.errors {
+            f.field = input::encounter_element(&f.field);
+        }
+        FhirError(e)
+    })?;
+    created_response(
+        &state,
+        "Encounter",
+        &created.id,
+        created.version,
+        &resources::Encounter::from(&created),
+    )
+}
+
+/// 201 with the resource, its `Location` and ETag.
+fn created_response(
+    state: &AppState,
+    resource_type: &str,
+    id: &Uuid,
+    version: i64,
+    body: &impl serde::Serialize,
+) -> Result<Response, FhirError> {
+    let mut res = fhir(StatusCode::CREATED, body);
+    let location = format!(
+        "{}/fhir/r4/{resource_type}/{id}",
+        state.config.public_base()
+    );
+    if let Ok(v) = HeaderValue::from_str(&location) {
+        res.headers_mut().insert(header::LOCATION, v);
+    }
+    res.headers_mut().insert(header::ETAG, etag(version));
+    Ok(res)
 }
 
 #[cfg(test)]

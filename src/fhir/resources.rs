@@ -750,6 +750,165 @@ impl From<&ConsultationView> for Task {
     }
 }
 
+// ---------------------------------------------------------------- coaching visits
+
+/// The kind of a coaching visit (`observation`, `staff_coaching`, …), as `Encounter.type`.
+pub const VISIT_KIND_SYSTEM: &str = "https://kindbrug.nl/fhir/CodeSystem/visit-kind";
+/// Who took part in a visit, by role, as `Encounter.participant.type` (never a name).
+pub const PARTICIPANT_SYSTEM: &str = "https://kindbrug.nl/fhir/CodeSystem/visit-participant";
+/// A core competence the coaching worked on, as an extension of the Encounter.
+pub const COMPETENCE_EXTENSION: &str =
+    "https://kindbrug.nl/fhir/StructureDefinition/core-competence";
+pub const COMPETENCE_SYSTEM: &str = "https://kindbrug.nl/fhir/CodeSystem/core-competence";
+pub const ACT_CODE_SYSTEM: &str = "http://terminology.hl7.org/CodeSystem/v3-ActCode";
+pub const PARTICIPATION_TYPE_SYSTEM: &str =
+    "http://terminology.hl7.org/CodeSystem/v3-ParticipationType";
+pub const UCUM: &str = "http://unitsofmeasure.org";
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CodingExtension {
+    pub url: &'static str,
+    pub value_coding: CodingOf,
+}
+
+#[derive(Serialize)]
+pub struct EncounterParticipant {
+    #[serde(rename = "type")]
+    pub kind: Vec<CodeableConceptOf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub individual: Option<Reference>,
+}
+
+#[derive(Serialize)]
+pub struct Duration {
+    pub value: i64,
+    pub unit: &'static str,
+    pub system: &'static str,
+    pub code: &'static str,
+}
+
+/// A coaching visit on the group, based on the consultation request. The specialist's sealed
+/// notes and the advice are not part of it.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Encounter {
+    pub resource_type: &'static str,
+    pub id: String,
+    pub meta: Meta,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub extension: Vec<CodingExtension>,
+    pub status: &'static str,
+    pub class: Coding,
+    #[serde(rename = "type")]
+    pub kind: Vec<CodeableConceptOf>,
+    pub subject: Reference,
+    pub based_on: Vec<Reference>,
+    pub participant: Vec<EncounterParticipant>,
+    pub period: Period,
+    pub length: Duration,
+}
+
+fn concept(system: &'static str, code: &str) -> CodeableConceptOf {
+    CodeableConceptOf {
+        coding: vec![CodingOf {
+            system,
+            code: code.into(),
+            display: code.replace('_', " "),
+        }],
+        text: code.replace('_', " "),
+    }
+}
+
+/// The FHIR status of a visit: a held visit is `finished`.
+pub fn encounter_status(s: crate::domain::consultation::VisitStatus) -> &'static str {
+    use crate::domain::consultation::VisitStatus as V;
+    match s {
+        V::Planned => "planned",
+        V::Held => "finished",
+        V::Cancelled => "cancelled",
+    }
+}
+
+/// A visit on location is `FLD` (field), a remote one `VR` (virtual).
+pub fn encounter_class(kind: crate::domain::consultation::VisitKind) -> Coding {
+    if kind == crate::domain::consultation::VisitKind::Remote {
+        Coding {
+            system: ACT_CODE_SYSTEM,
+            code: "VR",
+            display: "virtual",
+        }
+    } else {
+        Coding {
+            system: ACT_CODE_SYSTEM,
+            code: "FLD",
+            display: "field",
+        }
+    }
+}
+
+impl From<&crate::service::visits::VisitView> for Encounter {
+    fn from(v: &crate::service::visits::VisitView) -> Self {
+        let mut participant = vec![EncounterParticipant {
+            kind: vec![CodeableConceptOf {
+                coding: vec![CodingOf {
+                    system: PARTICIPATION_TYPE_SYSTEM,
+                    code: "PPRF".into(),
+                    display: "primary performer".into(),
+                }],
+                text: "jeugdhulpspecialist".into(),
+            }],
+            individual: Some(Reference {
+                reference: format!("PractitionerRole/{}", v.specialist_id),
+            }),
+        }];
+        participant.extend(v.participants.iter().map(|p| EncounterParticipant {
+            kind: vec![concept(PARTICIPANT_SYSTEM, p.as_str())],
+            individual: None,
+        }));
+        Encounter {
+            resource_type: "Encounter",
+            id: v.id.to_string(),
+            meta: Meta {
+                version_id: v.version.to_string(),
+                last_updated: instant(v.updated_at),
+            },
+            extension: v
+                .competences
+                .iter()
+                .map(|c| CodingExtension {
+                    url: COMPETENCE_EXTENSION,
+                    value_coding: CodingOf {
+                        system: COMPETENCE_SYSTEM,
+                        code: c.as_str().into(),
+                        display: c.as_str().replace('_', " "),
+                    },
+                })
+                .collect(),
+            status: encounter_status(v.status),
+            class: encounter_class(v.kind),
+            kind: vec![concept(VISIT_KIND_SYSTEM, v.kind.as_str())],
+            subject: Reference {
+                reference: format!("Patient/{}", v.child_id),
+            },
+            based_on: vec![Reference {
+                reference: format!("ServiceRequest/{}", v.consultation_id),
+            }],
+            participant,
+            period: Period {
+                start: v.date.to_string(),
+                end: None,
+            },
+            length: Duration {
+                value: v.duration_minutes,
+                unit: "min",
+                system: UCUM,
+                code: "min",
+            },
+        }
+    }
+}
+
 #[derive(Serialize)]
 pub struct BundleLink {
     pub relation: &'static str,
@@ -881,6 +1040,18 @@ pub fn capability_statement(public_base: &str) -> serde_json::Value {
                 "searchInclude": ["ServiceRequest:subject", "ServiceRequest:patient"],
                 "searchParam": [
                     {"name": "_id", "type": "token"},
+                    {"name": "patient", "type": "reference", "documentation": "Patient/{id} or {id}"},
+                    {"name": "subject", "type": "reference", "documentation": "the same as patient"}
+                ]
+            }, {
+                "type": "Encounter",
+                "interaction": [{"code": "read"}, {"code": "search-type"}, {"code": "create", "documentation": "the assigned specialist logs a coaching visit: status planned, finished (held) or cancelled, class FLD or VR, the kind as type, basedOn the ServiceRequest, the date as period.start, the length in minutes, participants by role, the core competences as extensions; the first held visit starts the work"}],
+                "documentation": "Coaching visits on the group, for the specialist who logged them and the child's mentors; the specialist's notes are not part of it",
+                "versioning": "versioned",
+                "readHistory": false,
+                "searchParam": [
+                    {"name": "_id", "type": "token"},
+                    {"name": "based-on", "type": "reference", "documentation": "ServiceRequest/{id}"},
                     {"name": "patient", "type": "reference", "documentation": "Patient/{id} or {id}"},
                     {"name": "subject", "type": "reference", "documentation": "the same as patient"}
                 ]

@@ -96,6 +96,10 @@ pub struct VisitInput {
 pub struct VisitView {
     pub id: Uuid,
     pub consultation_id: Uuid,
+    /// The child the request is about.
+    pub child_id: Uuid,
+    /// The specialist who logged it.
+    pub specialist_id: Uuid,
     pub date: NaiveDate,
     pub duration_minutes: i64,
     pub kind: VisitKind,
@@ -128,6 +132,8 @@ fn visit_view(state: &Ctx, v: VisitRow, full: bool) -> Result<VisitView, Service
     Ok(VisitView {
         id: v.id,
         consultation_id: v.consultation_id,
+        child_id: v.child_id,
+        specialist_id: v.specialist_id,
         date: v.date,
         duration_minutes: v.duration_minutes,
         kind: v.kind,
@@ -198,8 +204,27 @@ pub async fn create_visit(
     id: Uuid,
     body: VisitInput,
 ) -> ServiceResult<VisitView> {
+    create_visit_about(state, caller, id, None, body).await
+}
+
+/// [`create_visit`], when the caller also names the child the visit is about (a FHIR
+/// Encounter's subject): it must be the request's child.
+#[tracing::instrument(skip_all)]
+pub async fn create_visit_about(
+    state: &Ctx,
+    caller: &Caller,
+    id: Uuid,
+    child: Option<Uuid>,
+    body: VisitInput,
+) -> ServiceResult<VisitView> {
     let p = caller.principal()?;
     let row = my_open_request(state, p, id).await?;
+    if child.is_some_and(|c| c != row.child_id) {
+        return Err(ServiceError::field(
+            "subject",
+            "the visit is about the child of the request it is based on",
+        ));
+    }
     let mut v = Validation::new();
     check_visit(&mut v, &body, &row);
     v.finish().map_err(ServiceError::validation)?;
@@ -314,23 +339,33 @@ pub async fn update_visit(
     Ok(view)
 }
 
-/// The visits of a request: in full for the assigned specialist; advice (and notes, when
-/// shared) for the child's mentors.
-#[tracing::instrument(skip_all)]
-pub async fn list_visits(state: &Ctx, caller: &Caller, id: Uuid) -> ServiceResult<Vec<VisitView>> {
-    let p = caller.principal()?;
-    let (row, standing) = consultation_for(state, p, id, AuditAction::Read).await?;
-    let (full, role) = match standing {
+/// Who may read a request's visits, and how much: in full for the assigned specialist (while
+/// consent is in force), advice (and notes, when shared) for the child's mentors.
+async fn visit_reader(
+    state: &Ctx,
+    p: &Principal,
+    consultation_id: Uuid,
+) -> Result<(ConsultationRow, bool, Role), ServiceError> {
+    let (row, standing) = consultation_for(state, p, consultation_id, AuditAction::Read).await?;
+    match standing {
         RequestStanding::Specialist
             if row.assigned_to.is_some()
                 && row.assigned_to == p.staff.as_ref().map(|s| s.staff.id) =>
         {
             specialist_consent(state, p, &row).await?;
-            (true, Role::Specialist)
+            Ok((row, true, Role::Specialist))
         }
-        RequestStanding::ChildRecord(access) => (false, role_of(access)),
-        _ => return Err(ServiceError::not_found("consultation")),
-    };
+        RequestStanding::ChildRecord(access) => Ok((row, false, role_of(access))),
+        _ => Err(ServiceError::not_found("consultation")),
+    }
+}
+
+/// The visits of a request: in full for the assigned specialist; advice (and notes, when
+/// shared) for the child's mentors.
+#[tracing::instrument(skip_all)]
+pub async fn list_visits(state: &Ctx, caller: &Caller, id: Uuid) -> ServiceResult<Vec<VisitView>> {
+    let p = caller.principal()?;
+    let (row, full, role) = visit_reader(state, p, id).await?;
     let visits = state.store.visits_of(row.id).await?;
     let audit = AuditRecord::new(
         &p.audit_actor(role),
@@ -346,6 +381,34 @@ pub async fn list_visits(state: &Ctx, caller: &Caller, id: Uuid) -> ServiceResul
         .map(|v| visit_view(state, v, full))
         .collect();
     views
+}
+
+/// One visit, for those who may read its request's visits (as [`list_visits`]); another's
+/// visit answers as one that does not exist.
+#[tracing::instrument(skip_all)]
+pub async fn get_visit(state: &Ctx, caller: &Caller, id: Uuid) -> ServiceResult<VisitView> {
+    let p = caller.principal()?;
+    let visit = state
+        .store
+        .get_visit(id)
+        .await?
+        .ok_or_else(|| ServiceError::not_found("visit"))?;
+    let (row, full, role) = visit_reader(state, p, visit.consultation_id)
+        .await
+        .map_err(|e| match e {
+            ServiceError::NotFound { .. } => ServiceError::not_found("visit"),
+            e => e,
+        })?;
+    let audit = AuditRecord::new(
+        &p.audit_actor(role),
+        AuditAction::Read,
+        "visit",
+        Some(visit.id),
+        Some(row.child_id),
+        PURPOSE_CONSULTATION,
+    );
+    state.store.record(&[audit]).await?;
+    visit_view(state, visit, full)
 }
 
 // ---------------------------------------------------------------- closing

@@ -98,6 +98,26 @@ try {
   const putBody = await put.json();
   if (put.status !== 200 || putBody.status !== 'accepted') throw new Error(`PUT Task: ${put.status} ${JSON.stringify(putBody)}`);
   await ask();
+  // a coaching visit logged through FHIR by the specialist (Encounter)
+  const encounter = await fetch(`${base}/fhir/r4/Encounter`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/fhir+json', accept: 'application/fhir+json', authorization: `Bearer ${demo.TOKEN_PIETER}` },
+    body: JSON.stringify({
+      resourceType: 'Encounter',
+      status: 'finished',
+      class: { system: 'http://terminology.hl7.org/CodeSystem/v3-ActCode', code: 'FLD' },
+      type: [{ coding: [{ system: 'https://kindbrug.nl/fhir/CodeSystem/visit-kind', code: 'staff_coaching' }] }],
+      subject: { reference: `Patient/${demo.CHILD}` },
+      basedOn: [{ reference: `ServiceRequest/${accepted.id}` }],
+      participant: [{ type: [{ coding: [{ system: 'https://kindbrug.nl/fhir/CodeSystem/visit-participant', code: 'mentor' }] }] }],
+      period: { start: new Date().toISOString().slice(0, 10) },
+      length: { value: 45, unit: 'min', system: 'http://unitsofmeasure.org', code: 'min' },
+      extension: [{ url: 'https://kindbrug.nl/fhir/StructureDefinition/core-competence',
+        valueCoding: { system: 'https://kindbrug.nl/fhir/CodeSystem/core-competence', code: 'asking_help' } }],
+    }),
+  });
+  const encounterBody = await encounter.json();
+  if (encounter.status !== 201) throw new Error(`POST Encounter: ${encounter.status} ${JSON.stringify(encounterBody)}`);
 
   // a Consent posted through FHIR: one the rules refuse (one parent for a referral), one recorded
   const fhirConsent = (performers) => ({
@@ -138,6 +158,11 @@ try {
   validate(badConsent.body, 'the OperationOutcome of a refused Consent');
   validate((await get(`/fhir/r4/Consent/${posted.body.id}`)).body, 'Consent read');
   validate(putBody, 'the Task a PUT answered');
+  validate(encounterBody, 'the Encounter a POST answered');
+  validate((await get(`/fhir/r4/Encounter/${encounterBody.id}`)).body, 'Encounter read by the childcare system');
+  const visits = await get(`/fhir/r4/Encounter?patient=Patient/${demo.CHILD}`);
+  if ((visits.body.entry ?? []).length === 0) throw new Error(`Encounter search found nothing: ${JSON.stringify(visits.body)}`);
+  validate(visits.body, 'Encounter search');
   validate(cs.body, 'metadata');
   // every page of the Patient search, each Bundle and each Patient in it
   let next = '/fhir/r4/Patient?_count=3';
@@ -194,7 +219,7 @@ try {
     validate(l.body, `Location/${loc}`);
   }
   // the errors are resources too
-  for (const path of ['/fhir/r4/Patient/00000000-0000-7000-8000-000000000000', '/fhir/r4/Patient?name=x', '/fhir/r4/Observation', '/fhir/r4/Task?_include=Task:owner']) {
+  for (const path of ['/fhir/r4/Patient/00000000-0000-7000-8000-000000000000', '/fhir/r4/Patient?name=x', '/fhir/r4/MedicationRequest', '/fhir/r4/Task?_include=Task:owner', '/fhir/r4/Encounter']) {
     const e = await get(path);
     validate(e.body, `${path} (${e.status})`);
   }

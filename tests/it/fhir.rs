@@ -49,7 +49,7 @@ db_test!(
         assert_eq!(cs["fhirVersion"], "4.0.1");
         let resources = cs["rest"][0]["resource"].as_array().unwrap();
         let types: Vec<&str> = resources.iter().map(|r| r["type"].as_str().unwrap()).collect();
-        assert_eq!(types, ["Organization", "Location", "RelatedPerson", "Consent", "Task", "ServiceRequest", "Patient"]);
+        assert_eq!(types, ["Organization", "Location", "RelatedPerson", "Consent", "Task", "ServiceRequest", "Encounter", "Patient"]);
         // tolerated variants of the media type, 406 otherwise
         for accept in ["application/fhir+json; fhirVersion=4.0", "application/json", "*/*"] {
             assert_eq!(fhir_get(&app, "/fhir/r4/metadata", None, accept).await.0, 200, "{accept}");
@@ -62,7 +62,7 @@ db_test!(
         assert_eq!(fhir_get(&app, "/fhir/r4/metadata?_format=application/fhir%2Bjson", None, "text/html").await.0, 200);
         assert_eq!(fhir_get(&app, "/fhir/r4/metadata?_format=application/fhir+json", None, "text/html").await.0, 200);
         // no whole-system search, no unknown resource: an OperationOutcome
-        let (status, body, _) = fhir_get(&app, "/fhir/r4/Observation", None, FHIR).await;
+        let (status, body, _) = fhir_get(&app, "/fhir/r4/MedicationRequest", None, FHIR).await;
         assert_eq!(status, 404);
         assert!(is_outcome(&body));
     }
@@ -637,5 +637,126 @@ db_test!(
         to_region["provision"]["actor"][0]["reference"]["identifier"]["value"] = "XX99".into();
         let (status, body, _) = post_fhir(&app, "/fhir/r4/Consent", &w.integration_a, &to_region).await;
         assert_eq!(status, 422, "{body}");
+    }
+);
+
+/// An Encounter as a specialist's system would post it.
+fn encounter_in(request: uuid::Uuid, child: uuid::Uuid) -> Value {
+    serde_json::json!({
+        "resourceType": "Encounter",
+        "status": "finished",
+        "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "FLD"},
+        "type": [{"coding": [{"system": "https://kindbrug.nl/fhir/CodeSystem/visit-kind", "code": "staff_coaching"}]}],
+        "subject": {"reference": format!("Patient/{child}")},
+        "basedOn": [{"reference": format!("ServiceRequest/{request}")}],
+        "participant": [
+            {"type": [{"coding": [{"system": "https://kindbrug.nl/fhir/CodeSystem/visit-participant", "code": "mentor"}]}]},
+            {"type": [{"coding": [{"system": "https://kindbrug.nl/fhir/CodeSystem/visit-participant", "code": "practitioner"}]}]}
+        ],
+        "period": {"start": "2026-11-20"},
+        "length": {"value": 60, "unit": "min", "system": "http://unitsofmeasure.org", "code": "min"},
+        "extension": [{"url": "https://kindbrug.nl/fhir/StructureDefinition/core-competence",
+                       "valueCoding": {"system": "https://kindbrug.nl/fhir/CodeSystem/core-competence", "code": "striking_behaviour"}}]
+    })
+}
+
+db_test!(
+    async fn a_specialist_system_logs_visits_as_encounters(app) {
+        let (c, id) = crate::specialist_work::accepted(&app).await;
+        let w = &c.w;
+        let spec = &w.specialist_token;
+        let visits = || app.count("visits");
+        let before = visits().await;
+
+        // refused whole, nothing written: unknown element, wrong type, and each rule named
+        let mut unknown = encounter_in(id, w.child_a1);
+        unknown["note"] = serde_json::json!([{"text": "x"}]);
+        assert_eq!(post_fhir(&app, "/fhir/r4/Encounter", spec, &unknown).await.0, 400);
+        let mut wrong_type = encounter_in(id, w.child_a1);
+        wrong_type["length"]["value"] = "sixty".into();
+        assert_eq!(post_fhir(&app, "/fhir/r4/Encounter", spec, &wrong_type).await.0, 400);
+        let edit = |f: &dyn Fn(&mut Value)| {
+            let mut b = encounter_in(id, w.child_a1);
+            f(&mut b);
+            b
+        };
+        for (what, body, element) in [
+            ("no status", edit(&|b| { b.as_object_mut().unwrap().remove("status"); }), "Encounter.status"),
+            ("in progress", edit(&|b| b["status"] = "in-progress".into()), "Encounter.status"),
+            ("an unknown kind", edit(&|b| b["type"][0]["coding"][0]["code"] = "party".into()), "Encounter.type"),
+            ("class of another system", edit(&|b| b["class"]["system"] = "http://example.org".into()), "Encounter.class"),
+            ("on location but remote", edit(&|b| b["type"][0]["coding"][0]["code"] = "remote".into()), "Encounter.class"),
+            ("a broken reference", edit(&|b| b["basedOn"][0]["reference"] = "ServiceRequest/nope".into()), "Encounter.basedOn"),
+            ("a Task as basis", edit(&|b| b["basedOn"][0]["reference"] = format!("Task/{id}").into()), "Encounter.basedOn"),
+            ("a named participant", edit(&|b| b["participant"][0]["individual"] = serde_json::json!({"reference": "RelatedPerson/1"})), "Encounter.participant[0]"),
+            ("hours", edit(&|b| b["length"]["code"] = "h".into()), "Encounter.length"),
+            ("no length", edit(&|b| { b.as_object_mut().unwrap().remove("length"); }), "Encounter.length"),
+            ("too long", edit(&|b| b["length"]["value"] = 6000.into()), "Encounter.length"),
+            ("held in the future", edit(&|b| b["period"]["start"] = "2099-01-01".into()), "Encounter.period.start"),
+            ("no participants", edit(&|b| b["participant"] = serde_json::json!([])), "Encounter.participant"),
+            ("another child", edit(&|b| b["subject"]["reference"] = format!("Patient/{}", uuid::Uuid::now_v7()).into()), "Encounter.subject"),
+            ("an unknown extension", edit(&|b| b["extension"][0]["url"] = "https://example.org/x".into()), "Encounter.extension[0]"),
+        ] {
+            let (status, body, _) = post_fhir(&app, "/fhir/r4/Encounter", spec, &body).await;
+            assert_eq!(status, 422, "{what}: {body}");
+            assert!(is_outcome(&body));
+            let named: Vec<&str> = body["issue"].as_array().unwrap().iter().filter_map(|i| i["expression"][0].as_str()).collect();
+            assert!(named.contains(&element), "{what}: {body}");
+        }
+        // not the assigned specialist: the mentor, another organisation, a request nobody has
+        let (status, _, _) = post_fhir(&app, "/fhir/r4/Encounter", &w.mentor_a1_token, &encounter_in(id, w.child_a1)).await;
+        assert_eq!(status, 403);
+        let (theirs, theirs_body, _) = post_fhir(&app, "/fhir/r4/Encounter", &w.integration_b, &encounter_in(id, w.child_a1)).await;
+        let (nobody, nobody_body, _) = post_fhir(&app, "/fhir/r4/Encounter", &w.integration_b, &encounter_in(uuid::Uuid::now_v7(), w.child_a1)).await;
+        assert_eq!((theirs, nobody), (404, 404));
+        assert_eq!(theirs_body, nobody_body);
+        assert_eq!(visits().await, before, "a refused Encounter was written");
+
+        // logged: 201, what was stored, and the first held visit starts the work
+        let (status, created, headers) = post_fhir(&app, "/fhir/r4/Encounter", spec, &encounter_in(id, w.child_a1)).await;
+        assert_eq!(status, 201, "{created}");
+        assert_eq!(visits().await, before + 1);
+        assert_eq!(created["status"], "finished");
+        assert_eq!(created["length"]["value"], 60);
+        assert_eq!(created["basedOn"][0]["reference"], format!("ServiceRequest/{id}"));
+        assert_eq!(created["participant"][0]["individual"]["reference"], format!("PractitionerRole/{}", c.spec_1));
+        assert_eq!(created["participant"].as_array().unwrap().len(), 3);
+        assert_eq!(created["extension"][0]["valueCoding"]["code"], "striking_behaviour");
+        assert_eq!(headers["etag"], "W/\"1\"");
+        let vid = created["id"].as_str().unwrap().to_string();
+        let (_, task, _) = fhir_get(&app, &format!("/fhir/r4/Task/{id}"), Some(spec), FHIR).await;
+        assert_eq!(task["status"], "in-progress");
+        // the same visit through the JSON API, and its sealed notes nowhere in FHIR
+        let json = app.get(&format!("/api/v1/consultations/{id}/visits"), spec).await;
+        assert_eq!(json.ok(200)[0]["id"], vid.as_str());
+        app.post(&format!("/api/v1/consultations/{id}/visits"), spec, crate::specialist_work::visit("GEHEIM-NOTITIE", false)).await.ok(201);
+
+        // read and search: the specialist and the childcare side; another organisation finds nothing
+        let location = headers["location"].to_str().unwrap();
+        let path = &location[location.find("/fhir/r4").unwrap()..];
+        for token in [spec, &w.integration_a] {
+            let (status, read, _) = fhir_get(&app, path, Some(token), FHIR).await;
+            assert_eq!((status, &read["id"]), (200, &created["id"]), "{read}");
+            for q in [format!("based-on=ServiceRequest/{id}"), format!("patient=Patient/{}", w.child_a1), format!("subject={}", w.child_a1)] {
+                let (status, b, _) = fhir_get(&app, &format!("/fhir/r4/Encounter?{q}"), Some(token), FHIR).await;
+                assert_eq!(status, 200, "{q}: {b}");
+                assert_eq!(entries(&b, "match").len(), 2, "{q}: {b}");
+                assert!(!b.to_string().contains("GEHEIM"), "sealed notes in a Bundle: {b}");
+            }
+            let (_, b, _) = fhir_get(&app, &format!("/fhir/r4/Encounter?_id={vid}&based-on={id}"), Some(token), FHIR).await;
+            assert_eq!(entries(&b, "match").len(), 1, "{b}");
+        }
+        let (status, body, _) = fhir_get(&app, path, Some(&w.integration_b), FHIR).await;
+        let (_, unknown_body, _) = fhir_get(&app, &format!("/fhir/r4/Encounter/{}", uuid::Uuid::now_v7()), Some(&w.integration_b), FHIR).await;
+        assert_eq!(status, 404);
+        assert_eq!(body, unknown_body);
+        for q in [format!("based-on=ServiceRequest/{id}"), format!("patient={}", w.child_a1), format!("_id={vid}")] {
+            let (status, b, _) = fhir_get(&app, &format!("/fhir/r4/Encounter?{q}"), Some(&w.integration_b), FHIR).await;
+            assert_eq!(status, 200);
+            assert!(b.get("entry").is_none(), "{q}: {b}");
+        }
+        for bad in ["/fhir/r4/Encounter", "/fhir/r4/Encounter?status=finished", "/fhir/r4/Encounter?patient=a&subject=b"] {
+            assert_eq!(fhir_get(&app, bad, Some(spec), FHIR).await.0, 400, "{bad}");
+        }
     }
 );
