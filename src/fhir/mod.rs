@@ -54,6 +54,12 @@ pub fn routes(state: &AppState) -> Router<AppState> {
             axum::routing::post(search_encounters_post),
         )
         .route("/fhir/r4/Encounter/{id}", get(read_encounter))
+        .route("/fhir/r4/Observation", get(search_observations))
+        .route(
+            "/fhir/r4/Observation/_search",
+            axum::routing::post(search_observations_post),
+        )
+        .route("/fhir/r4/Observation/{id}", get(read_observation))
         .route("/fhir/r4/Patient", get(search_patients))
         .route("/fhir/r4/Task/{id}", get(read_request).put(update_task))
         .route("/fhir/r4/ServiceRequest/{id}", get(read_request))
@@ -1267,6 +1273,142 @@ async fn create_encounter(
         created.version,
         &resources::Encounter::from(&created),
     )
+}
+
+// ---------------------------------------------------------------- Observation
+
+/// An Observation as the caller may see it: a concern's domain (those who keep the child's
+/// record) or a closed request's outcome (those who may see the request).
+async fn observation(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+) -> Result<Option<resources::Observation>, crate::service::ServiceError> {
+    use resources::ObservationId;
+    Ok(match resources::parse_observation_id(id) {
+        None => None,
+        Some(ObservationId::Concern(concern, domain)) => {
+            let c = consultations::get_concern(state, caller, concern).await?;
+            resources::Observation::of_concern(&c)
+                .into_iter()
+                .find(|o| o.id == resources::concern_observation_id(concern, &domain))
+        }
+        Some(ObservationId::Outcome(request)) => {
+            let c = consultations::get_consultation(state, caller, request).await?;
+            resources::Observation::of_outcome(&c)
+        }
+    })
+}
+
+/// `GET /fhir/r4/Observation/{id}`.
+async fn read_observation(
+    State(state): State<AppState>,
+    principal: crate::auth::Principal,
+    Path(id): Path<String>,
+) -> Result<Response, FhirError> {
+    match observation(&state, &caller(principal), &id).await {
+        Ok(Some(o)) => Ok(fhir(StatusCode::OK, &o)),
+        Ok(None) => Ok(not_found("no Observation with this id")),
+        Err(crate::service::ServiceError::NotFound { .. }) => {
+            Ok(not_found("no Observation with this id"))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+const OBSERVATION_PARAMS: &[&str] = &[
+    "_id", "patient", "subject", "category", "based-on", "_format",
+];
+
+async fn search_observations(
+    State(state): State<AppState>,
+    principal: crate::auth::Principal,
+    Query(q): Query<Vec<(String, String)>>,
+) -> Result<Response, FhirError> {
+    observation_search(&state, principal, q).await
+}
+
+async fn search_observations_post(
+    State(state): State<AppState>,
+    principal: crate::auth::Principal,
+    headers: HeaderMap,
+    Query(mut q): Query<Vec<(String, String)>>,
+    body: axum::body::Bytes,
+) -> Result<Response, FhirError> {
+    with_form(&headers, &mut q, &body)?;
+    observation_search(&state, principal, q).await
+}
+
+/// A child's concerns (one Observation per domain, for those who keep the record) and the
+/// outcomes of its closed requests (for those who may see them); or one by `_id`; narrowed by
+/// `category` (`concern`, `consultation-outcome`) and `based-on`.
+async fn observation_search(
+    state: &AppState,
+    principal: crate::auth::Principal,
+    q: Vec<(String, String)>,
+) -> Result<Response, FhirError> {
+    let params = search_params(&q, OBSERVATION_PARAMS, "Observation")?;
+    let base = format!("{}/fhir/r4", state.config.public_base());
+    let caller = caller(principal);
+    let category = match params.get("category").map(|c| c.rsplit('|').next().unwrap_or(c)) {
+        None => None,
+        Some(c @ ("concern" | "consultation-outcome")) => Some(c),
+        Some(_) => return Err(bad("category is concern or consultation-outcome")),
+    };
+    let patient = match (params.get("patient"), params.get("subject")) {
+        (Some(_), Some(_)) => return Err(bad("give patient or subject, not both")),
+        (p, s) => p.or(s),
+    };
+    let mut found: Vec<resources::Observation> = Vec::new();
+    if let Some(id) = params.get("_id") {
+        match observation(state, &caller, id).await {
+            Ok(Some(o)) => found.push(o),
+            Ok(None) => {}
+            Err(e) if e.is_refusal() => {}
+            Err(e) => return Err(e.into()),
+        }
+    } else if let Some(child) = patient {
+        if let Some(child) = reference_id(child, "Patient") {
+            if category != Some("consultation-outcome") {
+                for c in found_or_empty(consultations::list_concerns(state, &caller, child).await)? {
+                    found.extend(resources::Observation::of_concern(&c));
+                }
+            }
+            if category != Some("concern") {
+                let requests = consultations::list_consultations(
+                    state,
+                    &caller,
+                    consultations::ListParams {
+                        status: None,
+                        assigned: None,
+                        region: None,
+                        child_id: Some(child),
+                        limit: Some(200),
+                        cursor: None,
+                    },
+                )
+                .await?;
+                found.extend(requests.items.iter().filter_map(resources::Observation::of_outcome));
+            }
+        }
+    } else {
+        return Err(bad(
+            "Observation is searched per child (patient=Patient/{id}) or by _id",
+        ));
+    }
+    if let Some(c) = category {
+        found.retain(|o| o.category.iter().any(|k| k.coding.iter().any(|x| x.code == c)));
+    }
+    if let Some(child) = patient {
+        let child = reference_id(child, "Patient").map(|c| format!("Patient/{c}"));
+        found.retain(|o| Some(&o.subject.reference) == child.as_ref());
+    }
+    if let Some(request) = params.get("based-on") {
+        let request = reference_id(request, "ServiceRequest").map(|r| format!("ServiceRequest/{r}"));
+        found.retain(|o| o.based_on.iter().any(|b| Some(&b.reference) == request.as_ref()));
+    }
+    let found = found.into_iter().map(|o| (o.id.clone(), o)).collect();
+    Ok(bundle(&base, "Observation", found, None, &q))
 }
 
 /// 201 with the resource, its `Location` and ETag.

@@ -593,7 +593,10 @@ pub const REGION_SYSTEM: &str = "https://kindbrug.nl/fhir/NamingSystem/jeugdregi
 pub struct TaskOutput {
     #[serde(rename = "type")]
     pub kind: TextOnly,
-    pub value_codeable_concept: CodeableConceptOf,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub value_codeable_concept: Option<CodeableConceptOf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub value_reference: Option<Reference>,
 }
 
 fn priority(u: crate::domain::consultation::Urgency) -> &'static str {
@@ -732,21 +735,172 @@ impl From<&ConsultationView> for Task {
             output: c
                 .outcome
                 .iter()
-                .map(|o| TaskOutput {
-                    kind: TextOnly {
-                        text: "uitkomst voor het kind".into(),
-                    },
-                    value_codeable_concept: CodeableConceptOf {
-                        coding: vec![CodingOf {
-                            system: OUTCOME_SYSTEM,
-                            code: o.as_str().into(),
-                            display: o.as_str().replace('_', " "),
-                        }],
-                        text: o.as_str().replace('_', " "),
-                    },
+                .flat_map(|o| {
+                    [
+                        TaskOutput {
+                            kind: TextOnly {
+                                text: "uitkomst voor het kind".into(),
+                            },
+                            value_codeable_concept: Some(concept(OUTCOME_SYSTEM, o.as_str())),
+                            value_reference: None,
+                        },
+                        TaskOutput {
+                            kind: TextOnly {
+                                text: "uitkomst voor het kind (Observation)".into(),
+                            },
+                            value_codeable_concept: None,
+                            value_reference: Some(Reference {
+                                reference: format!(
+                                    "Observation/{}",
+                                    outcome_observation_id(c.id)
+                                ),
+                            }),
+                        },
+                    ]
                 })
                 .collect(),
         }
+    }
+}
+
+// ---------------------------------------------------------------- observations
+
+/// A developmental domain (`language`, `motor`, …) a concern is about, as `Observation.code`.
+pub const DEVELOPMENTAL_DOMAIN_SYSTEM: &str =
+    "https://kindbrug.nl/fhir/CodeSystem/developmental-domain";
+/// What an Observation of ours is: a mentor's `concern`, or a request's `consultation-outcome`.
+pub const OBSERVATION_CATEGORY_SYSTEM: &str =
+    "https://kindbrug.nl/fhir/CodeSystem/observation-category";
+
+/// A mentor's concern about one developmental domain of the child, or how a consultation
+/// request ended for the child.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Observation {
+    pub resource_type: &'static str,
+    pub id: String,
+    pub meta: Meta,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub based_on: Vec<Reference>,
+    pub status: &'static str,
+    pub category: Vec<CodeableConceptOf>,
+    pub code: CodeableConceptOf,
+    pub subject: Reference,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub effective_period: Option<Period>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub effective_date_time: Option<String>,
+    pub issued: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub performer: Vec<Reference>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub value_string: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub value_codeable_concept: Option<CodeableConceptOf>,
+}
+
+/// The id of a concern's Observation for one domain: `{concern}-{domain}` (FHIR ids take no `_`).
+pub fn concern_observation_id(concern: Uuid, domain: &str) -> String {
+    format!("{concern}-{}", domain.replace('_', "-"))
+}
+
+/// The id of a request's outcome as an Observation.
+pub fn outcome_observation_id(request: Uuid) -> String {
+    format!("{request}-outcome")
+}
+
+/// What an Observation id names: a concern's domain, or a request's outcome.
+pub enum ObservationId {
+    Concern(Uuid, String),
+    Outcome(Uuid),
+}
+
+pub fn parse_observation_id(id: &str) -> Option<ObservationId> {
+    let (uuid, rest) = (id.get(..36)?, id.get(36..)?);
+    let uuid: Uuid = uuid.parse().ok()?;
+    let rest = rest.strip_prefix('-')?;
+    if rest == "outcome" {
+        return Some(ObservationId::Outcome(uuid));
+    }
+    let domain = rest.replace('-', "_");
+    domain
+        .parse::<crate::domain::types::ConcernDomain>()
+        .ok()
+        .map(|d| ObservationId::Concern(uuid, d.as_str().to_string()))
+}
+
+impl Observation {
+    /// The concerns of a mentor, one Observation per developmental domain.
+    pub fn of_concern(c: &crate::service::consultations::ConcernView) -> Vec<Observation> {
+        c.domains
+            .iter()
+            .map(|d| Observation {
+                resource_type: "Observation",
+                id: concern_observation_id(c.id, d),
+                meta: Meta {
+                    version_id: "1".into(),
+                    last_updated: instant(c.created_at),
+                },
+                based_on: Vec::new(),
+                status: "final",
+                category: vec![concept(OBSERVATION_CATEGORY_SYSTEM, "concern")],
+                code: concept(DEVELOPMENTAL_DOMAIN_SYSTEM, d),
+                subject: Reference {
+                    reference: format!("Patient/{}", c.child_id),
+                },
+                effective_period: Some(Period {
+                    start: c.observed_since.to_string(),
+                    end: None,
+                }),
+                effective_date_time: None,
+                issued: instant(c.created_at),
+                performer: Vec::new(),
+                value_string: Some(c.observation.clone()),
+                value_codeable_concept: None,
+            })
+            .collect()
+    }
+
+    /// How a closed request ended for the child (none while it is open).
+    pub fn of_outcome(c: &ConsultationView) -> Option<Observation> {
+        let outcome = c.outcome?;
+        let closed = c.closed_at.unwrap_or(c.updated_at);
+        Some(Observation {
+            resource_type: "Observation",
+            id: outcome_observation_id(c.id),
+            meta: Meta {
+                version_id: "1".into(),
+                last_updated: instant(closed),
+            },
+            based_on: vec![Reference {
+                reference: format!("ServiceRequest/{}", c.id),
+            }],
+            status: "final",
+            category: vec![concept(OBSERVATION_CATEGORY_SYSTEM, "consultation-outcome")],
+            code: CodeableConceptOf {
+                coding: vec![CodingOf {
+                    system: OBSERVATION_CATEGORY_SYSTEM,
+                    code: "consultation-outcome".into(),
+                    display: "consultation outcome".into(),
+                }],
+                text: "uitkomst voor het kind".into(),
+            },
+            subject: Reference {
+                reference: format!("Patient/{}", c.child_id),
+            },
+            effective_period: None,
+            effective_date_time: Some(instant(closed)),
+            issued: instant(closed),
+            performer: c
+                .assigned_to
+                .map(|s| Reference {
+                    reference: format!("PractitionerRole/{s}"),
+                })
+                .into_iter()
+                .collect(),
+            value_string: None,
+            value_codeable_concept: Some(concept(OUTCOME_SYSTEM, outcome.as_str())),
+        })
     }
 }
 
@@ -1054,6 +1208,17 @@ pub fn capability_statement(public_base: &str) -> serde_json::Value {
                     {"name": "based-on", "type": "reference", "documentation": "ServiceRequest/{id}"},
                     {"name": "patient", "type": "reference", "documentation": "Patient/{id} or {id}"},
                     {"name": "subject", "type": "reference", "documentation": "the same as patient"}
+                ]
+            }, {
+                "type": "Observation",
+                "interaction": [{"code": "read"}, {"code": "search-type"}],
+                "documentation": "A mentor's concern, one Observation per developmental domain (category concern; for those who keep the child's record), and how a closed request ended for the child (category consultation-outcome; referenced from Task.output)",
+                "searchParam": [
+                    {"name": "_id", "type": "token"},
+                    {"name": "patient", "type": "reference", "documentation": "Patient/{id} or {id}"},
+                    {"name": "subject", "type": "reference", "documentation": "the same as patient"},
+                    {"name": "category", "type": "token", "documentation": "concern or consultation-outcome"},
+                    {"name": "based-on", "type": "reference", "documentation": "ServiceRequest/{id}: its outcome"}
                 ]
             }, {
                 "type": "Patient",

@@ -169,6 +169,35 @@ pub async fn list_concerns(
     views
 }
 
+/// One concern, for those who keep the child's record; another's answers as one that does not
+/// exist.
+#[tracing::instrument(skip_all)]
+pub async fn get_concern(state: &Ctx, caller: &Caller, id: Uuid) -> ServiceResult<ConcernView> {
+    let p = caller.principal()?;
+    let concern = state
+        .store
+        .get_concern(id)
+        .await?
+        .ok_or_else(|| ServiceError::not_found("concern"))?;
+    let (child, access) =
+        accessible_child(state, caller, concern.child_id, AuditAction::Read, "concern")
+            .await
+            .map_err(|e| match e {
+                ServiceError::NotFound { .. } => ServiceError::not_found("concern"),
+                e => e,
+            })?;
+    let audit = AuditRecord::new(
+        &p.audit_actor(role_of(access)),
+        AuditAction::Read,
+        "concern",
+        Some(concern.id),
+        Some(child.id),
+        PURPOSE_CONSULTATION,
+    );
+    state.store.record(&[audit]).await?;
+    concern_view(&state.keys, concern)
+}
+
 // ---------------------------------------------------------------- consent coverage and routing
 
 /// Which specialists' organisations the parents' consent covers for a consultation in `region`.

@@ -163,6 +163,12 @@ try {
   const visits = await get(`/fhir/r4/Encounter?patient=Patient/${demo.CHILD}`);
   if ((visits.body.entry ?? []).length === 0) throw new Error(`Encounter search found nothing: ${JSON.stringify(visits.body)}`);
   validate(visits.body, 'Encounter search');
+  const observations = await get(`/fhir/r4/Observation?patient=Patient/${demo.CHILD}`);
+  const kinds = new Set((observations.body.entry ?? []).map((e) => e.resource.category[0].coding[0].code));
+  if (!kinds.has('concern') || !kinds.has('consultation-outcome')) throw new Error(`Observation search: ${JSON.stringify(observations.body)}`);
+  validate(observations.body, 'Observation search');
+  for (const e of observations.body.entry) validate((await get(`/fhir/r4/Observation/${e.resource.id}`)).body, `Observation/${e.resource.id}`);
+  validate((await get(`/fhir/r4/Task/${closed.id}`)).body, 'a completed Task with its outcome');
   validate(cs.body, 'metadata');
   // every page of the Patient search, each Bundle and each Patient in it
   let next = '/fhir/r4/Patient?_count=3';

@@ -49,7 +49,7 @@ db_test!(
         assert_eq!(cs["fhirVersion"], "4.0.1");
         let resources = cs["rest"][0]["resource"].as_array().unwrap();
         let types: Vec<&str> = resources.iter().map(|r| r["type"].as_str().unwrap()).collect();
-        assert_eq!(types, ["Organization", "Location", "RelatedPerson", "Consent", "Task", "ServiceRequest", "Encounter", "Patient"]);
+        assert_eq!(types, ["Organization", "Location", "RelatedPerson", "Consent", "Task", "ServiceRequest", "Encounter", "Observation", "Patient"]);
         // tolerated variants of the media type, 406 otherwise
         for accept in ["application/fhir+json; fhirVersion=4.0", "application/json", "*/*"] {
             assert_eq!(fhir_get(&app, "/fhir/r4/metadata", None, accept).await.0, 200, "{accept}");
@@ -758,5 +758,67 @@ db_test!(
         for bad in ["/fhir/r4/Encounter", "/fhir/r4/Encounter?status=finished", "/fhir/r4/Encounter?patient=a&subject=b"] {
             assert_eq!(fhir_get(&app, bad, Some(spec), FHIR).await.0, 400, "{bad}");
         }
+    }
+);
+
+db_test!(
+    async fn concerns_and_outcomes_are_observations(app) {
+        let (c, id) = crate::specialist_work::accepted(&app).await;
+        let w = &c.w;
+        // the mentor's concern: one Observation per developmental domain, for the childcare side
+        let (status, b, _) = fhir_get(&app, &format!("/fhir/r4/Observation?patient=Patient/{}", w.child_a1), Some(&w.integration_a), FHIR).await;
+        assert_eq!(status, 200, "{b}");
+        let found = entries(&b, "match");
+        let codes: Vec<&str> = found.iter().map(|o| o["code"]["coding"][0]["code"].as_str().unwrap()).collect();
+        assert_eq!(codes, ["language", "social_emotional"], "{b}");
+        assert_eq!(found[0]["valueString"], "zegt weinig, speelt alleen");
+        assert_eq!(found[0]["effectivePeriod"]["start"], "2026-09-01");
+        let concern_obs = found[1]["id"].as_str().unwrap().to_string();
+        assert_eq!(concern_obs, format!("{}-social-emotional", c.concern));
+        let (status, read, _) = fhir_get(&app, &format!("/fhir/r4/Observation/{concern_obs}"), Some(&w.integration_a), FHIR).await;
+        assert_eq!((status, read["id"].as_str()), (200, Some(concern_obs.as_str())));
+        // the specialist does not keep the child's record: no concerns found, none read
+        let (_, b, _) = fhir_get(&app, &format!("/fhir/r4/Observation?patient={}", w.child_a1), Some(&w.specialist_token), FHIR).await;
+        assert!(b.get("entry").is_none(), "{b}");
+        assert_eq!(fhir_get(&app, &format!("/fhir/r4/Observation/{concern_obs}"), Some(&w.specialist_token), FHIR).await.0, 404);
+
+        // closed: the outcome, referenced from the Task, read by both sides
+        app.post(&format!("/api/v1/consultations/{id}/close"), &w.specialist_token,
+            serde_json::json!({"outcome": "handled_within_childcare", "summary": "begeleid op de groep", "parents_involved": true})).await.ok(200);
+        let (_, task, _) = fhir_get(&app, &format!("/fhir/r4/Task/{id}"), Some(&w.integration_a), FHIR).await;
+        assert_eq!(task["status"], "completed");
+        let outcome_ref = task["output"].as_array().unwrap().iter().find_map(|o| o["valueReference"]["reference"].as_str()).unwrap().to_string();
+        assert_eq!(outcome_ref, format!("Observation/{id}-outcome"));
+        for token in [&w.integration_a, &w.specialist_token] {
+            let (status, o, _) = fhir_get(&app, &format!("/fhir/r4/{outcome_ref}"), Some(token), FHIR).await;
+            assert_eq!(status, 200, "{o}");
+            assert_eq!(o["valueCodeableConcept"]["coding"][0]["code"], "handled_within_childcare");
+            assert_eq!(o["basedOn"][0]["reference"], format!("ServiceRequest/{id}"));
+        }
+        let (_, b, _) = fhir_get(&app, &format!("/fhir/r4/Observation?subject={}&category=consultation-outcome", w.child_a1), Some(&w.integration_a), FHIR).await;
+        assert_eq!(entries(&b, "match").len(), 1, "{b}");
+        let (_, b, _) = fhir_get(&app, &format!("/fhir/r4/Observation?patient={}&based-on=ServiceRequest/{id}", w.child_a1), Some(&w.specialist_token), FHIR).await;
+        assert_eq!(entries(&b, "match").len(), 1, "{b}");
+        let (_, b, _) = fhir_get(&app, &format!("/fhir/r4/Observation?patient={}&category=concern", w.child_a1), Some(&w.integration_a), FHIR).await;
+        assert_eq!(entries(&b, "match").len(), 2, "{b}");
+        // an open request has no outcome
+        let open = app.post("/api/v1/consultations", &w.mentor_a1_token, crate::consultations::request(&c, "language")).await.id();
+        assert_eq!(fhir_get(&app, &format!("/fhir/r4/Observation/{open}-outcome"), Some(&w.integration_a), FHIR).await.0, 404);
+
+        // another organisation: as for ids that do not exist, and searches find nothing
+        for path in [format!("/fhir/r4/Observation/{concern_obs}"), format!("/fhir/r4/{outcome_ref}")] {
+            let (status, body, _) = fhir_get(&app, &path, Some(&w.integration_b), FHIR).await;
+            let (_, unknown, _) = fhir_get(&app, &format!("/fhir/r4/Observation/{}-outcome", uuid::Uuid::now_v7()), Some(&w.integration_b), FHIR).await;
+            assert_eq!(status, 404, "{path}");
+            assert_eq!(body, unknown);
+        }
+        let (_, b, _) = fhir_get(&app, &format!("/fhir/r4/Observation?patient={}", w.child_a1), Some(&w.integration_b), FHIR).await;
+        assert!(b.get("entry").is_none(), "{b}");
+        let (_, b, _) = fhir_get(&app, &format!("/fhir/r4/Observation?_id={concern_obs}"), Some(&w.integration_b), FHIR).await;
+        assert!(b.get("entry").is_none(), "{b}");
+        for bad in ["/fhir/r4/Observation", "/fhir/r4/Observation?patient=x&category=vital-signs", "/fhir/r4/Observation?code=x&patient=y"] {
+            assert_eq!(fhir_get(&app, bad, Some(&w.integration_a), FHIR).await.0, 400, "{bad}");
+        }
+        assert_eq!(fhir_get(&app, "/fhir/r4/Observation/not-an-id", Some(&w.integration_a), FHIR).await.0, 404);
     }
 );
