@@ -584,6 +584,148 @@ pub fn encounter_element(field: &str) -> String {
     .into()
 }
 
+// ---------------------------------------------------------------- ServiceRequest
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct AnnotationIn {
+    pub text: Option<String>,
+    pub time: Option<String>,
+}
+
+/// A consultation request a childcare system opens: the child, the concern it rests on, the
+/// expertise asked for, the urgency and the child's question.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ServiceRequestIn {
+    pub resource_type: String,
+    /// Ignored on create (the server gives the id), as FHIR says.
+    pub id: Option<String>,
+    pub meta: Option<serde_json::Value>,
+    pub text: Option<serde_json::Value>,
+    #[serde(default)]
+    pub identifier: Vec<IdentifierIn>,
+    pub status: Option<String>,
+    pub intent: Option<String>,
+    pub priority: Option<String>,
+    pub code: Option<CodeableConceptIn>,
+    pub subject: Option<ReferenceIn>,
+    pub authored_on: Option<String>,
+    pub requester: Option<ReferenceIn>,
+    pub performer_type: Option<CodeableConceptIn>,
+    #[serde(default)]
+    pub location_reference: Vec<ReferenceIn>,
+    #[serde(default)]
+    pub reason_reference: Vec<ReferenceIn>,
+    #[serde(default)]
+    pub note: Vec<AnnotationIn>,
+}
+
+impl ServiceRequestIn {
+    pub fn to_request(&self) -> Result<crate::service::consultations::NewConsultation, Refusal> {
+        use crate::domain::consultation::Urgency;
+        use crate::domain::types::ConcernDomain;
+        if self.resource_type != "ServiceRequest" {
+            return Err(refuse(
+                "ServiceRequest.resourceType",
+                "this is not a ServiceRequest",
+            ));
+        }
+        match self.status.as_deref() {
+            Some("active") => {}
+            Some(_) => {
+                return Err(refuse(
+                    "ServiceRequest.status",
+                    "a new request is active (drafts are not kept)",
+                ))
+            }
+            None => return Err(refuse("ServiceRequest.status", "a ServiceRequest has a status")),
+        }
+        if self.intent.as_deref() != Some("order") {
+            return Err(refuse(
+                "ServiceRequest.intent",
+                "a consultation request is an order",
+            ));
+        }
+        let urgency = match self.priority.as_deref() {
+            None | Some("routine") => Urgency::Normal,
+            Some("urgent") => Urgency::High,
+            Some(_) => {
+                return Err(refuse(
+                    "ServiceRequest.priority",
+                    "the priority is routine or urgent",
+                ))
+            }
+        };
+        let child = self
+            .subject
+            .as_ref()
+            .and_then(|r| id_of(&r.reference, "Patient"))
+            .ok_or_else(|| refuse("ServiceRequest.subject", "the subject is Patient/{id}"))?;
+        let [reason] = self.reason_reference.as_slice() else {
+            return Err(refuse(
+                "ServiceRequest.reasonReference",
+                "name the mentor's concern the request rests on: one Observation/{id}",
+            ));
+        };
+        let concern = reason
+            .reference
+            .as_deref()
+            .and_then(|r| r.strip_prefix("Observation/"))
+            .and_then(|id| match super::resources::parse_observation_id(id) {
+                Some(super::resources::ObservationId::Concern(c, _)) => Some(c),
+                _ => None,
+            })
+            .ok_or_else(|| {
+                refuse(
+                    "ServiceRequest.reasonReference",
+                    "the concern is an Observation/{concern}-{domain} of this server",
+                )
+            })?;
+        let expertise: ConcernDomain = self
+            .performer_type
+            .as_ref()
+            .and_then(|c| code_in(c, super::resources::EXPERTISE_SYSTEM))
+            .and_then(|c| c.parse().ok())
+            .ok_or_else(|| {
+                refuse(
+                    "ServiceRequest.performerType",
+                    &format!(
+                        "the expertise asked for is a code of {}",
+                        super::resources::EXPERTISE_SYSTEM
+                    ),
+                )
+            })?;
+        let [note] = self.note.as_slice() else {
+            return Err(refuse(
+                "ServiceRequest.note",
+                "give the child's question as one note",
+            ));
+        };
+        let question = note.text.clone().unwrap_or_default();
+        Ok(crate::service::consultations::NewConsultation {
+            child_id: child,
+            concern_id: concern,
+            question,
+            expertise,
+            urgency,
+        })
+    }
+}
+
+/// The ServiceRequest element a field of the workflow's submission comes from.
+pub fn service_request_element(field: &str) -> String {
+    match field {
+        "question" => "ServiceRequest.note[0].text",
+        "concern_id" => "ServiceRequest.reasonReference",
+        "expertise" => "ServiceRequest.performerType",
+        "child_id" => "ServiceRequest.subject",
+        "urgency" => "ServiceRequest.priority",
+        _ => "ServiceRequest",
+    }
+    .into()
+}
+
 /// The Consent element a field of the workflow's consent input comes from (a FHIRPath):
 /// `given_by[1].guardian_id` is `Consent.performer[1]`.
 pub fn consent_element(field: &str) -> String {

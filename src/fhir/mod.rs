@@ -68,7 +68,10 @@ pub fn routes(state: &AppState) -> Router<AppState> {
             "/fhir/r4/Task/_search",
             axum::routing::post(search_requests_post),
         )
-        .route("/fhir/r4/ServiceRequest", get(search_requests))
+        .route(
+            "/fhir/r4/ServiceRequest",
+            get(search_requests).post(create_service_request),
+        )
         .route(
             "/fhir/r4/ServiceRequest/_search",
             axum::routing::post(search_requests_post),
@@ -127,6 +130,33 @@ pub fn outcome(e: ApiError) -> Response {
         expression: None,
     }];
     if !minimal {
+        // a rule of consent: who still must consent, and why
+        if let Some(missing) = e.extensions.get("missing").and_then(|m| m.as_array()) {
+            for m in missing {
+                let who = match m["guardian_id"].as_str() {
+                    Some(id) => format!("RelatedPerson/{id} still must consent"),
+                    None => "the child still must consent".to_string(),
+                };
+                issue.push(resources::Issue {
+                    severity: "error",
+                    code: "business-rule",
+                    diagnostics: Some(who),
+                    expression: None,
+                });
+            }
+        }
+        if let Some(reasons) = e.extensions.get("reasons").and_then(|m| m.as_array()) {
+            for r in reasons {
+                if let Some(message) = r["message"].as_str() {
+                    issue.push(resources::Issue {
+                        severity: "error",
+                        code: "business-rule",
+                        diagnostics: Some(message.to_string()),
+                        expression: None,
+                    });
+                }
+            }
+        }
         for f in &e.errors {
             issue.push(resources::Issue {
                 severity: "error",
@@ -1409,6 +1439,106 @@ async fn observation_search(
     }
     let found = found.into_iter().map(|o| (o.id.clone(), o)).collect();
     Ok(bundle(&base, "Observation", found, None, &q))
+}
+
+// ---------------------------------------------------------------- creating a request
+
+/// The key a conditional create (`If-None-Exist: identifier=system|value`) is kept under: the
+/// same as an `Idempotency-Key` of the caller's, so a repeat answers the request the first
+/// one made.
+fn conditional_key(headers: &HeaderMap) -> Result<Option<String>, FhirError> {
+    let mut values = headers.get_all("if-none-exist").iter();
+    let Some(value) = values.next() else {
+        return Ok(None);
+    };
+    if values.next().is_some() {
+        return Err(bad("send one If-None-Exist header"));
+    }
+    let value = value.to_str().map_err(|_| bad("If-None-Exist is not text"))?;
+    let pairs: Vec<(String, String)> = form_urlencoded::parse(value.as_bytes())
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    match pairs.as_slice() {
+        [(k, v)] if k == "identifier" && v.contains('|') && !v.starts_with('|') && !v.ends_with('|') => {
+            if v.len() > 200 {
+                return Err(bad("the identifier of If-None-Exist is at most 200 characters"));
+            }
+            Ok(Some(format!("fhir-identifier:{v}")))
+        }
+        _ => Err(bad(
+            "If-None-Exist takes one search parameter: identifier=system|value",
+        )),
+    }
+}
+
+/// `POST /fhir/r4/ServiceRequest`: a childcare system opens a consultation request (the Task
+/// that follows where it stands has the same id). The workflow decides as on the JSON API:
+/// consent in force (else 422 naming who still must consent), routed at once. With
+/// `If-None-Exist: identifier=system|value` a repeat answers 200 with the request the first
+/// one made; the same identifier with another request is refused (412).
+async fn create_service_request(
+    State(state): State<AppState>,
+    principal: crate::auth::Principal,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Result<Response, FhirError> {
+    let key = conditional_key(&headers)?;
+    let input: input::ServiceRequestIn = match serde_json::from_slice(&body) {
+        Ok(c) => c,
+        Err(e) if e.is_data() => {
+            return Err(bad(format!("not a ServiceRequest this server takes: {e}")));
+        }
+        Err(_) => return Err(bad("the body is not a JSON resource")),
+    };
+    let asked = input
+        .to_request()
+        .map_err(|(element, message)| rule(&element, &message))?;
+    let caller = caller(principal);
+    let submitted = consultations::submit(&state, &caller, asked, key)
+        .await
+        .map_err(|e| {
+            use crate::service::ServiceError as E;
+            let e = match e {
+                E::IdempotencyKeyReused => {
+                    return FhirError(ApiError::new(
+                        StatusCode::PRECONDITION_FAILED,
+                        "if-none-exist",
+                        "Precondition failed",
+                        "If-None-Exist: this identifier names another request of yours",
+                    ))
+                }
+                // the consent the request needs is a rule of the workflow: 422, with who
+                // still must consent
+                E::Conflict {
+                    code: "consent-required",
+                    ..
+                } => {
+                    let mut e = ApiError::from(e);
+                    e.status = StatusCode::UNPROCESSABLE_ENTITY;
+                    e
+                }
+                e => ApiError::from(e),
+            };
+            let mut e = e;
+            for f in &mut e.errors {
+                f.field = input::service_request_element(&f.field);
+            }
+            FhirError(e)
+        })?;
+    let (status, id) = match submitted {
+        consultations::Submitted::Created(s) => (StatusCode::CREATED, s.id),
+        consultations::Submitted::Replayed(s) => (StatusCode::OK, s.id),
+    };
+    let view = consultations::get_consultation(&state, &caller, id).await?;
+    let mut res = created_response(
+        &state,
+        "ServiceRequest",
+        &view.id,
+        view.version,
+        &resources::ServiceRequest::from(&view),
+    )?;
+    *res.status_mut() = status;
+    Ok(res)
 }
 
 /// 201 with the resource, its `Location` and ETag.

@@ -1187,7 +1187,8 @@ pub fn capability_statement(public_base: &str) -> serde_json::Value {
                 ]
             }, {
                 "type": "ServiceRequest",
-                "interaction": [{"code": "read"}, {"code": "search-type"}],
+                "interaction": [{"code": "read"}, {"code": "search-type"}, {"code": "create", "documentation": "a childcare system opens a consultation request: status active, intent order, priority routine or urgent, the subject Patient, the mentor's concern as reasonReference (Observation/{concern}-{domain}), the expertise as performerType, the child's question as the one note; the consent in force decides (422 names who still must consent), and the request is routed at once: its Task has the same id"}],
+                "conditionalCreate": true,
                 "documentation": "The consultation request: the child, the expertise asked for, the urgency, and the question for those the workflow shows it to",
                 "versioning": "versioned",
                 "readHistory": false,

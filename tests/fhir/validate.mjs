@@ -97,7 +97,21 @@ try {
   });
   const putBody = await put.json();
   if (put.status !== 200 || putBody.status !== 'accepted') throw new Error(`PUT Task: ${put.status} ${JSON.stringify(putBody)}`);
-  await ask();
+  // a request opened through FHIR (ServiceRequest), conditionally on the childcare system's number
+  const opened = await fetch(`${base}/fhir/r4/ServiceRequest`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/fhir+json', accept: 'application/fhir+json', authorization: `Bearer ${token}`,
+      'if-none-exist': 'identifier=urn:vlinder:aanvraag|2026-001' },
+    body: JSON.stringify({
+      resourceType: 'ServiceRequest', status: 'active', intent: 'order', priority: 'routine',
+      subject: { reference: `Patient/${demo.CHILD}` },
+      reasonReference: [{ reference: `Observation/${concern.id}-language` }],
+      performerType: { coding: [{ system: 'https://kindbrug.nl/fhir/CodeSystem/expertise', code: 'language' }] },
+      note: [{ text: 'Hoe helpen we haar meer te praten?' }],
+    }),
+  });
+  const openedBody = await opened.json();
+  if (opened.status !== 201) throw new Error(`POST ServiceRequest: ${opened.status} ${JSON.stringify(openedBody)}`);
   // a coaching visit logged through FHIR by the specialist (Encounter)
   const encounter = await fetch(`${base}/fhir/r4/Encounter`, {
     method: 'POST',
@@ -159,6 +173,7 @@ try {
   validate((await get(`/fhir/r4/Consent/${posted.body.id}`)).body, 'Consent read');
   validate(putBody, 'the Task a PUT answered');
   validate(encounterBody, 'the Encounter a POST answered');
+  validate(openedBody, 'the ServiceRequest a POST answered');
   validate((await get(`/fhir/r4/Encounter/${encounterBody.id}`)).body, 'Encounter read by the childcare system');
   const visits = await get(`/fhir/r4/Encounter?patient=Patient/${demo.CHILD}`);
   if ((visits.body.entry ?? []).length === 0) throw new Error(`Encounter search found nothing: ${JSON.stringify(visits.body)}`);

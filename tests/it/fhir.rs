@@ -822,3 +822,99 @@ db_test!(
         assert_eq!(fhir_get(&app, "/fhir/r4/Observation/not-an-id", Some(&w.integration_a), FHIR).await.0, 404);
     }
 );
+
+/// A ServiceRequest as a childcare system would post it.
+fn service_request_in(child: uuid::Uuid, concern: uuid::Uuid) -> Value {
+    serde_json::json!({
+        "resourceType": "ServiceRequest",
+        "status": "active",
+        "intent": "order",
+        "priority": "routine",
+        "subject": {"reference": format!("Patient/{child}")},
+        "reasonReference": [{"reference": format!("Observation/{concern}-language")}],
+        "performerType": {"coding": [{"system": "https://kindbrug.nl/fhir/CodeSystem/expertise", "code": "language"}]},
+        "note": [{"text": "Hoe kan Noor meer meedoen in de kring?"}]
+    })
+}
+
+async fn post_with(app: &TestApp, path: &str, token: &str, body: &Value, header: (&str, &str)) -> (u16, Value) {
+    let res = app.client.post(format!("{}{path}", app.base)).bearer_auth(token)
+        .header("accept", FHIR).header("content-type", FHIR).header(header.0, header.1)
+        .body(body.to_string()).send().await.unwrap();
+    (res.status().as_u16(), res.json().await.unwrap())
+}
+
+db_test!(
+    async fn a_childcare_system_opens_a_request_through_fhir(app) {
+        let c = crate::consultations::ctx(&app).await;
+        let w = &c.w;
+        let requests = || app.count("consultations");
+        let good = || service_request_in(w.child_a1, c.concern);
+
+        // refused whole, nothing written
+        let mut unknown = good();
+        unknown["orderDetail"] = serde_json::json!([{"text": "x"}]);
+        assert_eq!(post_fhir(&app, "/fhir/r4/ServiceRequest", &w.integration_a, &unknown).await.0, 400);
+        let edit = |f: &dyn Fn(&mut Value)| {
+            let mut b = good();
+            f(&mut b);
+            b
+        };
+        for (what, body, element) in [
+            ("a draft", edit(&|b| b["status"] = "draft".into()), "ServiceRequest.status"),
+            ("no status", edit(&|b| { b.as_object_mut().unwrap().remove("status"); }), "ServiceRequest.status"),
+            ("a plan", edit(&|b| b["intent"] = "plan".into()), "ServiceRequest.intent"),
+            ("stat", edit(&|b| b["priority"] = "stat".into()), "ServiceRequest.priority"),
+            ("no concern", edit(&|b| b["reasonReference"] = serde_json::json!([])), "ServiceRequest.reasonReference"),
+            ("an outcome as reason", edit(&|b| b["reasonReference"][0]["reference"] = format!("Observation/{}-outcome", c.concern).into()), "ServiceRequest.reasonReference"),
+            ("an unknown expertise", edit(&|b| b["performerType"]["coding"][0]["code"] = "astrology".into()), "ServiceRequest.performerType"),
+            ("no question", edit(&|b| b["note"][0]["text"] = " ".into()), "ServiceRequest.note[0].text"),
+            ("a concern that does not exist", edit(&|b| b["reasonReference"][0]["reference"] = format!("Observation/{}-language", uuid::Uuid::now_v7()).into()), "ServiceRequest.reasonReference"),
+            ("a Group as subject", edit(&|b| b["subject"]["reference"] = format!("Group/{}", w.group_a1).into()), "ServiceRequest.subject"),
+        ] {
+            let (status, body, _) = post_fhir(&app, "/fhir/r4/ServiceRequest", &w.integration_a, &body).await;
+            assert_eq!(status, 422, "{what}: {body}");
+            let named: Vec<&str> = body["issue"].as_array().unwrap().iter().filter_map(|i| i["expression"][0].as_str()).collect();
+            assert!(named.contains(&element), "{what}: {body}");
+        }
+        // another organisation: as for a child that does not exist
+        let (theirs, theirs_body, _) = post_fhir(&app, "/fhir/r4/ServiceRequest", &w.integration_b, &good()).await;
+        let (nobody, nobody_body, _) = post_fhir(&app, "/fhir/r4/ServiceRequest", &w.integration_b, &service_request_in(uuid::Uuid::now_v7(), c.concern)).await;
+        assert_eq!((theirs, nobody), (404, 404));
+        assert_eq!(theirs_body, nobody_body);
+        let before = requests().await;
+        assert_eq!(before, 0);
+
+        // opened: 201, routed at once, the Task where it stands under the same id
+        let identifier = ("if-none-exist", "identifier=urn:vlinder:aanvraag|A-77");
+        let (status, sr) = post_with(&app, "/fhir/r4/ServiceRequest", &w.integration_a, &good(), identifier).await;
+        assert_eq!(status, 201, "{sr}");
+        assert_eq!(sr["note"][0]["text"], "Hoe kan Noor meer meedoen in de kring?");
+        let id = sr["id"].as_str().unwrap().to_string();
+        let (_, task, _) = fhir_get(&app, &format!("/fhir/r4/Task/{id}"), Some(&w.integration_a), FHIR).await;
+        assert_eq!(task["businessStatus"]["coding"][0]["code"], "offered", "{task}");
+        assert_eq!(task["owner"]["reference"], format!("PractitionerRole/{}", c.spec_1));
+        assert_eq!(app.get(&format!("/api/v1/consultations/{id}"), &w.mentor_a1_token).await.ok(200)["status"], "offered");
+        // the same identifier again: the request the first one made, nothing new
+        let (status, again) = post_with(&app, "/fhir/r4/ServiceRequest", &w.integration_a, &good(), identifier).await;
+        assert_eq!((status, again["id"].as_str()), (200, Some(id.as_str())), "{again}");
+        // the same identifier with another request: refused
+        let mut other = good();
+        other["note"][0]["text"] = "Een andere vraag".into();
+        let (status, body) = post_with(&app, "/fhir/r4/ServiceRequest", &w.integration_a, &other, identifier).await;
+        assert_eq!(status, 412, "{body}");
+        for bad in ["name=x", "identifier=nosystem", "identifier=a|b&identifier=c|d"] {
+            let (status, body) = post_with(&app, "/fhir/r4/ServiceRequest", &w.integration_a, &good(), ("if-none-exist", bad)).await;
+            assert_eq!(status, 400, "{bad}: {body}");
+        }
+        assert_eq!(requests().await, before + 1);
+
+        // consent withdrawn: a rule (422) that says who still must consent, nothing written
+        app.post(&format!("/api/v1/consents/{}/withdraw", c.consent), &w.mentor_a1_token, serde_json::json!({"by": {"guardian_id": c.eva}})).await.ok(200);
+        let (status, body, _) = post_fhir(&app, "/fhir/r4/ServiceRequest", &w.integration_a, &good()).await;
+        assert_eq!(status, 422, "{body}");
+        let said = body.to_string();
+        assert!(said.contains(&format!("RelatedPerson/{} still must consent", c.eva)), "{body}");
+        assert_eq!(requests().await, before + 1);
+    }
+);
