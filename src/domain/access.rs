@@ -74,6 +74,22 @@ pub fn may_read_audit_log(actor: &Actor) -> bool {
     actor.has(Role::Admin)
 }
 
+/// Who may read a staff member's professional role (organisation, role, expertise, regions,
+/// locations; never capacity or login), and a youth-care provider's offer. A specialist's role
+/// and the offer are directory information for every partner (whoever receives a Task sees who
+/// owns it, and a childcare organisation sees what a region offers); anyone else's role only
+/// within its own organisation.
+pub fn may_read_professional_role(
+    actor: &Actor,
+    staff_organization: Uuid,
+    staff_role: crate::domain::types::StaffRole,
+) -> bool {
+    if actor.has(Role::Admin) || actor.organization_id == Some(staff_organization) {
+        return true;
+    }
+    staff_role == crate::domain::types::StaffRole::Specialist && actor.organization_id.is_some()
+}
+
 /// Where a consultation request belongs and who holds it, as the access rules see it.
 #[derive(Debug, Clone, Copy)]
 pub struct RequestScope<'a> {
@@ -154,6 +170,29 @@ pub fn request_visibility(standing: RequestStanding, accepted: bool) -> RequestV
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn a_specialists_role_is_directory_information_anyone_elses_stays_in_house() {
+        use crate::domain::types::StaffRole;
+        let (own, other) = (Uuid::from_u128(1), Uuid::from_u128(2));
+        let actor = |roles: Vec<Role>, org: Option<Uuid>| Actor {
+            roles,
+            organization_id: org,
+            staff_id: None,
+            location_ids: Vec::new(),
+            region_codes: Vec::new(),
+        };
+        let partner = actor(vec![Role::Integration], Some(other));
+        let colleague = actor(vec![Role::Mentor], Some(own));
+        let admin = actor(vec![Role::Admin], None);
+        let nobody = actor(vec![Role::Integration], None);
+        for role in [StaffRole::Mentor, StaffRole::Coordinator, StaffRole::Policy, StaffRole::Specialist] {
+            assert!(may_read_professional_role(&colleague, own, role));
+            assert!(may_read_professional_role(&admin, own, role));
+            assert!(!may_read_professional_role(&nobody, own, role));
+            assert_eq!(may_read_professional_role(&partner, own, role), role == StaffRole::Specialist);
+        }
+    }
 
     fn scope() -> ChildScope {
         ChildScope {

@@ -60,6 +60,11 @@ pub fn routes(state: &AppState) -> Router<AppState> {
             axum::routing::post(search_observations_post),
         )
         .route("/fhir/r4/Observation/{id}", get(read_observation))
+        .route("/fhir/r4/PractitionerRole/{id}", get(read_practitioner_role))
+        .route("/fhir/r4/HealthcareService/{id}", get(read_healthcare_service))
+        .route("/fhir/r4/Group/{id}", get(read_group))
+        .route("/fhir/r4/CareTeam/{id}", get(read_care_team))
+        .route("/fhir/r4/CareTeam", get(search_care_teams))
         .route("/fhir/r4/Patient", get(search_patients))
         .route("/fhir/r4/Task/{id}", get(read_request).put(update_task))
         .route("/fhir/r4/ServiceRequest/{id}", get(read_request))
@@ -1439,6 +1444,113 @@ async fn observation_search(
     }
     let found = found.into_iter().map(|o| (o.id.clone(), o)).collect();
     Ok(bundle(&base, "Observation", found, None, &q))
+}
+
+// ---------------------------------------------------------------- the directory, groups, mentors
+
+/// The id in a read's path, or the 404 of a resource that cannot exist.
+fn path_id(id: &str, resource_type: &str) -> Result<Uuid, Response> {
+    id.parse::<Uuid>()
+        .map_err(|_| not_found(&format!("no {resource_type} with this id")))
+}
+
+/// `GET /fhir/r4/PractitionerRole/{id}`: a specialist's role for every partner (the owner of
+/// a Task), anyone else's within the organisation.
+async fn read_practitioner_role(
+    State(state): State<AppState>,
+    principal: crate::auth::Principal,
+    Path(id): Path<String>,
+) -> Result<Response, FhirError> {
+    let id = match path_id(&id, "PractitionerRole") {
+        Ok(id) => id,
+        Err(res) => return Ok(res),
+    };
+    let r = crate::service::registry::professional_role(&state, &caller(principal), id).await?;
+    Ok(fhir(StatusCode::OK, &resources::PractitionerRole::from(&r)))
+}
+
+/// `GET /fhir/r4/HealthcareService/{id}`: what a youth-care provider offers (its id is the
+/// organisation's).
+async fn read_healthcare_service(
+    State(state): State<AppState>,
+    principal: crate::auth::Principal,
+    Path(id): Path<String>,
+) -> Result<Response, FhirError> {
+    let id = match path_id(&id, "HealthcareService") {
+        Ok(id) => id,
+        Err(res) => return Ok(res),
+    };
+    let o = crate::service::registry::provider_offer(&state, &caller(principal), id).await?;
+    Ok(fhir(StatusCode::OK, &resources::HealthcareService::from(&o)))
+}
+
+/// `GET /fhir/r4/Group/{id}`: a group of a location, for those who work there.
+async fn read_group(
+    State(state): State<AppState>,
+    principal: crate::auth::Principal,
+    Path(id): Path<String>,
+) -> Result<Response, FhirError> {
+    let id = match path_id(&id, "Group") {
+        Ok(id) => id,
+        Err(res) => return Ok(res),
+    };
+    let (g, org) =
+        crate::service::registry::group_of_location(&state, &caller(principal), id).await?;
+    Ok(fhir(StatusCode::OK, &resources::Group::of(&g, org)))
+}
+
+/// The child's mentors as a CareTeam (its id is the child's), for those who keep its record.
+async fn care_team(
+    state: &AppState,
+    caller: &Caller,
+    child: Uuid,
+) -> Result<resources::CareTeam, crate::service::ServiceError> {
+    let c = children::get_child(state, caller, child).await?;
+    let mentors = children::mentor_history(state, caller, child).await?;
+    Ok(resources::CareTeam::of(&c, &mentors))
+}
+
+/// `GET /fhir/r4/CareTeam/{id}`.
+async fn read_care_team(
+    State(state): State<AppState>,
+    principal: crate::auth::Principal,
+    Path(id): Path<String>,
+) -> Result<Response, FhirError> {
+    let id = match path_id(&id, "CareTeam") {
+        Ok(id) => id,
+        Err(res) => return Ok(res),
+    };
+    match care_team(&state, &caller(principal), id).await {
+        Ok(t) => Ok(fhir(StatusCode::OK, &t)),
+        Err(crate::service::ServiceError::NotFound { .. }) => {
+            Ok(not_found("no CareTeam with this id"))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// `GET /fhir/r4/CareTeam?patient=…`: the child's mentors.
+async fn search_care_teams(
+    State(state): State<AppState>,
+    principal: crate::auth::Principal,
+    Query(q): Query<Vec<(String, String)>>,
+) -> Result<Response, FhirError> {
+    let params = search_params(&q, &["patient", "subject", "_format"], "CareTeam")?;
+    let base = format!("{}/fhir/r4", state.config.public_base());
+    let patient = match (params.get("patient"), params.get("subject")) {
+        (Some(_), Some(_)) => return Err(bad("give patient or subject, not both")),
+        (None, None) => return Err(bad("CareTeam is searched per child: give patient=Patient/{id}")),
+        (p, s) => p.or(s).and_then(|v| reference_id(v, "Patient")),
+    };
+    let mut found = Vec::new();
+    if let Some(child) = patient {
+        match care_team(&state, &caller(principal), child).await {
+            Ok(t) => found.push((t.id.clone(), t)),
+            Err(crate::service::ServiceError::NotFound { .. }) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(bundle(&base, "CareTeam", found, None, &q))
 }
 
 // ---------------------------------------------------------------- creating a request

@@ -904,6 +904,242 @@ impl Observation {
     }
 }
 
+// ---------------------------------------------------------------- the directory and the group
+
+/// A staff member's role in Kindbrug (`mentor`, `specialist`, …), as `PractitionerRole.code`.
+pub const STAFF_ROLE_SYSTEM: &str = "https://kindbrug.nl/fhir/CodeSystem/staff-role";
+/// The service a youth-care provider offers through Kindbrug.
+pub const SERVICE_TYPE_SYSTEM: &str = "https://kindbrug.nl/fhir/CodeSystem/service-type";
+/// A group's location, as an extension of the Group.
+pub const GROUP_LOCATION_EXTENSION: &str =
+    "https://kindbrug.nl/fhir/StructureDefinition/group-location";
+
+#[derive(Serialize)]
+pub struct DisplayOnly {
+    pub display: String,
+}
+
+/// A staff member's professional role: organisation, role, expertise as specialty, locations;
+/// the person only by name (there is no Practitioner resource here).
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PractitionerRole {
+    pub resource_type: &'static str,
+    pub id: String,
+    pub active: bool,
+    pub practitioner: DisplayOnly,
+    pub organization: Reference,
+    pub code: Vec<CodeableConceptOf>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub specialty: Vec<CodeableConceptOf>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub location: Vec<Reference>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub healthcare_service: Vec<Reference>,
+}
+
+impl From<&crate::service::registry::ProfessionalRoleView> for PractitionerRole {
+    fn from(r: &crate::service::registry::ProfessionalRoleView) -> Self {
+        let specialist = r.role == crate::domain::types::StaffRole::Specialist;
+        PractitionerRole {
+            resource_type: "PractitionerRole",
+            id: r.id.to_string(),
+            active: r.active,
+            practitioner: DisplayOnly {
+                display: r.name.clone(),
+            },
+            organization: Reference {
+                reference: format!("Organization/{}", r.organization_id),
+            },
+            code: vec![concept(STAFF_ROLE_SYSTEM, r.role.as_str())],
+            specialty: r
+                .expertise
+                .iter()
+                .map(|e| concept(EXPERTISE_SYSTEM, e.as_str()))
+                .collect(),
+            location: r
+                .location_ids
+                .iter()
+                .map(|l| Reference {
+                    reference: format!("Location/{l}"),
+                })
+                .collect(),
+            healthcare_service: if specialist {
+                vec![Reference {
+                    reference: format!("HealthcareService/{}", r.organization_id),
+                }]
+            } else {
+                Vec::new()
+            },
+        }
+    }
+}
+
+#[derive(Serialize)]
+pub struct AreaReference {
+    pub identifier: Identifier,
+    pub display: String,
+}
+
+/// What a youth-care provider offers through Kindbrug: consultation by its specialists, the
+/// expertise as specialty, the regions (*jeugdregio's*) as coverage area (by their code).
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HealthcareService {
+    pub resource_type: &'static str,
+    pub id: String,
+    pub active: bool,
+    pub provided_by: Reference,
+    #[serde(rename = "type")]
+    pub kind: Vec<CodeableConceptOf>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub specialty: Vec<CodeableConceptOf>,
+    pub name: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub coverage_area: Vec<AreaReference>,
+}
+
+impl From<&crate::service::registry::ProviderOfferView> for HealthcareService {
+    fn from(o: &crate::service::registry::ProviderOfferView) -> Self {
+        HealthcareService {
+            resource_type: "HealthcareService",
+            id: o.organization_id.to_string(),
+            active: o.active,
+            provided_by: Reference {
+                reference: format!("Organization/{}", o.organization_id),
+            },
+            kind: vec![CodeableConceptOf {
+                coding: vec![CodingOf {
+                    system: SERVICE_TYPE_SYSTEM,
+                    code: "consultation".into(),
+                    display: "consultation".into(),
+                }],
+                text: "consultatie door een jeugdhulpspecialist op de groep".into(),
+            }],
+            specialty: o
+                .expertise
+                .iter()
+                .map(|e| concept(EXPERTISE_SYSTEM, e.as_str()))
+                .collect(),
+            name: format!("Consultatie — {}", o.organization_name),
+            coverage_area: o
+                .regions
+                .iter()
+                .map(|r| AreaReference {
+                    identifier: Identifier {
+                        system: REGION_SYSTEM.into(),
+                        value: r.code.clone(),
+                    },
+                    display: r.name.clone(),
+                })
+                .collect(),
+        }
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReferenceExtension {
+    pub url: &'static str,
+    pub value_reference: Reference,
+}
+
+/// A group (*groep*) of a location. Its children are not listed: a member list is child data.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Group {
+    pub resource_type: &'static str,
+    pub id: String,
+    pub extension: Vec<ReferenceExtension>,
+    pub active: bool,
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub actual: bool,
+    pub name: String,
+    pub managing_entity: Reference,
+}
+
+impl Group {
+    pub fn of(g: &crate::service::registry::GroupView, organization: Uuid) -> Self {
+        Group {
+            resource_type: "Group",
+            id: g.id.to_string(),
+            extension: vec![ReferenceExtension {
+                url: GROUP_LOCATION_EXTENSION,
+                value_reference: Reference {
+                    reference: format!("Location/{}", g.location_id),
+                },
+            }],
+            active: g.active,
+            kind: "person",
+            actual: true,
+            name: g.name.clone(),
+            managing_entity: Reference {
+                reference: format!("Organization/{organization}"),
+            },
+        }
+    }
+}
+
+#[derive(Serialize)]
+pub struct CareTeamParticipant {
+    pub role: Vec<CodeableConceptOf>,
+    pub member: Reference,
+    pub period: Period,
+}
+
+/// The child's mentors (*mentor*: the practitioner who follows the child and talks with the
+/// parents), now and before, each with the period of the assignment.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CareTeam {
+    pub resource_type: &'static str,
+    pub id: String,
+    pub status: &'static str,
+    pub name: String,
+    pub subject: Reference,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub participant: Vec<CareTeamParticipant>,
+    pub managing_organization: Vec<Reference>,
+}
+
+impl CareTeam {
+    pub fn of(
+        child: &ChildView,
+        mentors: &[crate::service::children::MentorAssignmentView],
+    ) -> Self {
+        CareTeam {
+            resource_type: "CareTeam",
+            id: child.id.to_string(),
+            status: if child.left_on.is_none() {
+                "active"
+            } else {
+                "inactive"
+            },
+            name: "mentoren".into(),
+            subject: Reference {
+                reference: format!("Patient/{}", child.id),
+            },
+            participant: mentors
+                .iter()
+                .map(|m| CareTeamParticipant {
+                    role: vec![concept(STAFF_ROLE_SYSTEM, "mentor")],
+                    member: Reference {
+                        reference: format!("PractitionerRole/{}", m.staff_id),
+                    },
+                    period: Period {
+                        start: instant(m.assigned_at),
+                        end: m.ended_at.map(instant),
+                    },
+                })
+                .collect(),
+            managing_organization: vec![Reference {
+                reference: format!("Organization/{}", child.organization_id),
+            }],
+        }
+    }
+}
+
 // ---------------------------------------------------------------- coaching visits
 
 /// The kind of a coaching visit (`observation`, `staff_coaching`, …), as `Encounter.type`.
@@ -1220,6 +1456,26 @@ pub fn capability_statement(public_base: &str) -> serde_json::Value {
                     {"name": "subject", "type": "reference", "documentation": "the same as patient"},
                     {"name": "category", "type": "token", "documentation": "concern or consultation-outcome"},
                     {"name": "based-on", "type": "reference", "documentation": "ServiceRequest/{id}: its outcome"}
+                ]
+            }, {
+                "type": "PractitionerRole",
+                "interaction": [{"code": "read"}],
+                "documentation": "A staff member's professional role: a specialist's (the owner of a Task) for every partner, anyone else's within the organisation; expertise as specialty, never the login or the capacity"
+            }, {
+                "type": "HealthcareService",
+                "interaction": [{"code": "read"}],
+                "documentation": "What a youth-care provider offers through Kindbrug (its id is the organisation's): the expertise of its active specialists as specialty, the regions (jeugdregio, by code) as coverageArea"
+            }, {
+                "type": "Group",
+                "interaction": [{"code": "read"}],
+                "documentation": "A group of a location, for those who work there; its location as an extension; the children are not listed"
+            }, {
+                "type": "CareTeam",
+                "interaction": [{"code": "read"}, {"code": "search-type"}],
+                "documentation": "The child's mentors now and before, each with the period (its id is the child's), for those who keep the child's record",
+                "searchParam": [
+                    {"name": "patient", "type": "reference", "documentation": "required: Patient/{id} or {id}"},
+                    {"name": "subject", "type": "reference", "documentation": "the same as patient"}
                 ]
             }, {
                 "type": "Patient",

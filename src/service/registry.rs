@@ -531,6 +531,159 @@ pub async fn get_staff(state: &Ctx, caller: &Caller, id: Uuid) -> ServiceResult<
     Ok(record.into())
 }
 
+// ---------------------------------------------------------------- the directory
+
+/// A staff member's professional role as partners see it: never the login or the capacity.
+#[derive(Serialize, ToSchema)]
+pub struct ProfessionalRoleView {
+    pub id: Uuid,
+    pub organization_id: Uuid,
+    pub name: String,
+    pub role: StaffRole,
+    pub expertise: Vec<ConcernDomain>,
+    pub region_codes: Vec<String>,
+    pub location_ids: Vec<Uuid>,
+    pub active: bool,
+}
+
+/// One staff member's professional role: a specialist's for every partner, anyone else's
+/// within the organisation (`domain::access::may_read_professional_role`); what the caller may
+/// not read answers as what does not exist.
+#[tracing::instrument(skip_all)]
+pub async fn professional_role(
+    state: &Ctx,
+    caller: &Caller,
+    id: Uuid,
+) -> ServiceResult<ProfessionalRoleView> {
+    let p = caller.principal()?;
+    let r = state
+        .store
+        .get_staff(id)
+        .await?
+        .filter(|r| {
+            crate::domain::access::may_read_professional_role(
+                &p.actor(),
+                r.staff.organization_id,
+                r.staff.role,
+            )
+        })
+        .ok_or_else(|| ServiceError::not_found("staff"))?;
+    Ok(ProfessionalRoleView {
+        id: r.staff.id,
+        organization_id: r.staff.organization_id,
+        name: r.staff.name,
+        role: r.staff.role,
+        expertise: r.expertise,
+        region_codes: r.region_codes,
+        location_ids: r.location_ids,
+        active: r.staff.active,
+    })
+}
+
+/// What a youth-care provider offers: the expertise of its active specialists and the regions
+/// they work in.
+#[derive(Serialize, ToSchema)]
+pub struct ProviderOfferView {
+    pub organization_id: Uuid,
+    pub organization_name: String,
+    pub active: bool,
+    pub expertise: Vec<ConcernDomain>,
+    pub regions: Vec<RegionView>,
+}
+
+/// A youth-care provider's offer (directory information, as a specialist's role); another
+/// kind of organisation has none.
+#[tracing::instrument(skip_all)]
+pub async fn provider_offer(
+    state: &Ctx,
+    caller: &Caller,
+    org_id: Uuid,
+) -> ServiceResult<ProviderOfferView> {
+    let p = caller.principal()?;
+    let org = state
+        .store
+        .get_organization(org_id)
+        .await?
+        .filter(|o| o.kind == OrganizationKind::YouthCare)
+        .filter(|o| {
+            crate::domain::access::may_read_professional_role(
+                &p.actor(),
+                o.id,
+                StaffRole::Specialist,
+            )
+        })
+        .ok_or_else(|| ServiceError::not_found("organization"))?;
+    let filter = crate::store::StaffFilter {
+        role: Some(StaffRole::Specialist),
+        region_code: None,
+        active: Some(true),
+    };
+    let mut expertise = std::collections::BTreeSet::new();
+    let mut codes = std::collections::BTreeSet::new();
+    let mut after = None;
+    loop {
+        let rows = state
+            .store
+            .list_staff(org.id, &filter, crate::store::Page { after, limit: 200 })
+            .await?;
+        for r in &rows {
+            expertise.extend(r.expertise.iter().copied());
+            codes.extend(r.region_codes.iter().cloned());
+        }
+        match rows.last() {
+            Some(last) if rows.len() == 200 => after = Some(last.staff.id),
+            _ => break,
+        }
+    }
+    let mut regions = Vec::new();
+    for code in codes {
+        if let Some(r) = state.store.get_region(&code).await? {
+            regions.push(RegionView {
+                code: r.code,
+                name: r.name,
+            });
+        }
+    }
+    Ok(ProviderOfferView {
+        organization_id: org.id,
+        organization_name: org.name,
+        active: org.active,
+        expertise: expertise.into_iter().collect(),
+        regions,
+    })
+}
+
+/// A group as those who work at its location see it (its mentors, the organisation's
+/// integration, an admin): the same rule as the children's records there.
+#[tracing::instrument(skip_all)]
+pub async fn group_of_location(
+    state: &Ctx,
+    caller: &Caller,
+    id: Uuid,
+) -> ServiceResult<(GroupView, Uuid)> {
+    let p = caller.principal()?;
+    let g = state
+        .store
+        .get_group(id)
+        .await?
+        .ok_or_else(|| ServiceError::not_found("group"))?;
+    let loc = state
+        .store
+        .get_location(g.location_id)
+        .await?
+        .ok_or_else(|| ServiceError::not_found("group"))?;
+    let scope = crate::domain::access::ChildScope {
+        organization_id: loc.organization_id,
+        location_id: loc.id,
+    };
+    if !(p.has(Role::Admin)
+        || crate::domain::access::child_record_access(&p.actor(), scope).is_some())
+    {
+        return Err(ServiceError::not_found("group"));
+    }
+    Ok((group_view(g), loc.organization_id))
+}
+
 // ---------------------------------------------------------------- regions
 
 #[derive(Serialize, ToSchema)]

@@ -239,6 +239,27 @@ try {
     if (l.status !== 200) throw new Error(`Location: ${l.status}`);
     validate(l.body, `Location/${loc}`);
   }
+  // who owns a Task, what the provider offers, the child's mentors, a group
+  const owned = (await get(`/fhir/r4/Task/${accepted.id}`)).body;
+  const role = await get(`/fhir/r4/${owned.owner.reference}`);
+  if (role.status !== 200) throw new Error(`PractitionerRole: ${role.status}`);
+  validate(role.body, 'PractitionerRole of the owner');
+  const offer = await get(`/fhir/r4/${role.body.healthcareService[0].reference}`);
+  if (offer.status !== 200) throw new Error(`HealthcareService: ${offer.status}`);
+  validate(offer.body, 'HealthcareService');
+  const team = await get(`/fhir/r4/CareTeam?patient=Patient/${demo.CHILD}`);
+  if ((team.body.entry ?? []).length !== 1) throw new Error(`CareTeam: ${JSON.stringify(team.body)}`);
+  validate(team.body, 'CareTeam search');
+  for (const p of team.body.entry[0].resource.participant ?? []) {
+    validate((await get(`/fhir/r4/${p.member.reference}`)).body, `PractitionerRole of a mentor`);
+  }
+  const groups = await api('GET', `/api/v1/locations/${demo.KDV}/groups`);
+  if (groups.length === 0) throw new Error('the demo location has no groups to validate');
+  for (const g of groups) {
+    const group = await get(`/fhir/r4/Group/${g.id}`);
+    if (group.status !== 200) throw new Error(`Group: ${group.status}`);
+    validate(group.body, `Group/${g.id}`);
+  }
   // the errors are resources too
   for (const path of ['/fhir/r4/Patient/00000000-0000-7000-8000-000000000000', '/fhir/r4/Patient?name=x', '/fhir/r4/MedicationRequest', '/fhir/r4/Task?_include=Task:owner', '/fhir/r4/Encounter']) {
     const e = await get(path);

@@ -49,7 +49,7 @@ db_test!(
         assert_eq!(cs["fhirVersion"], "4.0.1");
         let resources = cs["rest"][0]["resource"].as_array().unwrap();
         let types: Vec<&str> = resources.iter().map(|r| r["type"].as_str().unwrap()).collect();
-        assert_eq!(types, ["Organization", "Location", "RelatedPerson", "Consent", "Task", "ServiceRequest", "Encounter", "Observation", "Patient"]);
+        assert_eq!(types, ["Organization", "Location", "RelatedPerson", "Consent", "Task", "ServiceRequest", "Encounter", "Observation", "PractitionerRole", "HealthcareService", "Group", "CareTeam", "Patient"]);
         // tolerated variants of the media type, 406 otherwise
         for accept in ["application/fhir+json; fhirVersion=4.0", "application/json", "*/*"] {
             assert_eq!(fhir_get(&app, "/fhir/r4/metadata", None, accept).await.0, 200, "{accept}");
@@ -916,5 +916,74 @@ db_test!(
         let said = body.to_string();
         assert!(said.contains(&format!("RelatedPerson/{} still must consent", c.eva)), "{body}");
         assert_eq!(requests().await, before + 1);
+    }
+);
+
+db_test!(
+    async fn the_directory_the_group_and_the_mentors(app) {
+        let c = crate::consultations::ctx(&app).await;
+        let w = &c.w;
+        let id = app.post("/api/v1/consultations", &w.mentor_a1_token, crate::consultations::request(&c, "language")).await.id();
+        let (_, task, _) = fhir_get(&app, &format!("/fhir/r4/Task/{id}"), Some(&w.integration_a), FHIR).await;
+        let owner = task["owner"]["reference"].as_str().unwrap().to_string();
+        // whoever receives a Task may see who owns it, and what the provider offers: directory
+        // information, for the childcare side and any other partner alike
+        for token in [&w.integration_a, &w.integration_b] {
+            let (status, role, _) = fhir_get(&app, &format!("/fhir/r4/{owner}"), Some(token), FHIR).await;
+            assert_eq!(status, 200, "{role}");
+            assert_eq!(role["organization"]["reference"], format!("Organization/{}", w.youth));
+            assert_eq!(role["code"][0]["coding"][0]["code"], "specialist");
+            assert!(role["specialty"].as_array().unwrap().iter().any(|s| s["coding"][0]["code"] == "language"), "{role}");
+            assert!(role.get("capacity").is_none() && !role.to_string().contains("subject"), "{role}");
+            let service = role["healthcareService"][0]["reference"].as_str().unwrap().to_string();
+            let (status, offer, _) = fhir_get(&app, &format!("/fhir/r4/{service}"), Some(token), FHIR).await;
+            assert_eq!(status, 200, "{offer}");
+            assert_eq!(offer["providedBy"]["reference"], format!("Organization/{}", w.youth));
+            assert!(offer["specialty"].as_array().unwrap().iter().any(|s| s["coding"][0]["code"] == "language"), "{offer}");
+            assert!(!offer["coverageArea"].as_array().unwrap().is_empty(), "{offer}");
+        }
+        // a childcare organisation offers no youth-care service
+        assert_eq!(fhir_get(&app, &format!("/fhir/r4/HealthcareService/{}", w.org_a), Some(&w.integration_a), FHIR).await.0, 404);
+
+        // the child's mentors: a CareTeam for those who keep the record
+        app.put(&format!("/api/v1/children/{}/mentor", w.child_a1), &w.mentor_a1_token, serde_json::json!({"staff_id": w.mentor_a1})).await.ok(200);
+        let (status, team, _) = fhir_get(&app, &format!("/fhir/r4/CareTeam/{}", w.child_a1), Some(&w.integration_a), FHIR).await;
+        assert_eq!(status, 200, "{team}");
+        assert_eq!(team["subject"]["reference"], format!("Patient/{}", w.child_a1));
+        let mentor = team["participant"][0]["member"]["reference"].as_str().unwrap().to_string();
+        assert_eq!(mentor, format!("PractitionerRole/{}", w.mentor_a1));
+        assert!(team["participant"][0]["period"]["start"].is_string());
+        let (_, b, _) = fhir_get(&app, &format!("/fhir/r4/CareTeam?patient=Patient/{}", w.child_a1), Some(&w.mentor_a1_token), FHIR).await;
+        assert_eq!(entries(&b, "match").len(), 1, "{b}");
+        // a mentor's role stays within the organisation
+        assert_eq!(fhir_get(&app, &format!("/fhir/r4/{mentor}"), Some(&w.integration_a), FHIR).await.0, 200);
+
+        // the group, for those who work at its location
+        let (status, group, _) = fhir_get(&app, &format!("/fhir/r4/Group/{}", w.group_a1), Some(&w.mentor_a1_token), FHIR).await;
+        assert_eq!(status, 200, "{group}");
+        assert_eq!(group["extension"][0]["valueReference"]["reference"], format!("Location/{}", w.loc_a1));
+        assert!(group.get("member").is_none(), "no children listed");
+        assert_eq!(fhir_get(&app, &format!("/fhir/r4/Group/{}", w.group_a1), Some(&w.integration_a), FHIR).await.0, 200);
+
+        // everyone else: what is not theirs answers as what does not exist
+        let unknown = uuid::Uuid::now_v7();
+        for (path, token) in [
+            (format!("/fhir/r4/{mentor}"), &w.integration_b),
+            (format!("/fhir/r4/CareTeam/{}", w.child_a1), &w.integration_b),
+            (format!("/fhir/r4/CareTeam/{}", w.child_a1), &w.specialist_token),
+            (format!("/fhir/r4/CareTeam/{}", w.child_a1), &w.mentor_b1_token),
+            (format!("/fhir/r4/Group/{}", w.group_a1), &w.integration_b),
+            (format!("/fhir/r4/Group/{}", w.group_a1), &w.mentor_b1_token),
+            (format!("/fhir/r4/Group/{}", w.group_a1), &w.mentor_a2_token),
+        ] {
+            let kind = path.split('/').nth(3).unwrap();
+            let (status, body, _) = fhir_get(&app, &path, Some(token), FHIR).await;
+            let (_, unknown_body, _) = fhir_get(&app, &format!("/fhir/r4/{kind}/{unknown}"), Some(token), FHIR).await;
+            assert_eq!(status, 404, "{path}: {body}");
+            assert_eq!(body, unknown_body, "{path}");
+        }
+        let (_, b, _) = fhir_get(&app, &format!("/fhir/r4/CareTeam?patient={}", w.child_a1), Some(&w.integration_b), FHIR).await;
+        assert!(b.get("entry").is_none(), "{b}");
+        assert_eq!(fhir_get(&app, "/fhir/r4/CareTeam", Some(&w.integration_a), FHIR).await.0, 400);
     }
 );
