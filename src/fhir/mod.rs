@@ -65,6 +65,7 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         .route("/fhir/r4/Group/{id}", get(read_group))
         .route("/fhir/r4/CareTeam/{id}", get(read_care_team))
         .route("/fhir/r4/CareTeam", get(search_care_teams))
+        .route("/fhir/r4/AuditEvent", get(search_audit_events))
         .route("/fhir/r4/Patient", get(search_patients))
         .route("/fhir/r4/Task/{id}", get(read_request).put(update_task))
         .route("/fhir/r4/ServiceRequest/{id}", get(read_request))
@@ -1551,6 +1552,85 @@ async fn search_care_teams(
         }
     }
     Ok(bundle(&base, "CareTeam", found, None, &q))
+}
+
+// ---------------------------------------------------------------- AuditEvent
+
+/// A `date` search value as an instant: `ge2026-11-01`, `lt2026-12-01T00:00:00Z` (a day is its
+/// start in UTC).
+fn date_bound(value: &str) -> Result<(&str, chrono::DateTime<chrono::Utc>), FhirError> {
+    let (prefix, rest) = value.split_at(value.find(|c: char| c.is_ascii_digit()).unwrap_or(0));
+    let at = if rest.len() == 10 {
+        chrono::NaiveDate::parse_from_str(rest, "%Y-%m-%d")
+            .ok()
+            .and_then(|d| d.and_hms_opt(0, 0, 0))
+            .map(|t| t.and_utc())
+    } else {
+        chrono::DateTime::parse_from_rfc3339(rest)
+            .ok()
+            .map(|t| t.with_timezone(&chrono::Utc))
+    };
+    match (prefix, at) {
+        ("ge" | "lt", Some(at)) => Ok((prefix, at)),
+        _ => Err(bad(
+            "date takes ge{date} and lt{date} (a date or an instant)",
+        )),
+    }
+}
+
+/// `GET /fhir/r4/AuditEvent`: the access log for an admin, oldest first, by `patient` and
+/// `date` (`ge`/`lt`); the read is logged itself.
+async fn search_audit_events(
+    State(state): State<AppState>,
+    principal: crate::auth::Principal,
+    Query(q): Query<Vec<(String, String)>>,
+) -> Result<Response, FhirError> {
+    let mut from = None;
+    let mut to = None;
+    let mut rest = Vec::new();
+    for (k, v) in &q {
+        if k == "date" {
+            match date_bound(v)? {
+                ("ge", at) if from.is_none() => from = Some(at),
+                ("lt", at) if to.is_none() => to = Some(at),
+                _ => return Err(bad("give date=ge… and date=lt… at most once each")),
+            }
+        } else {
+            rest.push((k.clone(), v.clone()));
+        }
+    }
+    let params = search_params(
+        &rest,
+        &["patient", "_count", "_cursor", "_format"],
+        "AuditEvent",
+    )?;
+    let count = count_of(&params)?;
+    let child_id = match params.get("patient") {
+        None => None,
+        Some(p) => Some(
+            reference_id(p, "Patient").ok_or_else(|| bad("patient is Patient/{id}"))?,
+        ),
+    };
+    let page = crate::service::audit::list_audit(
+        &state,
+        &caller(principal),
+        crate::service::audit::AuditParams {
+            child_id,
+            from,
+            to,
+            flag: None,
+            limit: Some(count),
+            cursor: params.get("_cursor").map(|c| c.to_string()),
+        },
+    )
+    .await?;
+    let base = format!("{}/fhir/r4", state.config.public_base());
+    let found = page
+        .items
+        .iter()
+        .map(|e| (e.id.to_string(), resources::AuditEvent::from(e)))
+        .collect();
+    Ok(bundle(&base, "AuditEvent", found, page.next_cursor, &q))
 }
 
 // ---------------------------------------------------------------- creating a request

@@ -1140,6 +1140,166 @@ impl CareTeam {
     }
 }
 
+// ---------------------------------------------------------------- the access log
+
+/// Kindbrug's purposes of an access (`child_record`, `consultation`, `audit_review`, …).
+pub const ACCESS_PURPOSE_SYSTEM: &str = "https://kindbrug.nl/fhir/CodeSystem/access-purpose";
+/// Kindbrug's own kinds of record an access touched (`consultation`, `visit`, …), as the
+/// identifier system of an AuditEvent entity: `urn:kindbrug:record:{kind}`.
+pub fn record_system(kind: &str) -> String {
+    format!("urn:kindbrug:record:{kind}")
+}
+
+#[derive(Serialize)]
+pub struct AgentWho {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reference: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub identifier: Option<Identifier>,
+}
+
+#[derive(Serialize)]
+pub struct AuditAgent {
+    pub role: Vec<TextOnly>,
+    pub who: AgentWho,
+    pub requestor: bool,
+}
+
+#[derive(Serialize)]
+pub struct AuditSource {
+    pub observer: DisplayOnly,
+}
+
+#[derive(Serialize)]
+pub struct AuditEntity {
+    pub what: AgentWho,
+    #[serde(rename = "type")]
+    pub kind: Coding,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub role: Option<Coding>,
+}
+
+/// One entry of the access log (NEN 7513), shaped like IHE BALP's PatientRead and
+/// PatientQuery: the REST interaction, who (by login, and the staff record), which child and
+/// which record, the purpose, and whether it was refused. Ids only: never child data.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditEvent {
+    pub resource_type: &'static str,
+    pub id: String,
+    #[serde(rename = "type")]
+    pub kind: Coding,
+    pub subtype: Vec<Coding>,
+    pub action: &'static str,
+    pub recorded: String,
+    pub outcome: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub outcome_desc: Option<String>,
+    pub purpose_of_event: Vec<CodeableConceptOf>,
+    pub agent: Vec<AuditAgent>,
+    pub source: AuditSource,
+    pub entity: Vec<AuditEntity>,
+}
+
+impl From<&crate::service::audit::AuditEntryView> for AuditEvent {
+    fn from(e: &crate::service::audit::AuditEntryView) -> Self {
+        const INTERACTION: &str = "http://hl7.org/fhir/restful-interaction";
+        const ENTITY_TYPE: &str = "http://terminology.hl7.org/CodeSystem/audit-entity-type";
+        const OBJECT_ROLE: &str = "http://terminology.hl7.org/CodeSystem/object-role";
+        let (code, action) = match e.action.as_str() {
+            "create" => ("create", "C"),
+            "update" => ("update", "U"),
+            "delete" => ("delete", "D"),
+            "search" => ("search-type", "E"),
+            "export" | "transfer" => ("read", "E"),
+            _ => ("read", "R"),
+        };
+        let mut entity = Vec::new();
+        if let Some(child) = e.child_id {
+            entity.push(AuditEntity {
+                what: AgentWho {
+                    reference: Some(format!("Patient/{child}")),
+                    identifier: None,
+                },
+                kind: Coding {
+                    system: ENTITY_TYPE,
+                    code: "1",
+                    display: "Person",
+                },
+                role: Some(Coding {
+                    system: OBJECT_ROLE,
+                    code: "1",
+                    display: "Patient",
+                }),
+            });
+        }
+        if let Some(id) = e.resource_id {
+            entity.push(AuditEntity {
+                what: AgentWho {
+                    reference: None,
+                    identifier: Some(Identifier {
+                        system: record_system(&e.resource_type),
+                        value: id.to_string(),
+                    }),
+                },
+                kind: Coding {
+                    system: ENTITY_TYPE,
+                    code: "2",
+                    display: "System Object",
+                },
+                role: None,
+            });
+        }
+        AuditEvent {
+            resource_type: "AuditEvent",
+            id: e.id.to_string(),
+            kind: Coding {
+                system: "http://terminology.hl7.org/CodeSystem/audit-event-type",
+                code: "rest",
+                display: "RESTful Operation",
+            },
+            subtype: vec![Coding {
+                system: INTERACTION,
+                code,
+                display: code,
+            }],
+            action,
+            recorded: instant(e.occurred_at),
+            outcome: if e.outcome == "success" { "0" } else { "4" },
+            outcome_desc: (e.outcome != "success").then(|| e.outcome.clone()),
+            purpose_of_event: vec![concept(ACCESS_PURPOSE_SYSTEM, &e.purpose)],
+            agent: vec![AuditAgent {
+                role: vec![TextOnly {
+                    text: e.actor.role.clone(),
+                }],
+                who: match e.actor.staff_id {
+                    Some(staff) => AgentWho {
+                        reference: Some(format!("PractitionerRole/{staff}")),
+                        identifier: Some(Identifier {
+                            system: e.actor.issuer.clone(),
+                            value: e.actor.subject.clone(),
+                        }),
+                    },
+                    None => AgentWho {
+                        reference: None,
+                        identifier: Some(Identifier {
+                            system: e.actor.issuer.clone(),
+                            value: e.actor.subject.clone(),
+                        }),
+                    },
+                },
+                requestor: true,
+            }],
+            source: AuditSource {
+                observer: DisplayOnly {
+                    display: "Kindbrug".into(),
+                },
+            },
+            entity,
+        }
+    }
+}
+
 // ---------------------------------------------------------------- coaching visits
 
 /// The kind of a coaching visit (`observation`, `staff_coaching`, …), as `Encounter.type`.
@@ -1476,6 +1636,14 @@ pub fn capability_statement(public_base: &str) -> serde_json::Value {
                 "searchParam": [
                     {"name": "patient", "type": "reference", "documentation": "required: Patient/{id} or {id}"},
                     {"name": "subject", "type": "reference", "documentation": "the same as patient"}
+                ]
+            }, {
+                "type": "AuditEvent",
+                "interaction": [{"code": "search-type"}],
+                "documentation": "The access log (NEN 7513) for an admin, oldest first, shaped like IHE BALP PatientRead and PatientQuery: the interaction, who, the child, the record, the purpose, refused or not; ids only. Each search is logged itself.",
+                "searchParam": [
+                    {"name": "patient", "type": "reference", "documentation": "Patient/{id} or {id}"},
+                    {"name": "date", "type": "date", "documentation": "ge{date} and lt{date}, each at most once"}
                 ]
             }, {
                 "type": "Patient",

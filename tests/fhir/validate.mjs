@@ -260,6 +260,20 @@ try {
     if (group.status !== 200) throw new Error(`Group: ${group.status}`);
     validate(group.body, `Group/${g.id}`);
   }
+  // the access log of the child, every page, as the admin reads it
+  let audits = 0;
+  next = `/fhir/r4/AuditEvent?patient=Patient/${demo.CHILD}&_count=100`;
+  while (next) {
+    const r = await fetch(next.startsWith('http') ? next : `${base}${next}`, {
+      headers: { accept: 'application/fhir+json', authorization: `Bearer ${demo.TOKEN_ADMIN}` },
+    });
+    const page = await r.json();
+    if (r.status !== 200) throw new Error(`${next}: ${r.status} ${JSON.stringify(page)}`);
+    validate(page, next);
+    audits += (page.entry ?? []).length;
+    next = page.link.find((l) => l.relation === 'next')?.url;
+  }
+  if (audits === 0) throw new Error('the access log has no entries for the child');
   // the errors are resources too
   for (const path of ['/fhir/r4/Patient/00000000-0000-7000-8000-000000000000', '/fhir/r4/Patient?name=x', '/fhir/r4/MedicationRequest', '/fhir/r4/Task?_include=Task:owner', '/fhir/r4/Encounter']) {
     const e = await get(path);

@@ -49,7 +49,7 @@ db_test!(
         assert_eq!(cs["fhirVersion"], "4.0.1");
         let resources = cs["rest"][0]["resource"].as_array().unwrap();
         let types: Vec<&str> = resources.iter().map(|r| r["type"].as_str().unwrap()).collect();
-        assert_eq!(types, ["Organization", "Location", "RelatedPerson", "Consent", "Task", "ServiceRequest", "Encounter", "Observation", "PractitionerRole", "HealthcareService", "Group", "CareTeam", "Patient"]);
+        assert_eq!(types, ["Organization", "Location", "RelatedPerson", "Consent", "Task", "ServiceRequest", "Encounter", "Observation", "PractitionerRole", "HealthcareService", "Group", "CareTeam", "AuditEvent", "Patient"]);
         // tolerated variants of the media type, 406 otherwise
         for accept in ["application/fhir+json; fhirVersion=4.0", "application/json", "*/*"] {
             assert_eq!(fhir_get(&app, "/fhir/r4/metadata", None, accept).await.0, 200, "{accept}");
@@ -985,5 +985,42 @@ db_test!(
         let (_, b, _) = fhir_get(&app, &format!("/fhir/r4/CareTeam?patient={}", w.child_a1), Some(&w.integration_b), FHIR).await;
         assert!(b.get("entry").is_none(), "{b}");
         assert_eq!(fhir_get(&app, "/fhir/r4/CareTeam", Some(&w.integration_a), FHIR).await.0, 400);
+    }
+);
+
+db_test!(
+    async fn the_access_log_as_audit_events_for_an_admin(app) {
+        let w = app.world().await;
+        let path = format!("/fhir/r4/Patient/{}", w.child_a1);
+        assert_eq!(fhir_get(&app, &path, Some(&w.integration_a), FHIR).await.0, 200);
+        assert_eq!(fhir_get(&app, &path, Some(&w.integration_b), FHIR).await.0, 404);
+        let admin = app.admin();
+        let (status, b, _) = fhir_get(&app, &format!("/fhir/r4/AuditEvent?patient=Patient/{}&date=ge2020-01-01", w.child_a1), Some(&admin), FHIR).await;
+        assert_eq!(status, 200, "{b}");
+        let events = entries(&b, "match");
+        let patient = format!("Patient/{}", w.child_a1);
+        assert!(events.iter().all(|e| e["entity"].as_array().unwrap().iter().any(|x| x["what"]["reference"] == patient.as_str())), "{b}");
+        // the read, and the other organisation's refused attempt, each with who and why
+        let read = events.iter().find(|e| e["subtype"][0]["code"] == "read" && e["outcome"] == "0").expect("the read");
+        assert_eq!(read["action"], "R");
+        assert!(read["agent"][0]["who"]["identifier"]["value"].is_string());
+        let refused = events.iter().find(|e| e["outcome"] == "4").expect("the refused read");
+        assert_eq!(refused["outcomeDesc"], "denied");
+        assert!(!b.to_string().contains("Noor"), "child data in the access log: {b}");
+        // paging, and a period that holds nothing
+        let (_, page, _) = fhir_get(&app, &format!("/fhir/r4/AuditEvent?patient={}&_count=1", w.child_a1), Some(&admin), FHIR).await;
+        assert_eq!(entries(&page, "match").len(), 1);
+        assert!(page["link"].as_array().unwrap().iter().any(|l| l["relation"] == "next"), "{page}");
+        let (_, none, _) = fhir_get(&app, &format!("/fhir/r4/AuditEvent?patient={}&date=lt2020-01-01", w.child_a1), Some(&admin), FHIR).await;
+        assert!(none.get("entry").is_none(), "{none}");
+        // only an admin
+        for token in [&w.integration_a, &w.mentor_a1_token, &w.specialist_token] {
+            let (status, body, _) = fhir_get(&app, "/fhir/r4/AuditEvent", Some(token), FHIR).await;
+            assert_eq!(status, 403, "{body}");
+            assert!(!body.to_string().contains("entry"));
+        }
+        for bad in ["/fhir/r4/AuditEvent?date=2026-01-01", "/fhir/r4/AuditEvent?date=gt2026-01-01", "/fhir/r4/AuditEvent?date=ge2026-01-01&date=ge2026-02-01", "/fhir/r4/AuditEvent?patient=x", "/fhir/r4/AuditEvent?action=R", "/fhir/r4/AuditEvent?date=ge2026-13-01"] {
+            assert_eq!(fhir_get(&app, bad, Some(&admin), FHIR).await.0, 400, "{bad}");
+        }
     }
 );
