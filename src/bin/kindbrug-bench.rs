@@ -434,6 +434,7 @@ async fn setup(
                 created_at: now(),
                 previous_secret: None,
                 previous_valid_until: None,
+                subscription: None,
             })
             .await?;
     }

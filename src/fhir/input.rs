@@ -726,6 +726,118 @@ pub fn service_request_element(field: &str) -> String {
     .into()
 }
 
+// ---------------------------------------------------------------- Subscription
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ChannelIn {
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
+    pub endpoint: Option<String>,
+    pub payload: Option<String>,
+    #[serde(default)]
+    pub header: Vec<String>,
+}
+
+/// A Subscription a partner registers: rest-hook, empty payload, on a whole resource type.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct SubscriptionIn {
+    pub resource_type: String,
+    pub id: Option<String>,
+    pub meta: Option<serde_json::Value>,
+    pub text: Option<serde_json::Value>,
+    pub status: Option<String>,
+    pub end: Option<String>,
+    pub reason: Option<String>,
+    pub criteria: Option<String>,
+    pub error: Option<String>,
+    pub channel: Option<ChannelIn>,
+}
+
+impl SubscriptionIn {
+    /// The endpoint and what it listens to.
+    pub fn to_subscription(
+        &self,
+    ) -> Result<(String, crate::service::webhooks::SubscriptionView), Refusal> {
+        if self.resource_type != "Subscription" {
+            return Err(refuse("Subscription.resourceType", "this is not a Subscription"));
+        }
+        match self.status.as_deref() {
+            Some("requested" | "active") => {}
+            _ => {
+                return Err(refuse(
+                    "Subscription.status",
+                    "a new Subscription is requested",
+                ))
+            }
+        }
+        if self.end.is_some() {
+            return Err(refuse(
+                "Subscription.end",
+                "a Subscription here runs until it is deleted",
+            ));
+        }
+        let reason = self
+            .reason
+            .as_deref()
+            .map(str::trim)
+            .filter(|r| !r.is_empty())
+            .ok_or_else(|| refuse("Subscription.reason", "say why you subscribe"))?;
+        let criteria = self
+            .criteria
+            .as_deref()
+            .filter(|c| crate::service::webhooks::subscription_events(c).is_some())
+            .ok_or_else(|| {
+                refuse(
+                    "Subscription.criteria",
+                    "the criteria are Task or Consent (a whole resource type; what you hear of is what concerns your organisation)",
+                )
+            })?;
+        let channel = self
+            .channel
+            .as_ref()
+            .ok_or_else(|| refuse("Subscription.channel", "give the rest-hook channel"))?;
+        if channel.kind.as_deref() != Some("rest-hook") {
+            return Err(refuse("Subscription.channel.type", "the channel is rest-hook"));
+        }
+        if channel.payload.is_some() {
+            return Err(refuse(
+                "Subscription.channel.payload",
+                "notifications have an empty body: leave out payload, and read what changed with your own token",
+            ));
+        }
+        if !channel.header.is_empty() {
+            return Err(refuse(
+                "Subscription.channel.header",
+                "notifications are signed (webhook-signature); no headers of your own are sent",
+            ));
+        }
+        let endpoint = channel
+            .endpoint
+            .clone()
+            .ok_or_else(|| refuse("Subscription.channel.endpoint", "give the endpoint URL"))?;
+        Ok((
+            endpoint,
+            crate::service::webhooks::SubscriptionView {
+                criteria: criteria.to_string(),
+                reason: Some(reason.to_string()),
+            },
+        ))
+    }
+}
+
+/// The Subscription element a field of the workflow's endpoint input comes from.
+pub fn subscription_element(field: &str) -> String {
+    match field {
+        "url" => "Subscription.channel.endpoint",
+        "criteria" | "events" => "Subscription.criteria",
+        "reason" => "Subscription.reason",
+        _ => "Subscription",
+    }
+    .into()
+}
+
 /// The Consent element a field of the workflow's consent input comes from (a FHIRPath):
 /// `given_by[1].guardian_id` is `Consent.performer[1]`.
 pub fn consent_element(field: &str) -> String {

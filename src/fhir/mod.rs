@@ -66,6 +66,14 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         .route("/fhir/r4/CareTeam/{id}", get(read_care_team))
         .route("/fhir/r4/CareTeam", get(search_care_teams))
         .route("/fhir/r4/AuditEvent", get(search_audit_events))
+        .route(
+            "/fhir/r4/Subscription",
+            axum::routing::post(create_subscription),
+        )
+        .route(
+            "/fhir/r4/Subscription/{id}",
+            get(read_subscription).delete(delete_subscription),
+        )
         .route("/fhir/r4/Patient", get(search_patients))
         .route("/fhir/r4/Task/{id}", get(read_request).put(update_task))
         .route("/fhir/r4/ServiceRequest/{id}", get(read_request))
@@ -1631,6 +1639,83 @@ async fn search_audit_events(
         .map(|e| (e.id.to_string(), resources::AuditEvent::from(e)))
         .collect();
     Ok(bundle(&base, "AuditEvent", found, page.next_cursor, &q))
+}
+
+// ---------------------------------------------------------------- Subscription
+
+/// `POST /fhir/r4/Subscription`: a rest-hook with an empty payload for the caller's
+/// organisation, delivered through the outbox (signed, retried); the answer carries the public
+/// key that verifies the signatures.
+async fn create_subscription(
+    State(state): State<AppState>,
+    principal: crate::auth::Principal,
+    body: axum::body::Bytes,
+) -> Result<Response, FhirError> {
+    let input: input::SubscriptionIn = match serde_json::from_slice(&body) {
+        Ok(c) => c,
+        Err(e) if e.is_data() => {
+            return Err(bad(format!("not a Subscription this server takes: {e}")));
+        }
+        Err(_) => return Err(bad("the body is not a JSON resource")),
+    };
+    let (url, subscription) = input
+        .to_subscription()
+        .map_err(|(element, message)| rule(&element, &message))?;
+    let (created, view) =
+        crate::service::webhooks::create_subscription(&state, &caller(principal), url, subscription)
+            .await
+            .map_err(|e| {
+                let mut e = ApiError::from(e);
+                for f in &mut e.errors {
+                    f.field = input::subscription_element(&f.field);
+                }
+                FhirError(e)
+            })?;
+    let mut resource = resources::Subscription::from(&view);
+    if let Some(key) = created.public_key {
+        resource.extension.push(resources::StringExtension {
+            url: resources::SIGNING_KEY_EXTENSION,
+            value_string: key,
+        });
+    }
+    let mut res = fhir(StatusCode::CREATED, &resource);
+    let location = format!(
+        "{}/fhir/r4/Subscription/{}",
+        state.config.public_base(),
+        view.id
+    );
+    if let Ok(v) = HeaderValue::from_str(&location) {
+        res.headers_mut().insert(header::LOCATION, v);
+    }
+    Ok(res)
+}
+
+/// `GET /fhir/r4/Subscription/{id}`: one of the caller's organisation.
+async fn read_subscription(
+    State(state): State<AppState>,
+    principal: crate::auth::Principal,
+    Path(id): Path<String>,
+) -> Result<Response, FhirError> {
+    let id = match path_id(&id, "Subscription") {
+        Ok(id) => id,
+        Err(res) => return Ok(res),
+    };
+    let view = crate::service::webhooks::get_subscription(&state, &caller(principal), id).await?;
+    Ok(fhir(StatusCode::OK, &resources::Subscription::from(&view)))
+}
+
+/// `DELETE /fhir/r4/Subscription/{id}`: no more notifications.
+async fn delete_subscription(
+    State(state): State<AppState>,
+    principal: crate::auth::Principal,
+    Path(id): Path<String>,
+) -> Result<Response, FhirError> {
+    let id = match path_id(&id, "Subscription") {
+        Ok(id) => id,
+        Err(res) => return Ok(res),
+    };
+    crate::service::webhooks::delete_subscription(&state, &caller(principal), id).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 // ---------------------------------------------------------------- creating a request

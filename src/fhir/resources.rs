@@ -1300,6 +1300,66 @@ impl From<&crate::service::audit::AuditEntryView> for AuditEvent {
     }
 }
 
+// ---------------------------------------------------------------- subscriptions
+
+/// The public key (`whpk_…`) that verifies a Subscription's signed notifications, on the
+/// answer to its creation.
+pub const SIGNING_KEY_EXTENSION: &str =
+    "https://kindbrug.nl/fhir/StructureDefinition/notification-signing-key";
+
+#[derive(Serialize)]
+pub struct Channel {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub endpoint: String,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StringExtension {
+    pub url: &'static str,
+    pub value_string: String,
+}
+
+/// A rest-hook Subscription with an empty payload: a signed POST without a body when something
+/// the organisation hears of changes; the receiver reads it with its own token.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Subscription {
+    pub resource_type: &'static str,
+    pub id: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub extension: Vec<StringExtension>,
+    pub status: &'static str,
+    pub reason: String,
+    pub criteria: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    pub channel: Channel,
+}
+
+impl From<&crate::service::webhooks::EndpointView> for Subscription {
+    fn from(e: &crate::service::webhooks::EndpointView) -> Self {
+        let s = e.subscription.clone().unwrap_or(crate::service::webhooks::SubscriptionView {
+            criteria: String::new(),
+            reason: None,
+        });
+        Subscription {
+            resource_type: "Subscription",
+            id: e.id.to_string(),
+            extension: Vec::new(),
+            status: if e.status == "active" { "active" } else { "off" },
+            reason: s.reason.unwrap_or_else(|| "meldingen van Kindbrug".into()),
+            criteria: s.criteria,
+            error: e.disabled_reason.clone(),
+            channel: Channel {
+                kind: "rest-hook",
+                endpoint: e.url.clone(),
+            },
+        }
+    }
+}
+
 // ---------------------------------------------------------------- coaching visits
 
 /// The kind of a coaching visit (`observation`, `staff_coaching`, …), as `Encounter.type`.
@@ -1645,6 +1705,10 @@ pub fn capability_statement(public_base: &str) -> serde_json::Value {
                     {"name": "patient", "type": "reference", "documentation": "Patient/{id} or {id}"},
                     {"name": "date", "type": "date", "documentation": "ge{date} and lt{date}, each at most once"}
                 ]
+            }, {
+                "type": "Subscription",
+                "interaction": [{"code": "create", "documentation": "status requested, a reason, criteria Task (the consultation requests the organisation hears of) or Consent (withdrawals), channel rest-hook with an endpoint and no payload: notifications are a signed POST with an empty body (webhook-id, webhook-timestamp, webhook-signature; Ed25519, the key in the answer's extension), retried as every webhook; read what changed with your own token"}, {"code": "read"}, {"code": "delete"}],
+                "documentation": "Rest-hook Subscriptions with an empty payload (as Koppeltaal does), for the caller's own organisation"
             }, {
                 "type": "Patient",
                 "interaction": [{"code": "read"}, {"code": "search-type"}],

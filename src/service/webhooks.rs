@@ -51,6 +51,9 @@ pub struct EndpointView {
     pub created_at: DateTime<Utc>,
     /// After a rotation: until when the previous secret still signs beside the new one.
     pub previous_secret_valid_until: Option<DateTime<Utc>>,
+    /// A FHIR Subscription (notified with an empty body): its criteria and reason.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subscription: Option<SubscriptionView>,
 }
 
 impl From<WebhookEndpointRow> for EndpointView {
@@ -65,6 +68,10 @@ impl From<WebhookEndpointRow> for EndpointView {
             disabled_reason: e.disabled_reason,
             created_at: e.created_at,
             previous_secret_valid_until: e.previous_valid_until.filter(|until| *until > now()),
+            subscription: e
+                .subscription
+                .as_deref()
+                .and_then(|s| serde_json::from_str(s).ok()),
         }
     }
 }
@@ -78,6 +85,16 @@ pub async fn create_endpoint(
     org: Uuid,
     body: NewEndpoint,
 ) -> ServiceResult<CreatedEndpoint> {
+    register(state, caller, org, body, None).await
+}
+
+async fn register(
+    state: &Ctx,
+    caller: &Caller,
+    org: Uuid,
+    body: NewEndpoint,
+    subscription: Option<&SubscriptionView>,
+) -> ServiceResult<CreatedEndpoint> {
     let p = caller.principal()?;
     if !may_manage(p, org) || state.store.get_organization(org).await?.is_none() {
         return Err(ServiceError::not_found("organization"));
@@ -85,6 +102,9 @@ pub async fn create_endpoint(
     let mut v = Validation::new();
     check_url(state, &mut v, &body.url);
     check_events(&mut v, &body.events);
+    if let Some(s) = subscription {
+        v.optional_text("reason", s.reason.as_deref(), 500);
+    }
     v.finish().map_err(ServiceError::validation)?;
     let (stored, given) = new_secret(body.signing);
     let row = WebhookEndpointRow {
@@ -99,9 +119,80 @@ pub async fn create_endpoint(
         created_at: now(),
         previous_secret: None,
         previous_valid_until: None,
+        subscription: subscription.map(|s| serde_json::to_string(s).unwrap_or_default()),
     };
     state.store.create_endpoint(&row).await?;
     Ok(CreatedEndpoint::new(row.id, body.signing, given))
+}
+
+/// A FHIR Subscription's own facts: what it listens to, in FHIR's words, and why.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct SubscriptionView {
+    /// `Task` (the organisation's consultation requests) or `Consent` (withdrawals).
+    pub criteria: String,
+    pub reason: Option<String>,
+}
+
+/// The events a Subscription's criteria listen to (only whole resource types are offered).
+pub fn subscription_events(criteria: &str) -> Option<Vec<String>> {
+    match criteria {
+        "Task" | "ServiceRequest" => Some(vec!["consultation.*".into()]),
+        "Consent" => Some(vec!["consent.*".into()]),
+        _ => None,
+    }
+}
+
+/// Registers a FHIR Subscription for the caller's organisation: a webhook endpoint that
+/// notifies with an empty body (signed, retried, as every webhook), so the receiver reads what
+/// changed with its own token and consent is checked at the moment of use.
+#[tracing::instrument(skip_all)]
+pub async fn create_subscription(
+    state: &Ctx,
+    caller: &Caller,
+    url: String,
+    subscription: SubscriptionView,
+) -> ServiceResult<(CreatedEndpoint, EndpointView)> {
+    let p = caller.principal()?;
+    let Some(org) = p.organization_id else {
+        return Err(ServiceError::forbidden(
+            "a Subscription is made for the caller's own organisation",
+        ));
+    };
+    let Some(events) = subscription_events(&subscription.criteria) else {
+        return Err(ServiceError::field(
+            "criteria",
+            "the criteria are Task or Consent (a whole resource type)",
+        ));
+    };
+    let created = register(
+        state,
+        caller,
+        org,
+        NewEndpoint {
+            url,
+            events,
+            signing: Signing::Ed25519,
+        },
+        Some(&subscription),
+    )
+    .await?;
+    let view = get_subscription(state, caller, created.id).await?;
+    Ok((created, view))
+}
+
+/// A FHIR Subscription of the caller's organisation (an ordinary endpoint is none).
+pub async fn get_subscription(state: &Ctx, caller: &Caller, id: Uuid) -> ServiceResult<EndpointView> {
+    let e = managed_endpoint(state, caller, id).await?;
+    if e.subscription.is_none() {
+        return Err(ServiceError::not_found("endpoint"));
+    }
+    Ok(e.into())
+}
+
+/// Ends a FHIR Subscription of the caller's organisation.
+pub async fn delete_subscription(state: &Ctx, caller: &Caller, id: Uuid) -> ServiceResult<()> {
+    get_subscription(state, caller, id).await?;
+    delete_endpoint(state, caller, id).await
 }
 
 impl CreatedEndpoint {

@@ -611,6 +611,8 @@ pub struct WebhookEndpointRow {
     /// until `previous_valid_until`, so receivers can switch without losing a message.
     pub previous_secret: Option<String>,
     pub previous_valid_until: Option<DateTime<Utc>>,
+    /// A FHIR Subscription (criteria and reason, JSON): it notifies with an empty body.
+    pub subscription: Option<String>,
 }
 
 /// A partner system registered for SMART Backend Services (see `service::smart`).
@@ -654,6 +656,8 @@ pub struct DeliveryJob {
     pub secret: String,
     pub previous_secret: Option<String>,
     pub previous_valid_until: Option<DateTime<Utc>>,
+    /// Set for a FHIR Subscription: the notification has an empty body.
+    pub subscription: Option<String>,
 }
 
 impl DeliveryJob {

@@ -280,12 +280,19 @@ impl Relay {
     /// One HTTP attempt: the status, and a `Retry-After` if the receiver sent one.
     async fn send(&self, job: &DeliveryJob) -> Result<(u16, Option<Duration>), String> {
         let url = self.policy.check_url(&job.url)?;
-        let payload = body(
-            &job.event_type,
-            job.message_created_at,
-            &job.data,
-            &self.settings.base_url,
-        );
+        // a FHIR Subscription is notified with an empty body (the receiver reads with its own
+        // token); the signature covers the empty body as it would the event
+        let empty = job.subscription.is_some();
+        let payload = if empty {
+            String::new()
+        } else {
+            body(
+                &job.event_type,
+                job.message_created_at,
+                &job.data,
+                &self.settings.base_url,
+            )
+        };
         let sent_at = chrono::Utc::now();
         let timestamp = sent_at.timestamp();
         let msg_id = format!("msg_{}", job.message_id.simple());
@@ -298,10 +305,11 @@ impl Relay {
             &payload,
         )
         .map_err(|e| e.to_string())?;
-        let res = self
-            .http
-            .post(url)
-            .header("content-type", "application/json")
+        let mut req = self.http.post(url);
+        if !empty {
+            req = req.header("content-type", "application/json");
+        }
+        let res = req
             .header("webhook-id", &msg_id)
             .header("webhook-timestamp", timestamp.to_string())
             .header("webhook-signature", signature)

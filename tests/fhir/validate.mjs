@@ -274,6 +274,17 @@ try {
     next = page.link.find((l) => l.relation === 'next')?.url;
   }
   if (audits === 0) throw new Error('the access log has no entries for the child');
+  // a rest-hook Subscription with an empty payload, as created and as read
+  const sub = await fetch(`${base}/fhir/r4/Subscription`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/fhir+json', accept: 'application/fhir+json', authorization: `Bearer ${token}` },
+    body: JSON.stringify({ resourceType: 'Subscription', status: 'requested', reason: 'aanvragen van De Vlinder', criteria: 'Task',
+      channel: { type: 'rest-hook', endpoint: 'https://vlinder.example/kindbrug/notify' } }),
+  });
+  const subBody = await sub.json();
+  if (sub.status !== 201) throw new Error(`POST Subscription: ${sub.status} ${JSON.stringify(subBody)}`);
+  validate(subBody, 'the Subscription a POST answered');
+  validate((await get(`/fhir/r4/Subscription/${subBody.id}`)).body, 'Subscription read');
   // the errors are resources too
   for (const path of ['/fhir/r4/Patient/00000000-0000-7000-8000-000000000000', '/fhir/r4/Patient?name=x', '/fhir/r4/MedicationRequest', '/fhir/r4/Task?_include=Task:owner', '/fhir/r4/Encounter']) {
     const e = await get(path);

@@ -91,7 +91,7 @@ pub(crate) const ATTEMPT_COLUMNS: &str = "id, delivery_id, message_id, endpoint_
 
 pub(crate) const ENDPOINT_COLUMNS: &str =
     "id, organization_id, url, events, signing, secret, status, disabled_reason, created_at, \
-     previous_secret, previous_valid_until";
+     previous_secret, previous_valid_until, subscription";
 
 pub(crate) const CHILD_SELECT: &str = "SELECT c.id, c.organization_id, c.location_id, c.group_id, \
      c.external_ref, c.given_name, c.date_of_birth, c.version, c.created_at, c.updated_at, \

@@ -68,7 +68,7 @@ macro_rules! impl_webhooks {
         impl WebhookStore for $store {
             async fn create_endpoint(&self, row: &WebhookEndpointRow) -> StoreResult<()> {
                 sqlx::query(&format!(
-                    "INSERT INTO webhook_endpoints ({ENDPOINT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+                    "INSERT INTO webhook_endpoints ({ENDPOINT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
                 ))
                 .bind(row.id)
                 .bind(row.organization_id)
@@ -81,6 +81,7 @@ macro_rules! impl_webhooks {
                 .bind(row.created_at)
                 .bind(&row.previous_secret)
                 .bind(row.previous_valid_until)
+                .bind(&row.subscription)
                 .execute(self.writer())
                 .await
                 .map_err(classify)?;
@@ -214,7 +215,7 @@ macro_rules! impl_webhooks {
                 let mut qb: QueryBuilder<$db> = QueryBuilder::new(
                     "SELECT d.id AS delivery_id, d.attempts, m.id AS message_id, m.event_type, m.data, \
                      m.created_at AS message_created_at, e.id AS endpoint_id, e.url, e.signing, e.secret, \
-                     e.previous_secret, e.previous_valid_until \
+                     e.previous_secret, e.previous_valid_until, e.subscription \
                      FROM webhook_deliveries d JOIN webhook_messages m ON m.id = d.message_id \
                      JOIN webhook_endpoints e ON e.id = d.endpoint_id WHERE d.id IN (",
                 );
