@@ -44,6 +44,9 @@ pub fn routes(state: &AppState) -> Router<AppState> {
             get(search_consents).post(create_consent),
         )
         .route("/fhir/r4/Consent/{id}", get(read_consent))
+        .route("/fhir/r4/Consent/{id}/_history", get(consent_history))
+        .route("/fhir/r4/Consent/{id}/_history/{vid}", get(vread_consent))
+        .route("/fhir/r4/Task/{id}/_history/{vid}", get(vread_task))
         .route("/fhir/r4/RelatedPerson", get(search_related_persons))
         .route(
             "/fhir/r4/Encounter",
@@ -718,7 +721,99 @@ async fn read_consent(
         return Ok(not_found("no Consent with this id"));
     };
     let c = crate::service::consent::get_consent(&state, &caller(principal), id).await?;
-    Ok(fhir(StatusCode::OK, &resources::Consent::from(&c)))
+    let mut res = fhir(StatusCode::OK, &resources::Consent::from(&c));
+    res.headers_mut()
+        .insert(header::ETAG, etag(resources::consent_version(&c)));
+    Ok(res)
+}
+
+/// `GET /fhir/r4/Consent/{id}/_history/{vid}`: the record as recorded (1) or as it ended (2).
+async fn vread_consent(
+    State(state): State<AppState>,
+    principal: crate::auth::Principal,
+    Path((id, vid)): Path<(String, String)>,
+) -> Result<Response, FhirError> {
+    let Ok(id) = id.parse::<Uuid>() else {
+        return Ok(not_found("no Consent with this id"));
+    };
+    let c = crate::service::consent::get_consent(&state, &caller(principal), id).await?;
+    match vid
+        .parse::<i64>()
+        .ok()
+        .and_then(|v| resources::Consent::at_version(&c, v))
+    {
+        Some(version) => {
+            let mut res = fhir(StatusCode::OK, &version);
+            if let Ok(v) = version.meta.version_id.parse::<i64>() {
+                res.headers_mut().insert(header::ETAG, etag(v));
+            }
+            Ok(res)
+        }
+        None => Ok(not_found("this Consent has no such version")),
+    }
+}
+
+/// `GET /fhir/r4/Consent/{id}/_history`: its versions, newest first, as a history Bundle.
+async fn consent_history(
+    State(state): State<AppState>,
+    principal: crate::auth::Principal,
+    Path(id): Path<String>,
+    Query(q): Query<Vec<(String, String)>>,
+) -> Result<Response, FhirError> {
+    search_params(&q, &["_format"], "Consent history")?;
+    let Ok(id) = id.parse::<Uuid>() else {
+        return Ok(not_found("no Consent with this id"));
+    };
+    let c = crate::service::consent::get_consent(&state, &caller(principal), id).await?;
+    let base = format!("{}/fhir/r4", state.config.public_base());
+    let entry: Vec<serde_json::Value> = (1..=resources::consent_version(&c))
+        .rev()
+        .filter_map(|v| resources::Consent::at_version(&c, v))
+        .map(|version| {
+            let first = version.meta.version_id == "1";
+            serde_json::json!({
+                "fullUrl": format!("{base}/Consent/{id}"),
+                "resource": version,
+                "request": if first {
+                    serde_json::json!({"method": "POST", "url": "Consent"})
+                } else {
+                    serde_json::json!({"method": "PUT", "url": format!("Consent/{id}")})
+                },
+                "response": {"status": if first { "201 Created" } else { "200 OK" }}
+            })
+        })
+        .collect();
+    Ok(fhir(
+        StatusCode::OK,
+        &serde_json::json!({
+            "resourceType": "Bundle",
+            "type": "history",
+            "link": [{"relation": "self", "url": format!("{base}/Consent/{id}/_history")}],
+            "entry": entry
+        }),
+    ))
+}
+
+/// `GET /fhir/r4/Task/{id}/_history/{vid}`: the current version only. Kindbrug keeps no
+/// earlier states of a request (its course is in the request's timeline), so an older version
+/// is not found.
+async fn vread_task(
+    State(state): State<AppState>,
+    principal: crate::auth::Principal,
+    Path((id, vid)): Path<(String, String)>,
+) -> Result<Response, FhirError> {
+    let Ok(id) = id.parse::<Uuid>() else {
+        return Ok(not_found("no Task with this id"));
+    };
+    let c = consultations::get_consultation(&state, &caller(principal), id).await?;
+    if vid.parse::<i64>().ok() != Some(c.version) {
+        return Ok(not_found(
+            "only the current version of a Task is kept; its course is in the request's timeline",
+        ));
+    }
+    let mut res = fhir(StatusCode::OK, &resources::Task::from(&c));
+    res.headers_mut().insert(header::ETAG, etag(c.version));
+    Ok(res)
 }
 
 /// `POST /fhir/r4/Consent`: records a decision of the parents (or the child), through the same
@@ -727,16 +822,10 @@ async fn read_consent(
 async fn create_consent(
     State(state): State<AppState>,
     principal: crate::auth::Principal,
+    headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Result<Response, FhirError> {
-    let input: input::ConsentIn = match serde_json::from_slice(&body) {
-        Ok(c) => c,
-        Err(e) if e.is_data() => {
-            // an element we do not know, or of the wrong type: the message names it
-            return Err(bad(format!("not a Consent this server takes: {e}")));
-        }
-        Err(_) => return Err(bad("the body is not a JSON resource")),
-    };
+    let input: input::ConsentIn = parse_resource(&body, "Consent")?;
     let (child, decision) = input
         .to_decision()
         .map_err(|(element, message)| rule(&element, &message))?;
@@ -752,16 +841,28 @@ async fn create_consent(
             FhirError(e)
         })?;
     let stored = crate::service::consent::get_consent(&state, &caller, created.id).await?;
-    let mut res = fhir(StatusCode::CREATED, &resources::Consent::from(&stored));
-    let location = format!(
-        "{}/fhir/r4/Consent/{}",
-        state.config.public_base(),
-        created.id
-    );
-    if let Ok(v) = HeaderValue::from_str(&location) {
-        res.headers_mut().insert(header::LOCATION, v);
-    }
-    Ok(res)
+    let warnings = created
+        .warnings
+        .into_iter()
+        .map(|w| {
+            // a BSN-like text sits in the evidence; the other warnings are about the period
+            let field = if w.rule == "possible-bsn" {
+                "evidence_ref"
+            } else {
+                "valid_from"
+            };
+            (Some(input::consent_element(field)), w.message)
+        })
+        .collect();
+    created_with_warnings(
+        &state,
+        "Consent",
+        &stored.id,
+        resources::consent_version(&stored),
+        &resources::Consent::from(&stored),
+        &headers,
+        warnings,
+    )
 }
 
 /// `GET /fhir/r4/RelatedPerson?patient=…`: a child's parents and guardians.
@@ -970,6 +1071,30 @@ async fn update_task(
     let mut res = fhir(StatusCode::OK, &resources::Task::from(&after));
     res.headers_mut().insert(header::ETAG, etag(after.version));
     Ok(res)
+}
+
+/// A posted resource, read into its input type. A refusal names the unknown element or where
+/// the wrong type is, never a value (a value may be child data).
+fn parse_resource<T: serde::de::DeserializeOwned>(body: &[u8], kind: &str) -> Result<T, FhirError> {
+    match serde_json::from_slice(body) {
+        Ok(r) => Ok(r),
+        Err(e) if e.is_data() => {
+            let message = e.to_string();
+            let what = match message.find("unknown field `") {
+                Some(at) => message[at..]
+                    .split_once(", expected")
+                    .map(|(field, _)| field.to_string())
+                    .unwrap_or_else(|| "an element this server does not know".into()),
+                None => "an element of the wrong type or with a value not allowed".into(),
+            };
+            Err(bad(format!(
+                "not a {kind} this server takes: {what} (line {}, column {})",
+                e.line(),
+                e.column()
+            )))
+        }
+        Err(_) => Err(bad("the body is not a JSON resource")),
+    }
 }
 
 /// A refusal by a rule of the workflow (422), naming the element.
@@ -1190,6 +1315,42 @@ async fn search_encounters_post(
     encounter_search(&state, principal, q).await
 }
 
+/// Every request about a child the caller may see (all pages); a caller who may see none
+/// (a role that lists no requests) finds nothing.
+async fn requests_of_child(
+    state: &AppState,
+    caller: &Caller,
+    child: Uuid,
+) -> Result<Vec<consultations::ConsultationView>, FhirError> {
+    let mut out = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = match consultations::list_consultations(
+            state,
+            caller,
+            consultations::ListParams {
+                status: None,
+                assigned: None,
+                region: None,
+                child_id: Some(child),
+                limit: Some(200),
+                cursor: cursor.take(),
+            },
+        )
+        .await
+        {
+            Ok(page) => page,
+            Err(e) if e.is_refusal() => return Ok(out),
+            Err(e) => return Err(e.into()),
+        };
+        out.extend(page.items);
+        match page.next_cursor {
+            Some(next) => cursor = Some(next),
+            None => return Ok(out),
+        }
+    }
+}
+
 /// An id a reference parameter names (`Type/{id}` or `{id}`); `None` if it names nothing that
 /// could exist.
 fn reference_id(value: &str, kind: &str) -> Option<Uuid> {
@@ -1235,20 +1396,7 @@ async fn encounter_search(
         }
     } else if let Some(child) = patient {
         if let Some(child) = reference_id(child, "Patient") {
-            let requests = consultations::list_consultations(
-                state,
-                &caller,
-                consultations::ListParams {
-                    status: None,
-                    assigned: None,
-                    region: None,
-                    child_id: Some(child),
-                    limit: Some(200),
-                    cursor: None,
-                },
-            )
-            .await?;
-            for r in requests.items {
+            for r in requests_of_child(state, &caller, child).await? {
                 match visits::list_visits(state, &caller, r.id).await {
                     Ok(list) => found.extend(list),
                     // a request the caller sees but whose visits are not theirs (a coordinator)
@@ -1285,13 +1433,7 @@ async fn create_encounter(
     principal: crate::auth::Principal,
     body: axum::body::Bytes,
 ) -> Result<Response, FhirError> {
-    let input: input::EncounterIn = match serde_json::from_slice(&body) {
-        Ok(c) => c,
-        Err(e) if e.is_data() => {
-            return Err(bad(format!("not an Encounter this server takes: {e}")));
-        }
-        Err(_) => return Err(bad("the body is not a JSON resource")),
-    };
+    let input: input::EncounterIn = parse_resource(&body, "Encounter")?;
     let asked = input
         .to_visit()
         .map_err(|(element, message)| rule(&element, &message))?;
@@ -1419,20 +1561,8 @@ async fn observation_search(
                 }
             }
             if category != Some("concern") {
-                let requests = consultations::list_consultations(
-                    state,
-                    &caller,
-                    consultations::ListParams {
-                        status: None,
-                        assigned: None,
-                        region: None,
-                        child_id: Some(child),
-                        limit: Some(200),
-                        cursor: None,
-                    },
-                )
-                .await?;
-                found.extend(requests.items.iter().filter_map(resources::Observation::of_outcome));
+                let requests = requests_of_child(state, &caller, child).await?;
+                found.extend(requests.iter().filter_map(resources::Observation::of_outcome));
             }
         }
     } else {
@@ -1565,14 +1695,16 @@ async fn search_care_teams(
 // ---------------------------------------------------------------- AuditEvent
 
 /// A `date` search value as an instant: `ge2026-11-01`, `lt2026-12-01T00:00:00Z` (a day is its
-/// start in UTC).
+/// start in the Netherlands).
 fn date_bound(value: &str) -> Result<(&str, chrono::DateTime<chrono::Utc>), FhirError> {
     let (prefix, rest) = value.split_at(value.find(|c: char| c.is_ascii_digit()).unwrap_or(0));
     let at = if rest.len() == 10 {
+        use chrono::TimeZone;
         chrono::NaiveDate::parse_from_str(rest, "%Y-%m-%d")
             .ok()
             .and_then(|d| d.and_hms_opt(0, 0, 0))
-            .map(|t| t.and_utc())
+            .and_then(|t| chrono_tz::Europe::Amsterdam.from_local_datetime(&t).earliest())
+            .map(|t| t.with_timezone(&chrono::Utc))
     } else {
         chrono::DateTime::parse_from_rfc3339(rest)
             .ok()
@@ -1602,6 +1734,11 @@ async fn search_audit_events(
                 ("ge", at) if from.is_none() => from = Some(at),
                 ("lt", at) if to.is_none() => to = Some(at),
                 _ => return Err(bad("give date=ge… and date=lt… at most once each")),
+            }
+            if let (Some(f), Some(t)) = (from, to) {
+                if f > t {
+                    return Err(bad("date=ge… is after date=lt…"));
+                }
             }
         } else {
             rest.push((k.clone(), v.clone()));
@@ -1651,13 +1788,7 @@ async fn create_subscription(
     principal: crate::auth::Principal,
     body: axum::body::Bytes,
 ) -> Result<Response, FhirError> {
-    let input: input::SubscriptionIn = match serde_json::from_slice(&body) {
-        Ok(c) => c,
-        Err(e) if e.is_data() => {
-            return Err(bad(format!("not a Subscription this server takes: {e}")));
-        }
-        Err(_) => return Err(bad("the body is not a JSON resource")),
-    };
+    let input: input::SubscriptionIn = parse_resource(&body, "Subscription")?;
     let (url, subscription) = input
         .to_subscription()
         .map_err(|(element, message)| rule(&element, &message))?;
@@ -1760,13 +1891,7 @@ async fn create_service_request(
     body: axum::body::Bytes,
 ) -> Result<Response, FhirError> {
     let key = conditional_key(&headers)?;
-    let input: input::ServiceRequestIn = match serde_json::from_slice(&body) {
-        Ok(c) => c,
-        Err(e) if e.is_data() => {
-            return Err(bad(format!("not a ServiceRequest this server takes: {e}")));
-        }
-        Err(_) => return Err(bad("the body is not a JSON resource")),
-    };
+    let input: input::ServiceRequestIn = parse_resource(&body, "ServiceRequest")?;
     let asked = input
         .to_request()
         .map_err(|(element, message)| rule(&element, &message))?;
@@ -1788,6 +1913,7 @@ async fn create_service_request(
                 // still must consent
                 E::Conflict {
                     code: "consent-required",
+                    missing: Some(_),
                     ..
                 } => {
                     let mut e = ApiError::from(e);
@@ -1802,17 +1928,24 @@ async fn create_service_request(
             }
             FhirError(e)
         })?;
-    let (status, id) = match submitted {
-        consultations::Submitted::Created(s) => (StatusCode::CREATED, s.id),
-        consultations::Submitted::Replayed(s) => (StatusCode::OK, s.id),
+    let (status, s) = match submitted {
+        consultations::Submitted::Created(s) => (StatusCode::CREATED, s),
+        consultations::Submitted::Replayed(s) => (StatusCode::OK, s),
     };
-    let view = consultations::get_consultation(&state, &caller, id).await?;
-    let mut res = created_response(
+    let view = consultations::get_consultation(&state, &caller, s.id).await?;
+    let warnings = s
+        .warnings
+        .into_iter()
+        .map(|w| (Some(input::service_request_element(&w.field)), w.message))
+        .collect();
+    let mut res = created_with_warnings(
         &state,
         "ServiceRequest",
         &view.id,
         view.version,
         &resources::ServiceRequest::from(&view),
+        &headers,
+        warnings,
     )?;
     *res.status_mut() = status;
     Ok(res)
@@ -1826,7 +1959,60 @@ fn created_response(
     version: i64,
     body: &impl serde::Serialize,
 ) -> Result<Response, FhirError> {
-    let mut res = fhir(StatusCode::CREATED, body);
+    created_with_warnings(state, resource_type, id, version, body, &HeaderMap::new(), Vec::new())
+}
+
+/// [`created_response`]; when the workflow warns (free text that seems to hold a BSN, a
+/// birthday that changes who must consent), the answer is an OperationOutcome with those
+/// warnings (FHIR's `Prefer: return=OperationOutcome`), unless the client asked for
+/// `Prefer: return=representation`: the record is made either way, its `Location` says where.
+fn created_with_warnings(
+    state: &AppState,
+    resource_type: &str,
+    id: &Uuid,
+    version: i64,
+    body: &impl serde::Serialize,
+    headers: &HeaderMap,
+    warnings: Vec<(Option<String>, String)>,
+) -> Result<Response, FhirError> {
+    let prefer = headers
+        .get_all("prefer")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .find_map(|p| p.trim().strip_prefix("return="))
+        .map(str::to_string);
+    let outcome_wanted = match prefer.as_deref() {
+        Some("OperationOutcome") => true,
+        Some("representation") => false,
+        _ => !warnings.is_empty(),
+    };
+    let mut res = if outcome_wanted {
+        let mut issue: Vec<resources::Issue> = warnings
+            .into_iter()
+            .map(|(element, message)| resources::Issue {
+                severity: "warning",
+                code: "business-rule",
+                diagnostics: Some(message),
+                expression: element.map(|e| vec![e]),
+            })
+            .collect();
+        issue.push(resources::Issue {
+            severity: "information",
+            code: "informational",
+            diagnostics: Some(format!("created {resource_type}/{id}")),
+            expression: None,
+        });
+        fhir(
+            StatusCode::CREATED,
+            &resources::OperationOutcome {
+                resource_type: "OperationOutcome",
+                issue,
+            },
+        )
+    } else {
+        fhir(StatusCode::CREATED, body)
+    };
     let location = format!(
         "{}/fhir/r4/{resource_type}/{id}",
         state.config.public_base()

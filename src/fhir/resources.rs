@@ -226,6 +226,7 @@ pub struct Provision {
 pub struct Consent {
     pub resource_type: &'static str,
     pub id: String,
+    pub meta: Meta,
     pub extension: Vec<Extension>,
     pub status: &'static str,
     pub scope: CodeableConcept,
@@ -243,6 +244,40 @@ pub struct Consent {
 #[derive(Serialize)]
 pub struct AttachmentTitle {
     pub title: String,
+}
+
+/// A consent record's versions: 1 as recorded (`active`, or `rejected` for a refusal), 2 once
+/// it stopped counting (`inactive`: withdrawn, or superseded by a newer decision). Records are
+/// never edited otherwise, so these two are its whole history.
+pub fn consent_version(c: &ConsentView) -> i64 {
+    if c.status == ConsentStatus::Active {
+        1
+    } else {
+        2
+    }
+}
+
+impl Consent {
+    /// The record as it was at `version` (1 or 2), if it had that version.
+    pub fn at_version(c: &ConsentView, version: i64) -> Option<Consent> {
+        let current = consent_version(c);
+        if version == current {
+            return Some(Consent::from(c));
+        }
+        if version != 1 || current != 2 {
+            return None;
+        }
+        let mut first = Consent::from(c);
+        first.status = match c.decision {
+            Decision::Granted => "active",
+            Decision::Refused => "rejected",
+        };
+        first.meta = Meta {
+            version_id: "1".into(),
+            last_updated: instant(c.recorded_at),
+        };
+        Some(first)
+    }
 }
 
 /// Kindbrug's purposes of consent (`consultation`, `information_sharing`, `referral`).
@@ -318,6 +353,10 @@ impl From<&ConsentView> for Consent {
         Consent {
             resource_type: "Consent",
             id: c.id.to_string(),
+            meta: Meta {
+                version_id: consent_version(c).to_string(),
+                last_updated: instant(c.ended_at.unwrap_or(c.recorded_at)),
+            },
             extension,
             status,
             scope: CodeableConcept {
@@ -1198,6 +1237,7 @@ pub struct AuditEvent {
     pub purpose_of_event: Vec<CodeableConceptOf>,
     pub agent: Vec<AuditAgent>,
     pub source: AuditSource,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub entity: Vec<AuditEntity>,
 }
 
@@ -1348,7 +1388,12 @@ impl From<&crate::service::webhooks::EndpointView> for Subscription {
             resource_type: "Subscription",
             id: e.id.to_string(),
             extension: Vec::new(),
-            status: if e.status == "active" { "active" } else { "off" },
+            // disabled by the organisation: off; by the relay (the receiver is gone): error
+            status: match (e.status.as_str(), e.disabled_reason.as_deref()) {
+                ("active", _) => "active",
+                (_, Some("disabled by the organisation")) | (_, None) => "off",
+                _ => "error",
+            },
             reason: s.reason.unwrap_or_else(|| "meldingen van Kindbrug".into()),
             criteria: s.criteria,
             error: e.disabled_reason.clone(),
@@ -1623,14 +1668,16 @@ pub fn capability_statement(public_base: &str) -> serde_json::Value {
                 ]
             }, {
                 "type": "Consent",
-                "interaction": [{"code": "read"}, {"code": "search-type"}, {"code": "create", "documentation": "records a decision the childcare organisation took in: status active (permit) or rejected (deny), the performers (RelatedPerson or the Patient), one purpose, the recipient Organization, the period, and as extensions the method and the information version; the Dutch rules decide who must consent"}],
+                "versioning": "versioned",
+                "readHistory": true,
+                "interaction": [{"code": "read"}, {"code": "vread", "documentation": "version 1 as recorded (active, or rejected for a refusal), version 2 once it stopped counting (inactive: withdrawn or superseded); records change in no other way"}, {"code": "history-instance"}, {"code": "search-type"}, {"code": "create", "documentation": "records a decision the childcare organisation took in: status active (permit) or rejected (deny), the performers (RelatedPerson or the Patient), one purpose, the recipient Organization, the period, and as extensions the method and the information version; the Dutch rules decide who must consent"}],
                 "documentation": "The consent records of a child whose record you keep; withdrawn and superseded records are inactive, refusals rejected",
                 "searchParam": [
                     {"name": "patient", "type": "reference", "documentation": "required: Patient/{id} or {id}"}
                 ]
             }, {
                 "type": "Task",
-                "interaction": [{"code": "read"}, {"code": "search-type"}, {"code": "update", "documentation": "status changes only, with If-Match: the owner accepts or rejects an offer, a coordinator rejects an unassigned request, the requester cancels"}],
+                "interaction": [{"code": "read"}, {"code": "vread", "documentation": "the current version only: earlier states of a request are not kept (its course is in the request's timeline)"}, {"code": "search-type"}, {"code": "update", "documentation": "status changes only, with If-Match: the owner accepts or rejects an offer, a coordinator rejects an unassigned request, the requester cancels"}],
                 "updateCreate": false,
                 "documentation": "Where a consultation request stands: status, businessStatus (Kindbrug's own status, e.g. offered or unassigned), owner, and the outcome as output. The same requests the JSON API lists for the caller, consent applied.",
                 "versioning": "versioned",
@@ -1643,8 +1690,9 @@ pub fn capability_statement(public_base: &str) -> serde_json::Value {
                 ]
             }, {
                 "type": "ServiceRequest",
-                "interaction": [{"code": "read"}, {"code": "search-type"}, {"code": "create", "documentation": "a childcare system opens a consultation request: status active, intent order, priority routine or urgent, the subject Patient, the mentor's concern as reasonReference (Observation/{concern}-{domain}), the expertise as performerType, the child's question as the one note; the consent in force decides (422 names who still must consent), and the request is routed at once: its Task has the same id"}],
+                "interaction": [{"code": "read"}, {"code": "search-type"}, {"code": "create", "documentation": "a childcare system opens a consultation request: status active, intent order, priority routine or urgent, the subject Patient, the mentor's concern as reasonReference (Observation/{concern}-{domain}), the expertise as performerType, the child's question as the one note; the consent in force decides (422 names who still must consent), and the request is routed at once: its Task has the same id. requester, authoredOn, locationReference and code are set by the server (what a client sends there is not used). When the question seems to hold a BSN, the answer is an OperationOutcome with the warning (the request is made; Location says where) unless Prefer: return=representation"}],
                 "conditionalCreate": true,
+                "extension": [{"url": "https://kindbrug.nl/fhir/StructureDefinition/conditional-create-note", "valueString": "If-None-Exist takes identifier=system|value only, kept per caller (the same login): a repeat answers 200 with the request the first one made, the same identifier with another request 412; the identifier is not shown on the ServiceRequest and cannot be searched"}],
                 "documentation": "The consultation request: the child, the expertise asked for, the urgency, and the question for those the workflow shows it to",
                 "versioning": "versioned",
                 "readHistory": false,

@@ -230,6 +230,9 @@ pub struct ConsentView {
     pub status: ConsentStatus,
     pub superseded_by: Option<Uuid>,
     pub withdrawal: Option<WithdrawalView>,
+    /// When it stopped counting: withdrawn, or superseded by a newer decision (that one's
+    /// recording time).
+    pub ended_at: Option<DateTime<Utc>>,
     pub recorded_at: DateTime<Utc>,
     pub recorded_by: RecordedBy,
     /// Given by the parent through a parent link.
@@ -300,6 +303,7 @@ pub(crate) fn consent_view(
         not_competent_judgement,
         status: c.status,
         superseded_by: c.superseded_by,
+        ended_at: c.withdrawn_at,
         withdrawal,
         recorded_at: c.recorded_at,
         recorded_by: RecordedBy {
@@ -315,7 +319,19 @@ pub(crate) fn consent_views(
     keys: &crate::crypto::Keyring,
     records: Vec<ConsentRecord>,
 ) -> Result<Vec<ConsentView>, ServiceError> {
-    records.into_iter().map(|r| consent_view(keys, r)).collect()
+    let mut views: Vec<ConsentView> = records
+        .into_iter()
+        .map(|r| consent_view(keys, r))
+        .collect::<Result<_, _>>()?;
+    // a superseded record ended when the one superseding it was recorded (the same child's)
+    let recorded: std::collections::HashMap<Uuid, DateTime<Utc>> =
+        views.iter().map(|v| (v.id, v.recorded_at)).collect();
+    for v in &mut views {
+        if let Some(newer) = v.superseded_by.and_then(|id| recorded.get(&id)) {
+            v.ended_at.get_or_insert(*newer);
+        }
+    }
+    Ok(views)
 }
 
 // ---------------------------------------------------------------- facts for the rules
@@ -803,7 +819,14 @@ pub async fn get_consent(state: &Ctx, caller: &Caller, id: Uuid) -> ServiceResul
         PURPOSE_CONSENT,
     );
     state.store.record(&[audit]).await?;
-    consent_view(&state.keys, record)
+    let superseded_by = record.consent.superseded_by;
+    let mut view = consent_view(&state.keys, record)?;
+    if let Some(newer) = superseded_by {
+        if let Some(n) = state.store.get_consent(newer).await? {
+            view.ended_at.get_or_insert(n.consent.recorded_at);
+        }
+    }
+    Ok(view)
 }
 
 // ---------------------------------------------------------------- withdraw

@@ -153,9 +153,9 @@ pub async fn create_subscription(
     subscription: SubscriptionView,
 ) -> ServiceResult<(CreatedEndpoint, EndpointView)> {
     let p = caller.principal()?;
-    let Some(org) = p.organization_id else {
+    let Some(org) = p.organization_id.filter(|org| may_manage(p, *org)) else {
         return Err(ServiceError::forbidden(
-            "a Subscription is made for the caller's own organisation",
+            "a Subscription is made by an organisation's system, for its own organisation",
         ));
     };
     let Some(events) = subscription_events(&subscription.criteria) else {
@@ -280,6 +280,12 @@ pub async fn update_endpoint(
     }
     if let Some(events) = &change.events {
         check_events(&mut v, events);
+        // a FHIR Subscription hears what its criteria say; it changes through FHIR only
+        v.check(
+            row.subscription.is_none(),
+            "events",
+            "this endpoint is a FHIR Subscription: its events follow its criteria",
+        );
     }
     v.check(
         change.url.is_some() || change.events.is_some() || change.status.is_some(),

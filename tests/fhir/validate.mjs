@@ -171,6 +171,15 @@ try {
   validate(posted.body, 'the Consent a POST answered');
   validate(badConsent.body, 'the OperationOutcome of a refused Consent');
   validate((await get(`/fhir/r4/Consent/${posted.body.id}`)).body, 'Consent read');
+  // a withdrawn record's two versions and its history
+  for (const v of [1, 2]) {
+    const version = await get(`/fhir/r4/Consent/${shared.id}/_history/${v}`);
+    if (version.status !== 200) throw new Error(`Consent vread ${v}: ${version.status}`);
+    validate(version.body, `Consent/_history/${v}`);
+  }
+  const history = await get(`/fhir/r4/Consent/${shared.id}/_history`);
+  if ((history.body.entry ?? []).length !== 2) throw new Error(`Consent history: ${JSON.stringify(history.body)}`);
+  validate(history.body, 'Consent history');
   validate(putBody, 'the Task a PUT answered');
   validate(encounterBody, 'the Encounter a POST answered');
   validate(openedBody, 'the ServiceRequest a POST answered');
@@ -274,6 +283,11 @@ try {
     next = page.link.find((l) => l.relation === 'next')?.url;
   }
   if (audits === 0) throw new Error('the access log has no entries for the child');
+  // and the first page of the whole log (entries without a child among them)
+  const whole = await fetch(`${base}/fhir/r4/AuditEvent?_count=200`, {
+    headers: { accept: 'application/fhir+json', authorization: `Bearer ${demo.TOKEN_ADMIN}` },
+  });
+  validate(await whole.json(), 'AuditEvent search without a filter');
   // a rest-hook Subscription with an empty payload, as created and as read
   const sub = await fetch(`${base}/fhir/r4/Subscription`, {
     method: 'POST',

@@ -755,6 +755,29 @@ db_test!(
             assert_eq!(status, 200);
             assert!(b.get("entry").is_none(), "{q}: {b}");
         }
+        // those who see the request but not its visits, or not this child: nothing found
+        app.post(&format!("/api/v1/organizations/{}/staff", w.youth), &app.admin(), serde_json::json!({"subject": "coord-enc", "name": "C", "role": "coordinator", "region_codes": ["JZ22"]})).await.ok(201);
+        let coordinator = app.token("coord-enc", &["coordinator"], Some(w.youth));
+        let (_, other_specialist) = crate::consultations::specialist(&app, w.youth, "spec-enc", &["language"], &["JZ22"], 3).await;
+        for token in [&coordinator, &other_specialist, &w.mentor_a2_token, &w.mentor_b1_token] {
+            let (status, _, _) = fhir_get(&app, path, Some(token), FHIR).await;
+            assert_eq!(status, 404, "{token}");
+            for q in [format!("based-on=ServiceRequest/{id}"), format!("patient={}", w.child_a1)] {
+                let (status, b, _) = fhir_get(&app, &format!("/fhir/r4/Encounter?{q}"), Some(token), FHIR).await;
+                assert_eq!(status, 200, "{q}");
+                assert!(b.get("entry").is_none(), "{q}: {b}");
+            }
+        }
+        // notes shared with the mentors stay out of FHIR too
+        app.post(&format!("/api/v1/consultations/{id}/visits"), spec, crate::specialist_work::visit("GEDEELDE-NOTITIE", true)).await.ok(201);
+        let (_, b, _) = fhir_get(&app, &format!("/fhir/r4/Encounter?based-on=ServiceRequest/{id}"), Some(&w.integration_a), FHIR).await;
+        assert_eq!(entries(&b, "match").len(), 3);
+        assert!(!b.to_string().contains("GEDEELDE") && !b.to_string().contains("prentenkaart"), "{b}");
+        // after a withdrawal the specialist's access ends: the read says so, searches find nothing
+        app.post(&format!("/api/v1/consents/{}/withdraw", c.consent), &w.mentor_a1_token, serde_json::json!({"by": {"guardian_id": c.eva}})).await.ok(200);
+        assert_eq!(fhir_get(&app, path, Some(spec), FHIR).await.0, 403);
+        let (_, b, _) = fhir_get(&app, &format!("/fhir/r4/Encounter?based-on=ServiceRequest/{id}"), Some(spec), FHIR).await;
+        assert!(b.get("entry").is_none(), "{b}");
         for bad in ["/fhir/r4/Encounter", "/fhir/r4/Encounter?status=finished", "/fhir/r4/Encounter?patient=a&subject=b"] {
             assert_eq!(fhir_get(&app, bad, Some(spec), FHIR).await.0, 400, "{bad}");
         }
@@ -908,6 +931,27 @@ db_test!(
             assert_eq!(status, 400, "{bad}: {body}");
         }
         assert_eq!(requests().await, before + 1);
+        // a question that seems to hold a BSN: made, and the answer says so (an
+        // OperationOutcome with the warning), unless the client asks for the resource
+        let mut bsn = good();
+        bsn["note"][0]["text"] = "Noor (bsn 111222333) praat weinig".into();
+        let (status, body, headers) = post_fhir(&app, "/fhir/r4/ServiceRequest", &w.integration_a, &bsn).await;
+        assert_eq!(status, 201, "{body}");
+        assert_eq!(body["resourceType"], "OperationOutcome", "{body}");
+        assert_eq!(body["issue"][0]["severity"], "warning");
+        assert_eq!(body["issue"][0]["expression"][0], "ServiceRequest.note[0].text");
+        assert!(!body.to_string().contains("111222333"), "{body}");
+        assert!(headers["location"].to_str().unwrap().contains("/fhir/r4/ServiceRequest/"));
+        let (status, body) = post_with(&app, "/fhir/r4/ServiceRequest", &w.integration_a, &bsn, ("prefer", "return=representation")).await;
+        assert_eq!((status, body["resourceType"].as_str()), (201, Some("ServiceRequest")), "{body}");
+        assert_eq!(requests().await, before + 3);
+        // a value of the wrong type is refused without repeating it
+        let mut wrong = good();
+        wrong["note"][0]["text"] = serde_json::json!({"Noor": "geheim"});
+        wrong["priority"] = serde_json::json!(["Noor slaat"]);
+        let (status, body, _) = post_fhir(&app, "/fhir/r4/ServiceRequest", &w.integration_a, &wrong).await;
+        assert_eq!(status, 400);
+        assert!(!body.to_string().contains("Noor"), "{body}");
 
         // consent withdrawn: a rule (422) that says who still must consent, nothing written
         app.post(&format!("/api/v1/consents/{}/withdraw", c.consent), &w.mentor_a1_token, serde_json::json!({"by": {"guardian_id": c.eva}})).await.ok(200);
@@ -915,7 +959,7 @@ db_test!(
         assert_eq!(status, 422, "{body}");
         let said = body.to_string();
         assert!(said.contains(&format!("RelatedPerson/{} still must consent", c.eva)), "{body}");
-        assert_eq!(requests().await, before + 1);
+        assert_eq!(requests().await, before + 3);
     }
 );
 
@@ -1021,6 +1065,64 @@ db_test!(
         }
         for bad in ["/fhir/r4/AuditEvent?date=2026-01-01", "/fhir/r4/AuditEvent?date=gt2026-01-01", "/fhir/r4/AuditEvent?date=ge2026-01-01&date=ge2026-02-01", "/fhir/r4/AuditEvent?patient=x", "/fhir/r4/AuditEvent?action=R", "/fhir/r4/AuditEvent?date=ge2026-13-01"] {
             assert_eq!(fhir_get(&app, bad, Some(&admin), FHIR).await.0, 400, "{bad}");
+        }
+    }
+);
+
+db_test!(
+    async fn consent_versions_and_task_vread(app) {
+        let c = crate::consultations::ctx(&app).await;
+        let w = &c.w;
+        let read = format!("/fhir/r4/Consent/{}", c.consent);
+        let (status, now, headers) = fhir_get(&app, &read, Some(&w.integration_a), FHIR).await;
+        assert_eq!((status, now["meta"]["versionId"].as_str()), (200, Some("1")), "{now}");
+        assert_eq!(headers["etag"], "W/\"1\"");
+        assert_eq!(fhir_get(&app, &format!("{read}/_history/1"), Some(&w.integration_a), FHIR).await.1["status"], "active");
+        assert_eq!(fhir_get(&app, &format!("{read}/_history/2"), Some(&w.integration_a), FHIR).await.0, 404);
+        let (_, history, _) = fhir_get(&app, &format!("{read}/_history"), Some(&w.integration_a), FHIR).await;
+        assert_eq!((history["type"].as_str(), history["entry"].as_array().unwrap().len()), (Some("history"), 1));
+
+        // withdrawn: a second version, inactive; the first is still there as it was
+        app.post(&format!("/api/v1/consents/{}/withdraw", c.consent), &w.mentor_a1_token, serde_json::json!({"by": {"guardian_id": c.tom}})).await.ok(200);
+        let (_, now, headers) = fhir_get(&app, &read, Some(&w.integration_a), FHIR).await;
+        assert_eq!((now["status"].as_str(), now["meta"]["versionId"].as_str()), (Some("inactive"), Some("2")), "{now}");
+        assert_eq!(headers["etag"], "W/\"2\"");
+        let (_, v1, _) = fhir_get(&app, &format!("{read}/_history/1"), Some(&w.integration_a), FHIR).await;
+        assert_eq!((v1["status"].as_str(), v1["meta"]["versionId"].as_str()), (Some("active"), Some("1")), "{v1}");
+        assert!(v1["meta"]["lastUpdated"].as_str() < now["meta"]["lastUpdated"].as_str());
+        let (_, v2, _) = fhir_get(&app, &format!("{read}/_history/2"), Some(&w.integration_a), FHIR).await;
+        assert_eq!(v2, now);
+        let (_, history, _) = fhir_get(&app, &format!("{read}/_history"), Some(&w.integration_a), FHIR).await;
+        let versions: Vec<&str> = history["entry"].as_array().unwrap().iter().map(|e| e["resource"]["meta"]["versionId"].as_str().unwrap()).collect();
+        assert_eq!(versions, ["2", "1"], "{history}");
+        for bad in ["3", "0", "x"] {
+            assert_eq!(fhir_get(&app, &format!("{read}/_history/{bad}"), Some(&w.integration_a), FHIR).await.0, 404, "{bad}");
+        }
+
+        // a Task: its current version; no older ones are kept
+        let id = app.post("/api/v1/consultations", &w.mentor_a1_token, crate::consultations::request(&c, "language")).await;
+        assert_eq!(id.status, 409, "consent was withdrawn: {}", id.text);
+        let other = crate::consultations::grant(&app, w, w.child_a1, &[c.eva, c.tom]).await;
+        assert_ne!(other, c.consent);
+        let id = app.post("/api/v1/consultations", &w.mentor_a1_token, crate::consultations::request(&c, "language")).await.id();
+        let (_, task, _) = fhir_get(&app, &format!("/fhir/r4/Task/{id}"), Some(&w.integration_a), FHIR).await;
+        let v = task["meta"]["versionId"].as_str().unwrap().to_string();
+        let (status, same, _) = fhir_get(&app, &format!("/fhir/r4/Task/{id}/_history/{v}"), Some(&w.integration_a), FHIR).await;
+        assert_eq!((status, &same), (200, &task));
+        let older = v.parse::<i64>().unwrap() - 1;
+        assert_eq!(fhir_get(&app, &format!("/fhir/r4/Task/{id}/_history/{older}"), Some(&w.integration_a), FHIR).await.0, 404);
+
+        // another organisation: every version of every record answers as an unknown id
+        let unknown = uuid::Uuid::now_v7();
+        for (path, unknown_path) in [
+            (format!("{read}/_history/1"), format!("/fhir/r4/Consent/{unknown}/_history/1")),
+            (format!("{read}/_history"), format!("/fhir/r4/Consent/{unknown}/_history")),
+            (format!("/fhir/r4/Task/{id}/_history/{v}"), format!("/fhir/r4/Task/{unknown}/_history/{v}")),
+        ] {
+            let (status, body, _) = fhir_get(&app, &path, Some(&w.integration_b), FHIR).await;
+            let (_, unknown_body, _) = fhir_get(&app, &unknown_path, Some(&w.integration_b), FHIR).await;
+            assert_eq!(status, 404, "{path}");
+            assert_eq!(body, unknown_body, "{path}");
         }
     }
 );

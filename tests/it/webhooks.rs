@@ -759,6 +759,11 @@ async fn fhir_subscriptions_notify_with_an_empty_signed_body(backend: Backend) {
         assert_eq!(status, 422, "{what}: {body}");
         assert!(body.to_string().contains(element), "{what}: {body}");
     }
+    // only an organisation's system subscribes for it: a mentor or an admin (no organisation) cannot
+    for token in [&w.mentor_a1_token, &app.admin()] {
+        let (status, body) = fhir_post(&app, token, "/fhir/r4/Subscription", &subscription("Task")).await;
+        assert_eq!(status, 403, "{body}");
+    }
     assert_eq!(endpoints().await, before);
 
     // registered: active, with the key that verifies its notifications
@@ -801,6 +806,10 @@ async fn fhir_subscriptions_notify_with_an_empty_signed_body(backend: Backend) {
         let req = app.client.delete(&path).bearer_auth(token).header("accept", "application/fhir+json");
         async move { req.send().await.unwrap().status().as_u16() }
     };
+    // the JSON API cannot make it hear other events than its criteria say
+    let patch = app.client.patch(format!("{}/api/v1/webhook-endpoints/{id}", app.base)).bearer_auth(&w.integration_a)
+        .json(&json!({"events": ["*"]})).send().await.unwrap();
+    assert_eq!(patch.status(), 422);
     assert_eq!(delete(&w.integration_b).await, 404);
     assert_eq!(delete(&w.integration_a).await, 204);
     assert_eq!(get(&w.integration_a, &path).await, 404);
