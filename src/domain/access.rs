@@ -186,11 +186,19 @@ mod tests {
         let colleague = actor(vec![Role::Mentor], Some(own));
         let admin = actor(vec![Role::Admin], None);
         let nobody = actor(vec![Role::Integration], None);
-        for role in [StaffRole::Mentor, StaffRole::Coordinator, StaffRole::Policy, StaffRole::Specialist] {
+        for role in [
+            StaffRole::Mentor,
+            StaffRole::Coordinator,
+            StaffRole::Policy,
+            StaffRole::Specialist,
+        ] {
             assert!(may_read_professional_role(&colleague, own, role));
             assert!(may_read_professional_role(&admin, own, role));
             assert!(!may_read_professional_role(&nobody, own, role));
-            assert_eq!(may_read_professional_role(&partner, own, role), role == StaffRole::Specialist);
+            assert_eq!(
+                may_read_professional_role(&partner, own, role),
+                role == StaffRole::Specialist
+            );
         }
     }
 

@@ -446,7 +446,11 @@ impl EncounterIn {
             .as_ref()
             .filter(|c| c.system.as_deref() == Some(ACT_CODE_SYSTEM))
             .and_then(|c| c.code.as_deref());
-        let expected = if kind == VisitKind::Remote { "VR" } else { "FLD" };
+        let expected = if kind == VisitKind::Remote {
+            "VR"
+        } else {
+            "FLD"
+        };
         match class {
             Some(c) if c == expected => {}
             Some("VR" | "FLD") => {
@@ -476,9 +480,10 @@ impl EncounterIn {
         })?;
         let subject = match &self.subject {
             None => None,
-            Some(r) => Some(id_of(&r.reference, "Patient").ok_or_else(|| {
-                refuse("Encounter.subject", "the subject is Patient/{id}")
-            })?),
+            Some(r) => Some(
+                id_of(&r.reference, "Patient")
+                    .ok_or_else(|| refuse("Encounter.subject", "the subject is Patient/{id}"))?,
+            ),
         };
         let start = self
             .period
@@ -495,7 +500,11 @@ impl EncounterIn {
             .length
             .as_ref()
             .ok_or_else(|| refuse("Encounter.length", "give the length in minutes"))?;
-        let minutes = match (&length.value, length.system.as_deref(), length.code.as_deref()) {
+        let minutes = match (
+            &length.value,
+            length.system.as_deref(),
+            length.code.as_deref(),
+        ) {
             (Some(v), Some(UCUM), Some("min")) => v.as_i64(),
             _ => None,
         }
@@ -639,7 +648,12 @@ impl ServiceRequestIn {
                     "a new request is active (drafts are not kept)",
                 ))
             }
-            None => return Err(refuse("ServiceRequest.status", "a ServiceRequest has a status")),
+            None => {
+                return Err(refuse(
+                    "ServiceRequest.status",
+                    "a ServiceRequest has a status",
+                ))
+            }
         }
         if self.intent.as_deref() != Some("order") {
             return Err(refuse(
@@ -761,7 +775,10 @@ impl SubscriptionIn {
         &self,
     ) -> Result<(String, crate::service::webhooks::SubscriptionView), Refusal> {
         if self.resource_type != "Subscription" {
-            return Err(refuse("Subscription.resourceType", "this is not a Subscription"));
+            return Err(refuse(
+                "Subscription.resourceType",
+                "this is not a Subscription",
+            ));
         }
         match self.status.as_deref() {
             Some("requested" | "active") => {}
@@ -799,7 +816,10 @@ impl SubscriptionIn {
             .as_ref()
             .ok_or_else(|| refuse("Subscription.channel", "give the rest-hook channel"))?;
         if channel.kind.as_deref() != Some("rest-hook") {
-            return Err(refuse("Subscription.channel.type", "the channel is rest-hook"));
+            return Err(refuse(
+                "Subscription.channel.type",
+                "the channel is rest-hook",
+            ));
         }
         if channel.payload.is_some() {
             return Err(refuse(

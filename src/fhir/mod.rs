@@ -63,8 +63,14 @@ pub fn routes(state: &AppState) -> Router<AppState> {
             axum::routing::post(search_observations_post),
         )
         .route("/fhir/r4/Observation/{id}", get(read_observation))
-        .route("/fhir/r4/PractitionerRole/{id}", get(read_practitioner_role))
-        .route("/fhir/r4/HealthcareService/{id}", get(read_healthcare_service))
+        .route(
+            "/fhir/r4/PractitionerRole/{id}",
+            get(read_practitioner_role),
+        )
+        .route(
+            "/fhir/r4/HealthcareService/{id}",
+            get(read_healthcare_service),
+        )
         .route("/fhir/r4/Group/{id}", get(read_group))
         .route("/fhir/r4/CareTeam/{id}", get(read_care_team))
         .route("/fhir/r4/CareTeam", get(search_care_teams))
@@ -1536,7 +1542,10 @@ async fn observation_search(
     let params = search_params(&q, OBSERVATION_PARAMS, "Observation")?;
     let base = format!("{}/fhir/r4", state.config.public_base());
     let caller = caller(principal);
-    let category = match params.get("category").map(|c| c.rsplit('|').next().unwrap_or(c)) {
+    let category = match params
+        .get("category")
+        .map(|c| c.rsplit('|').next().unwrap_or(c))
+    {
         None => None,
         Some(c @ ("concern" | "consultation-outcome")) => Some(c),
         Some(_) => return Err(bad("category is concern or consultation-outcome")),
@@ -1556,13 +1565,18 @@ async fn observation_search(
     } else if let Some(child) = patient {
         if let Some(child) = reference_id(child, "Patient") {
             if category != Some("consultation-outcome") {
-                for c in found_or_empty(consultations::list_concerns(state, &caller, child).await)? {
+                for c in found_or_empty(consultations::list_concerns(state, &caller, child).await)?
+                {
                     found.extend(resources::Observation::of_concern(&c));
                 }
             }
             if category != Some("concern") {
                 let requests = requests_of_child(state, &caller, child).await?;
-                found.extend(requests.iter().filter_map(resources::Observation::of_outcome));
+                found.extend(
+                    requests
+                        .iter()
+                        .filter_map(resources::Observation::of_outcome),
+                );
             }
         }
     } else {
@@ -1571,15 +1585,24 @@ async fn observation_search(
         ));
     }
     if let Some(c) = category {
-        found.retain(|o| o.category.iter().any(|k| k.coding.iter().any(|x| x.code == c)));
+        found.retain(|o| {
+            o.category
+                .iter()
+                .any(|k| k.coding.iter().any(|x| x.code == c))
+        });
     }
     if let Some(child) = patient {
         let child = reference_id(child, "Patient").map(|c| format!("Patient/{c}"));
         found.retain(|o| Some(&o.subject.reference) == child.as_ref());
     }
     if let Some(request) = params.get("based-on") {
-        let request = reference_id(request, "ServiceRequest").map(|r| format!("ServiceRequest/{r}"));
-        found.retain(|o| o.based_on.iter().any(|b| Some(&b.reference) == request.as_ref()));
+        let request =
+            reference_id(request, "ServiceRequest").map(|r| format!("ServiceRequest/{r}"));
+        found.retain(|o| {
+            o.based_on
+                .iter()
+                .any(|b| Some(&b.reference) == request.as_ref())
+        });
     }
     let found = found.into_iter().map(|o| (o.id.clone(), o)).collect();
     Ok(bundle(&base, "Observation", found, None, &q))
@@ -1588,9 +1611,15 @@ async fn observation_search(
 // ---------------------------------------------------------------- the directory, groups, mentors
 
 /// The id in a read's path, or the 404 of a resource that cannot exist.
-fn path_id(id: &str, resource_type: &str) -> Result<Uuid, Response> {
-    id.parse::<Uuid>()
-        .map_err(|_| not_found(&format!("no {resource_type} with this id")))
+fn path_id(id: &str, resource_type: &str) -> Result<Uuid, FhirError> {
+    id.parse::<Uuid>().map_err(|_| {
+        FhirError(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not-found",
+            "Not found",
+            format!("no {resource_type} with this id"),
+        ))
+    })
 }
 
 /// `GET /fhir/r4/PractitionerRole/{id}`: a specialist's role for every partner (the owner of
@@ -1600,10 +1629,7 @@ async fn read_practitioner_role(
     principal: crate::auth::Principal,
     Path(id): Path<String>,
 ) -> Result<Response, FhirError> {
-    let id = match path_id(&id, "PractitionerRole") {
-        Ok(id) => id,
-        Err(res) => return Ok(res),
-    };
+    let id = path_id(&id, "PractitionerRole")?;
     let r = crate::service::registry::professional_role(&state, &caller(principal), id).await?;
     Ok(fhir(StatusCode::OK, &resources::PractitionerRole::from(&r)))
 }
@@ -1615,12 +1641,12 @@ async fn read_healthcare_service(
     principal: crate::auth::Principal,
     Path(id): Path<String>,
 ) -> Result<Response, FhirError> {
-    let id = match path_id(&id, "HealthcareService") {
-        Ok(id) => id,
-        Err(res) => return Ok(res),
-    };
+    let id = path_id(&id, "HealthcareService")?;
     let o = crate::service::registry::provider_offer(&state, &caller(principal), id).await?;
-    Ok(fhir(StatusCode::OK, &resources::HealthcareService::from(&o)))
+    Ok(fhir(
+        StatusCode::OK,
+        &resources::HealthcareService::from(&o),
+    ))
 }
 
 /// `GET /fhir/r4/Group/{id}`: a group of a location, for those who work there.
@@ -1629,10 +1655,7 @@ async fn read_group(
     principal: crate::auth::Principal,
     Path(id): Path<String>,
 ) -> Result<Response, FhirError> {
-    let id = match path_id(&id, "Group") {
-        Ok(id) => id,
-        Err(res) => return Ok(res),
-    };
+    let id = path_id(&id, "Group")?;
     let (g, org) =
         crate::service::registry::group_of_location(&state, &caller(principal), id).await?;
     Ok(fhir(StatusCode::OK, &resources::Group::of(&g, org)))
@@ -1655,10 +1678,7 @@ async fn read_care_team(
     principal: crate::auth::Principal,
     Path(id): Path<String>,
 ) -> Result<Response, FhirError> {
-    let id = match path_id(&id, "CareTeam") {
-        Ok(id) => id,
-        Err(res) => return Ok(res),
-    };
+    let id = path_id(&id, "CareTeam")?;
     match care_team(&state, &caller(principal), id).await {
         Ok(t) => Ok(fhir(StatusCode::OK, &t)),
         Err(crate::service::ServiceError::NotFound { .. }) => {
@@ -1678,7 +1698,11 @@ async fn search_care_teams(
     let base = format!("{}/fhir/r4", state.config.public_base());
     let patient = match (params.get("patient"), params.get("subject")) {
         (Some(_), Some(_)) => return Err(bad("give patient or subject, not both")),
-        (None, None) => return Err(bad("CareTeam is searched per child: give patient=Patient/{id}")),
+        (None, None) => {
+            return Err(bad(
+                "CareTeam is searched per child: give patient=Patient/{id}",
+            ))
+        }
         (p, s) => p.or(s).and_then(|v| reference_id(v, "Patient")),
     };
     let mut found = Vec::new();
@@ -1703,7 +1727,11 @@ fn date_bound(value: &str) -> Result<(&str, chrono::DateTime<chrono::Utc>), Fhir
         chrono::NaiveDate::parse_from_str(rest, "%Y-%m-%d")
             .ok()
             .and_then(|d| d.and_hms_opt(0, 0, 0))
-            .and_then(|t| chrono_tz::Europe::Amsterdam.from_local_datetime(&t).earliest())
+            .and_then(|t| {
+                chrono_tz::Europe::Amsterdam
+                    .from_local_datetime(&t)
+                    .earliest()
+            })
             .map(|t| t.with_timezone(&chrono::Utc))
     } else {
         chrono::DateTime::parse_from_rfc3339(rest)
@@ -1752,9 +1780,7 @@ async fn search_audit_events(
     let count = count_of(&params)?;
     let child_id = match params.get("patient") {
         None => None,
-        Some(p) => Some(
-            reference_id(p, "Patient").ok_or_else(|| bad("patient is Patient/{id}"))?,
-        ),
+        Some(p) => Some(reference_id(p, "Patient").ok_or_else(|| bad("patient is Patient/{id}"))?),
     };
     let page = crate::service::audit::list_audit(
         &state,
@@ -1792,16 +1818,20 @@ async fn create_subscription(
     let (url, subscription) = input
         .to_subscription()
         .map_err(|(element, message)| rule(&element, &message))?;
-    let (created, view) =
-        crate::service::webhooks::create_subscription(&state, &caller(principal), url, subscription)
-            .await
-            .map_err(|e| {
-                let mut e = ApiError::from(e);
-                for f in &mut e.errors {
-                    f.field = input::subscription_element(&f.field);
-                }
-                FhirError(e)
-            })?;
+    let (created, view) = crate::service::webhooks::create_subscription(
+        &state,
+        &caller(principal),
+        url,
+        subscription,
+    )
+    .await
+    .map_err(|e| {
+        let mut e = ApiError::from(e);
+        for f in &mut e.errors {
+            f.field = input::subscription_element(&f.field);
+        }
+        FhirError(e)
+    })?;
     let mut resource = resources::Subscription::from(&view);
     if let Some(key) = created.public_key {
         resource.extension.push(resources::StringExtension {
@@ -1827,10 +1857,7 @@ async fn read_subscription(
     principal: crate::auth::Principal,
     Path(id): Path<String>,
 ) -> Result<Response, FhirError> {
-    let id = match path_id(&id, "Subscription") {
-        Ok(id) => id,
-        Err(res) => return Ok(res),
-    };
+    let id = path_id(&id, "Subscription")?;
     let view = crate::service::webhooks::get_subscription(&state, &caller(principal), id).await?;
     Ok(fhir(StatusCode::OK, &resources::Subscription::from(&view)))
 }
@@ -1841,10 +1868,7 @@ async fn delete_subscription(
     principal: crate::auth::Principal,
     Path(id): Path<String>,
 ) -> Result<Response, FhirError> {
-    let id = match path_id(&id, "Subscription") {
-        Ok(id) => id,
-        Err(res) => return Ok(res),
-    };
+    let id = path_id(&id, "Subscription")?;
     crate::service::webhooks::delete_subscription(&state, &caller(principal), id).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
@@ -1862,14 +1886,20 @@ fn conditional_key(headers: &HeaderMap) -> Result<Option<String>, FhirError> {
     if values.next().is_some() {
         return Err(bad("send one If-None-Exist header"));
     }
-    let value = value.to_str().map_err(|_| bad("If-None-Exist is not text"))?;
+    let value = value
+        .to_str()
+        .map_err(|_| bad("If-None-Exist is not text"))?;
     let pairs: Vec<(String, String)> = form_urlencoded::parse(value.as_bytes())
         .map(|(k, v)| (k.into_owned(), v.into_owned()))
         .collect();
     match pairs.as_slice() {
-        [(k, v)] if k == "identifier" && v.contains('|') && !v.starts_with('|') && !v.ends_with('|') => {
+        [(k, v)]
+            if k == "identifier" && v.contains('|') && !v.starts_with('|') && !v.ends_with('|') =>
+        {
             if v.len() > 200 {
-                return Err(bad("the identifier of If-None-Exist is at most 200 characters"));
+                return Err(bad(
+                    "the identifier of If-None-Exist is at most 200 characters",
+                ));
             }
             Ok(Some(format!("fhir-identifier:{v}")))
         }
@@ -1959,7 +1989,15 @@ fn created_response(
     version: i64,
     body: &impl serde::Serialize,
 ) -> Result<Response, FhirError> {
-    created_with_warnings(state, resource_type, id, version, body, &HeaderMap::new(), Vec::new())
+    created_with_warnings(
+        state,
+        resource_type,
+        id,
+        version,
+        body,
+        &HeaderMap::new(),
+        Vec::new(),
+    )
 }
 
 /// [`created_response`]; when the workflow warns (free text that seems to hold a BSN, a

@@ -789,10 +789,7 @@ impl From<&ConsultationView> for Task {
                             },
                             value_codeable_concept: None,
                             value_reference: Some(Reference {
-                                reference: format!(
-                                    "Observation/{}",
-                                    outcome_observation_id(c.id)
-                                ),
+                                reference: format!("Observation/{}", outcome_observation_id(c.id)),
                             }),
                         },
                     ]
@@ -1380,10 +1377,13 @@ pub struct Subscription {
 
 impl From<&crate::service::webhooks::EndpointView> for Subscription {
     fn from(e: &crate::service::webhooks::EndpointView) -> Self {
-        let s = e.subscription.clone().unwrap_or(crate::service::webhooks::SubscriptionView {
-            criteria: String::new(),
-            reason: None,
-        });
+        let s = e
+            .subscription
+            .clone()
+            .unwrap_or(crate::service::webhooks::SubscriptionView {
+                criteria: String::new(),
+                reason: None,
+            });
         Subscription {
             resource_type: "Subscription",
             id: e.id.to_string(),

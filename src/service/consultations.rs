@@ -179,13 +179,18 @@ pub async fn get_concern(state: &Ctx, caller: &Caller, id: Uuid) -> ServiceResul
         .get_concern(id)
         .await?
         .ok_or_else(|| ServiceError::not_found("concern"))?;
-    let (child, access) =
-        accessible_child(state, caller, concern.child_id, AuditAction::Read, "concern")
-            .await
-            .map_err(|e| match e {
-                ServiceError::NotFound { .. } => ServiceError::not_found("concern"),
-                e => e,
-            })?;
+    let (child, access) = accessible_child(
+        state,
+        caller,
+        concern.child_id,
+        AuditAction::Read,
+        "concern",
+    )
+    .await
+    .map_err(|e| match e {
+        ServiceError::NotFound { .. } => ServiceError::not_found("concern"),
+        e => e,
+    })?;
     let audit = AuditRecord::new(
         &p.audit_actor(role_of(access)),
         AuditAction::Read,

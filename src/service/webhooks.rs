@@ -181,7 +181,11 @@ pub async fn create_subscription(
 }
 
 /// A FHIR Subscription of the caller's organisation (an ordinary endpoint is none).
-pub async fn get_subscription(state: &Ctx, caller: &Caller, id: Uuid) -> ServiceResult<EndpointView> {
+pub async fn get_subscription(
+    state: &Ctx,
+    caller: &Caller,
+    id: Uuid,
+) -> ServiceResult<EndpointView> {
     let e = managed_endpoint(state, caller, id).await?;
     if e.subscription.is_none() {
         return Err(ServiceError::not_found("endpoint"));

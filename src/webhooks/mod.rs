@@ -327,6 +327,7 @@ mod tests {
             secret: "new".into(),
             previous_secret: Some("old".into()),
             previous_valid_until: until,
+            subscription: None,
         };
         let hour = chrono::Duration::hours(1);
         assert_eq!(job(Some(at + hour)).signing_secrets(at), vec!["new", "old"]);

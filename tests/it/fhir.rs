@@ -860,10 +860,24 @@ fn service_request_in(child: uuid::Uuid, concern: uuid::Uuid) -> Value {
     })
 }
 
-async fn post_with(app: &TestApp, path: &str, token: &str, body: &Value, header: (&str, &str)) -> (u16, Value) {
-    let res = app.client.post(format!("{}{path}", app.base)).bearer_auth(token)
-        .header("accept", FHIR).header("content-type", FHIR).header(header.0, header.1)
-        .body(body.to_string()).send().await.unwrap();
+async fn post_with(
+    app: &TestApp,
+    path: &str,
+    token: &str,
+    body: &Value,
+    header: (&str, &str),
+) -> (u16, Value) {
+    let res = app
+        .client
+        .post(format!("{}{path}", app.base))
+        .bearer_auth(token)
+        .header("accept", FHIR)
+        .header("content-type", FHIR)
+        .header(header.0, header.1)
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap();
     (res.status().as_u16(), res.json().await.unwrap())
 }
 

@@ -721,10 +721,20 @@ async fn postgres_a_killed_relay_resends_only_what_it_had_in_flight() {
 
 /// Posts a FHIR resource; the status and the body.
 async fn fhir_post(app: &TestApp, token: &str, path: &str, body: &Value) -> (u16, Value) {
-    let res = app.client.post(format!("{}{path}", app.base)).bearer_auth(token)
-        .header("content-type", "application/fhir+json").header("accept", "application/fhir+json")
-        .body(body.to_string()).send().await.unwrap();
-    (res.status().as_u16(), res.json().await.unwrap_or(Value::Null))
+    let res = app
+        .client
+        .post(format!("{}{path}", app.base))
+        .bearer_auth(token)
+        .header("content-type", "application/fhir+json")
+        .header("accept", "application/fhir+json")
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap();
+    (
+        res.status().as_u16(),
+        res.json().await.unwrap_or(Value::Null),
+    )
 }
 
 async fn fhir_subscriptions_notify_with_an_empty_signed_body(backend: Backend) {
@@ -736,79 +746,193 @@ async fn fhir_subscriptions_notify_with_an_empty_signed_body(backend: Backend) {
     let w = &c.w;
     let receiver = Receiver::default();
     let url = receiver.start().await;
-    let subscription = |criteria: &str| json!({
-        "resourceType": "Subscription", "status": "requested", "reason": "de aanvragen van De Vlinder",
-        "criteria": criteria, "channel": {"type": "rest-hook", "endpoint": url}
-    });
+    let subscription = |criteria: &str| {
+        json!({
+            "resourceType": "Subscription", "status": "requested", "reason": "de aanvragen van De Vlinder",
+            "criteria": criteria, "channel": {"type": "rest-hook", "endpoint": url}
+        })
+    };
     // refused whole, nothing registered
     let endpoints = || app.count("webhook_endpoints");
     let before = endpoints().await;
     let mut unknown = subscription("Task");
     unknown["contact"] = json!([]);
-    assert_eq!(fhir_post(&app, &w.integration_a, "/fhir/r4/Subscription", &unknown).await.0, 400);
+    assert_eq!(
+        fhir_post(&app, &w.integration_a, "/fhir/r4/Subscription", &unknown)
+            .await
+            .0,
+        400
+    );
     for (what, body, element) in [
-        ("a payload", { let mut b = subscription("Task"); b["channel"]["payload"] = "application/fhir+json".into(); b }, "Subscription.channel.payload"),
-        ("a search as criteria", subscription("Task?status=requested"), "Subscription.criteria"),
-        ("a websocket", { let mut b = subscription("Task"); b["channel"]["type"] = "websocket".into(); b }, "Subscription.channel.type"),
-        ("headers", { let mut b = subscription("Task"); b["channel"]["header"] = json!(["Authorization: Bearer x"]); b }, "Subscription.channel.header"),
-        ("no reason", { let mut b = subscription("Task"); b.as_object_mut().unwrap().remove("reason"); b }, "Subscription.reason"),
-        ("an end", { let mut b = subscription("Task"); b["end"] = "2027-01-01T00:00:00Z".into(); b }, "Subscription.end"),
-        ("not a URL", { let mut b = subscription("Task"); b["channel"]["endpoint"] = "ftp://example.org/x".into(); b }, "Subscription.channel.endpoint"),
+        (
+            "a payload",
+            {
+                let mut b = subscription("Task");
+                b["channel"]["payload"] = "application/fhir+json".into();
+                b
+            },
+            "Subscription.channel.payload",
+        ),
+        (
+            "a search as criteria",
+            subscription("Task?status=requested"),
+            "Subscription.criteria",
+        ),
+        (
+            "a websocket",
+            {
+                let mut b = subscription("Task");
+                b["channel"]["type"] = "websocket".into();
+                b
+            },
+            "Subscription.channel.type",
+        ),
+        (
+            "headers",
+            {
+                let mut b = subscription("Task");
+                b["channel"]["header"] = json!(["Authorization: Bearer x"]);
+                b
+            },
+            "Subscription.channel.header",
+        ),
+        (
+            "no reason",
+            {
+                let mut b = subscription("Task");
+                b.as_object_mut().unwrap().remove("reason");
+                b
+            },
+            "Subscription.reason",
+        ),
+        (
+            "an end",
+            {
+                let mut b = subscription("Task");
+                b["end"] = "2027-01-01T00:00:00Z".into();
+                b
+            },
+            "Subscription.end",
+        ),
+        (
+            "not a URL",
+            {
+                let mut b = subscription("Task");
+                b["channel"]["endpoint"] = "ftp://example.org/x".into();
+                b
+            },
+            "Subscription.channel.endpoint",
+        ),
     ] {
-        let (status, body) = fhir_post(&app, &w.integration_a, "/fhir/r4/Subscription", &body).await;
+        let (status, body) =
+            fhir_post(&app, &w.integration_a, "/fhir/r4/Subscription", &body).await;
         assert_eq!(status, 422, "{what}: {body}");
         assert!(body.to_string().contains(element), "{what}: {body}");
     }
     // only an organisation's system subscribes for it: a mentor or an admin (no organisation) cannot
     for token in [&w.mentor_a1_token, &app.admin()] {
-        let (status, body) = fhir_post(&app, token, "/fhir/r4/Subscription", &subscription("Task")).await;
+        let (status, body) =
+            fhir_post(&app, token, "/fhir/r4/Subscription", &subscription("Task")).await;
         assert_eq!(status, 403, "{body}");
     }
     assert_eq!(endpoints().await, before);
 
     // registered: active, with the key that verifies its notifications
-    let (status, created) = fhir_post(&app, &w.integration_a, "/fhir/r4/Subscription", &subscription("Task")).await;
+    let (status, created) = fhir_post(
+        &app,
+        &w.integration_a,
+        "/fhir/r4/Subscription",
+        &subscription("Task"),
+    )
+    .await;
     assert_eq!(status, 201, "{created}");
     assert_eq!(created["status"], "active");
     assert_eq!(created["channel"]["type"], "rest-hook");
-    let key = created["extension"][0]["valueString"].as_str().unwrap().to_string();
+    let key = created["extension"][0]["valueString"]
+        .as_str()
+        .unwrap()
+        .to_string();
     assert!(key.starts_with("whpk_"), "{created}");
     let id = created["id"].as_str().unwrap().to_string();
 
     // something the organisation hears of happens: a notification without a body, signed
-    app.post("/api/v1/consultations", &w.mentor_a1_token, request(&c, "language")).await.ok(201);
+    app.post(
+        "/api/v1/consultations",
+        &w.mentor_a1_token,
+        request(&c, "language"),
+    )
+    .await
+    .ok(201);
     drain(&relay(&app), 10).await;
     let raw = receiver.raw.lock().unwrap().clone();
     assert!(!raw.is_empty(), "no notification");
-    let public = base64::engine::general_purpose::STANDARD.decode(key.strip_prefix("whpk_").unwrap()).unwrap();
+    let public = base64::engine::general_purpose::STANDARD
+        .decode(key.strip_prefix("whpk_").unwrap())
+        .unwrap();
     let public = ed25519_dalek::VerifyingKey::from_bytes(&public.try_into().unwrap()).unwrap();
     for [msg_id, timestamp, signature, content_type, body] in &raw {
         assert_eq!(body, "", "a notification carries no data");
         assert!(content_type.is_empty(), "{content_type}");
-        let sig = base64::engine::general_purpose::STANDARD.decode(signature.strip_prefix("v1a,").unwrap()).unwrap();
+        let sig = base64::engine::general_purpose::STANDARD
+            .decode(signature.strip_prefix("v1a,").unwrap())
+            .unwrap();
         let sig = ed25519_dalek::Signature::from_slice(&sig).unwrap();
-        public.verify_strict(format!("{msg_id}.{timestamp}.").as_bytes(), &sig).expect("the signature verifies");
+        public
+            .verify_strict(format!("{msg_id}.{timestamp}.").as_bytes(), &sig)
+            .expect("the signature verifies");
     }
 
     // read by its organisation; another's answers as one that does not exist; then ended
     let path = format!("{}/fhir/r4/Subscription/{id}", app.base);
     let get = |token: &str, path: &str| {
-        let req = app.client.get(path).bearer_auth(token).header("accept", "application/fhir+json");
+        let req = app
+            .client
+            .get(path)
+            .bearer_auth(token)
+            .header("accept", "application/fhir+json");
         async move { req.send().await.unwrap().status().as_u16() }
     };
     assert_eq!(get(&w.integration_a, &path).await, 200);
     assert_eq!(get(&w.integration_b, &path).await, 404);
-    assert_eq!(get(&w.integration_b, &format!("{}/fhir/r4/Subscription/{}", app.base, Uuid::now_v7())).await, 404);
+    assert_eq!(
+        get(
+            &w.integration_b,
+            &format!("{}/fhir/r4/Subscription/{}", app.base, Uuid::now_v7())
+        )
+        .await,
+        404
+    );
     // an ordinary webhook endpoint is no Subscription
     let plain = endpoint(&app, w.org_a, &url, "hmac", json!(["*"])).await;
-    assert_eq!(get(&w.integration_a, &format!("{}/fhir/r4/Subscription/{}", app.base, plain["id"].as_str().unwrap())).await, 404);
+    assert_eq!(
+        get(
+            &w.integration_a,
+            &format!(
+                "{}/fhir/r4/Subscription/{}",
+                app.base,
+                plain["id"].as_str().unwrap()
+            )
+        )
+        .await,
+        404
+    );
     let delete = |token: &str| {
-        let req = app.client.delete(&path).bearer_auth(token).header("accept", "application/fhir+json");
+        let req = app
+            .client
+            .delete(&path)
+            .bearer_auth(token)
+            .header("accept", "application/fhir+json");
         async move { req.send().await.unwrap().status().as_u16() }
     };
     // the JSON API cannot make it hear other events than its criteria say
-    let patch = app.client.patch(format!("{}/api/v1/webhook-endpoints/{id}", app.base)).bearer_auth(&w.integration_a)
-        .json(&json!({"events": ["*"]})).send().await.unwrap();
+    let patch = app
+        .client
+        .patch(format!("{}/api/v1/webhook-endpoints/{id}", app.base))
+        .bearer_auth(&w.integration_a)
+        .json(&json!({"events": ["*"]}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(patch.status(), 422);
     assert_eq!(delete(&w.integration_b).await, 404);
     assert_eq!(delete(&w.integration_a).await, 204);
