@@ -1030,49 +1030,7 @@ async fn run_backend(
 
     // -- specialist work: requests of 20 children accepted by their specialists, then visits
     //    logged on them (hundreds per child) and the children's timelines read
-    let mut accepted = Vec::new();
-    for k in 0..20.min(b.children.len()) {
-        let body = json!({"child_id": b.children[k], "concern_id": b.concerns[k], "question": "Wat helpt?", "expertise": "language", "urgency": "normal"});
-        let r: serde_json::Value = b
-            .http
-            .post(format!("{}/api/v1/consultations", b.base))
-            .bearer_auth(&b.mentor_token)
-            .json(&body)
-            .send()
-            .await?
-            .json()
-            .await?;
-        let Some(to) = r["offered_to"]
-            .as_str()
-            .and_then(|s| s.parse::<Uuid>().ok())
-        else {
-            continue;
-        };
-        let staff = b.state.store.get_staff(to).await?.context("specialist")?;
-        let token = b.state.auth.dev_issuer().unwrap().mint(
-            "kindbrug",
-            &staff.staff.subject,
-            &["specialist".into()],
-            Some(&staff.staff.organization_id.to_string()),
-            Duration::from_secs(3600),
-        );
-        let id: Uuid = r["id"].as_str().context("id")?.parse()?;
-        let ok = b
-            .http
-            .post(format!("{}/api/v1/consultations/{id}/accept", b.base))
-            .bearer_auth(&token)
-            .send()
-            .await?;
-        anyhow::ensure!(ok.status() == 200, "accept: {}", ok.status());
-        accepted.push((
-            id,
-            b.children[k],
-            token,
-            staff.staff.id,
-            staff.staff.subject.clone(),
-            staff.staff.organization_id,
-        ));
-    }
+    let accepted = accepted_requests(&b, 20).await?;
     let accepted = Arc::new(accepted);
     let visit_body = json!({"date": "2026-11-20", "duration_minutes": 60, "kind": "staff_coaching", "participants": ["mentor", "practitioner"],
         "competences": ["striking_behaviour"], "notes": "Observatie op de groep; gesprek met de mentor.", "advice": "Vaste dagritmekaarten gebruiken"});
@@ -2060,6 +2018,70 @@ async fn get_ok(b: &Bench, url: String, accept: &str) -> anyhow::Result<()> {
 
 /// The FHIR facade beside the JSON API for the same operations, and a mixed run (reads,
 /// searches, creates) reported per vCPU, to set beside published FHIR server figures.
+/// A request accepted by its specialist: (request, child, the specialist's token, staff id,
+/// subject, organisation).
+type Accepted = (Uuid, Uuid, String, Uuid, String, Uuid);
+
+/// A specialist's development token.
+fn specialist_token(b: &Bench, subject: &str, org: Uuid) -> String {
+    b.state.auth.dev_issuer().unwrap().mint(
+        "kindbrug",
+        subject,
+        &["specialist".into()],
+        Some(&org.to_string()),
+        Duration::from_secs(3600),
+    )
+}
+
+/// Submits a request for the `k`-th child (through HTTP, as the mentor): its id and the
+/// specialist it was offered to.
+async fn submit_for_child(b: &Bench, k: usize) -> anyhow::Result<(Uuid, Option<Uuid>)> {
+    let k = k % b.children.len();
+    let body = json!({"child_id": b.children[k], "concern_id": b.concerns[k], "question": "Wat helpt?", "expertise": "language", "urgency": "normal"});
+    let r: serde_json::Value = b
+        .http
+        .post(format!("{}/api/v1/consultations", b.base))
+        .bearer_auth(&b.mentor_token)
+        .json(&body)
+        .send()
+        .await?
+        .json()
+        .await?;
+    let id: Uuid = r["id"].as_str().context("id")?.parse()?;
+    let to = r["offered_to"]
+        .as_str()
+        .and_then(|s| s.parse::<Uuid>().ok());
+    Ok((id, to))
+}
+
+/// Requests of the first `n` children, each accepted by the specialist it was offered to.
+async fn accepted_requests(b: &Bench, n: usize) -> anyhow::Result<Vec<Accepted>> {
+    let mut accepted = Vec::new();
+    for k in 0..n.min(b.children.len()) {
+        let (id, Some(to)) = submit_for_child(b, k).await? else {
+            continue;
+        };
+        let staff = b.state.store.get_staff(to).await?.context("specialist")?;
+        let token = specialist_token(b, &staff.staff.subject, staff.staff.organization_id);
+        let ok = b
+            .http
+            .post(format!("{}/api/v1/consultations/{id}/accept", b.base))
+            .bearer_auth(&token)
+            .send()
+            .await?;
+        anyhow::ensure!(ok.status() == 200, "accept: {}", ok.status());
+        accepted.push((
+            id,
+            b.children[k],
+            token,
+            staff.staff.id,
+            staff.staff.subject.clone(),
+            staff.staff.organization_id,
+        ));
+    }
+    Ok(accepted)
+}
+
 async fn fhir(args: &Args, cores: usize) -> anyhow::Result<()> {
     const FHIR: &str = "application/fhir+json";
     const JSON: &str = "application/json";
@@ -2110,30 +2132,115 @@ async fn fhir(args: &Args, cores: usize) -> anyhow::Result<()> {
             .await;
             pairs.push((name, backend.clone(), f, j));
         }
-        // mixed: 6 reads, 2 searches, 1 consent search, 1 create in 10
-        let bb = b.clone();
+        // mixed CRUD: requests accepted by their specialists (visits are logged on them) and a
+        // pool of requests offered to specialists (each Task update accepts one)
+        let accepted = Arc::new(accepted_requests(&b, 20).await?);
+        let mut tokens: std::collections::HashMap<Uuid, String> = std::collections::HashMap::new();
+        let mut offered = Vec::new();
+        for k in 0..(s as usize * 120).clamp(600, 6000) {
+            let (id, Some(to)) = submit_for_child(&b, k).await? else {
+                continue;
+            };
+            let token = match tokens.get(&to) {
+                Some(t) => t.clone(),
+                None => {
+                    let staff = b.state.store.get_staff(to).await?.context("specialist")?;
+                    let t = specialist_token(&b, &staff.staff.subject, staff.staff.organization_id);
+                    tokens.insert(to, t.clone());
+                    t
+                }
+            };
+            offered.push((id, token));
+        }
+        let offered = Arc::new(offered);
+        let next_offer = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let (bb, acc, pool, next) = (
+            b.clone(),
+            accepted.clone(),
+            offered.clone(),
+            next_offer.clone(),
+        );
         let m = load(c, s, move |i| {
-            let b = bb.clone();
+            let (b, acc, pool, next) = (bb.clone(), acc.clone(), pool.clone(), next.clone());
             async move {
-                let id = b.children[(i as usize * 7919) % b.children.len()];
-                match i % 10 {
-                    0..=5 => get_ok(&b, format!("{}/fhir/r4/Patient/{id}", b.base), FHIR).await,
-                    6 | 7 => get_ok(&b, format!("{}/fhir/r4/Patient?_count=20", b.base), FHIR).await,
-                    8 => {
-                        get_ok(&b, format!("{}/fhir/r4/Consent?patient={id}", b.base), FHIR).await
-                    }
-                    _ => {
-                        let body = json!({"location_id": b.location, "external_ref": format!("fhir-{i}"), "given_name": "Kind", "date_of_birth": "2022-05-01"});
+                let k = (i as usize * 7919) % b.children.len();
+                let id = b.children[k];
+                let fhir_post = |path: String, token: String, body: serde_json::Value| {
+                    let b = b.clone();
+                    async move {
                         let r = b
                             .http
-                            .post(format!("{}/api/v1/children", b.base))
-                            .bearer_auth(&b.mentor_token)
-                            .json(&body)
+                            .post(format!("{}/fhir/r4/{path}", b.base))
+                            .bearer_auth(token)
+                            .header("content-type", FHIR)
+                            .header("accept", FHIR)
+                            .body(body.to_string())
                             .send()
                             .await?;
-                        anyhow::ensure!(r.status() == 201, "create: status {}", r.status());
+                        anyhow::ensure!(r.status() == 201, "{path}: status {}", r.status());
                         r.bytes().await?;
                         Ok(())
+                    }
+                };
+                match i % 10 {
+                    0..=3 => get_ok(&b, format!("{}/fhir/r4/Patient/{id}", b.base), FHIR).await,
+                    4 => get_ok(&b, format!("{}/fhir/r4/Patient?_count=20", b.base), FHIR).await,
+                    5 => {
+                        let (_, child, ..) = &acc[i as usize % acc.len()];
+                        get_ok(&b, format!("{}/fhir/r4/Task?patient={child}&_include=Task:focus", b.base), FHIR).await
+                    }
+                    6 => {
+                        let (request, ..) = &acc[i as usize % acc.len()];
+                        get_ok(&b, format!("{}/fhir/r4/Task/{request}", b.base), FHIR).await
+                    }
+                    // a Task update: the specialist reads the offer and accepts it (If-Match)
+                    7 => {
+                        let n = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let (request, token) = pool.get(n).context("the pool of offers ran out")?;
+                        let url = format!("{}/fhir/r4/Task/{request}", b.base);
+                        let r = b.http.get(&url).bearer_auth(token).header("accept", FHIR).send().await?;
+                        anyhow::ensure!(r.status() == 200, "Task read: {}", r.status());
+                        let etag = r.headers().get("etag").context("etag")?.clone();
+                        let mut task: serde_json::Value = r.json().await?;
+                        task["status"] = "accepted".into();
+                        let r = b.http.put(&url).bearer_auth(token).header("if-match", etag)
+                            .header("content-type", FHIR).body(task.to_string()).send().await?;
+                        anyhow::ensure!(r.status() == 200, "Task PUT: {}", r.status());
+                        r.bytes().await?;
+                        Ok(())
+                    }
+                    8 => {
+                        let (eva, tom) = b.guardians[k];
+                        fhir_post("Consent".into(), b.mentor_token.clone(), json!({
+                            "resourceType": "Consent",
+                            "extension": [
+                                {"url": "https://kindbrug.nl/fhir/StructureDefinition/consent-method", "valueCode": "written"},
+                                {"url": "https://kindbrug.nl/fhir/StructureDefinition/information-version", "valueString": "2026-1"}
+                            ],
+                            "status": "active",
+                            "scope": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/consentscope", "code": "patient-privacy"}]},
+                            "category": [{"coding": [{"system": "http://loinc.org", "code": "59284-0"}]}],
+                            "patient": {"reference": format!("Patient/{id}")},
+                            "performer": [{"reference": format!("RelatedPerson/{eva}")}, {"reference": format!("RelatedPerson/{tom}")}],
+                            "sourceAttachment": {"title": "formulier"},
+                            "provision": {"type": "permit", "period": {"start": "2026-11-01"},
+                                "actor": [{"role": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v3-ParticipationType", "code": "IRCP"}]},
+                                           "reference": {"reference": format!("Organization/{}", b.youth)}}],
+                                "purpose": [{"system": "urn:kindbrug:consent-purpose", "code": "information_sharing"}]}
+                        })).await
+                    }
+                    _ => {
+                        let (request, child, token, ..) = &acc[i as usize % acc.len()];
+                        fhir_post("Encounter".into(), token.clone(), json!({
+                            "resourceType": "Encounter", "status": "finished",
+                            "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "FLD"},
+                            "type": [{"coding": [{"system": "https://kindbrug.nl/fhir/CodeSystem/visit-kind", "code": "staff_coaching"}]}],
+                            "subject": {"reference": format!("Patient/{child}")},
+                            "basedOn": [{"reference": format!("ServiceRequest/{request}")}],
+                            "participant": [{"type": [{"coding": [{"system": "https://kindbrug.nl/fhir/CodeSystem/visit-participant", "code": "mentor"}]}]}],
+                            "period": {"start": "2026-11-20"},
+                            "length": {"value": 60, "unit": "min", "system": "http://unitsofmeasure.org", "code": "min"}
+                        })).await
                     }
                 }
             }
@@ -2159,7 +2266,7 @@ async fn fhir(args: &Args, cores: usize) -> anyhow::Result<()> {
         );
     }
     println!();
-    println!("| mixed (6 Patient reads, 2 Patient searches, 1 Consent search, 1 create in 10) | req/s | req/s per vCPU ({cores} vCPU, load generator included) | p50 ms | p99 ms | errors |");
+    println!("| mixed CRUD in 10: 4 Patient reads, 1 Patient search, 1 Task search with _include, 1 Task read, 1 Task update (read + PUT accept), 1 Consent create, 1 Encounter create | operations/s | operations/s per vCPU ({cores} vCPU, load generator included) | p50 ms | p99 ms | errors |");
     println!("|---|---:|---:|---:|---:|---:|");
     for (backend, m) in &mixed {
         println!(

@@ -1110,7 +1110,79 @@ fn rule(element: &str, message: &str) -> FhirError {
     )))
 }
 
-const TASK_PARAMS: &[&str] = &["_id", "patient", "subject", "_count", "_cursor", "_format"];
+const TASK_PARAMS: &[&str] = &[
+    "_id", "patient", "subject", "status", "owner", "_count", "_cursor", "_format",
+];
+const TASK_STATUSES: &[&str] = &[
+    "draft",
+    "requested",
+    "received",
+    "accepted",
+    "rejected",
+    "ready",
+    "cancelled",
+    "in-progress",
+    "on-hold",
+    "failed",
+    "completed",
+    "entered-in-error",
+];
+const REQUEST_STATUSES: &[&str] = &[
+    "draft",
+    "active",
+    "on-hold",
+    "revoked",
+    "completed",
+    "entered-in-error",
+    "unknown",
+];
+
+/// `_lastUpdated=ge…` and `_lastUpdated=lt…` (each at most once) taken out of the parameters.
+type UpdatedWithin = (
+    Option<chrono::DateTime<chrono::Utc>>,
+    Option<chrono::DateTime<chrono::Utc>>,
+);
+
+fn last_updated(
+    q: &[(String, String)],
+) -> Result<(UpdatedWithin, Vec<(String, String)>), FhirError> {
+    let (mut from, mut to) = (None, None);
+    let mut rest = Vec::new();
+    for (k, v) in q {
+        if k != "_lastUpdated" {
+            rest.push((k.clone(), v.clone()));
+            continue;
+        }
+        match date_bound(v)? {
+            ("ge", at) if from.is_none() => from = Some(at),
+            ("lt", at) if to.is_none() => to = Some(at),
+            _ => {
+                return Err(bad(
+                    "give _lastUpdated=ge… and _lastUpdated=lt… at most once each",
+                ))
+            }
+        }
+    }
+    Ok(((from, to), rest))
+}
+
+/// The codes of a token search (`a,b` is either), each from `allowed`.
+fn codes<'a>(value: &'a str, allowed: &[&str], name: &str) -> Result<Vec<&'a str>, FhirError> {
+    value
+        .split(',')
+        .map(|c| {
+            let c = c.rsplit('|').next().unwrap_or(c);
+            if allowed.contains(&c) {
+                Ok(c)
+            } else {
+                Err(bad(format!(
+                    "{name}: {c} is not one of {}",
+                    allowed.join(", ")
+                )))
+            }
+        })
+        .collect()
+}
 const TASK_INCLUDES: &[&str] = &["Task:focus", "Task:patient"];
 const SERVICE_REQUEST_INCLUDES: &[&str] = &["ServiceRequest:subject", "ServiceRequest:patient"];
 
@@ -1184,10 +1256,21 @@ async fn request_search(
         },
     )?;
     let rest: Vec<(String, String)> = q.iter().filter(|(k, _)| k != "_include").cloned().collect();
+    let ((updated_from, updated_to), rest) = last_updated(&rest)?;
     let params = search_params(&rest, TASK_PARAMS, resource_type)?;
     if params.contains_key("patient") && params.contains_key("subject") {
         return Err(bad("give patient or subject, not both"));
     }
+    let statuses = match params.get("status") {
+        None => None,
+        Some(v) if task => Some(codes(v, TASK_STATUSES, "status")?),
+        Some(v) => Some(codes(v, REQUEST_STATUSES, "status")?),
+    };
+    let owner = match params.get("owner") {
+        None => None,
+        Some(_) if !task => return Err(bad("owner is a search parameter of Task")),
+        Some(v) => Some(reference_id(v, "PractitionerRole")),
+    };
     let count = count_of(&params)?;
     let base = format!("{}/fhir/r4", state.config.public_base());
     let include_patient = include
@@ -1241,6 +1324,24 @@ async fn request_search(
         .await?;
         (page.items, page.next_cursor)
     };
+    // the narrowing parameters: a page may then hold fewer than _count; the next link goes on
+    let views: Vec<consultations::ConsultationView> = views
+        .into_iter()
+        .filter(|c| {
+            let status = if task {
+                resources::task_status(c.status)
+            } else {
+                resources::request_status(c.status)
+            };
+            statuses.as_ref().is_none_or(|s| s.contains(&status))
+                && owner.as_ref().is_none_or(|o| {
+                    let held = resources::Task::from(c).owner.map(|r| r.reference);
+                    o.is_some() && held == o.map(|id| format!("PractitionerRole/{id}"))
+                })
+                && updated_from.is_none_or(|f| c.updated_at >= f)
+                && updated_to.is_none_or(|t| c.updated_at < t)
+        })
+        .collect();
     let mut included: Vec<(String, serde_json::Value)> = Vec::new();
     if include_focus {
         for c in &views {

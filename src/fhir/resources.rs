@@ -662,7 +662,8 @@ pub fn task_status(s: crate::domain::consultation::ConsultationStatus) -> &'stat
     }
 }
 
-fn request_status(s: crate::domain::consultation::ConsultationStatus) -> &'static str {
+/// Kindbrug's status as a FHIR ServiceRequest status.
+pub fn request_status(s: crate::domain::consultation::ConsultationStatus) -> &'static str {
     use crate::domain::consultation::ConsultationStatus as S;
     match s {
         S::OnHold => "on-hold",
@@ -1651,22 +1652,34 @@ pub fn capability_statement(public_base: &str) -> serde_json::Value {
                 }],
                 "description": "SMART Backend Services (client_credentials with a private_key_jwt assertion signed RS384, ES384 or RS512; see .well-known/smart-configuration), or OAuth 2.0 bearer tokens (JWT) of a configured issuer"
             },
-            "resource": [{
+            "resource": capability_resources()
+        }]
+    })
+}
+
+/// The resources of the CapabilityStatement, each as its own value (one `json!` for all of
+/// them is deeper than the macro's recursion allows).
+fn capability_resources() -> Vec<serde_json::Value> {
+    vec![
+        serde_json::json!({
                 "type": "Organization",
                 "interaction": [{"code": "read"}],
                 "documentation": "Your own organisation (and, for an admin, any)"
-            }, {
+        }),
+        serde_json::json!({
                 "type": "Location",
                 "interaction": [{"code": "read"}],
                 "documentation": "The locations of your own organisation; identifier: the LRK registration number"
-            }, {
+        }),
+        serde_json::json!({
                 "type": "RelatedPerson",
                 "interaction": [{"code": "search-type"}],
                 "documentation": "The parents and guardians of a child whose record you keep; parental authority (gezag) and its source as extensions",
                 "searchParam": [
                     {"name": "patient", "type": "reference", "documentation": "required: Patient/{id} or {id}"}
                 ]
-            }, {
+        }),
+        serde_json::json!({
                 "type": "Consent",
                 "versioning": "versioned",
                 "readHistory": true,
@@ -1675,7 +1688,8 @@ pub fn capability_statement(public_base: &str) -> serde_json::Value {
                 "searchParam": [
                     {"name": "patient", "type": "reference", "documentation": "required: Patient/{id} or {id}"}
                 ]
-            }, {
+        }),
+        serde_json::json!({
                 "type": "Task",
                 "interaction": [{"code": "read"}, {"code": "vread", "documentation": "the current version only: earlier states of a request are not kept (its course is in the request's timeline)"}, {"code": "search-type"}, {"code": "update", "documentation": "status changes only, with If-Match: the owner accepts or rejects an offer, a coordinator rejects an unassigned request, the requester cancels"}],
                 "updateCreate": false,
@@ -1686,9 +1700,13 @@ pub fn capability_statement(public_base: &str) -> serde_json::Value {
                 "searchParam": [
                     {"name": "_id", "type": "token"},
                     {"name": "patient", "type": "reference", "documentation": "Patient/{id} or {id}"},
-                    {"name": "subject", "type": "reference", "documentation": "the same as patient"}
+                    {"name": "subject", "type": "reference", "documentation": "the same as patient"},
+                    {"name": "status", "type": "token", "documentation": "Task statuses, a,b for either"},
+                    {"name": "owner", "type": "reference", "documentation": "PractitionerRole/{id}"},
+                    {"name": "_lastUpdated", "type": "date", "documentation": "ge{date} and lt{date}; these narrow each page, which may then hold fewer than _count (the next link goes on)"}
                 ]
-            }, {
+        }),
+        serde_json::json!({
                 "type": "ServiceRequest",
                 "interaction": [{"code": "read"}, {"code": "search-type"}, {"code": "create", "documentation": "a childcare system opens a consultation request: status active, intent order, priority routine or urgent, the subject Patient, the mentor's concern as reasonReference (Observation/{concern}-{domain}), the expertise as performerType, the child's question as the one note; the consent in force decides (422 names who still must consent), and the request is routed at once: its Task has the same id. requester, authoredOn, locationReference and code are set by the server (what a client sends there is not used). When the question seems to hold a BSN, the answer is an OperationOutcome with the warning (the request is made; Location says where) unless Prefer: return=representation"}],
                 "conditionalCreate": true,
@@ -1700,9 +1718,12 @@ pub fn capability_statement(public_base: &str) -> serde_json::Value {
                 "searchParam": [
                     {"name": "_id", "type": "token"},
                     {"name": "patient", "type": "reference", "documentation": "Patient/{id} or {id}"},
-                    {"name": "subject", "type": "reference", "documentation": "the same as patient"}
+                    {"name": "subject", "type": "reference", "documentation": "the same as patient"},
+                    {"name": "status", "type": "token", "documentation": "ServiceRequest statuses, a,b for either"},
+                    {"name": "_lastUpdated", "type": "date", "documentation": "ge{date} and lt{date}"}
                 ]
-            }, {
+        }),
+        serde_json::json!({
                 "type": "Encounter",
                 "interaction": [{"code": "read"}, {"code": "search-type"}, {"code": "create", "documentation": "the assigned specialist logs a coaching visit: status planned, finished (held) or cancelled, class FLD or VR, the kind as type, basedOn the ServiceRequest, the date as period.start, the length in minutes, participants by role, the core competences as extensions; the first held visit starts the work"}],
                 "documentation": "Coaching visits on the group, for the specialist who logged them and the child's mentors; the specialist's notes are not part of it",
@@ -1714,7 +1735,8 @@ pub fn capability_statement(public_base: &str) -> serde_json::Value {
                     {"name": "patient", "type": "reference", "documentation": "Patient/{id} or {id}"},
                     {"name": "subject", "type": "reference", "documentation": "the same as patient"}
                 ]
-            }, {
+        }),
+        serde_json::json!({
                 "type": "Observation",
                 "interaction": [{"code": "read"}, {"code": "search-type"}],
                 "documentation": "A mentor's concern, one Observation per developmental domain (category concern; for those who keep the child's record), and how a closed request ended for the child (category consultation-outcome; referenced from Task.output)",
@@ -1725,19 +1747,23 @@ pub fn capability_statement(public_base: &str) -> serde_json::Value {
                     {"name": "category", "type": "token", "documentation": "concern or consultation-outcome"},
                     {"name": "based-on", "type": "reference", "documentation": "ServiceRequest/{id}: its outcome"}
                 ]
-            }, {
+        }),
+        serde_json::json!({
                 "type": "PractitionerRole",
                 "interaction": [{"code": "read"}],
                 "documentation": "A staff member's professional role: a specialist's (the owner of a Task) for every partner, anyone else's within the organisation; expertise as specialty, never the login or the capacity"
-            }, {
+        }),
+        serde_json::json!({
                 "type": "HealthcareService",
                 "interaction": [{"code": "read"}],
                 "documentation": "What a youth-care provider offers through Kindbrug (its id is the organisation's): the expertise of its active specialists as specialty, the regions (jeugdregio, by code) as coverageArea"
-            }, {
+        }),
+        serde_json::json!({
                 "type": "Group",
                 "interaction": [{"code": "read"}],
                 "documentation": "A group of a location, for those who work there; its location as an extension; the children are not listed"
-            }, {
+        }),
+        serde_json::json!({
                 "type": "CareTeam",
                 "interaction": [{"code": "read"}, {"code": "search-type"}],
                 "documentation": "The child's mentors now and before, each with the period (its id is the child's), for those who keep the child's record",
@@ -1745,7 +1771,8 @@ pub fn capability_statement(public_base: &str) -> serde_json::Value {
                     {"name": "patient", "type": "reference", "documentation": "required: Patient/{id} or {id}"},
                     {"name": "subject", "type": "reference", "documentation": "the same as patient"}
                 ]
-            }, {
+        }),
+        serde_json::json!({
                 "type": "AuditEvent",
                 "interaction": [{"code": "search-type"}],
                 "documentation": "The access log (NEN 7513) for an admin, oldest first, shaped like IHE BALP PatientRead and PatientQuery: the interaction, who, the child, the record, the purpose, refused or not; ids only. Each search is logged itself.",
@@ -1753,11 +1780,13 @@ pub fn capability_statement(public_base: &str) -> serde_json::Value {
                     {"name": "patient", "type": "reference", "documentation": "Patient/{id} or {id}"},
                     {"name": "date", "type": "date", "documentation": "ge{date} and lt{date}, each at most once"}
                 ]
-            }, {
+        }),
+        serde_json::json!({
                 "type": "Subscription",
                 "interaction": [{"code": "create", "documentation": "status requested, a reason, criteria Task (the consultation requests the organisation hears of) or Consent (withdrawals), channel rest-hook with an endpoint and no payload: notifications are a signed POST with an empty body (webhook-id, webhook-timestamp, webhook-signature; Ed25519, the key in the answer's extension), retried as every webhook; read what changed with your own token"}, {"code": "read"}, {"code": "delete"}],
                 "documentation": "Rest-hook Subscriptions with an empty payload (as Koppeltaal does), for the caller's own organisation"
-            }, {
+        }),
+        serde_json::json!({
                 "type": "Patient",
                 "interaction": [{"code": "read"}, {"code": "search-type"}],
                 "versioning": "versioned",
@@ -1766,7 +1795,6 @@ pub fn capability_statement(public_base: &str) -> serde_json::Value {
                     {"name": "_id", "type": "token"},
                     {"name": "identifier", "type": "token", "documentation": "system|value: the organisation's own child number (urn:kindbrug:organization:{id}:child)"}
                 ]
-            }]
-        }]
-    })
+        }),
+    ]
 }

@@ -348,7 +348,32 @@ db_test!(
             assert!(body.get("entry").is_none(), "{path}: {body}");
         }
         // what is not offered is refused, not ignored
-        for bad in ["/fhir/r4/Task?_include=Task:owner", "/fhir/r4/Task?status=requested", "/fhir/r4/Task?patient=a&subject=b", "/fhir/r4/ServiceRequest?_include=Task:focus"] {
+        // narrowed by status, owner and _lastUpdated
+        let count = |b: &Value| entries(b, "match").len();
+        let q = |params: &str| format!("/fhir/r4/Task?patient={}&{params}", w.child_a1);
+        for (params, expected) in [
+            ("status=accepted", 1),
+            ("status=received", 1),
+            ("status=accepted,received", 2),
+            ("status=completed", 0),
+            (&*format!("owner={}", uuid::Uuid::now_v7()), 0),
+            ("_lastUpdated=ge2020-01-01", 2),
+            ("_lastUpdated=lt2020-01-01", 0),
+            ("_lastUpdated=ge2020-01-01&_lastUpdated=lt2999-01-01&status=accepted", 1),
+        ] {
+            let (status, b, _) = fhir_get(&app, &q(params), Some(&w.integration_a), FHIR).await;
+            assert_eq!((status, count(&b)), (200, expected), "{params}: {b}");
+        }
+        let owner = format!("PractitionerRole/{}", c.spec_1);
+        let (_, all, _) = fhir_get(&app, &q("_count=50"), Some(&w.integration_a), FHIR).await;
+        let held = entries(&all, "match").iter().filter(|t| t["owner"]["reference"] == owner.as_str()).count();
+        let (_, b, _) = fhir_get(&app, &q(&format!("owner={owner}")), Some(&w.integration_a), FHIR).await;
+        assert!(held >= 1 && count(&b) == held, "{b}");
+        let (_, b, _) = fhir_get(&app, &format!("/fhir/r4/ServiceRequest?patient={}&status=active", w.child_a1), Some(&w.integration_a), FHIR).await;
+        assert_eq!(count(&b), 2);
+        let (_, b, _) = fhir_get(&app, &format!("/fhir/r4/Task?owner=PractitionerRole/{}", c.spec_1), Some(&w.integration_b), FHIR).await;
+        assert_eq!(count(&b), 0, "another organisation finds nothing by owner: {b}");
+        for bad in ["/fhir/r4/Task?_include=Task:owner", "/fhir/r4/Task?status=bogus", "/fhir/r4/Task?code=x", "/fhir/r4/ServiceRequest?owner=x", "/fhir/r4/ServiceRequest?status=accepted", "/fhir/r4/Task?_lastUpdated=2026-01-01", "/fhir/r4/Task?patient=a&subject=b", "/fhir/r4/ServiceRequest?_include=Task:focus"] {
             let (status, body, _) = fhir_get(&app, bad, Some(&w.integration_a), FHIR).await;
             assert_eq!(status, 400, "{bad}");
             assert!(is_outcome(&body));
