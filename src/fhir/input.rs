@@ -9,7 +9,7 @@ use super::resources::{
 };
 use super::resources::{
     CONSENT_METHOD_EXTENSION, INFORMATION_VERSION_EXTENSION, NOTED_BY_EXTENSION,
-    NO_DISAGREEMENT_EXTENSION, PURPOSE_SYSTEM, REGION_SYSTEM,
+    NOT_COMPETENT_EXTENSION, NO_DISAGREEMENT_EXTENSION, PURPOSE_SYSTEM, REGION_SYSTEM,
 };
 use crate::domain::consent::{ConsentMethod, Decision, Purpose};
 use crate::service::consent::{GiverDto, NewConsent, RecipientDto};
@@ -34,11 +34,15 @@ pub struct IdentifierIn {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ExtensionIn {
+    /// The parts of a complex extension.
+    #[serde(default)]
+    pub extension: Vec<ExtensionIn>,
     pub url: String,
     pub value_code: Option<String>,
     pub value_string: Option<String>,
     pub value_boolean: Option<bool>,
     pub value_coding: Option<CodingIn>,
+    pub value_date: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -279,7 +283,54 @@ impl ConsentIn {
             period.and_then(|p| p.end.as_deref()),
             "Consent.provision.period.end",
         )?;
+        // an extension this server does not know is refused, never dropped
+        const KNOWN: [&str; 5] = [
+            CONSENT_METHOD_EXTENSION,
+            INFORMATION_VERSION_EXTENSION,
+            NOTED_BY_EXTENSION,
+            NO_DISAGREEMENT_EXTENSION,
+            NOT_COMPETENT_EXTENSION,
+        ];
+        for (i, e) in self.extension.iter().enumerate() {
+            if !KNOWN.contains(&e.url.as_str()) {
+                return Err(refuse(
+                    &format!("Consent.extension[{i}]"),
+                    "an extension this server does not know",
+                ));
+            }
+        }
         let ext = |url: &str| self.extension.iter().find(|e| e.url == url);
+        let not_competent = match ext(NOT_COMPETENT_EXTENSION) {
+            None => None,
+            Some(e) => {
+                let element = format!("Consent.extension('{NOT_COMPETENT_EXTENSION}')");
+                let part = |url: &str| e.extension.iter().find(|x| x.url == url);
+                let judged_by = part("judgedBy").and_then(|x| x.value_string.clone());
+                let judged_on = part("judgedOn")
+                    .and_then(|x| x.value_date.as_deref())
+                    .and_then(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok());
+                let reason = part("reason").and_then(|x| x.value_string.clone());
+                match (judged_by, judged_on, reason) {
+                    (Some(judged_by), Some(judged_on), Some(reason))
+                        if e.extension.len() == 3 =>
+                    {
+                        Some(crate::service::consent::NotCompetentInput::Judgement(
+                            crate::service::consent::CompetenceJudgement {
+                                judged_by,
+                                judged_on,
+                                reason,
+                            },
+                        ))
+                    }
+                    _ => {
+                        return Err(refuse(
+                            &element,
+                            "say who judged the child not competent (judgedBy), on which day (judgedOn, a date) and why (reason)",
+                        ))
+                    }
+                }
+            }
+        };
         let method = ext(CONSENT_METHOD_EXTENSION)
             .and_then(|e| e.value_code.as_deref())
             .ok_or_else(|| {
@@ -332,7 +383,7 @@ impl ConsentIn {
                 no_signs_of_disagreement: ext(NO_DISAGREEMENT_EXTENSION)
                     .and_then(|e| e.value_boolean)
                     .unwrap_or(false),
-                child_not_competent: None,
+                child_not_competent: not_competent,
             },
         ))
     }
@@ -881,6 +932,7 @@ pub fn consent_element(field: &str) -> String {
         "information_version" => ext(INFORMATION_VERSION_EXTENSION),
         "noted_by_staff_id" => ext(NOTED_BY_EXTENSION),
         "no_signs_of_disagreement" => ext(NO_DISAGREEMENT_EXTENSION),
+        "child_not_competent" => ext(NOT_COMPETENT_EXTENSION),
         _ => "Consent".into(),
     }
 }
@@ -904,6 +956,10 @@ mod tests {
             consent_element("method"),
             "Consent.extension('https://kindbrug.nl/fhir/StructureDefinition/consent-method')"
         );
-        assert_eq!(consent_element("child_not_competent"), "Consent");
+        assert_eq!(
+            consent_element("child_not_competent.reason"),
+            "Consent.extension('https://kindbrug.nl/fhir/StructureDefinition/child-not-competent')"
+        );
+        assert_eq!(consent_element("anything_else"), "Consent");
     }
 }

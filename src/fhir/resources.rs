@@ -322,32 +322,54 @@ impl From<&ConsentView> for Consent {
         };
         let mut extension = vec![
             Extension {
+                extension: Vec::new(),
                 url: CONSENT_METHOD_EXTENSION,
                 value_boolean: None,
                 value_code: Some(c.method.as_str()),
                 value_string: None,
+                value_date: None,
             },
             Extension {
+                extension: Vec::new(),
                 url: INFORMATION_VERSION_EXTENSION,
                 value_boolean: None,
                 value_code: None,
                 value_string: Some(c.information_version.clone()),
+                value_date: None,
             },
         ];
         if let Some(staff) = c.noted_by_staff_id {
             extension.push(Extension {
+                extension: Vec::new(),
                 url: NOTED_BY_EXTENSION,
                 value_boolean: None,
                 value_code: None,
                 value_string: Some(staff.to_string()),
+                value_date: None,
             });
+        }
+        if let Some(j) = &c.not_competent_judgement {
+            let mut judgement = Extension::string(NOT_COMPETENT_EXTENSION, String::new());
+            judgement.value_string = None;
+            judgement
+                .extension
+                .push(Extension::string("judgedBy", j.judged_by.clone()));
+            if let Some(on) = j.judged_on {
+                let mut day = Extension::string("judgedOn", String::new());
+                day.value_string = None;
+                day.value_date = Some(on.to_string());
+                judgement.extension.push(day);
+            }
+            extension.push(judgement);
         }
         if c.no_signs_of_disagreement {
             extension.push(Extension {
+                extension: Vec::new(),
                 url: NO_DISAGREEMENT_EXTENSION,
                 value_boolean: Some(true),
                 value_code: None,
                 value_string: None,
+                value_date: None,
             });
         }
         Consent {
@@ -437,6 +459,9 @@ pub struct NameText {
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Extension {
+    /// Nested: the parts of a complex extension.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub extension: Vec<Extension>,
     pub url: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub value_boolean: Option<bool>,
@@ -444,6 +469,21 @@ pub struct Extension {
     pub value_code: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub value_string: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub value_date: Option<String>,
+}
+
+impl Extension {
+    fn string(url: &'static str, value: String) -> Self {
+        Extension {
+            extension: Vec::new(),
+            url,
+            value_boolean: None,
+            value_code: None,
+            value_string: Some(value),
+            value_date: None,
+        }
+    }
 }
 
 /// Extensions of a Consent: how it was given (written, oral, digital), the version of the
@@ -457,6 +497,11 @@ pub const NOTED_BY_EXTENSION: &str =
     "https://kindbrug.nl/fhir/StructureDefinition/consent-noted-by";
 pub const NO_DISAGREEMENT_EXTENSION: &str =
     "https://kindbrug.nl/fhir/StructureDefinition/no-signs-of-disagreement";
+/// A child of 12 or older judged not competent in the matter (*wilsonbekwaam*): who judged it
+/// (`judgedBy`, valueString), on which day (`judgedOn`, valueDate) and why (`reason`,
+/// valueString; taken in, never given out: it is about the child).
+pub const NOT_COMPETENT_EXTENSION: &str =
+    "https://kindbrug.nl/fhir/StructureDefinition/child-not-competent";
 
 /// The extension URLs of parental authority and its source.
 pub const GEZAG_EXTENSION: &str = "https://kindbrug.nl/fhir/StructureDefinition/parental-authority";
@@ -488,17 +533,21 @@ impl From<&GuardianView> for RelatedPerson {
             Relationship::Other => ("FAMMEMB", "family member", "anders"),
         };
         let mut extension = vec![Extension {
+            extension: Vec::new(),
             url: GEZAG_EXTENSION,
             value_boolean: Some(g.has_parental_authority),
             value_code: None,
             value_string: None,
+            value_date: None,
         }];
         if let Some(source) = g.authority_source {
             extension.push(Extension {
+                extension: Vec::new(),
                 url: GEZAG_SOURCE_EXTENSION,
                 value_boolean: None,
                 value_code: Some(source.as_str()),
                 value_string: None,
+                value_date: None,
             });
         }
         let mut telecom = Vec::new();
@@ -1683,7 +1732,7 @@ fn capability_resources() -> Vec<serde_json::Value> {
                 "type": "Consent",
                 "versioning": "versioned",
                 "readHistory": true,
-                "interaction": [{"code": "read"}, {"code": "vread", "documentation": "version 1 as recorded (active, or rejected for a refusal), version 2 once it stopped counting (inactive: withdrawn or superseded); records change in no other way"}, {"code": "history-instance"}, {"code": "search-type"}, {"code": "create", "documentation": "records a decision the childcare organisation took in: status active (permit) or rejected (deny), the performers (RelatedPerson or the Patient), one purpose, the recipient Organization, the period, and as extensions the method and the information version; the Dutch rules decide who must consent"}],
+                "interaction": [{"code": "read"}, {"code": "vread", "documentation": "version 1 as recorded (active, or rejected for a refusal), version 2 once it stopped counting (inactive: withdrawn or superseded); records change in no other way"}, {"code": "history-instance"}, {"code": "search-type"}, {"code": "create", "documentation": "records a decision the childcare organisation took in: status active (permit) or rejected (deny), the performers (RelatedPerson or the Patient), one purpose, the recipient Organization, the period, and as extensions the method and the information version (and, for a child of 12 or older judged not competent, child-not-competent with judgedBy, judgedOn and reason; the reason is never given out); an unknown extension is refused; the Dutch rules decide who must consent"}],
                 "documentation": "The consent records of a child whose record you keep; withdrawn and superseded records are inactive, refusals rejected",
                 "searchParam": [
                     {"name": "patient", "type": "reference", "documentation": "required: Patient/{id} or {id}"}

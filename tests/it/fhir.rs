@@ -652,6 +652,47 @@ db_test!(
         let (status, refused, _) = post_fhir(&app, "/fhir/r4/Consent", &w.integration_a,
             &consent_in(w.child_a1, &both, w.youth, "rejected", "deny")).await;
         assert_eq!((status, refused["status"].as_str()), (201, Some("rejected")), "{refused}");
+        // an extension the server does not know is refused, not dropped; a judgement that the
+        // child is not competent needs who, when and why
+        let mut unknown_ext = consent_in(w.child_a1, &both, w.youth, "active", "permit");
+        unknown_ext["extension"].as_array_mut().unwrap().push(serde_json::json!({"url": "https://example.org/x", "valueString": "y"}));
+        let (status, body, _) = post_fhir(&app, "/fhir/r4/Consent", &w.integration_a, &unknown_ext).await;
+        assert_eq!((status, body["issue"][1]["expression"][0].as_str()), (422, Some("Consent.extension[2]")), "{body}");
+        let judgement = |parts: Value| {
+            let mut b = consent_in(w.child_a1, &both, w.youth, "active", "permit");
+            b["extension"].as_array_mut().unwrap().push(serde_json::json!({"url": "https://kindbrug.nl/fhir/StructureDefinition/child-not-competent", "extension": parts}));
+            b
+        };
+        let (status, body, _) = post_fhir(&app, "/fhir/r4/Consent", &w.integration_a, &judgement(serde_json::json!([{"url": "judgedBy", "valueString": "J. de Vries, orthopedagoog"}]))).await;
+        assert_eq!(status, 422, "{body}");
+        assert_eq!(body["issue"][1]["expression"][0], "Consent.extension('https://kindbrug.nl/fhir/StructureDefinition/child-not-competent')");
+        let parts = serde_json::json!([
+            {"url": "judgedBy", "valueString": "J. de Vries, orthopedagoog"},
+            {"url": "judgedOn", "valueDate": "2026-10-01"},
+            {"url": "reason", "valueString": "GEHEIME-REDEN"}
+        ]);
+        // under 12 the Dutch rules refuse it (the parents decide anyway), with the JSON API's words
+        let (status, body, _) = post_fhir(&app, "/fhir/r4/Consent", &w.integration_a, &judgement(parts.clone())).await;
+        assert_eq!(status, 422, "{body}");
+        assert!(body["issue"][0]["diagnostics"].as_str().unwrap().contains("WGBO"), "{body}");
+        // a child of 13 judged not competent: the parents consent, the judgement is kept
+        let teen = app.post("/api/v1/children", &w.mentor_a1_token, serde_json::json!({"location_id": w.loc_a1, "external_ref": "A-13", "given_name": "Sem", "date_of_birth": "2013-05-01"})).await.id();
+        let g = format!("/api/v1/children/{teen}/guardians");
+        let mut parents = Vec::new();
+        for name in ["Ria", "Bas"] {
+            let id = app.post(&g, &w.mentor_a1_token, serde_json::json!({"name": name, "relationship": "parent", "has_parental_authority": true, "authority_source": "declared"})).await.id();
+            parents.push(format!("RelatedPerson/{id}"));
+        }
+        let mut for_teen = consent_in(teen, &parents, w.youth, "active", "permit");
+        for_teen["extension"].as_array_mut().unwrap().push(serde_json::json!({"url": "https://kindbrug.nl/fhir/StructureDefinition/child-not-competent", "extension": parts}));
+        let before_judged = count().await;
+        let (status, judged, _) = post_fhir(&app, "/fhir/r4/Consent", &w.integration_a, &for_teen).await;
+        assert_eq!(status, 201, "{judged}");
+        assert_eq!(count().await, before_judged + 1);
+        let ext = judged["extension"].as_array().unwrap().iter().find(|e| e["url"] == "https://kindbrug.nl/fhir/StructureDefinition/child-not-competent").expect("the judgement").clone();
+        assert_eq!(ext["extension"][0]["valueString"], "J. de Vries, orthopedagoog");
+        assert_eq!(ext["extension"][1]["valueDate"], "2026-10-01");
+        assert!(!judged.to_string().contains("GEHEIME-REDEN"), "the reason is about the child: {judged}");
         // a region as recipient: the specialists of the jeugdregio, by its code
         let mut to_region = consent_in(w.child_a1, &both, w.youth, "active", "permit");
         to_region["provision"]["purpose"][0]["code"] = "consultation".into();
