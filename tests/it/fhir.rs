@@ -844,6 +844,17 @@ db_test!(
         assert_eq!(fhir_get(&app, path, Some(spec), FHIR).await.0, 403);
         let (_, b, _) = fhir_get(&app, &format!("/fhir/r4/Encounter?based-on=ServiceRequest/{id}"), Some(spec), FHIR).await;
         assert!(b.get("entry").is_none(), "{b}");
+        // and so do its reads of the request itself, at once: Task, ServiceRequest, searches
+        for read in [format!("/fhir/r4/Task/{id}"), format!("/fhir/r4/ServiceRequest/{id}")] {
+            let (status, body, _) = fhir_get(&app, &read, Some(spec), FHIR).await;
+            assert_eq!(status, 403, "{read}: {body}");
+            assert!(!body.to_string().contains("meedoen"), "{body}");
+        }
+        for search in [format!("/fhir/r4/Task?_id={id}"), "/fhir/r4/Task".to_string(), format!("/fhir/r4/Observation?patient={}", w.child_a1)] {
+            let (status, b, _) = fhir_get(&app, &search, Some(spec), FHIR).await;
+            assert_eq!(status, 200, "{search}");
+            assert!(b.get("entry").is_none(), "{search}: {b}");
+        }
         for bad in ["/fhir/r4/Encounter", "/fhir/r4/Encounter?status=finished", "/fhir/r4/Encounter?patient=a&subject=b"] {
             assert_eq!(fhir_get(&app, bad, Some(spec), FHIR).await.0, 400, "{bad}");
         }
