@@ -164,12 +164,39 @@ try {
   };
   const posted = await postConsent(fhirConsent(withGezag));
   if (posted.status !== 201) throw new Error(`POST Consent: ${posted.status} ${JSON.stringify(posted.body)}`);
+  // a child of 13 judged not competent: the parents consent, the judgement as an extension
+  const teen = await api('POST', '/api/v1/children', {
+    location_id: demo.KDV, external_ref: 'V-13', given_name: 'Sem', date_of_birth: '2013-05-01',
+  });
+  const teenParents = [];
+  for (const name of ['Ria', 'Bas']) {
+    const g = await api('POST', `/api/v1/children/${teen.id}/guardians`, {
+      name, relationship: 'parent', has_parental_authority: true, authority_source: 'declared',
+    });
+    teenParents.push({ guardian_id: g.id });
+  }
+  const judged = await postConsent({
+    ...fhirConsent(teenParents),
+    patient: { reference: `Patient/${teen.id}` },
+    status: 'active',
+    provision: { ...fhirConsent(teenParents).provision, type: 'permit' },
+    extension: [...fhirConsent(teenParents).extension, {
+      url: 'https://kindbrug.nl/fhir/StructureDefinition/child-not-competent',
+      extension: [
+        { url: 'judgedBy', valueString: 'J. de Vries, orthopedagoog' },
+        { url: 'judgedOn', valueDate: '2026-10-01' },
+        { url: 'reason', valueString: 'kan de gevolgen nu niet overzien' },
+      ],
+    }],
+  });
+  if (judged.status !== 201) throw new Error(`POST Consent (not competent): ${judged.status} ${JSON.stringify(judged.body)}`);
   const badConsent = await postConsent({ ...fhirConsent(withGezag), status: 'draft' });
   if (badConsent.status !== 422) throw new Error(`POST Consent (draft): ${badConsent.status}`);
 
   const cs = await get('/fhir/r4/metadata');
   validate(posted.body, 'the Consent a POST answered');
   validate(badConsent.body, 'the OperationOutcome of a refused Consent');
+  validate(judged.body, 'a Consent with a judgement that the child is not competent');
   validate((await get(`/fhir/r4/Consent/${posted.body.id}`)).body, 'Consent read');
   // a withdrawn record's two versions and its history
   for (const v of [1, 2]) {
