@@ -48,19 +48,16 @@ pub fn routes(state: &AppState) -> Router<AppState> {
         .route("/fhir/r4/Consent/{id}/_history/{vid}", get(vread_consent))
         .route("/fhir/r4/Task/{id}/_history/{vid}", get(vread_task))
         .route("/fhir/r4/RelatedPerson", get(search_related_persons))
-        .route(
-            "/fhir/r4/Encounter",
-            get(search_encounters).post(create_encounter),
-        )
+        .route("/fhir/r4/Encounter", get(search).post(create_encounter))
         .route(
             "/fhir/r4/Encounter/_search",
-            axum::routing::post(search_encounters_post),
+            axum::routing::post(search_post),
         )
         .route("/fhir/r4/Encounter/{id}", get(read_encounter))
-        .route("/fhir/r4/Observation", get(search_observations))
+        .route("/fhir/r4/Observation", get(search))
         .route(
             "/fhir/r4/Observation/_search",
-            axum::routing::post(search_observations_post),
+            axum::routing::post(search_post),
         )
         .route("/fhir/r4/Observation/{id}", get(read_observation))
         .route(
@@ -83,26 +80,20 @@ pub fn routes(state: &AppState) -> Router<AppState> {
             "/fhir/r4/Subscription/{id}",
             get(read_subscription).delete(delete_subscription),
         )
-        .route("/fhir/r4/Patient", get(search_patients))
+        .route("/fhir/r4/Patient", get(search))
         .route("/fhir/r4/Task/{id}", get(read_request).put(update_task))
         .route("/fhir/r4/ServiceRequest/{id}", get(read_request))
-        .route("/fhir/r4/Task", get(search_requests))
-        .route(
-            "/fhir/r4/Task/_search",
-            axum::routing::post(search_requests_post),
-        )
+        .route("/fhir/r4/Task", get(search))
+        .route("/fhir/r4/Task/_search", axum::routing::post(search_post))
         .route(
             "/fhir/r4/ServiceRequest",
-            get(search_requests).post(create_service_request),
+            get(search).post(create_service_request),
         )
         .route(
             "/fhir/r4/ServiceRequest/_search",
-            axum::routing::post(search_requests_post),
+            axum::routing::post(search_post),
         )
-        .route(
-            "/fhir/r4/Patient/_search",
-            axum::routing::post(search_patients_post),
-        )
+        .route("/fhir/r4/Patient/_search", axum::routing::post(search_post))
         .layer(middleware::from_fn_with_state(state.clone(), authenticate));
     Router::new()
         .route("/fhir/r4/metadata", get(metadata))
@@ -439,24 +430,49 @@ fn bad(detail: impl Into<String>) -> FhirError {
     FhirError(ApiError::bad_request(detail.into()))
 }
 
-async fn search_patients(
+/// `GET [type]`: one handler for every searchable type, the type from the matched route.
+async fn search(
     State(state): State<AppState>,
     principal: crate::auth::Principal,
+    path: MatchedPath,
     Query(q): Query<Vec<(String, String)>>,
 ) -> Result<Response, FhirError> {
-    patient_search(&state, principal, q).await
+    search_by_type(&state, principal, q, &path).await
 }
 
-/// `POST /fhir/r4/Patient/_search` (form-encoded parameters in the body, as FHIR allows).
-async fn search_patients_post(
+/// `POST [type]/_search` (form-encoded parameters in the body, as FHIR allows).
+async fn search_post(
     State(state): State<AppState>,
     principal: crate::auth::Principal,
+    path: MatchedPath,
     headers: HeaderMap,
     Query(mut q): Query<Vec<(String, String)>>,
     body: axum::body::Bytes,
 ) -> Result<Response, FhirError> {
     with_form(&headers, &mut q, &body)?;
-    patient_search(&state, principal, q).await
+    search_by_type(&state, principal, q, &path).await
+}
+
+/// The search of the resource type the route names.
+async fn search_by_type(
+    state: &AppState,
+    principal: crate::auth::Principal,
+    q: Vec<(String, String)>,
+    path: &MatchedPath,
+) -> Result<Response, FhirError> {
+    let kind = path
+        .as_str()
+        .strip_prefix("/fhir/r4/")
+        .and_then(|rest| rest.split('/').next())
+        .unwrap_or("");
+    match kind {
+        "Patient" => patient_search(state, principal, q).await,
+        "Task" => request_search(state, principal, q, "Task").await,
+        "ServiceRequest" => request_search(state, principal, q, "ServiceRequest").await,
+        "Encounter" => encounter_search(state, principal, q).await,
+        "Observation" => observation_search(state, principal, q).await,
+        _ => Ok(not_found("no search for this resource type")),
+    }
 }
 
 /// `POST [type]/_search`: the form in the body joins the query's parameters.
@@ -1212,29 +1228,6 @@ fn requested_type(path: &MatchedPath) -> &'static str {
     }
 }
 
-/// `GET /fhir/r4/Task` and `GET /fhir/r4/ServiceRequest`.
-async fn search_requests(
-    State(state): State<AppState>,
-    principal: crate::auth::Principal,
-    path: MatchedPath,
-    Query(q): Query<Vec<(String, String)>>,
-) -> Result<Response, FhirError> {
-    request_search(&state, principal, q, requested_type(&path)).await
-}
-
-/// `POST /fhir/r4/Task/_search` and `POST /fhir/r4/ServiceRequest/_search`.
-async fn search_requests_post(
-    State(state): State<AppState>,
-    principal: crate::auth::Principal,
-    path: MatchedPath,
-    headers: HeaderMap,
-    Query(mut q): Query<Vec<(String, String)>>,
-    body: axum::body::Bytes,
-) -> Result<Response, FhirError> {
-    with_form(&headers, &mut q, &body)?;
-    request_search(&state, principal, q, requested_type(&path)).await
-}
-
 /// Searches consultation requests as Tasks or ServiceRequests: through the same list the JSON
 /// API answers (the caller's own, consent applied, every page logged). Included resources are
 /// read through the workflow again, each checked for this caller and its scope; what it may
@@ -1402,25 +1395,6 @@ async fn read_encounter(
 }
 
 const ENCOUNTER_PARAMS: &[&str] = &["_id", "based-on", "patient", "subject", "_format"];
-
-async fn search_encounters(
-    State(state): State<AppState>,
-    principal: crate::auth::Principal,
-    Query(q): Query<Vec<(String, String)>>,
-) -> Result<Response, FhirError> {
-    encounter_search(&state, principal, q).await
-}
-
-async fn search_encounters_post(
-    State(state): State<AppState>,
-    principal: crate::auth::Principal,
-    headers: HeaderMap,
-    Query(mut q): Query<Vec<(String, String)>>,
-    body: axum::body::Bytes,
-) -> Result<Response, FhirError> {
-    with_form(&headers, &mut q, &body)?;
-    encounter_search(&state, principal, q).await
-}
 
 /// Every request about a child the caller may see (all pages); a caller who may see none
 /// (a role that lists no requests) finds nothing.
@@ -1612,25 +1586,6 @@ async fn read_observation(
 const OBSERVATION_PARAMS: &[&str] = &[
     "_id", "patient", "subject", "category", "based-on", "_format",
 ];
-
-async fn search_observations(
-    State(state): State<AppState>,
-    principal: crate::auth::Principal,
-    Query(q): Query<Vec<(String, String)>>,
-) -> Result<Response, FhirError> {
-    observation_search(&state, principal, q).await
-}
-
-async fn search_observations_post(
-    State(state): State<AppState>,
-    principal: crate::auth::Principal,
-    headers: HeaderMap,
-    Query(mut q): Query<Vec<(String, String)>>,
-    body: axum::body::Bytes,
-) -> Result<Response, FhirError> {
-    with_form(&headers, &mut q, &body)?;
-    observation_search(&state, principal, q).await
-}
 
 /// A child's concerns (one Observation per domain, for those who keep the record) and the
 /// outcomes of its closed requests (for those who may see them); or one by `_id`; narrowed by
