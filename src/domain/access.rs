@@ -97,6 +97,8 @@ pub struct RequestScope<'a> {
     pub region_code: &'a str,
     pub offered_to: Option<Uuid>,
     pub assigned_to: Option<Uuid>,
+    /// The organisation of the specialist it is assigned to (once accepted), when known.
+    pub holder_organization: Option<Uuid>,
 }
 
 /// How a caller relates to a consultation request. On the youth-care side this is only a
@@ -110,6 +112,9 @@ pub enum RequestStanding {
     Specialist,
     /// Coordinator of the request's region.
     Coordinator,
+    /// The record system (`integration` role) of the youth-care provider whose specialist
+    /// took the request: it keeps the provider's file and sees what that specialist sees.
+    ProviderSystem,
 }
 
 /// The caller's standing toward a request, if any.
@@ -123,6 +128,13 @@ pub fn request_standing(actor: &Actor, scope: RequestScope<'_>) -> Option<Reques
         && (scope.offered_to == me || scope.assigned_to == me)
     {
         return Some(RequestStanding::Specialist);
+    }
+    if actor.has(Role::Integration)
+        && actor.organization_id.is_some()
+        && scope.assigned_to.is_some()
+        && scope.holder_organization == actor.organization_id
+    {
+        return Some(RequestStanding::ProviderSystem);
     }
     if actor.has(Role::Coordinator)
         && actor
@@ -153,7 +165,7 @@ pub fn request_visibility(standing: RequestStanding, accepted: bool) -> RequestV
             summary: false,
             advice: true,
         },
-        RequestStanding::Specialist => RequestVisibility {
+        RequestStanding::Specialist | RequestStanding::ProviderSystem => RequestVisibility {
             question: accepted,
             summary: accepted,
             advice: accepted,
@@ -287,6 +299,7 @@ mod tests {
             region_code: "JZ22",
             offered_to: Some(spec),
             assigned_to: None,
+            holder_organization: None,
         };
         let specialist = Actor {
             roles: vec![Role::Specialist],
@@ -317,6 +330,43 @@ mod tests {
             ..coordinator
         };
         assert_eq!(request_standing(&elsewhere, req), None);
+    }
+
+    #[test]
+    fn a_providers_system_stands_toward_what_its_specialist_took_and_nothing_else() {
+        let (provider, other) = (Uuid::from_u128(5), Uuid::from_u128(6));
+        let taken = RequestScope {
+            child: scope(),
+            region_code: "JZ22",
+            offered_to: None,
+            assigned_to: Some(Uuid::from_u128(77)),
+            holder_organization: Some(provider),
+        };
+        let system = |org| Actor {
+            roles: vec![Role::Integration],
+            organization_id: Some(org),
+            ..Default::default()
+        };
+        assert_eq!(
+            request_standing(&system(provider), taken),
+            Some(RequestStanding::ProviderSystem)
+        );
+        assert_eq!(request_standing(&system(other), taken), None);
+        // an offer not yet accepted is the specialist's alone
+        let offered = RequestScope {
+            offered_to: Some(Uuid::from_u128(77)),
+            assigned_to: None,
+            ..taken
+        };
+        assert_eq!(request_standing(&system(provider), offered), None);
+        // the provider's staff in another role are not its system
+        let mentor = Actor {
+            roles: vec![Role::Mentor],
+            ..system(provider)
+        };
+        assert_eq!(request_standing(&mentor, taken), None);
+        let sees = request_visibility(RequestStanding::ProviderSystem, true);
+        assert!(sees.question && sees.summary);
     }
 
     proptest! {

@@ -767,7 +767,7 @@ async fn replay(
 
 // ---------------------------------------------------------------- reading
 
-fn scope_of(row: &ConsultationRow) -> RequestScope<'_> {
+fn scope_of(row: &ConsultationRow, holder_organization: Option<Uuid>) -> RequestScope<'_> {
     RequestScope {
         child: ChildScope {
             organization_id: row.organization_id,
@@ -776,7 +776,28 @@ fn scope_of(row: &ConsultationRow) -> RequestScope<'_> {
         region_code: &row.region_code,
         offered_to: row.offered_to,
         assigned_to: row.assigned_to,
+        holder_organization,
     }
+}
+
+/// The organisation of the specialist holding a request, looked up only when it can matter:
+/// for a partner system that does not keep the child's record.
+async fn holder_organization(
+    state: &Ctx,
+    p: &Principal,
+    row: &ConsultationRow,
+) -> Result<Option<Uuid>, ServiceError> {
+    let Some(holder) = row.assigned_to else {
+        return Ok(None);
+    };
+    if !p.has(Role::Integration) || p.organization_id == Some(row.organization_id) {
+        return Ok(None);
+    }
+    Ok(state
+        .store
+        .get_staff(holder)
+        .await?
+        .map(|s| s.staff.organization_id))
 }
 
 pub(crate) fn standing_role(s: RequestStanding) -> Role {
@@ -784,6 +805,7 @@ pub(crate) fn standing_role(s: RequestStanding) -> Role {
         RequestStanding::ChildRecord(a) => role_of(a),
         RequestStanding::Specialist => Role::Specialist,
         RequestStanding::Coordinator => Role::Coordinator,
+        RequestStanding::ProviderSystem => Role::Integration,
     }
 }
 
@@ -801,7 +823,8 @@ pub(crate) async fn consultation_for(
         .get_consultation(id)
         .await?
         .ok_or_else(|| ServiceError::not_found("consultation"))?;
-    let standing = match request_standing(&p.actor(), scope_of(&row)) {
+    let holder = holder_organization(state, p, &row).await?;
+    let standing = match request_standing(&p.actor(), scope_of(&row, holder)) {
         Some(RequestStanding::Coordinator) => {
             let org = p.organization_id.unwrap_or_default();
             covered(state, &row, org)
@@ -830,12 +853,22 @@ pub(crate) async fn consultation_for(
     }
 }
 
-/// A specialist reads a child's request only while the consent covers their organisation; the
-/// refusal names the rule that applies (withdrawn, the child turned 12, the period ended…).
+/// A specialist (or their provider's system) reads a child's request only while the consent
+/// covers their organisation; the refusal names the rule that applies (withdrawn, the child
+/// turned 12, the period ended…).
 pub(crate) async fn specialist_consent(
     state: &Ctx,
     p: &Principal,
     row: &ConsultationRow,
+) -> Result<(), ServiceError> {
+    youth_care_consent(state, p, row, RequestStanding::Specialist).await
+}
+
+pub(crate) async fn youth_care_consent(
+    state: &Ctx,
+    p: &Principal,
+    row: &ConsultationRow,
+    standing: RequestStanding,
 ) -> Result<(), ServiceError> {
     let org = p.organization_id.unwrap_or_default();
     let check = covered(state, row, org).await?;
@@ -843,7 +876,7 @@ pub(crate) async fn specialist_consent(
         return Ok(());
     }
     let record = AuditRecord::new(
-        &p.audit_actor(Role::Specialist),
+        &p.audit_actor(standing_role(standing)),
         AuditAction::Read,
         "consultation",
         Some(row.id),
@@ -918,8 +951,11 @@ pub async fn get_consultation(
 ) -> ServiceResult<ConsultationView> {
     let p = caller.principal()?;
     let (row, standing) = consultation_for(state, p, id, AuditAction::Read).await?;
-    if standing == RequestStanding::Specialist {
-        specialist_consent(state, p, &row).await?;
+    if matches!(
+        standing,
+        RequestStanding::Specialist | RequestStanding::ProviderSystem
+    ) {
+        youth_care_consent(state, p, &row, standing).await?;
     }
     let audit = AuditRecord::new(
         &p.audit_actor(standing_role(standing)),
@@ -991,6 +1027,7 @@ pub async fn list_consultations(
         Role::Mentor
     } else if p.has(Role::Integration) && q.assigned.is_none() {
         filter.organization_id = p.organization_id;
+        filter.or_held_by_organization = p.organization_id;
         Role::Integration
     } else if p.has(Role::Coordinator) && q.assigned.is_none() {
         let mine: Vec<String> = actor.region_codes.iter().map(|r| r.to_string()).collect();
@@ -1013,16 +1050,19 @@ pub async fn list_consultations(
     let rows = state.store.list_consultations(&filter).await?;
     let next_cursor = next_cursor(&rows, page.limit, |r| r.id);
     // the youth-care side sees a request only while the consent covers its organisation
-    let standing = match role {
+    let standing_of = |row: &ConsultationRow| match role {
         Role::Specialist => RequestStanding::Specialist,
         Role::Coordinator => RequestStanding::Coordinator,
-        Role::Integration => {
+        // a partner system: its own organisation's child, or one its specialist took
+        Role::Integration if p.organization_id == Some(row.organization_id) => {
             RequestStanding::ChildRecord(crate::domain::access::ChildAccess::OwnIntegration)
         }
+        Role::Integration => RequestStanding::ProviderSystem,
         _ => RequestStanding::ChildRecord(crate::domain::access::ChildAccess::MentorOfLocation),
     };
     let mut kept = Vec::with_capacity(rows.len());
     for row in rows {
+        let standing = standing_of(&row);
         let visible = match standing {
             RequestStanding::ChildRecord(_) => true,
             _ => {
@@ -1031,15 +1071,14 @@ pub async fn list_consultations(
             }
         };
         if visible {
-            kept.push(row);
+            kept.push((row, standing));
         }
     }
-    let audit_actor = p.audit_actor(role);
     let records: Vec<AuditRecord> = kept
         .iter()
-        .map(|r| {
+        .map(|(r, standing)| {
             AuditRecord::new(
-                &audit_actor,
+                &p.audit_actor(standing_role(*standing)),
                 AuditAction::Search,
                 "consultation",
                 Some(r.id),
@@ -1051,7 +1090,7 @@ pub async fn list_consultations(
     state.store.record(&records).await?;
     let items: Result<Vec<ConsultationView>, ServiceError> = kept
         .into_iter()
-        .map(|r| view_for(state, r, standing))
+        .map(|(r, standing)| view_for(state, r, standing))
         .collect();
     Ok(PageOf {
         items: items?,
@@ -1091,7 +1130,10 @@ pub struct RoutingView {
 pub async fn routing(state: &Ctx, caller: &Caller, id: Uuid) -> ServiceResult<RoutingView> {
     let p = caller.principal()?;
     let (row, standing) = consultation_for(state, p, id, AuditAction::Read).await?;
-    if standing == RequestStanding::Specialist {
+    if matches!(
+        standing,
+        RequestStanding::Specialist | RequestStanding::ProviderSystem
+    ) {
         return Err(ServiceError::not_found("consultation"));
     }
     let decisions = state.store.routing_decisions(row.id).await?;
@@ -1656,6 +1698,10 @@ async fn thread_party(
             specialist_consent(state, p, &row).await?;
             Ok((row, standing))
         }
+        RequestStanding::ProviderSystem => {
+            youth_care_consent(state, p, &row, standing).await?;
+            Ok((row, standing))
+        }
         _ => Err(ServiceError::not_found("consultation")),
     }
 }
@@ -1905,6 +1951,10 @@ pub async fn concern_of_request(
         RequestStanding::Specialist if row.assigned_to.is_some() && row.assigned_to == me => {
             specialist_consent(state, p, &row).await?;
             Role::Specialist
+        }
+        RequestStanding::ProviderSystem => {
+            youth_care_consent(state, p, &row, standing).await?;
+            Role::Integration
         }
         RequestStanding::ChildRecord(access) => role_of(access),
         _ => return Err(ServiceError::not_found("concern")),

@@ -6,7 +6,7 @@
 use super::children::{accessible_child, role_of};
 use super::consent::{consent_facts, guardian_facts};
 use super::consultations::{
-    consultation_for, slot_holder, specialist_consent, PURPOSE_CONSULTATION,
+    consultation_for, slot_holder, specialist_consent, youth_care_consent, PURPOSE_CONSULTATION,
 };
 use crate::audit::{AuditAction, AuditRecord};
 use crate::auth::Principal;
@@ -354,6 +354,10 @@ async fn visit_reader(
         {
             specialist_consent(state, p, &row).await?;
             Ok((row, true, Role::Specialist))
+        }
+        RequestStanding::ProviderSystem => {
+            youth_care_consent(state, p, &row, standing).await?;
+            Ok((row, true, Role::Integration))
         }
         RequestStanding::ChildRecord(access) => Ok((row, false, role_of(access))),
         _ => Err(ServiceError::not_found("consultation")),

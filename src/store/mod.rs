@@ -586,6 +586,9 @@ pub struct ConsultationChange {
 #[derive(Debug, Clone, Default)]
 pub struct ConsultationFilter {
     pub organization_id: Option<Uuid>,
+    /// Also (OR) the requests assigned to a specialist of this organisation: what a youth-care
+    /// provider's system holds beside its own organisation's children.
+    pub or_held_by_organization: Option<Uuid>,
     pub child_id: Option<Uuid>,
     pub location_ids: Option<Vec<Uuid>>,
     pub staff_id: Option<Uuid>,

@@ -862,6 +862,77 @@ db_test!(
 );
 
 db_test!(
+    async fn a_youth_care_providers_system_reads_what_its_specialists_took(app) {
+        // before a specialist of the provider takes the request, its system sees nothing of it
+        let c = crate::consultations::ctx(&app).await;
+        let w = &c.w;
+        let provider = app.token("system-youth", &["integration"], Some(w.youth));
+        let id = app.post("/api/v1/consultations", &w.mentor_a1_token, crate::consultations::request(&c, "language")).await.id();
+        let reads = [format!("/fhir/r4/Task/{id}"), format!("/fhir/r4/ServiceRequest/{id}")];
+        let (_, unknown, _) = fhir_get(&app, &format!("/fhir/r4/Task/{}", uuid::Uuid::now_v7()), Some(&provider), FHIR).await;
+        for read in &reads {
+            let (status, body, _) = fhir_get(&app, read, Some(&provider), FHIR).await;
+            assert_eq!(status, 404, "{read}: {body}");
+            assert!(!body.to_string().contains("meedoen"), "{body}");
+        }
+        let (_, b, _) = fhir_get(&app, "/fhir/r4/Task", Some(&provider), FHIR).await;
+        assert!(b.get("entry").is_none(), "an offered request in the provider's search: {b}");
+
+        // once its specialist accepted: Task and ServiceRequest with the question, found by search
+        app.post(&format!("/api/v1/consultations/{id}/accept"), &w.specialist_token, serde_json::json!({})).await.ok(200);
+        for read in &reads {
+            let (status, body, _) = fhir_get(&app, read, Some(&provider), FHIR).await;
+            assert_eq!(status, 200, "{read}: {body}");
+            assert_eq!(body["id"], id.to_string());
+        }
+        let (_, sr, _) = fhir_get(&app, &reads[1], Some(&provider), FHIR).await;
+        assert!(sr.to_string().contains("meedoen"), "the question is the specialist's work: {sr}");
+        for search in ["/fhir/r4/Task".to_string(), format!("/fhir/r4/Task?_id={id}"), format!("/fhir/r4/ServiceRequest?_id={id}"), format!("/fhir/r4/Task?_id={id}&_include=Task:focus")] {
+            let (status, b, _) = fhir_get(&app, &search, Some(&provider), FHIR).await;
+            assert_eq!(status, 200, "{search}");
+            assert_eq!(entries(&b, "match").len(), 1, "{search}: {b}");
+            assert_eq!(entries(&b, "match")[0]["id"], id.to_string());
+        }
+        // the same through the JSON API, and its view is the accepted specialist's
+        let json = app.get(&format!("/api/v1/consultations/{id}"), &provider).await;
+        assert_eq!(json.ok(200)["question"], "Hoe kan Noor meer meedoen in de groep?");
+        let listed = app.get("/api/v1/consultations", &provider).await;
+        assert!(listed.ok(200).to_string().contains(&id.to_string()));
+        // it reads; it does not act for its specialist
+        let (status, _, _) = post_fhir(&app, "/fhir/r4/Encounter", &provider, &encounter_in(id, w.child_a1)).await;
+        assert_eq!(status, 403);
+        // routing belongs to the coordinators, not to the provider's system
+        app.get(&format!("/api/v1/consultations/{id}/routing"), &provider).await.problem(404);
+
+        // another youth-care provider's system: the same answer as for a request that does not exist
+        let other = app.post("/api/v1/organizations", &app.admin(), serde_json::json!({"name": "Jeugdhulp D", "kind": "youth_care"})).await.id();
+        let stranger = app.token("system-other", &["integration"], Some(other));
+        for read in &reads {
+            let (status, body, _) = fhir_get(&app, read, Some(&stranger), FHIR).await;
+            assert_eq!((status, &body), (404, &unknown), "{read}");
+        }
+        let (_, b, _) = fhir_get(&app, &format!("/fhir/r4/Task?_id={id}"), Some(&stranger), FHIR).await;
+        assert!(b.get("entry").is_none(), "{b}");
+        app.get(&format!("/api/v1/consultations/{id}"), &stranger).await.problem(404);
+
+        // withdrawn consent ends the provider system's reads at once, without the question
+        app.post(&format!("/api/v1/consents/{}/withdraw", c.consent), &w.mentor_a1_token, serde_json::json!({"by": {"guardian_id": c.eva}})).await.ok(200);
+        for read in &reads {
+            let (status, body, _) = fhir_get(&app, read, Some(&provider), FHIR).await;
+            assert_eq!(status, 403, "{read}: {body}");
+            assert!(!body.to_string().contains("meedoen"), "{body}");
+        }
+        for search in ["/fhir/r4/Task".to_string(), format!("/fhir/r4/Task?_id={id}"), format!("/fhir/r4/ServiceRequest?_id={id}")] {
+            let (status, b, _) = fhir_get(&app, &search, Some(&provider), FHIR).await;
+            assert_eq!(status, 200, "{search}");
+            assert!(b.get("entry").is_none(), "{search}: {b}");
+        }
+        let listed = app.get("/api/v1/consultations", &provider).await;
+        assert!(!listed.ok(200).to_string().contains("meedoen"));
+    }
+);
+
+db_test!(
     async fn concerns_and_outcomes_are_observations(app) {
         let (c, id) = crate::specialist_work::accepted(&app).await;
         let w = &c.w;

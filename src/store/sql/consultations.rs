@@ -387,8 +387,19 @@ macro_rules! impl_consultations {
 
             async fn list_consultations(&self, f: &ConsultationFilter) -> StoreResult<Vec<ConsultationRow>> {
                 let mut qb: QueryBuilder<$db> = QueryBuilder::new(format!("SELECT {CONSULTATION_COLUMNS} FROM consultations WHERE 1 = 1"));
-                if let Some(org) = f.organization_id {
-                    qb.push(" AND organization_id = ").push_bind(org);
+                match (f.organization_id, f.or_held_by_organization) {
+                    (Some(org), Some(holder)) => {
+                        qb.push(" AND (organization_id = ").push_bind(org)
+                            .push(" OR assigned_to IN (SELECT id FROM staff WHERE organization_id = ").push_bind(holder)
+                            .push("))");
+                    }
+                    (Some(org), None) => {
+                        qb.push(" AND organization_id = ").push_bind(org);
+                    }
+                    (None, Some(holder)) => {
+                        qb.push(" AND assigned_to IN (SELECT id FROM staff WHERE organization_id = ").push_bind(holder).push(")");
+                    }
+                    (None, None) => {}
                 }
                 if let Some(child) = f.child_id {
                     qb.push(" AND child_id = ").push_bind(child);
