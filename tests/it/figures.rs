@@ -308,6 +308,19 @@ db_test!(
         for r in racing {
             r.await.unwrap().unwrap();
         }
+        // full rebuilds racing each other (the `figures refresh` command beside a replica's
+        // job) all answer; none fails on a summary row the other inserted
+        for _ in 0..3 {
+            let racing: Vec<_> = (0..4)
+                .map(|_| {
+                    let store = store.clone();
+                    tokio::spawn(async move { store.refresh_figures(now(), true).await })
+                })
+                .collect();
+            for r in racing {
+                r.await.unwrap().expect("a racing full refresh failed");
+            }
+        }
         store.refresh_figures(now(), false).await.unwrap();
         let incremental = summaries(&app, &orgs).await;
         let full = store.refresh_figures(now(), true).await.unwrap();

@@ -190,12 +190,24 @@ macro_rules! impl_figures {
         #[async_trait::async_trait]
         impl FigureStore for $store {
             async fn refresh_figures(&self, now: DateTime<Utc>, full: bool) -> StoreResult<FigureRefresh> {
-                match self.refresh_figures_once(now, full).await {
-                    // another replica refreshed at the same time (PostgreSQL): its summaries stand
-                    Err(StoreError::Database(sqlx::Error::Database(e))) if matches!(e.code().as_deref(), Some("40001" | "40P01")) => {
-                        Ok(FigureRefresh { skipped: true, ..FigureRefresh::default() })
+                // Another refresh at the same time (a replica's job, the `figures refresh`
+                // command) on PostgreSQL: a serialisation failure, or a summary row it inserted
+                // and this snapshot could not see to delete. Its summaries stand; this one is
+                // run again from a fresh snapshot, which sees them, and is skipped only when the
+                // race repeats (the other's work covers what it saw).
+                let mut attempt = 0;
+                loop {
+                    attempt += 1;
+                    match self.refresh_figures_once(now, full).await {
+                        Err(StoreError::Database(sqlx::Error::Database(e)))
+                            if matches!(e.code().as_deref(), Some("40001" | "40P01" | "23505")) =>
+                        {
+                            if attempt >= 3 {
+                                return Ok(FigureRefresh { skipped: true, ..FigureRefresh::default() });
+                            }
+                        }
+                        other => return other,
                     }
-                    other => other,
                 }
             }
 
