@@ -56,6 +56,15 @@
 //! retention_interval_hours = 24      # the retention job runs this often
 //! figures_refresh_minutes = 10        # policy figures take in changed records this often
 //! demo_on_empty = true
+//! # metrics_listen = "0.0.0.0:9090"  Prometheus /metrics on its own listener (not public);
+//! #   unset: /metrics on the main listener
+//! shutdown_grace_seconds = 5          # after SIGTERM: /readyz answers 503, requests still served
+//! shutdown_timeout_seconds = 30       # then in-flight requests and jobs get this long to finish
+//! max_in_flight_requests = 1024       # above this a request gets a fast 503, not a queue
+//! trusted_proxies = []                # load balancers (IPs or CIDRs) whose X-Forwarded-For counts
+//! auth_failures_per_minute = 30       # failed authentications one client address may make (429 above)
+//! migrate_on_start = true             # false with several replicas: `kindbrug migrate` runs once
+//! # Any key can also come from a file (a mounted secret): KINDBRUG_DATABASE_URL_FILE=/run/secrets/db
 //!
 //! [retention]                          # days; KINDBRUG_RETENTION__CONCERN_DAYS=… in the environment
 //! concern_days = 730
@@ -191,6 +200,25 @@ pub struct Config {
     pub figures_refresh_minutes: u64,
     /// `serve` in development fills an empty database with the demo data.
     pub demo_on_empty: bool,
+    /// A separate listener for `/metrics`; unset, it is on the main listener.
+    pub metrics_listen: Option<String>,
+    /// After SIGTERM, how long requests are still served while `/readyz` says 503, so the load
+    /// balancer takes the replica out before it stops accepting.
+    pub shutdown_grace_seconds: u64,
+    /// Then how long in-flight requests and background jobs get to finish.
+    pub shutdown_timeout_seconds: u64,
+    /// Requests served at once; one more gets a fast 503 with `Retry-After`.
+    pub max_in_flight_requests: usize,
+    /// Proxies (IP addresses or CIDR ranges) whose `X-Forwarded-For` / `Forwarded` names the
+    /// client; from any other peer those headers are ignored.
+    #[serde(deserialize_with = "string_or_list")]
+    pub trusted_proxies: Vec<String>,
+    /// Failed authentications (a bad, expired or unknown token; a refused SMART client) one
+    /// client address may make a minute; above it, 429.
+    pub auth_failures_per_minute: u32,
+    /// `serve` applies migrations at start. Off with several replicas: `kindbrug migrate` runs
+    /// once (a Job), and a replica whose database is behind stays not ready.
+    pub migrate_on_start: bool,
 }
 
 impl Default for Config {
@@ -246,6 +274,13 @@ impl Default for Config {
             retention_interval_hours: 24,
             figures_refresh_minutes: 10,
             demo_on_empty: true,
+            metrics_listen: None,
+            shutdown_grace_seconds: 5,
+            shutdown_timeout_seconds: 30,
+            max_in_flight_requests: 1024,
+            trusted_proxies: Vec::new(),
+            auth_failures_per_minute: 30,
+            migrate_on_start: true,
         }
     }
 }
@@ -266,6 +301,57 @@ fn string_or_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Err
             .collect(),
         OneOrMany::Many(v) => v,
     })
+}
+
+/// `KINDBRUG_<KEY>_FILE=/path`: the value of `<KEY>` read from a file (a mounted secret), its
+/// trailing newline removed. A file that cannot be read stops the start, naming the variable
+/// (never the content).
+/// Keys whose own name ends in `_file`: `KINDBRUG_AUDIT_CHECKPOINT_FILE` is the setting
+/// itself, `KINDBRUG_AUDIT_CHECKPOINT_FILE_FILE` the setting read from a file.
+const KEYS_NAMED_FILE: &[&str] = &["audit_checkpoint_file"];
+
+/// Whether an environment key (without the prefix) names a file to read a setting from.
+fn is_secret_file_variable(key: &str) -> bool {
+    let key = key.to_ascii_lowercase();
+    key.ends_with("_file") && !KEYS_NAMED_FILE.contains(&key.as_str())
+}
+
+fn secret_files() -> anyhow::Result<figment::providers::Serialized<figment::value::Dict>> {
+    use figment::value::{Dict, Value};
+    let mut values = Dict::new();
+    for (name, path) in std::env::vars_os() {
+        let Some(name) = name.to_str() else { continue };
+        let Some(key) = name
+            .strip_prefix("KINDBRUG_")
+            .filter(|k| is_secret_file_variable(k))
+            .and_then(|k| k.strip_suffix("_FILE"))
+        else {
+            continue;
+        };
+        if key.is_empty() || key == "CONFIG" {
+            continue;
+        }
+        let content = std::fs::read_to_string(&path)
+            .map_err(|e| anyhow::anyhow!("configuration: {name}: could not read the file: {e}"))?;
+        // read as the environment's value would be: `5` a number, `[a, b]` a list
+        let value: Value = content
+            .trim_end_matches(['\n', '\r'])
+            .parse()
+            .unwrap_or_else(|never| match never {});
+        // nested keys as in the environment: RETENTION__CONCERN_DAYS
+        let mut parts: Vec<String> = key.split("__").map(str::to_ascii_lowercase).collect();
+        let last = parts.pop().unwrap_or_default();
+        let mut at = &mut values;
+        for p in parts {
+            let entry = at.entry(p).or_insert_with(|| Value::from(Dict::new()));
+            at = match entry {
+                Value::Dict(_, d) => d,
+                _ => anyhow::bail!("configuration: {name}: not a section"),
+            };
+        }
+        at.insert(last, value);
+    }
+    Ok(figment::providers::Serialized::defaults(values))
 }
 
 /// Minimum length of the development HS256 secret.
@@ -300,6 +386,7 @@ impl Config {
             idle_timeout: std::time::Duration::from_secs(self.http_idle_timeout_seconds),
             max_connections: self.http_max_connections,
             max_header_bytes: self.http_max_header_bytes,
+            shutdown_timeout: std::time::Duration::from_secs(self.shutdown_timeout_seconds),
         }
     }
 
@@ -327,8 +414,10 @@ impl Config {
             .merge(
                 Env::prefixed("KINDBRUG_")
                     .ignore(&["CONFIG", "REQUIRE_POSTGRES", "REQUIRE_WEBHOOK_VERIFIER"])
+                    .filter(|k| !is_secret_file_variable(k.as_str()))
                     .split("__"),
             )
+            .merge(secret_files()?)
             .extract()
             .map_err(|e| anyhow::anyhow!("configuration: {e}"))?;
         config.validate()?;
@@ -475,6 +564,25 @@ impl Config {
             ),
             None => {}
         }
+        if let Some(m) = &self.metrics_listen {
+            if m.parse::<SocketAddr>().is_err() {
+                problems.push(format!("metrics_listen: {m:?} is not host:port"));
+            }
+        }
+        for p in &self.trusted_proxies {
+            if let Err(e) = p.parse::<crate::gate::IpNet>() {
+                problems.push(format!("trusted_proxies: {e}"));
+            }
+        }
+        if self.max_in_flight_requests == 0 {
+            problems.push("max_in_flight_requests: at least 1".into());
+        }
+        if self.auth_failures_per_minute == 0 {
+            problems.push("auth_failures_per_minute: at least 1".into());
+        }
+        if self.shutdown_timeout_seconds == 0 {
+            problems.push("shutdown_timeout_seconds: at least 1".into());
+        }
         if self.parent_link_failures_per_minute == 0 {
             problems.push("parent_link_failures_per_minute: at least 1".into());
         }
@@ -567,6 +675,43 @@ mod tests {
             assert_eq!(c.listen, "127.0.0.1:9000");
             assert_eq!(c.audience, "from-env");
             assert_eq!(c.oidc_issuers, ["https://a.example", "https://b.example"]);
+            Ok(())
+        });
+    }
+
+    #[test]
+    #[allow(clippy::result_large_err)] // figment's Jail takes figment's own error
+    fn a_secret_comes_from_a_file() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("db-url", "postgres://kindbrug:geheim@db/kindbrug\n")?;
+            jail.create_file("days", "800\n")?;
+            let dir = jail.directory().to_path_buf();
+            jail.set_env("KINDBRUG_DATABASE_URL_FILE", dir.join("db-url").display());
+            jail.set_env(
+                "KINDBRUG_RETENTION__CONCERN_DAYS_FILE",
+                dir.join("days").display(),
+            );
+            jail.set_env("KINDBRUG_TRUSTED_PROXIES", "10.0.0.0/8");
+            // a setting whose own name ends in _FILE is a setting, not a file to read
+            jail.set_env(
+                "KINDBRUG_AUDIT_CHECKPOINT_FILE",
+                "/var/lib/kindbrug/cp.jsonl",
+            );
+            let c = Config::load().map_err(|e| e.to_string())?;
+            assert_eq!(
+                c.database_url.expose_secret(),
+                "postgres://kindbrug:geheim@db/kindbrug"
+            );
+            assert_eq!(c.retention.concern_days, 800);
+            assert_eq!(c.trusted_proxies, ["10.0.0.0/8"]);
+            assert_eq!(
+                c.audit_checkpoint_file.as_deref(),
+                Some(std::path::Path::new("/var/lib/kindbrug/cp.jsonl"))
+            );
+            // a file that is not there stops the start and names the variable, not a value
+            jail.set_env("KINDBRUG_SMTP_URL_FILE", dir.join("missing").display());
+            let e = Config::load().unwrap_err().to_string();
+            assert!(e.contains("KINDBRUG_SMTP_URL_FILE"), "{e}");
             Ok(())
         });
     }

@@ -62,14 +62,20 @@ where
                 break;
             }
             let started = std::time::Instant::now();
-            match work().await {
-                Ok(done) if done.is_empty() => {}
+            let result = work().await;
+            metrics::counter!("kindbrug_job_runs_total", "job" => name, "result" => if result.is_ok() { "ok" } else { "failed" })
+                .increment(1);
+            match result {
                 Ok(done) => {
-                    tracing::info!(
-                        job = name,
-                        ms = started.elapsed().as_millis() as u64,
-                        "{done}"
-                    )
+                    metrics::gauge!("kindbrug_job_last_success_timestamp_seconds", "job" => name)
+                        .set(chrono::Utc::now().timestamp() as f64);
+                    if !done.is_empty() {
+                        tracing::info!(
+                            job = name,
+                            ms = started.elapsed().as_millis() as u64,
+                            "{done}"
+                        )
+                    }
                 }
                 Err(e) => tracing::warn!(job = name, error = %e, "background job failed"),
             }

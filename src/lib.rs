@@ -13,6 +13,7 @@ pub mod demo;
 pub mod domain;
 pub mod error;
 pub mod fhir;
+pub mod gate;
 pub mod jobs;
 pub mod ratelimit;
 pub use service::retention;
@@ -51,6 +52,9 @@ pub struct AppState {
     /// the key sets of clients registered with a `jwks_uri`.
     pub smart: Option<Arc<auth::smart::TokenSigner>>,
     pub client_keys: Arc<auth::smart::JwksCache>,
+    /// What every request passes first: client address, in-flight cap, the brake on failed
+    /// authentication, and whether this replica is shutting down.
+    pub gate: Arc<gate::Gate>,
 }
 
 /// Name of the setting holding the generated development signing secret.
@@ -58,15 +62,20 @@ const DEV_SECRET_SETTING: &str = "dev_jwt_secret";
 
 /// Opens the database named in the configuration and applies migrations.
 pub async fn open_store(config: &Config) -> anyhow::Result<DynStore> {
-    let url = config.database_url.expose_secret();
-    let store = store::connect(url, config.database_max_connections)
-        .await
-        .context("could not open the database")?;
+    let store = connect_store(config).await?;
     store
         .migrate()
         .await
         .context("could not apply database migrations")?;
     Ok(store)
+}
+
+/// Opens the database named in the configuration, without migrating.
+pub async fn connect_store(config: &Config) -> anyhow::Result<DynStore> {
+    let url = config.database_url.expose_secret();
+    store::connect(url, config.database_max_connections)
+        .await
+        .context("could not open the database")
 }
 
 /// The development issuer's secret: configured, or in development generated once and kept
@@ -175,7 +184,21 @@ pub fn checkpoint_export(config: &Config) -> audit::checkpoint::CheckpointExport
 
 /// Builds the application state: database, token issuers, encryption keys.
 pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
-    let store = open_store(&config).await?;
+    // the recorder first, so every series counts from the start
+    telemetry::prometheus();
+    let store = if config.migrate_on_start {
+        open_store(&config).await?
+    } else {
+        // several replicas: `kindbrug migrate` ran once; a database that is behind keeps
+        // this replica not ready rather than half-working
+        let store = connect_store(&config).await?;
+        anyhow::ensure!(
+            store.ready().await,
+            "the database is not migrated to this version: run `kindbrug migrate` first \
+             (migrate_on_start is off)"
+        );
+        store
+    };
     let dev = dev_secret(&config, &store).await?.map(DevIssuer::new);
     let keys = keyring(&config, &store).await?;
     let signer = audit_signer(&config, &store).await?;
@@ -230,9 +253,10 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
     Ok(AppState {
         smart,
         client_keys,
+        gate: Arc::new(gate::Gate::new(&config)),
         audit_signer: Arc::new(signer),
         parent_link_failures: Arc::new(ratelimit::RateLimiter::new(
-            "parent links",
+            "parent_links",
             config.parent_link_failures_per_minute,
         )),
         config: Arc::new(config),
@@ -271,29 +295,73 @@ async fn serve_inner(
 ) -> anyhow::Result<()> {
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let running = match schedule {
-        Some(s) => jobs::spawn(&state, s, stopped)?,
+        Some(s) => jobs::spawn(&state, s, stopped.clone())?,
         None => Vec::new(),
     };
+    let separate_metrics = state.config.metrics_listen.clone();
     let app = api::router(
         state.clone(),
         web::routes(&state).merge(fhir::routes(&state)),
     );
+    let metrics_server = match &separate_metrics {
+        Some(addr) => {
+            let metrics_listener = TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("could not listen on {addr} for metrics"))?;
+            tracing::info!(addr = %metrics_listener.local_addr()?, "metrics listening");
+            let mut until = stopped.clone();
+            let app = api::metrics_router(state.clone());
+            Some(tokio::spawn(async move {
+                let _ = axum::serve(
+                    metrics_listener,
+                    app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+                )
+                .with_graceful_shutdown(async move {
+                    let _ = until.wait_for(|s| *s).await;
+                })
+                .await;
+            }))
+        }
+        None => None,
+    };
     tracing::info!(addr = %listener.local_addr()?, backend = state.store.backend(), jobs = running.len(), "kindbrug listening");
-    let served = server::serve(listener, app, state.config.server_limits(), async move {
+    // On the signal: /readyz says 503 at once, requests are still served through the grace
+    // period (the load balancer takes the replica out meanwhile), then the listener closes,
+    // in-flight requests get the shutdown timeout to finish, and the jobs stop at a safe point
+    // (the relay hands back the deliveries it leased and did not start).
+    let grace = Duration::from_secs(state.config.shutdown_grace_seconds);
+    let gate = state.gate.clone();
+    let mut limits = state.config.server_limits();
+    limits.shutdown_timeout = Duration::from_secs(state.config.shutdown_timeout_seconds);
+    let served = server::serve(listener, app, limits, async move {
         shutdown.await;
+        gate.start_draining();
+        if !grace.is_zero() {
+            tracing::info!(
+                seconds = grace.as_secs(),
+                "draining: readyz answers 503; still serving"
+            );
+            tokio::time::sleep(grace).await;
+        }
+        tracing::info!("no longer accepting connections; finishing requests in flight");
         let _ = stop.send(true);
     })
     .await;
+    let deadline = Duration::from_secs(state.config.shutdown_timeout_seconds.max(1));
     for job in running {
-        if tokio::time::timeout(Duration::from_secs(30), job)
-            .await
-            .is_err()
-        {
-            tracing::warn!("a background job did not finish within 30 s of shutdown");
+        if tokio::time::timeout(deadline, job).await.is_err() {
+            tracing::warn!(
+                seconds = deadline.as_secs(),
+                "a background job did not finish within the shutdown timeout"
+            );
         }
+    }
+    if let Some(m) = metrics_server {
+        let _ = tokio::time::timeout(Duration::from_secs(2), m).await;
     }
     state.store.close().await;
     served?;
+    tracing::info!("stopped");
     Ok(())
 }
 
@@ -317,5 +385,5 @@ pub async fn shutdown_signal() {
         _ = ctrl_c => {},
         _ = term => {},
     }
-    tracing::info!("shutting down: finishing requests in flight");
+    tracing::info!("shutting down");
 }

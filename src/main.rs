@@ -32,6 +32,12 @@ enum Command {
     },
     /// Apply database migrations and exit.
     Migrate,
+    /// SQLite: write a consistent copy of the database to FILE while the gateway keeps
+    /// running (`VACUUM INTO`). PostgreSQL: says how (pg_dump, WAL archiving) and exits 2.
+    Backup {
+        /// Where the copy goes; must not exist yet.
+        file: PathBuf,
+    },
     /// Print a development token (development issuer; never in production).
     Token {
         #[arg(long)]
@@ -211,6 +217,39 @@ async fn run(cli: Cli, config: Config) -> anyhow::Result<ExitCode> {
             let schedule = kindbrug::jobs::Schedule::from_config(&state.config);
             kindbrug::serve_with_jobs(state, listener, kindbrug::shutdown_signal(), &schedule)
                 .await?;
+        }
+        Command::Backup { file } => {
+            let store = kindbrug::connect_store(&config).await?;
+            if store.backend() == "postgres" {
+                store.close().await;
+                eprintln!(
+                    "kindbrug backup copies a SQLite database. For PostgreSQL use its own tools \
+                     (see README, \"Backup and restore\"):\n  \
+                     pg_dump --format=custom --file=kindbrug.dump \"$DATABASE_URL\"\n  \
+                     pg_restore --clean --if-exists --no-owner --dbname=\"$DATABASE_URL\" kindbrug.dump\n\
+                     and for point-in-time recovery, WAL archiving (archive_mode, archive_command) \
+                     with a base backup (pg_basebackup)."
+                );
+                std::process::exit(2);
+            }
+            anyhow::ensure!(
+                !file.exists(),
+                "{} exists already; a backup is never written over a file",
+                file.display()
+            );
+            let started = std::time::Instant::now();
+            let result = store.backup_to(&file).await;
+            store.close().await;
+            result.with_context(|| format!("could not write the backup to {}", file.display()))?;
+            let bytes = std::fs::metadata(&file).map(|m| m.len()).unwrap_or(0);
+            println!(
+                "backup written to {} ({:.1} MB in {:.1} s); check it with \
+                 KINDBRUG_DATABASE_URL=sqlite://{} kindbrug audit verify",
+                file.display(),
+                bytes as f64 / 1e6,
+                started.elapsed().as_secs_f64(),
+                file.display()
+            );
         }
         Command::Migrate => {
             let store = kindbrug::open_store(&config).await?;

@@ -69,6 +69,7 @@ impl RateLimiter {
             return Ok(());
         }
         b.refused += 1;
+        metrics::counter!("kindbrug_refused_total", "reason" => self.name).increment(1);
         // one log line per client per minute, with how many attempts were refused
         if b.logged_at
             .is_none_or(|t| now.saturating_duration_since(t) >= Duration::from_secs(60))

@@ -38,6 +38,8 @@ pub struct Limits {
     pub max_connections: usize,
     /// Largest request head (request line and headers), in bytes.
     pub max_header_bytes: usize,
+    /// After the listener closes, how long requests in flight get to finish.
+    pub shutdown_timeout: Duration,
 }
 
 /// Serves `app` on `listener` until `shutdown` completes; then stops accepting, lets requests
@@ -59,6 +61,25 @@ pub async fn serve(
     let builder = Arc::new(builder);
     let permits = Arc::new(Semaphore::new(limits.max_connections.max(1)));
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let serve_one = |stream: TcpStream, peer: SocketAddr, permit| {
+        let _ = stream.set_nodelay(true);
+        let io = TokioIo::new(GuardedIo::new(stream, limits.idle_timeout));
+        let service = app
+            .clone()
+            .map_request(move |mut req: axum::extract::Request<_>| {
+                req.extensions_mut().insert(ConnectInfo(peer));
+                req
+            });
+        let conn =
+            builder.serve_connection(io, hyper_util::service::TowerToHyperService::new(service));
+        let conn = graceful.watch(conn);
+        tokio::spawn(async move {
+            if let Err(e) = conn.await {
+                tracing::debug!(error = %e, "connection ended with an error");
+            }
+            drop(permit);
+        });
+    };
     tokio::pin!(shutdown);
     loop {
         let permit = tokio::select! {
@@ -77,26 +98,37 @@ pub async fn serve(
             },
             _ = &mut shutdown => break,
         };
-        let _ = stream.set_nodelay(true);
-        let io = TokioIo::new(GuardedIo::new(stream, limits.idle_timeout));
-        let service = app
-            .clone()
-            .map_request(move |mut req: axum::extract::Request<_>| {
-                req.extensions_mut().insert(ConnectInfo(peer));
-                req
-            });
-        let conn =
-            builder.serve_connection(io, hyper_util::service::TowerToHyperService::new(service));
-        let conn = graceful.watch(conn);
-        tokio::spawn(async move {
-            if let Err(e) = conn.await {
-                tracing::debug!(error = %e, "connection ended with an error");
-            }
-            drop(permit);
-        });
+        serve_one(stream, peer, permit);
+    }
+    // Connections whose handshake the kernel completed are waiting in the listen backlog;
+    // closing the listener would reset them. Take them in and serve them first.
+    let mut taken = 0;
+    while let Some(Ok((stream, peer))) = futures::FutureExt::now_or_never(listener.accept()) {
+        let Ok(permit) = permits.clone().try_acquire_owned() else {
+            break;
+        };
+        serve_one(stream, peer, permit);
+        taken += 1;
     }
     drop(listener);
-    graceful.shutdown().await;
+    if taken > 0 {
+        tracing::info!(
+            connections = taken,
+            "served what was waiting in the listen backlog"
+        );
+    }
+    // A connection just accepted may not have sent its request yet: telling it to shut down
+    // now would close it unanswered. Give such requests a moment to arrive and start.
+    tokio::time::sleep(limits.shutdown_timeout.min(Duration::from_millis(500))).await;
+    if tokio::time::timeout(limits.shutdown_timeout, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            seconds = limits.shutdown_timeout.as_secs(),
+            "requests still in flight at the shutdown timeout were cut off"
+        );
+    }
     Ok(())
 }
 

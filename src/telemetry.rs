@@ -22,3 +22,119 @@ pub fn init(format: LogFormat) {
         LogFormat::Text => builder.try_init(),
     };
 }
+
+/// The process's Prometheus recorder, installed on first use (one per process: the tests'
+/// many gateways share it, as replicas would not).
+pub fn prometheus() -> &'static metrics_exporter_prometheus::PrometheusHandle {
+    static HANDLE: std::sync::OnceLock<metrics_exporter_prometheus::PrometheusHandle> =
+        std::sync::OnceLock::new();
+    HANDLE.get_or_init(|| {
+        let recorder = metrics_exporter_prometheus::PrometheusBuilder::new()
+            .set_buckets(&[
+                0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+            ])
+            .expect("the buckets are not empty")
+            .build_recorder();
+        let handle = recorder.handle();
+        if metrics::set_global_recorder(recorder).is_err() {
+            tracing::warn!("a metrics recorder was installed already: /metrics stays empty");
+        }
+        describe();
+        handle
+    })
+}
+
+fn describe() {
+    use metrics::{describe_counter, describe_gauge, describe_histogram, Unit};
+    describe_counter!(
+        "kindbrug_http_requests_total",
+        "Requests by matched route, method and status"
+    );
+    describe_histogram!(
+        "kindbrug_http_request_duration_seconds",
+        Unit::Seconds,
+        "Time to answer a request, by matched route, method and status"
+    );
+    describe_counter!(
+        "kindbrug_refused_total",
+        "Requests refused before any work: in_flight (503), auth_failures and parent_links (429)"
+    );
+    describe_gauge!(
+        "kindbrug_db_pool_connections",
+        "Database connections by pool and state (open, idle, in_use, max)"
+    );
+    describe_gauge!(
+        "kindbrug_outbox_backlog",
+        "Webhook deliveries waiting or in flight"
+    );
+    describe_gauge!(
+        "kindbrug_outbox_oldest_age_seconds",
+        Unit::Seconds,
+        "Age of the oldest message with an undelivered delivery (0: none)"
+    );
+    describe_counter!(
+        "kindbrug_webhook_deliveries_total",
+        "Delivery attempts by result (delivered, retry, failed)"
+    );
+    describe_counter!(
+        "kindbrug_job_runs_total",
+        "Background job rounds by job and result (ok, failed)"
+    );
+    describe_gauge!(
+        "kindbrug_job_last_success_timestamp_seconds",
+        Unit::Seconds,
+        "When each background job last finished a round without error"
+    );
+    describe_histogram!(
+        "kindbrug_audit_append_seconds",
+        Unit::Seconds,
+        "Time to make a batch of access-log entries durable"
+    );
+    describe_gauge!(
+        "kindbrug_audit_checkpoint_age_seconds",
+        Unit::Seconds,
+        "Age of the access log's newest signed checkpoint (-1: none yet)"
+    );
+    describe_gauge!(
+        "kindbrug_draining",
+        "1 while the replica shuts down (readyz answers 503)"
+    );
+}
+
+/// The Prometheus text: the counters and histograms kept as requests and jobs go, and the
+/// gauges read from the database now. No series names a child, a person or free text.
+pub async fn render(state: &crate::AppState) -> String {
+    let handle = prometheus();
+    match state.store.ops_stats().await {
+        Ok(stats) => {
+            for p in &stats.pools {
+                let g = |kind: &'static str, v: u32| {
+                    metrics::gauge!("kindbrug_db_pool_connections", "pool" => p.name, "state" => kind)
+                        .set(f64::from(v))
+                };
+                g("max", p.max);
+                g("open", p.open);
+                g("idle", p.idle);
+                g("in_use", p.open.saturating_sub(p.idle));
+            }
+            let now = chrono::Utc::now();
+            metrics::gauge!("kindbrug_outbox_backlog").set(stats.outbox_backlog as f64);
+            let age = |t: Option<chrono::DateTime<chrono::Utc>>, none: f64| {
+                t.map(|t| (now - t).num_milliseconds().max(0) as f64 / 1000.0)
+                    .unwrap_or(none)
+            };
+            metrics::gauge!("kindbrug_outbox_oldest_age_seconds")
+                .set(age(stats.outbox_oldest, 0.0));
+            metrics::gauge!("kindbrug_audit_checkpoint_age_seconds")
+                .set(age(stats.last_checkpoint, -1.0));
+            metrics::gauge!("kindbrug_db_up").set(1.0);
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "metrics: the database did not answer");
+            metrics::gauge!("kindbrug_db_up").set(0.0);
+        }
+    }
+    metrics::gauge!("kindbrug_draining").set(if state.gate.draining() { 1.0 } else { 0.0 });
+    handle.run_upkeep();
+    handle.render()
+}

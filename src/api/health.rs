@@ -18,11 +18,12 @@ pub async fn healthz() -> Json<Health> {
     Json(Health { status: "ok" })
 }
 
-/// Ready: the database answers and every migration is applied.
+/// Ready: the database answers, every migration is applied, and the replica is not shutting
+/// down (after SIGTERM this answers 503 at once, while requests are still served).
 #[utoipa::path(get, path = "/readyz", tag = "operations", responses(
     (status = 200, body = Health), (status = 503, body = Health)))]
 pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Health>) {
-    if crate::service::ready(&state).await {
+    if !state.gate.draining() && crate::service::ready(&state).await {
         (StatusCode::OK, Json(Health { status: "ready" }))
     } else {
         (

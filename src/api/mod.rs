@@ -260,6 +260,12 @@ pub fn router(state: AppState, pages: Router<AppState>) -> Router {
             }),
         );
 
+    // /metrics on the main listener unless it has its own (see `metrics_listen`)
+    let public = if state.config.metrics_listen.is_none() {
+        public.route("/metrics", axum::routing::get(metrics))
+    } else {
+        public
+    };
     let timeout = Duration::from_secs(state.config.request_timeout_seconds);
     let limit = state.config.body_limit_bytes;
     Router::new()
@@ -276,6 +282,7 @@ pub fn router(state: AppState, pages: Router<AppState>) -> Router {
             tracing::error!("a handler panicked");
             StatusCode::INTERNAL_SERVER_ERROR.into_response()
         }))
+        .layer(middleware::from_fn_with_state(state.clone(), crate::gate::gate))
         .layer(middleware::from_fn(problem_for_bare_errors))
         .layer(
             TraceLayer::new_for_http()
@@ -292,6 +299,25 @@ pub fn router(state: AppState, pages: Router<AppState>) -> Router {
                 .on_response(tower_http::trace::DefaultOnResponse::new().level(tracing::Level::INFO)),
         )
         .layer(middleware::from_fn(request_id))
+        .with_state(state)
+}
+
+/// Prometheus text (version 0.0.4) of this replica.
+async fn metrics(axum::extract::State(state): axum::extract::State<AppState>) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+        )],
+        crate::telemetry::render(&state).await,
+    )
+        .into_response()
+}
+
+/// The separate metrics listener's routes (`metrics_listen`): `/metrics` and nothing else.
+pub fn metrics_router(state: AppState) -> Router {
+    Router::new()
+        .route("/metrics", axum::routing::get(metrics))
         .with_state(state)
 }
 

@@ -240,6 +240,32 @@ impl From<StoreError> for ServiceError {
             | StoreError::CheckViolation
             | StoreError::NotApplicable) => ServiceError::conflict("conflict", e.to_string()),
             StoreError::Stale => ServiceError::Stale,
+            // the database is away (restarting, unreachable, the pool exhausted): not the
+            // caller's fault, and worth a retry shortly
+            e @ (StoreError::Unavailable(_)
+            | StoreError::Database(
+                sqlx::Error::PoolTimedOut
+                | sqlx::Error::PoolClosed
+                | sqlx::Error::Io(_)
+                | sqlx::Error::Tls(_)
+                | sqlx::Error::WorkerCrashed,
+            )) => {
+                tracing::warn!(error = %e, "the database is not answering");
+                ServiceError::Unavailable {
+                    detail: "the database is not answering; try again shortly".into(),
+                    retry_after_seconds: 5,
+                }
+            }
+            StoreError::Database(sqlx::Error::Database(d))
+                if d.code()
+                    .is_some_and(|c| c.starts_with("57P") || c.starts_with("08")) =>
+            {
+                tracing::warn!(code = ?d.code(), "the database is shutting down or restarting");
+                ServiceError::Unavailable {
+                    detail: "the database is not answering; try again shortly".into(),
+                    retry_after_seconds: 5,
+                }
+            }
             other => ServiceError::internal(other),
         }
     }

@@ -1246,7 +1246,33 @@ pub trait Maintenance: Send + Sync {
     fn backend(&self) -> &'static str;
     /// The web pages' sessions, on this database.
     fn web_sessions(&self) -> sessions::WebSessions;
+    /// What an operator watches: the pools, the outbox's backlog, the last checkpoint.
+    async fn ops_stats(&self) -> StoreResult<OpsStats>;
+    /// A consistent copy of the whole database at `path`, made while writes go on (SQLite:
+    /// `VACUUM INTO`). PostgreSQL answers `NotApplicable`: `pg_dump` and WAL archiving do it.
+    async fn backup_to(&self, path: &std::path::Path) -> StoreResult<()>;
     async fn close(&self);
+}
+
+/// A connection pool's state.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PoolStat {
+    pub name: &'static str,
+    pub max: u32,
+    pub open: u32,
+    pub idle: u32,
+}
+
+/// The operational figures `/metrics` shows (none of them about a child).
+#[derive(Debug, Clone, Default)]
+pub struct OpsStats {
+    pub pools: Vec<PoolStat>,
+    /// Deliveries waiting or in flight.
+    pub outbox_backlog: i64,
+    /// When the oldest message with an undelivered delivery was made.
+    pub outbox_oldest: Option<DateTime<Utc>>,
+    /// When the access log's newest checkpoint was signed.
+    pub last_checkpoint: Option<DateTime<Utc>>,
 }
 
 /// Everything the application needs from a database.

@@ -20,7 +20,8 @@ impl PgStore {
         let options = PgConnectOptions::from_str(url)?.application_name("kindbrug");
         let pool = PgPoolOptions::new()
             .max_connections(max_connections.max(2))
-            .acquire_timeout(Duration::from_secs(30))
+            // with the database gone, a request is answered 503 after this, not held
+            .acquire_timeout(Duration::from_secs(5))
             .connect_with(options)
             .await?;
         let audit = Self::spawn_audit_writer(pool.clone());
@@ -49,6 +50,19 @@ impl PgStore {
 
     async fn close_pools(&self) {
         self.pool.close().await;
+    }
+
+    fn pool_stats(&self) -> Vec<super::PoolStat> {
+        vec![super::PoolStat {
+            name: "main",
+            max: self.pool.options().get_max_connections(),
+            open: self.pool.size(),
+            idle: self.pool.num_idle() as u32,
+        }]
+    }
+
+    async fn backup_into(&self, _path: &std::path::Path) -> super::StoreResult<()> {
+        Err(super::StoreError::NotApplicable)
     }
 
     fn reader(&self) -> &PgPool {

@@ -11,6 +11,10 @@ use std::time::Duration;
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 
 /// The SQLite store.
+/// How long a request waits for a connection before it is answered 503: the writer is one
+/// connection, and a queue longer than this means the gateway is overloaded.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
+
 pub struct SqliteStore {
     write: SqlitePool,
     read: SqlitePool,
@@ -32,12 +36,12 @@ impl SqliteStore {
             .pragma("cache_size", "-32000");
         let write = SqlitePoolOptions::new()
             .max_connections(1)
-            .acquire_timeout(Duration::from_secs(30))
+            .acquire_timeout(ACQUIRE_TIMEOUT)
             .connect_with(options.clone())
             .await?;
         let read = SqlitePoolOptions::new()
             .max_connections(max_connections.max(1))
-            .acquire_timeout(Duration::from_secs(30))
+            .acquire_timeout(ACQUIRE_TIMEOUT)
             .connect_with(options.read_only(true))
             .await?;
         let audit = Self::spawn_audit_writer(write.clone());
@@ -66,6 +70,29 @@ impl SqliteStore {
     async fn close_pools(&self) {
         self.read.close().await;
         self.write.close().await;
+    }
+
+    fn pool_stats(&self) -> Vec<super::PoolStat> {
+        let stat = |name, pool: &SqlitePool| super::PoolStat {
+            name,
+            max: pool.options().get_max_connections(),
+            open: pool.size(),
+            idle: pool.num_idle() as u32,
+        };
+        vec![stat("write", &self.write), stat("read", &self.read)]
+    }
+
+    /// `VACUUM INTO` on a reading connection: one read transaction, so the copy is the
+    /// database as of one moment, while the writer goes on (WAL). The file must not exist.
+    async fn backup_into(&self, path: &std::path::Path) -> super::StoreResult<()> {
+        let target = path.to_str().ok_or(super::StoreError::NotApplicable)?;
+        // the reading pool is read-only; VACUUM INTO writes only the new file, which SQLite
+        // allows from a read-only connection
+        sqlx::query("VACUUM INTO $1")
+            .bind(target)
+            .execute(&self.read)
+            .await?;
+        Ok(())
     }
 
     fn reader(&self) -> &SqlitePool {

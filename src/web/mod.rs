@@ -489,11 +489,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Client {
         parts: &mut axum::http::request::Parts,
         _state: &S,
     ) -> Result<Self, Self::Rejection> {
-        let ip = parts
-            .extensions
-            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-            .map(|c| c.0.ip());
-        Ok(Client(crate::service::parent::ClientAddr(ip)))
+        Ok(Client(crate::gate::client_addr(&parts.extensions)))
     }
 }
 

@@ -255,6 +255,13 @@ impl Relay {
                 None => DeliveryOutcome::Failed,
             },
         };
+        let result = match &outcome {
+            DeliveryOutcome::Delivered => "delivered",
+            DeliveryOutcome::Retry { .. } => "retry",
+            DeliveryOutcome::Failed => "failed",
+            DeliveryOutcome::EndpointGone => "endpoint_gone",
+        };
+        metrics::counter!("kindbrug_webhook_deliveries_total", "result" => result).increment(1);
         let next_attempt_at = match &outcome {
             DeliveryOutcome::Retry { at } => Some(*at),
             _ => None,

@@ -15,19 +15,19 @@ use uuid::Uuid;
 
 /// A receiver in the test process whose answer the test sets; counts deliveries per webhook-id.
 #[derive(Clone, Default)]
-struct Receiver {
-    seen: Arc<Mutex<Vec<(String, Value)>>>,
+pub struct Receiver {
+    pub seen: Arc<Mutex<Vec<(String, Value)>>>,
     /// 0 = 204; otherwise this status; 999 = hang past the timeout.
     answer: Arc<AtomicUsize>,
     /// Milliseconds to wait before answering.
-    delay_ms: Arc<AtomicUsize>,
+    pub delay_ms: Arc<AtomicUsize>,
     retry_after: Arc<Mutex<Option<String>>>,
     /// Each delivery as sent: webhook-id, webhook-timestamp, webhook-signature, content-type, body.
     raw: Arc<Mutex<Vec<[String; 5]>>>,
 }
 
 impl Receiver {
-    async fn start(&self) -> String {
+    pub async fn start(&self) -> String {
         let me = self.clone();
         let app = axum::Router::new().route(
             "/hook",
@@ -84,7 +84,7 @@ impl Receiver {
         url
     }
 
-    fn counts(&self) -> HashMap<String, usize> {
+    pub fn counts(&self) -> HashMap<String, usize> {
         let mut m = HashMap::new();
         for (id, _) in self.seen.lock().unwrap().iter() {
             *m.entry(id.clone()).or_default() += 1;
@@ -118,7 +118,7 @@ fn relay(app: &TestApp) -> Relay {
     .unwrap()
 }
 
-async fn endpoint(app: &TestApp, org: Uuid, url: &str, signing: &str, events: Value) -> Value {
+pub async fn endpoint(app: &TestApp, org: Uuid, url: &str, signing: &str, events: Value) -> Value {
     app.post(
         &format!("/api/v1/organizations/{org}/webhook-endpoints"),
         &app.admin(),

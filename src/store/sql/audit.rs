@@ -21,6 +21,7 @@ macro_rules! impl_audit {
                             }
                         }
                         let records: Vec<AuditRecord> = jobs.iter().flat_map(|(r, _)| r.iter().cloned()).collect();
+                        let started = std::time::Instant::now();
                         let result: StoreResult<()> = async {
                             let mut tx = Self::begin_on(&pool).await?;
                             Self::append_audit(&mut tx, &records).await?;
@@ -28,6 +29,8 @@ macro_rules! impl_audit {
                             Ok(())
                         }
                         .await;
+                        metrics::histogram!("kindbrug_audit_append_seconds", "path" => "group_commit")
+                            .record(started.elapsed().as_secs_f64());
                         let result = result.map_err(|e| e.to_string());
                         for (_, done) in jobs {
                             let _ = done.send(result.clone());

@@ -47,6 +47,24 @@ macro_rules! impl_maintenance {
                 self.session_store()
             }
 
+            async fn ops_stats(&self) -> StoreResult<OpsStats> {
+                let (outbox_backlog, outbox_oldest): (i64, Option<DateTime<Utc>>) = sqlx::query_as(
+                    "SELECT COUNT(*), MIN(m.created_at) FROM webhook_deliveries d \
+                     JOIN webhook_messages m ON m.id = d.message_id WHERE d.state IN ('pending', 'delivering')",
+                )
+                .fetch_one(self.reader())
+                .await?;
+                let last_checkpoint: Option<DateTime<Utc>> =
+                    sqlx::query_scalar("SELECT MAX(signed_at) FROM audit_checkpoints")
+                        .fetch_one(self.reader())
+                        .await?;
+                Ok(OpsStats { pools: self.pool_stats(), outbox_backlog, outbox_oldest, last_checkpoint })
+            }
+
+            async fn backup_to(&self, path: &std::path::Path) -> StoreResult<()> {
+                self.backup_into(path).await
+            }
+
             async fn close(&self) {
                 self.close_pools().await;
             }

@@ -1,0 +1,317 @@
+//! Three gateway processes on one PostgreSQL, as a deployment runs them: capacity under racing
+//! submissions, a withdrawal seen at once everywhere, webhooks delivered once by three relays
+//! and after a `kill -9`, and the deadline job doing its work once.
+
+use crate::common::*;
+use crate::consultations::{ctx, request, specialist};
+use crate::webhooks::{endpoint, Receiver};
+use serde_json::{json, Value};
+use std::process::Stdio;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+/// A `kindbrug serve` process of the test's binary.
+pub struct Replica {
+    pub base: String,
+    process: tokio::process::Child,
+}
+
+impl Replica {
+    /// Starts a replica on `db_url` (already migrated) and waits until it is ready.
+    pub async fn start(db_url: &str, extra: &[(&str, &str)]) -> Replica {
+        let port = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap().port()
+        };
+        let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_kindbrug"));
+        cmd.arg("serve")
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("KINDBRUG_CONFIG", "/nonexistent/kindbrug.toml")
+            .env("KINDBRUG_DATABASE_URL", db_url)
+            .env("KINDBRUG_LISTEN", format!("127.0.0.1:{port}"))
+            .env("KINDBRUG_DEV_JWT_SECRET", DEV_SECRET)
+            .env("KINDBRUG_PUBLIC_BASE_URL", "http://127.0.0.1:8080")
+            .env("KINDBRUG_DEMO_ON_EMPTY", "false")
+            .env("KINDBRUG_MIGRATE_ON_START", "false")
+            .env("KINDBRUG_DATABASE_MAX_CONNECTIONS", "6")
+            .env("KINDBRUG_SHUTDOWN_GRACE_SECONDS", "0")
+            .env(
+                "KINDBRUG_LOG",
+                std::env::var("KINDBRUG_TEST_LOG").unwrap_or_else(|_| "warn".into()),
+            )
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true);
+        for (k, v) in extra {
+            cmd.env(k, v);
+        }
+        let mut process = cmd.spawn().expect("start a replica");
+        let base = format!("http://127.0.0.1:{port}");
+        let client = reqwest::Client::new();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Ok(r) = client.get(format!("{base}/readyz")).send().await {
+                if r.status() == 200 {
+                    break;
+                }
+            }
+            if let Ok(Some(exit)) = process.try_wait() {
+                panic!("replica at {base} stopped at start: {exit}");
+            }
+            assert!(
+                Instant::now() < deadline,
+                "replica at {base} did not become ready"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        Replica { base, process }
+    }
+
+    /// `kill -9`: no shutdown, no lease handed back.
+    pub async fn kill(&mut self) {
+        self.process.start_kill().unwrap();
+        let _ = self.process.wait().await;
+    }
+
+    /// SIGTERM, and the exit status.
+    pub async fn terminate(&mut self) -> std::process::ExitStatus {
+        let pid = self.process.id().expect("running") as i32;
+        let status = std::process::Command::new("kill")
+            .arg("-TERM")
+            .arg(pid.to_string())
+            .status()
+            .unwrap();
+        assert!(status.success());
+        tokio::time::timeout(Duration::from_secs(30), self.process.wait())
+            .await
+            .expect("exit in time")
+            .unwrap()
+    }
+}
+
+async fn count(app: &TestApp, sql: &str) -> i64 {
+    let pool = app.raw_pool().await;
+    let n: i64 = sqlx::query_scalar(sql).fetch_one(&pool).await.unwrap();
+    pool.close().await;
+    n
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn three_replicas_on_one_postgresql() {
+    // the harness's own gateway sets up the world; its relay and jobs stay off
+    let Some(app) = TestApp::postgres_with(|c| c.relay_enabled = false).await else {
+        return;
+    };
+    let c = ctx(&app).await;
+    let w = &c.w;
+    let (tiny, tiny_token) = specialist(&app, w.youth, "tiny", &["motor"], &["JZ22"], 3).await;
+    let (_, other_token) = specialist(&app, w.youth, "other", &["motor"], &["JZ22"], 2).await;
+    let rx = Receiver::default();
+    // slow enough that a killed relay has deliveries in flight
+    rx.delay_ms.store(40, Ordering::SeqCst);
+    let url = rx.start().await;
+    endpoint(&app, w.org_a, &url, "ed25519", json!(["*"])).await;
+    let relay = [
+        ("KINDBRUG_RELAY_LEASE_SECONDS", "3"),
+        ("KINDBRUG_RELAY_BATCH", "8"),
+        ("KINDBRUG_RELAY_CONCURRENCY", "4"),
+        ("KINDBRUG_RELAY_POLL_MILLIS", "50"),
+        ("KINDBRUG_WEBHOOK_TIMEOUT_SECONDS", "1"),
+        ("KINDBRUG_DEADLINE_CHECK_SECONDS", "1"),
+    ];
+    let mut replicas = vec![
+        Replica::start(&app.db_url, &relay).await,
+        Replica::start(&app.db_url, &relay).await,
+        Replica::start(&app.db_url, &relay).await,
+    ];
+    let client = reqwest::Client::new();
+
+    // 1. 50 submissions race across the three: no specialist ever holds more than capacity
+    let mut tasks = Vec::new();
+    for i in 0..50 {
+        let (client, base, token, body) = (
+            client.clone(),
+            replicas[i % 3].base.clone(),
+            w.mentor_a1_token.clone(),
+            request(&c, "motor"),
+        );
+        tasks.push(tokio::spawn(async move {
+            let r = client
+                .post(format!("{base}/api/v1/consultations"))
+                .bearer_auth(token)
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+            r.json::<Value>().await.unwrap()
+        }));
+    }
+    let mut offered_to_tiny = Vec::new();
+    for t in tasks {
+        let v = t.await.unwrap();
+        if v["offered_to"] == tiny.to_string() {
+            offered_to_tiny.push(v["id"].as_str().unwrap().to_string());
+        }
+    }
+    let over = count(&app, "SELECT COUNT(*) FROM (SELECT s.id FROM consultations t JOIN staff s ON s.id = COALESCE(t.assigned_to, t.offered_to) \
+                            WHERE t.status IN ('offered', 'accepted', 'in_progress') GROUP BY s.id, s.capacity HAVING COUNT(*) > s.capacity) x").await;
+    assert_eq!(over, 0, "a specialist holds more than their capacity");
+    assert_eq!(offered_to_tiny.len(), 3, "exactly tiny's capacity");
+    assert_eq!(
+        count(
+            &app,
+            "SELECT COUNT(*) FROM consultations WHERE status = 'offered'"
+        )
+        .await,
+        5,
+        "both specialists full"
+    );
+    assert_eq!(
+        count(
+            &app,
+            "SELECT COUNT(*) FROM consultations WHERE status = 'unassigned'"
+        )
+        .await,
+        45,
+        "the rest in the region's queue"
+    );
+
+    // 2. the specialist takes one; each replica serves it
+    let id = &offered_to_tiny[0];
+    let accepted = client
+        .post(format!(
+            "{}/api/v1/consultations/{id}/accept",
+            replicas[1].base
+        ))
+        .bearer_auth(&tiny_token)
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(accepted.status(), 200);
+    for r in &replicas {
+        let read = client
+            .get(format!("{}/api/v1/consultations/{id}", r.base))
+            .bearer_auth(&tiny_token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(read.status(), 200);
+    }
+    // 3. the deadline job runs on all three at once; each overdue offer moves on once
+    let overdue = count(
+        &app,
+        "SELECT COUNT(*) FROM consultations WHERE status = 'offered'",
+    )
+    .await;
+    assert!(overdue >= 1);
+    app.exec_sql("UPDATE consultations SET answer_due = '2020-01-01T00:00:00+00:00' WHERE status = 'offered'").await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let expired = count(
+            &app,
+            "SELECT COUNT(*) FROM consultation_declines WHERE kind = 'expired'",
+        )
+        .await;
+        if expired >= overdue {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{expired} of {overdue} overdue offers moved on"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(
+        count(
+            &app,
+            "SELECT COUNT(*) FROM consultation_declines WHERE kind = 'expired'"
+        )
+        .await,
+        overdue,
+        "an offer expired twice"
+    );
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM (SELECT consultation_id, staff_id FROM consultation_declines GROUP BY 1, 2 HAVING COUNT(*) > 1) x").await, 0);
+
+    // 4. a withdrawal through one replica refuses the very next access on each other one
+    let withdrawn = client
+        .post(format!(
+            "{}/api/v1/consents/{}/withdraw",
+            replicas[0].base, c.consent
+        ))
+        .bearer_auth(&w.mentor_a1_token)
+        .json(&json!({"by": {"guardian_id": c.eva}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(withdrawn.status(), 200);
+    for r in &replicas[1..] {
+        let read = client
+            .get(format!("{}/api/v1/consultations/{id}", r.base))
+            .bearer_auth(&tiny_token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            read.status(),
+            403,
+            "replica {} still let the specialist read",
+            r.base
+        );
+        let fhir = client
+            .get(format!("{}/fhir/r4/Task/{id}", r.base))
+            .bearer_auth(&tiny_token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(fhir.status(), 403);
+    }
+    let _ = other_token;
+
+    // 5. every webhook message is delivered by the three relays; one is killed mid-delivery
+    let expected = count(&app, "SELECT COUNT(*) FROM webhook_deliveries").await;
+    assert!(expected >= 50, "{expected}");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while rx.counts().len() < 10 {
+        assert!(Instant::now() < deadline, "nothing was delivered");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    replicas[2].kill().await;
+    let deadline = Instant::now() + Duration::from_secs(45);
+    loop {
+        let delivered = count(
+            &app,
+            "SELECT COUNT(*) FROM webhook_deliveries WHERE state = 'delivered'",
+        )
+        .await;
+        if delivered == expected {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{delivered} of {expected} delivered"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let counts = rx.counts();
+    assert_eq!(counts.len() as i64, expected, "every message arrived");
+    let twice: Vec<_> = counts.iter().filter(|(_, n)| **n > 1).collect();
+    eprintln!(
+        "replicas: {expected} messages delivered after a kill -9, {} of them twice",
+        twice.len()
+    );
+    // only what the killed relay had leased could come twice: at most its batch
+    assert!(
+        twice.len() <= 8 && twice.iter().all(|(_, n)| **n == 2),
+        "duplicates beyond the killed relay's lease: {twice:?}"
+    );
+
+    // a replica stopped with SIGTERM exits 0
+    for r in replicas.iter_mut().take(2) {
+        let status = r.terminate().await;
+        assert!(status.success(), "{status:?}");
+    }
+}
