@@ -9,6 +9,7 @@ mod children;
 mod consent;
 mod consultations;
 mod defects;
+mod faults;
 mod fhir;
 mod figures;
 mod first_week;

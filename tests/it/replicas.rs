@@ -19,6 +19,15 @@ pub struct Replica {
 impl Replica {
     /// Starts a replica on `db_url` (already migrated) and waits until it is ready.
     pub async fn start(db_url: &str, extra: &[(&str, &str)]) -> Replica {
+        Self::start_logging(db_url, extra, None).await
+    }
+
+    /// The same, its log written to `log` instead of the test's standard error.
+    pub async fn start_logging(
+        db_url: &str,
+        extra: &[(&str, &str)],
+        log: Option<&std::path::Path>,
+    ) -> Replica {
         let port = {
             let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
             l.local_addr().unwrap().port()
@@ -41,7 +50,10 @@ impl Replica {
                 std::env::var("KINDBRUG_TEST_LOG").unwrap_or_else(|_| "warn".into()),
             )
             .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
+            .stderr(match log {
+                Some(path) => Stdio::from(std::fs::File::create(path).unwrap()),
+                None => Stdio::inherit(),
+            })
             .kill_on_drop(true);
         for (k, v) in extra {
             cmd.env(k, v);
