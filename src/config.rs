@@ -217,7 +217,7 @@ pub struct Config {
     /// client address may make a minute; above it, 429.
     pub auth_failures_per_minute: u32,
     /// `serve` applies migrations at start. Off with several replicas: `kindbrug migrate` runs
-    /// once (a Job), and a replica whose database is behind stays not ready.
+    /// once (a Job), and a replica whose database is behind refuses to start.
     pub migrate_on_start: bool,
 }
 
@@ -330,6 +330,9 @@ fn secret_files() -> anyhow::Result<figment::providers::Serialized<figment::valu
         };
         if key.is_empty() || key == "CONFIG" {
             continue;
+        }
+        if std::env::var_os(format!("KINDBRUG_{key}")).is_some() {
+            anyhow::bail!("configuration: both KINDBRUG_{key} and {name} are set; use one");
         }
         let content = std::fs::read_to_string(&path)
             .map_err(|e| anyhow::anyhow!("configuration: {name}: could not read the file: {e}"))?;

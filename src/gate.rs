@@ -97,34 +97,43 @@ pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) -> IpAddr
     // X-Forwarded-For first: proxies append to it (nginx, HAProxy, cloud balancers), so the
     // hops nearest to us are theirs, whatever the client put in front. `Forwarded` only when
     // there is none: a proxy that does not append to it would pass a client's claim through.
-    let mut hops: Vec<IpAddr> = Vec::new();
+    // each hop as written; one that is not an address (`unknown`, `_hidden`) stays in the
+    // list, so the walk stops there instead of believing what lies beyond it
+    let mut hops: Vec<Option<IpAddr>> = Vec::new();
     for v in headers.get_all("x-forwarded-for") {
-        let Ok(v) = v.to_str() else { continue };
-        hops.extend(v.split(',').filter_map(|h| forwarded_addr(h.trim())));
+        let Ok(v) = v.to_str() else {
+            return canonical(peer);
+        };
+        hops.extend(v.split(',').map(|h| forwarded_addr(h.trim())));
     }
     if hops.is_empty() {
         for v in headers.get_all(header::FORWARDED) {
-            let Ok(v) = v.to_str() else { continue };
+            let Ok(v) = v.to_str() else {
+                return canonical(peer);
+            };
             for element in v.split(',') {
-                for pair in element.split(';') {
-                    let Some((k, val)) = pair.trim().split_once('=') else {
-                        continue;
-                    };
-                    if k.trim().eq_ignore_ascii_case("for") {
-                        if let Some(ip) = forwarded_addr(val.trim().trim_matches('"')) {
-                            hops.push(ip);
-                        }
-                    }
+                let hop = element.split(';').find_map(|pair| {
+                    let (k, val) = pair.trim().split_once('=')?;
+                    k.trim()
+                        .eq_ignore_ascii_case("for")
+                        .then(|| forwarded_addr(val.trim().trim_matches('"')))
+                });
+                if let Some(hop) = hop {
+                    hops.push(hop);
                 }
             }
         }
     }
-    // from the nearest hop outward: the first one not ours is the client
-    hops.into_iter()
-        .rev()
-        .find(|ip| !is_trusted(*ip))
-        .map(canonical)
-        .unwrap_or(canonical(peer))
+    // from the nearest hop outward: the first one not ours is the client; a hop that is not
+    // an address ends the walk (we cannot tell who is behind it), and the peer stands
+    for hop in hops.into_iter().rev() {
+        match hop {
+            Some(ip) if is_trusted(ip) => continue,
+            Some(ip) => return canonical(ip),
+            None => break,
+        }
+    }
+    canonical(peer)
 }
 
 /// `192.0.2.1`, `192.0.2.1:4711`, `[2001:db8::1]`, `[2001:db8::1]:4711`, `2001:db8::1`.
@@ -259,6 +268,11 @@ pub async fn gate(State(state): State<AppState>, mut req: Request, next: Next) -
         req.extensions_mut().insert(ClientIp(ip));
     }
     let tries_auth = authenticates(&req);
+    // IPv6 clients are braked per /64: one host usually holds a whole /64
+    let brake_key = client.map(|ip| match ip {
+        IpAddr::V6(v6) => IpAddr::V6((u128::from(v6) & (u128::MAX << 64)).into()),
+        v4 => v4,
+    });
     let response = 'answer: {
         // probes and metrics are never refused: an operator must see a saturated replica
         let exempt = matches!(route.as_str(), "/healthz" | "/readyz" | "/metrics");
@@ -279,30 +293,43 @@ pub async fn gate(State(state): State<AppState>, mut req: Request, next: Next) -
                 }
             }
         };
-        if let (true, Some(ip)) = (tries_auth, client) {
-            if let Err(wait) = gate.auth_failures.check(ip) {
-                break 'answer refusal(
-                    path_door,
-                    StatusCode::TOO_MANY_REQUESTS,
-                    "too many failed authentications from this address; wait and try again",
-                    wait.0.as_secs(),
-                );
-            }
-        }
         let res = next.run(req).await;
-        if tries_auth {
-            let failed = res.status() == StatusCode::UNAUTHORIZED
-                || (path_door == Door::OAuth && res.status() == StatusCode::BAD_REQUEST);
-            if let (true, Some(ip)) = (failed, client) {
-                gate.auth_failures.charge(ip);
+        // A failed authentication (401: a bad, expired or unknown token; `invalid_client` at
+        // the token endpoint) is counted against the address; once it is over its limit, a
+        // failure there is answered 429 with the wait. A caller that authenticates is never
+        // refused: a colleague behind the same address is not locked out by a guesser.
+        if let (true, Some(key)) = (tries_auth, brake_key) {
+            if res.status() == StatusCode::UNAUTHORIZED {
+                let over = gate.auth_failures.check(key);
+                gate.auth_failures.charge(key);
+                if let Err(wait) = over {
+                    break 'answer refusal(
+                        path_door,
+                        StatusCode::TOO_MANY_REQUESTS,
+                        "too many failed authentications from this address; wait and try again",
+                        wait.0.as_secs(),
+                    );
+                }
             }
         }
         res
     };
+    let mut response = response;
+    if gate.draining() {
+        // shutting down: no connection is kept for a next request that would find it closed
+        response
+            .headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
     let status = response.status().as_u16().to_string();
+    // a fixed set of methods: a client's own extension method does not make a new series
+    let method = match method.as_str() {
+        m @ ("GET" | "HEAD" | "POST" | "PUT" | "PATCH" | "DELETE" | "OPTIONS") => m,
+        _ => "other",
+    };
     let labels = [
         ("route", route),
-        ("method", method.as_str().to_string()),
+        ("method", method.to_string()),
         ("status", status),
     ];
     metrics::counter!("kindbrug_http_requests_total", &labels).increment(1);
@@ -384,5 +411,10 @@ mod tests {
         );
         let junk = headers(&[("x-forwarded-for", "unknown, _hidden")]);
         assert_eq!(client_ip(proxy, &junk, &trusted), proxy);
+        // a hop we cannot read: what lies beyond it is not believed
+        let hidden = headers(&[("x-forwarded-for", "203.0.113.9, unknown, 10.0.0.5")]);
+        assert_eq!(client_ip(proxy, &hidden, &trusted), proxy);
+        let fwd_hidden = headers(&[("forwarded", "for=203.0.113.9, for=_hidden")]);
+        assert_eq!(client_ip(proxy, &fwd_hidden, &trusted), proxy);
     }
 }

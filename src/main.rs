@@ -219,6 +219,18 @@ async fn run(cli: Cli, config: Config) -> anyhow::Result<ExitCode> {
                 .await?;
         }
         Command::Backup { file } => {
+            // a mistyped path must not become a new, empty database whose "backup" succeeds
+            let url = secrecy::ExposeSecret::expose_secret(&config.database_url).to_string();
+            if let Some(path) = url
+                .strip_prefix("sqlite://")
+                .or_else(|| url.strip_prefix("sqlite:"))
+            {
+                let path = path.split('?').next().unwrap_or(path);
+                anyhow::ensure!(
+                    std::path::Path::new(path).exists(),
+                    "no database at {path}: nothing to back up"
+                );
+            }
             let store = kindbrug::connect_store(&config).await?;
             if store.backend() == "postgres" {
                 store.close().await;
@@ -232,6 +244,10 @@ async fn run(cli: Cli, config: Config) -> anyhow::Result<ExitCode> {
                 );
                 std::process::exit(2);
             }
+            anyhow::ensure!(
+                store.ready().await,
+                "the database is not a migrated Kindbrug database: nothing to back up"
+            );
             anyhow::ensure!(
                 !file.exists(),
                 "{} exists already; a backup is never written over a file",

@@ -44,6 +44,8 @@ struct Args {
     pages: bool,
     /// FHIR mode: the FHIR facade beside the JSON API, and a mixed run per vCPU.
     fhir: bool,
+    /// Soak mode: hold 70 % of the measured peak of a mixed load for this many minutes.
+    soak: Option<u64>,
 }
 
 fn args() -> anyhow::Result<Args> {
@@ -56,6 +58,7 @@ fn args() -> anyhow::Result<Args> {
         connections: None,
         pages: false,
         fhir: false,
+        soak: None,
         postgres_url: std::env::var("KINDBRUG_BENCH_POSTGRES_URL")
             .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into()),
     };
@@ -77,6 +80,7 @@ fn args() -> anyhow::Result<Args> {
             "--connections" => a.connections = Some(value()?.parse()?),
             "--pages" => a.pages = true,
             "--fhir" => a.fhir = true,
+            "--soak" => a.soak = Some(value()?.parse()?),
             other => anyhow::bail!("unknown flag {other}"),
         }
     }
@@ -1654,6 +1658,147 @@ fn tempfile_dir() -> anyhow::Result<std::path::PathBuf> {
     Ok(dir)
 }
 
+/// The soak's mixed operation: eight audited child reads to one concern written.
+async fn soak_op(b: &Bench, i: u64) -> anyhow::Result<()> {
+    let k = (i as usize * 7919) % b.children.len();
+    let child = b.children[k];
+    if i % 10 < 8 {
+        let r = b
+            .http
+            .get(format!("{}/api/v1/children/{child}", b.base))
+            .bearer_auth(&b.mentor_token)
+            .send()
+            .await?;
+        anyhow::ensure!(r.status() == 200, "read: status {}", r.status());
+        r.bytes().await?;
+    } else {
+        let r = b
+            .http
+            .post(format!("{}/api/v1/children/{child}/concerns", b.base))
+            .bearer_auth(&b.mentor_token)
+            .json(&serde_json::json!({"domains": ["motor"], "observation": "valt vaak bij het rennen", "observed_since": "2026-09-01"}))
+            .send()
+            .await?;
+        anyhow::ensure!(r.status() == 201, "write: status {}", r.status());
+        r.bytes().await?;
+    }
+    Ok(())
+}
+
+/// `--soak MINUTES`: measures the peak of the mixed load (8 reads : 1 write... as `soak_op`),
+/// then holds 70 % of it at a fixed arrival rate for the given time, and reports per interval
+/// the rate reached, p50/p99, errors and the resident memory of the process (gateway and load
+/// generator together: they share it).
+async fn soak(args: &Args, minutes: u64) -> anyhow::Result<()> {
+    for backend in &args.backends {
+        eprintln!("soak on {backend} …");
+        let tmp = tempfile_dir()?;
+        let (b, _pg) = setup(backend, args, &tmp).await?;
+        let b = Arc::new(b);
+        let bb = b.clone();
+        let peak = load(args.concurrency, args.seconds, move |i| {
+            let b = bb.clone();
+            async move { soak_op(&b, i).await }
+        })
+        .await;
+        let rate = peak.per_second() * 0.7;
+        println!(
+            "\n{backend}: peak {:.0} req/s (p99 {} ms, {} errors); holding {:.0} req/s for {minutes} min",
+            peak.per_second(),
+            ms(peak.p99),
+            peak.errors,
+            rate
+        );
+        let interval = Duration::from_secs((minutes * 60 / 12).max(10));
+        let start = Instant::now() + Duration::from_millis(200);
+        let end = start + Duration::from_secs(minutes * 60);
+        let next = Arc::new(AtomicU64::new(0));
+        // (interval index, latency, ok)
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(usize, Duration, bool)>();
+        let mut tasks = Vec::new();
+        // enough workers that a slow answer does not lower the arrival rate
+        for _ in 0..(args.concurrency * 4) {
+            let (b, next, tx) = (b.clone(), next.clone(), tx.clone());
+            tasks.push(tokio::spawn(async move {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let due = start + Duration::from_secs_f64(i as f64 / rate);
+                    if due >= end {
+                        break;
+                    }
+                    tokio::time::sleep_until(due.into()).await;
+                    let ok = soak_op(&b, i).await.is_ok();
+                    // latency from when it was due: a queue behind counts against us
+                    let slot = (due.saturating_duration_since(start).as_secs_f64()
+                        / interval.as_secs_f64()) as usize;
+                    let _ = tx.send((slot, due.elapsed(), ok));
+                }
+            }));
+        }
+        drop(tx);
+        let rss_at_start = rss_mb(std::process::id())?;
+        let mut rss = Vec::new();
+        let sampler = {
+            let (interval, end) = (interval, end);
+            tokio::spawn(async move {
+                let mut out = Vec::new();
+                let mut at = start + interval;
+                while at <= end + Duration::from_millis(500) {
+                    tokio::time::sleep_until(at.into()).await;
+                    out.push(rss_mb(std::process::id()).unwrap_or(0.0));
+                    at += interval;
+                }
+                out
+            })
+        };
+        let mut slots: Vec<(Vec<Duration>, u64)> = Vec::new();
+        while let Some((slot, latency, ok)) = rx.recv().await {
+            if slots.len() <= slot {
+                slots.resize_with(slot + 1, || (Vec::new(), 0));
+            }
+            if ok {
+                slots[slot].0.push(latency);
+            } else {
+                slots[slot].1 += 1;
+            }
+        }
+        for t in tasks {
+            t.await?;
+        }
+        rss.extend(sampler.await?);
+        println!("| minute | req/s | p50 ms | p99 ms | errors | RSS MB |");
+        println!("|---:|---:|---:|---:|---:|---:|");
+        println!("| 0 | – | – | – | – | {rss_at_start:.1} |");
+        for (k, (lat, errors)) in slots.iter_mut().enumerate() {
+            lat.sort();
+            let pct = |p: f64| {
+                lat.get(((lat.len() as f64 * p) as usize).min(lat.len().saturating_sub(1)))
+                    .copied()
+                    .unwrap_or_default()
+            };
+            println!(
+                "| {:.0} | {:.0} | {} | {} | {} | {} |",
+                ((k + 1) as f64 * interval.as_secs_f64() / 60.0),
+                lat.len() as f64 / interval.as_secs_f64(),
+                ms(pct(0.5)),
+                ms(pct(0.99)),
+                errors,
+                rss.get(k)
+                    .map(|r| format!("{r:.1}"))
+                    .unwrap_or_else(|| "–".into())
+            );
+        }
+        let last = rss.last().copied().unwrap_or(rss_at_start);
+        let first = rss.first().copied().unwrap_or(rss_at_start);
+        println!(
+            "RSS {rss_at_start:.1} MB at the start of the hold, {first:.1} MB after the first interval, {last:.1} MB at the end: {:+.1} % from the first interval; errors {}",
+            (last - first) / first.max(f64::MIN_POSITIVE) * 100.0,
+            slots.iter().map(|s| s.1).sum::<u64>()
+        );
+    }
+    Ok(())
+}
+
 /// Resident memory of a process, in MB (Linux).
 fn rss_mb(pid: u32) -> anyhow::Result<f64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
@@ -1781,6 +1926,9 @@ async fn main() -> anyhow::Result<()> {
     }
     if args.fhir {
         return fhir(&args, cores).await;
+    }
+    if let Some(minutes) = args.soak {
+        return soak(&args, minutes).await;
     }
     println!("{}", rule_cost());
     let mut rows = Vec::new();

@@ -129,7 +129,10 @@ pub fn request_standing(actor: &Actor, scope: RequestScope<'_>) -> Option<Reques
     {
         return Some(RequestStanding::Specialist);
     }
-    if actor.has(Role::Integration)
+    // a system, not a person: only the integration role and no staff record (a person's
+    // token that also carries `integration` does not read a colleague's requests)
+    if actor.roles == [Role::Integration]
+        && actor.staff_id.is_none()
         && actor.organization_id.is_some()
         && scope.assigned_to.is_some()
         && scope.holder_organization == actor.organization_id
@@ -365,6 +368,19 @@ mod tests {
             ..system(provider)
         };
         assert_eq!(request_standing(&mentor, taken), None);
+        // nor is a person whose token carries `integration` beside a staff role, or a staff
+        // record: a specialist does not read a colleague's requests that way
+        let colleague = Actor {
+            roles: vec![Role::Specialist, Role::Integration],
+            staff_id: Some(Uuid::from_u128(78)),
+            ..system(provider)
+        };
+        assert_eq!(request_standing(&colleague, taken), None);
+        let with_staff = Actor {
+            staff_id: Some(Uuid::from_u128(78)),
+            ..system(provider)
+        };
+        assert_eq!(request_standing(&with_staff, taken), None);
         let sees = request_visibility(RequestStanding::ProviderSystem, true);
         assert!(sees.question && sees.summary);
     }

@@ -1236,7 +1236,8 @@ pub trait AuditStore: Send + Sync {
 #[async_trait]
 pub trait Maintenance: Send + Sync {
     async fn migrate(&self) -> StoreResult<()>;
-    /// True when the database answers and every known migration is applied.
+    /// True when the database answers and every migration this binary knows is applied
+    /// (newer ones, applied before a rolling upgrade, do not stop an older replica).
     async fn ready(&self) -> bool;
     /// A per-installation setting (e.g. the generated development signing secret).
     async fn setting(&self, name: &str) -> StoreResult<Option<String>>;

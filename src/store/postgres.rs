@@ -38,6 +38,10 @@ impl PgStore {
     const LOCK_AUDIT_HEAD: &'static str =
         "SELECT last_seq, last_hash FROM audit_head WHERE id = 1 FOR UPDATE";
 
+    /// Taken (and let go) around a refresh of the figures, on a connection of its own.
+    const REFRESH_LOCK: &'static str = "SELECT pg_advisory_lock(7513001)";
+    const REFRESH_UNLOCK: &'static str = "SELECT pg_advisory_unlock(7513001)";
+
     const BACKEND: &'static str = "postgres";
 
     /// After sealing old plaintext: rewrite the table, so the old row versions (which still

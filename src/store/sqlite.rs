@@ -57,6 +57,10 @@ impl SqliteStore {
 
     const LOCK_AUDIT_HEAD: &'static str = "SELECT last_seq, last_hash FROM audit_head WHERE id = 1";
 
+    /// Taken (and let go) around a refresh of the figures, on a connection of its own.
+    const REFRESH_LOCK: &'static str = "";
+    const REFRESH_UNLOCK: &'static str = "";
+
     const BACKEND: &'static str = "sqlite";
 
     /// After sealing old plaintext: move the WAL into the database (secure_delete zeroed the

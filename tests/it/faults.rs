@@ -60,8 +60,12 @@ fn load(
                             }
                         }
                     }
-                    // the process is gone (kill -9): the write was not acknowledged
-                    Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+                    // no answer (a reset, a hang to the client's timeout, the process gone after
+                    // a kill -9): recorded as 0, the write not acknowledged
+                    Err(_) => {
+                        answers.lock().unwrap().push((0, started.elapsed(), started));
+                        tokio::time::sleep(Duration::from_millis(50)).await
+                    }
                 }
             }
         }));

@@ -160,6 +160,30 @@ macro_rules! impl_figures {
             }
 
 
+            /// A refresh that races another anyway (one that did not take its turn: an older
+            /// binary during an upgrade) fails to serialise, or meets a summary row the other
+            /// inserted after this snapshot; it runs again from a fresh snapshot, and three races
+            /// in a row are an error, never a silent skip.
+            async fn refresh_figures_retrying(&self, now: DateTime<Utc>, full: bool) -> StoreResult<FigureRefresh> {
+                let mut attempt = 0;
+                loop {
+                    attempt += 1;
+                    match self.refresh_figures_once(now, full).await {
+                        Err(StoreError::Database(sqlx::Error::Database(e)))
+                            if matches!(e.code().as_deref(), Some("40001" | "40P01" | "23505")) =>
+                        {
+                            // three races in a row: say so (the job tries again next round; a
+                            // duplicate that is not a race is not hidden as a skip)
+                            if attempt >= 3 {
+                                return Err(StoreError::Database(sqlx::Error::Database(e)));
+                            }
+                            tokio::time::sleep(std::time::Duration::from_millis(50 * attempt)).await;
+                        }
+                        other => return other,
+                    }
+                }
+            }
+
             /// Which summary rows a scope reads.
             fn push_figure_scope(qb: &mut QueryBuilder<'_, $db>, scope: &FigureScope) {
                 let (kind, org) = match (scope.organization_id, scope.provider_id) {
@@ -190,25 +214,25 @@ macro_rules! impl_figures {
         #[async_trait::async_trait]
         impl FigureStore for $store {
             async fn refresh_figures(&self, now: DateTime<Utc>, full: bool) -> StoreResult<FigureRefresh> {
-                // Another refresh at the same time (a replica's job, the `figures refresh`
-                // command) on PostgreSQL: a serialisation failure, or a summary row it inserted
-                // and this snapshot could not see to delete. Its summaries stand; this one is
-                // run again from a fresh snapshot, which sees them, and is skipped only when the
-                // race repeats (the other's work covers what it saw).
-                let mut attempt = 0;
-                loop {
-                    attempt += 1;
-                    match self.refresh_figures_once(now, full).await {
-                        Err(StoreError::Database(sqlx::Error::Database(e)))
-                            if matches!(e.code().as_deref(), Some("40001" | "40P01" | "23505")) =>
-                        {
-                            if attempt >= 3 {
-                                return Ok(FigureRefresh { skipped: true, ..FigureRefresh::default() });
-                            }
-                        }
-                        other => return other,
-                    }
+                // refreshes take turns (PostgreSQL: a session lock on a connection of its own,
+                // taken before the snapshot, so the next one's snapshot sees what this one wrote;
+                // outside the pool, so refreshes waiting their turn cannot starve the one whose
+                // turn it is of connections)
+                use sqlx::{ConnectOptions, Connection};
+                let mut turn = if Self::REFRESH_LOCK.is_empty() {
+                    None
+                } else {
+                    let mut conn = self.writer().connect_options().connect().await?;
+                    sqlx::query(Self::REFRESH_LOCK).execute(&mut conn).await?;
+                    Some(conn)
+                };
+                let result = self.refresh_figures_retrying(now, full).await;
+                if let Some(mut conn) = turn.take() {
+                    // closing the session lets go of the lock too; unlocking first is tidier
+                    let _ = sqlx::query(Self::REFRESH_UNLOCK).execute(&mut conn).await;
+                    let _ = conn.close().await;
                 }
+                result
             }
 
             async fn figures_refreshed_at(&self) -> StoreResult<Option<DateTime<Utc>>> {

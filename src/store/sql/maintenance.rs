@@ -15,7 +15,9 @@ macro_rules! impl_maintenance {
                     sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations WHERE success")
                         .fetch_one(self.reader())
                         .await;
-                matches!(applied, Ok(Some(v)) if v == latest)
+                // newer migrations than this binary knows are fine (they are additive, run
+                // before a rolling upgrade: the old replicas keep serving); older are not
+                matches!(applied, Ok(Some(v)) if v >= latest)
             }
 
             async fn setting(&self, name: &str) -> StoreResult<Option<String>> {
