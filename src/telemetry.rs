@@ -105,7 +105,7 @@ fn describe() {
 /// gauges read from the database now. No series names a child, a person or free text.
 pub async fn render(state: &crate::AppState) -> String {
     let handle = prometheus();
-    match state.store.ops_stats().await {
+    match crate::service::ops_stats(state).await {
         Ok(stats) => {
             for p in &stats.pools {
                 let g = |kind: &'static str, v: u32| {

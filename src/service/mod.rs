@@ -289,6 +289,11 @@ pub async fn ready(state: &Ctx) -> bool {
     state.store.ready().await
 }
 
+/// What an operator watches (pools, outbox, checkpoint), for `/metrics`: no child in it.
+pub async fn ops_stats(state: &Ctx) -> ServiceResult<crate::store::OpsStats> {
+    Ok(state.store.ops_stats().await?)
+}
+
 /// Where the web pages keep their sessions: the store's own database, for both backends.
 pub fn web_sessions(state: &Ctx) -> crate::store::sessions::WebSessions {
     state.store.web_sessions()
