@@ -1658,7 +1658,7 @@ fn tempfile_dir() -> anyhow::Result<std::path::PathBuf> {
     Ok(dir)
 }
 
-/// The soak's mixed operation: eight audited child reads to one concern written.
+/// The soak's mixed operation: of every ten, eight audited child reads and two concerns written.
 async fn soak_op(b: &Bench, i: u64) -> anyhow::Result<()> {
     let k = (i as usize * 7919) % b.children.len();
     let child = b.children[k];
@@ -1685,7 +1685,7 @@ async fn soak_op(b: &Bench, i: u64) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `--soak MINUTES`: measures the peak of the mixed load (8 reads : 1 write... as `soak_op`),
+/// `--soak MINUTES`: measures the peak of the mixed load (`soak_op`: 8 reads to 2 writes),
 /// then holds 70 % of it at a fixed arrival rate for the given time, and reports per interval
 /// the rate reached, p50/p99, errors and the resident memory of the process (gateway and load
 /// generator together: they share it).
