@@ -600,3 +600,14 @@ pub fn uuid_literal(app: &TestApp, id: Uuid) -> String {
         Backend::Postgres => format!("'{id}'"),
     }
 }
+
+/// Runs this build's `kindbrug` command on `db_url`, with no configuration file.
+pub async fn kindbrug_cli(args: &[&str], db_url: &str) -> std::process::Output {
+    tokio::process::Command::new(env!("CARGO_BIN_EXE_kindbrug"))
+        .args(args)
+        .env("KINDBRUG_DATABASE_URL", db_url)
+        .env("KINDBRUG_CONFIG", "/nonexistent/kindbrug.toml")
+        .output()
+        .await
+        .unwrap()
+}

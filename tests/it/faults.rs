@@ -307,13 +307,7 @@ async fn sqlite_killed_under_write_load_keeps_every_acknowledged_write_and_its_l
         );
     }
     // the access log is intact after the kill
-    let verify = tokio::process::Command::new(env!("CARGO_BIN_EXE_kindbrug"))
-        .args(["audit", "verify"])
-        .env("KINDBRUG_DATABASE_URL", &app.db_url)
-        .env("KINDBRUG_CONFIG", "/nonexistent.toml")
-        .output()
-        .await
-        .unwrap();
+    let verify = kindbrug_cli(&["audit", "verify"], &app.db_url).await;
     assert!(
         verify.status.success(),
         "{}{}",

@@ -459,14 +459,7 @@ async fn a_backup_made_while_writes_go_on_holds_every_acknowledged_write() {
     let dir = tempfile::tempdir().unwrap();
     let copy = dir.path().join("copy.db");
     let started = Instant::now();
-    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_kindbrug"))
-        .arg("backup")
-        .arg(&copy)
-        .env("KINDBRUG_DATABASE_URL", &app.db_url)
-        .env("KINDBRUG_CONFIG", "/nonexistent.toml")
-        .output()
-        .await
-        .unwrap();
+    let out = kindbrug_cli(&["backup", copy.to_str().unwrap()], &app.db_url).await;
     assert!(
         out.status.success(),
         "{}",
@@ -489,25 +482,12 @@ async fn a_backup_made_while_writes_go_on_holds_every_acknowledged_write() {
         acked.len()
     );
     // a backup is never written over a file
-    let again = tokio::process::Command::new(env!("CARGO_BIN_EXE_kindbrug"))
-        .arg("backup")
-        .arg(&copy)
-        .env("KINDBRUG_DATABASE_URL", &app.db_url)
-        .env("KINDBRUG_CONFIG", "/nonexistent.toml")
-        .output()
-        .await
-        .unwrap();
+    let again = kindbrug_cli(&["backup", copy.to_str().unwrap()], &app.db_url).await;
     assert!(!again.status.success());
     // restored: the access log verifies on the copy, and every write acknowledged before the
     // backup started is in it
     let url = format!("sqlite://{}", copy.display());
-    let verify = tokio::process::Command::new(env!("CARGO_BIN_EXE_kindbrug"))
-        .args(["audit", "verify"])
-        .env("KINDBRUG_DATABASE_URL", &url)
-        .env("KINDBRUG_CONFIG", "/nonexistent.toml")
-        .output()
-        .await
-        .unwrap();
+    let verify = kindbrug_cli(&["audit", "verify"], &url).await;
     assert!(
         verify.status.success(),
         "{}{}",
@@ -539,13 +519,7 @@ async fn on_postgresql_backup_says_how() {
     let Some((url, _guard)) = TestApp::postgres_database().await else {
         return;
     };
-    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_kindbrug"))
-        .args(["backup", "/tmp/never-written.db"])
-        .env("KINDBRUG_DATABASE_URL", &url)
-        .env("KINDBRUG_CONFIG", "/nonexistent.toml")
-        .output()
-        .await
-        .unwrap();
+    let out = kindbrug_cli(&["backup", "/tmp/never-written.db"], &url).await;
     assert_eq!(out.status.code(), Some(2));
     let said = String::from_utf8_lossy(&out.stderr);
     assert!(
