@@ -42,6 +42,11 @@ impl PgStore {
     const REFRESH_LOCK: &'static str = "SELECT pg_advisory_lock(7513001)";
     const REFRESH_UNLOCK: &'static str = "SELECT pg_advisory_unlock(7513001)";
 
+    /// Taken at the start of a retention run's transaction: replicas purge in turn, and the
+    /// second sees what the first removed (without it both would read the same open requests
+    /// of a child to destroy and give their specialist's capacity back twice).
+    const PURGE_LOCK: &'static str = "SELECT pg_advisory_xact_lock(7513002)";
+
     const BACKEND: &'static str = "postgres";
 
     /// After sealing old plaintext: rewrite the table, so the old row versions (which still

@@ -61,6 +61,9 @@ impl SqliteStore {
     const REFRESH_LOCK: &'static str = "";
     const REFRESH_UNLOCK: &'static str = "";
 
+    /// Retention runs in turn anyway: its transaction begins IMMEDIATE, holding the write lock.
+    const PURGE_LOCK: &'static str = "";
+
     const BACKEND: &'static str = "sqlite";
 
     /// After sealing old plaintext: move the WAL into the database (secure_delete zeroed the

@@ -1,6 +1,7 @@
 //! Three gateway processes on one PostgreSQL, as a deployment runs them: capacity under racing
 //! submissions, a withdrawal seen at once everywhere, webhooks delivered once by three relays
-//! and after a `kill -9`, and the deadline job doing its work once.
+//! and after a `kill -9`, and the deadline job, retention and the figures' refresh each doing
+//! their work once.
 
 use crate::common::*;
 use crate::consultations::{ctx, request, specialist};
@@ -336,4 +337,124 @@ async fn three_replicas_on_one_postgresql() {
         let status = r.terminate().await;
         assert!(status.success(), "{status:?}");
     }
+}
+
+/// Retention and the figures' refresh started at the same moment by three replicas (three
+/// stores of their own on one database, as three processes hold them): each piece of work is
+/// done once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn retention_and_figures_run_once_across_replicas() {
+    let Some(app) = TestApp::postgres_with(|c| c.relay_enabled = false).await else {
+        return;
+    };
+    let (c, _id) = crate::specialist_work::accepted(&app).await;
+    let w = &c.w;
+    for _ in 0..3 {
+        app.post(
+            "/api/v1/consultations",
+            &w.mentor_a1_token,
+            request(&c, "language"),
+        )
+        .await
+        .ok(201);
+    }
+    let mut config = (*app.state.config).clone();
+    config.database_url = app.db_url.clone().into();
+    let mut stores = Vec::new();
+    for _ in 0..3 {
+        stores.push(kindbrug::open_store(&config).await.unwrap());
+    }
+
+    // the figures, refreshed by three at once, then rebuilt in full by one: the same summaries
+    let start = std::sync::Arc::new(tokio::sync::Barrier::new(3));
+    let refreshes = stores.iter().map(|store| {
+        let (store, start) = (store.clone(), start.clone());
+        async move {
+            start.wait().await;
+            store
+                .refresh_figures(kindbrug::domain::calendar::now(), false)
+                .await
+        }
+    });
+    for r in futures::future::join_all(refreshes).await {
+        r.unwrap();
+    }
+    let summary = "SELECT COALESCE(string_agg(concat_ws('|', scope_kind, scope_org, figure, region_code, half_year, age_band, category, n), ',' \
+                   ORDER BY concat_ws('|', scope_kind, scope_org, figure, region_code, half_year, age_band, category)), '') FROM figure_summary";
+    let pool = app.raw_pool().await;
+    let concurrent: String = sqlx::query_scalar(summary).fetch_one(&pool).await.unwrap();
+    assert!(!concurrent.is_empty(), "the refresh summarised nothing");
+    stores[0]
+        .refresh_figures(kindbrug::domain::calendar::now(), true)
+        .await
+        .unwrap();
+    let full: String = sqlx::query_scalar(summary).fetch_one(&pool).await.unwrap();
+    pool.close().await;
+    assert_eq!(
+        concurrent, full,
+        "three refreshes at once counted differently from one full build"
+    );
+
+    // retention: the child is to be destroyed; the specialist also holds other requests
+    // (counted, as submissions elsewhere would): exactly this child's slots come back, once
+    app.exec_sql("UPDATE staff SET capacity = capacity + 4, open_count = open_count + 4 WHERE subject = 'spec-1'")
+        .await;
+    let before = count(
+        &app,
+        "SELECT open_count::BIGINT FROM staff WHERE subject = 'spec-1'",
+    )
+    .await;
+    let held = count(
+        &app,
+        "SELECT COUNT(*) FROM consultations k JOIN staff s ON s.id = COALESCE(k.assigned_to, k.offered_to) \
+         WHERE s.subject = 'spec-1' AND k.status IN ('offered', 'accepted', 'in_progress', 'on_hold')",
+    )
+    .await;
+    assert!(held >= 1);
+    app.post(
+        &format!("/api/v1/children/{}/destruction-requests", w.child_a1),
+        &w.mentor_a1_token,
+        json!({"requested_by": {"guardian_id": c.eva}}),
+    )
+    .await
+    .ok(202);
+    let start = std::sync::Arc::new(tokio::sync::Barrier::new(3));
+    let runs = stores.iter().map(|store| {
+        let (store, start, app) = (store.clone(), start.clone(), &app);
+        async move {
+            start.wait().await;
+            kindbrug::retention::run(
+                &store,
+                &app.state.config.retention,
+                &app.state.audit_signer,
+                &Default::default(),
+            )
+            .await
+            .unwrap()
+        }
+    });
+    let reports = futures::future::join_all(runs).await;
+    let destroyed: u64 = reports.iter().map(|r| r.children_destroyed).sum();
+    assert_eq!(
+        destroyed, 1,
+        "the child was destroyed more than once: {reports:?}"
+    );
+    let after = count(
+        &app,
+        "SELECT open_count::BIGINT FROM staff WHERE subject = 'spec-1'",
+    )
+    .await;
+    assert_eq!(
+        after,
+        before - held,
+        "the slots were given back more than once"
+    );
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM consultations").await, 0);
+    for s in stores {
+        s.close().await;
+    }
+    let verified = kindbrug::audit::verify::verify_store(app.state.store.as_ref())
+        .await
+        .unwrap();
+    assert!(verified.is_ok(), "{verified:?}");
 }

@@ -70,6 +70,9 @@ macro_rules! impl_retention {
             async fn purge(&self, cut: &$crate::domain::retention::Cutoffs, now: DateTime<Utc>) -> StoreResult<PurgeReport> {
                 let mut report = PurgeReport::default();
                 let mut tx = self.begin_write().await?;
+                if !Self::PURGE_LOCK.is_empty() {
+                    sqlx::query(Self::PURGE_LOCK).execute(&mut *tx).await?;
+                }
                 // early destruction on request
                 let pending: Vec<(Uuid, Uuid)> =
                     sqlx::query_as("SELECT id, child_id FROM destruction_requests WHERE carried_out_at IS NULL")
