@@ -1,7 +1,8 @@
 //! The work a running gateway does besides answering requests: the webhook relay, moving on
 //! offers whose answer deadline passed, the retention job and the refresh of the policy
 //! figures. Each is safe on several replicas at once (leases, version-checked changes,
-//! snapshot-checked summaries, retention in turn), so every replica may run them. `serve` runs them until shutdown.
+//! snapshot-checked summaries, retention in turn), so every replica may run them. `serve`
+//! runs them until shutdown.
 
 use crate::webhooks::relay::Relay;
 use crate::AppState;
