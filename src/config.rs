@@ -63,6 +63,7 @@
 //! max_in_flight_requests = 1024       # above this a request gets a fast 503, not a queue
 //! trusted_proxies = []                # load balancers (IPs or CIDRs) whose X-Forwarded-For counts
 //! auth_failures_per_minute = 30       # failed authentications one client address may make (429 above)
+//! writes_per_minute_per_token = 1200  # changes one token or page session may make (429 above)
 //! migrate_on_start = true             # false with several replicas: `kindbrug migrate` runs once
 //! # Any key can also come from a file (a mounted secret): KINDBRUG_DATABASE_URL_FILE=/run/secrets/db
 //!
@@ -216,6 +217,10 @@ pub struct Config {
     /// Failed authentications (a bad, expired or unknown token; a refused SMART client) one
     /// client address may make a minute; above it, 429.
     pub auth_failures_per_minute: u32,
+    /// Writes (POST, PUT, PATCH, DELETE) one bearer token or page session may make a minute (a
+    /// burst of as many, then that rate); above it, 429. A runaway integration slows down
+    /// instead of filling the database.
+    pub writes_per_minute_per_token: u32,
     /// `serve` applies migrations at start. Off with several replicas: `kindbrug migrate` runs
     /// once (a Job), and a replica whose database is behind refuses to start.
     pub migrate_on_start: bool,
@@ -280,6 +285,7 @@ impl Default for Config {
             max_in_flight_requests: 1024,
             trusted_proxies: Vec::new(),
             auth_failures_per_minute: 30,
+            writes_per_minute_per_token: 1200,
             migrate_on_start: true,
         }
     }
@@ -582,6 +588,9 @@ impl Config {
         }
         if self.auth_failures_per_minute == 0 {
             problems.push("auth_failures_per_minute: at least 1".into());
+        }
+        if self.writes_per_minute_per_token == 0 {
+            problems.push("writes_per_minute_per_token: at least 1".into());
         }
         if self.shutdown_timeout_seconds == 0 {
             problems.push("shutdown_timeout_seconds: at least 1".into());

@@ -1,11 +1,11 @@
 //! What every request passes before it reaches a door: the client's address (believed from
 //! `X-Forwarded-For` / `Forwarded` only when the peer is a trusted proxy), the cap on requests
 //! in flight (a fast 503 rather than a growing queue), the brake on failed authentication
-//! (429 per client address), whether the replica is shutting down (`/readyz` 503), and the
+//! (429 per client address), the limit on writes per token or page session (429), whether the replica is shutting down (`/readyz` 503), and the
 //! request metrics by matched route. Nothing here decides what a caller may see.
 
 use crate::error::ApiError;
-use crate::ratelimit::RateLimiter;
+use crate::ratelimit::{CredentialKey, RateLimiter};
 use crate::AppState;
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -164,6 +164,8 @@ pub struct Gate {
     in_flight: Arc<Semaphore>,
     trusted: Vec<IpNet>,
     pub auth_failures: RateLimiter,
+    /// Writes (POST, PUT, PATCH, DELETE) one bearer token or page session may make a minute.
+    writes: RateLimiter<CredentialKey>,
     draining: AtomicBool,
 }
 
@@ -177,6 +179,7 @@ impl Gate {
                 .filter_map(|p| p.parse().ok())
                 .collect(),
             auth_failures: RateLimiter::new("auth_failures", config.auth_failures_per_minute),
+            writes: RateLimiter::new("writes", config.writes_per_minute_per_token),
             draining: AtomicBool::new(false),
         }
     }
@@ -196,6 +199,8 @@ impl Gate {
 enum Door {
     Fhir,
     OAuth,
+    /// A web page: refusals as a Dutch page.
+    Page,
     Other,
 }
 
@@ -204,8 +209,14 @@ fn door(path: &str) -> Door {
         Door::OAuth
     } else if path.starts_with("/fhir/") && !path.starts_with("/fhir/r4/.well-known/") {
         Door::Fhir
-    } else {
+    } else if path.starts_with("/api/")
+        || path.starts_with("/fhir/")
+        || path.starts_with("/.well-known/")
+        || matches!(path, "/healthz" | "/readyz" | "/metrics")
+    {
         Door::Other
+    } else {
+        Door::Page
     }
 }
 
@@ -220,6 +231,13 @@ fn refusal(door: Door, status: StatusCode, detail: &str, retry_after: u64) -> Re
             ),
         )
             .into_response(),
+        Door::Page => {
+            if status == StatusCode::TOO_MANY_REQUESTS {
+                crate::web::WebError::Slow.into_response()
+            } else {
+                crate::web::WebError::Busy.into_response()
+            }
+        }
         Door::Other => ApiError::new(
             status,
             if status == StatusCode::TOO_MANY_REQUESTS {
@@ -248,6 +266,34 @@ fn authenticates(req: &Request) -> bool {
     req.headers().contains_key(header::AUTHORIZATION) || req.uri().path() == "/oauth2/token"
 }
 
+/// The credential a write is made with, for the per-token write limit: the bearer token, or on
+/// a page the session cookie. `None` for reads, for the token endpoint (a client assertion,
+/// braked as a failed authentication) and for requests without either.
+fn write_credential(req: &Request) -> Option<CredentialKey> {
+    use axum::http::Method;
+    if !matches!(
+        *req.method(),
+        Method::POST | Method::PUT | Method::PATCH | Method::DELETE
+    ) || req.uri().path() == "/oauth2/token"
+    {
+        return None;
+    }
+    if let Some(auth) = req.headers().get(header::AUTHORIZATION) {
+        return Some(CredentialKey::of(auth.as_bytes()));
+    }
+    req.headers()
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|c| {
+            c.trim()
+                .strip_prefix(crate::web::SESSION_COOKIE)?
+                .strip_prefix('=')
+        })
+        .map(|session| CredentialKey::of(session.as_bytes()))
+}
+
 /// The gate itself; see the module's description.
 pub async fn gate(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     let started = Instant::now();
@@ -268,6 +314,7 @@ pub async fn gate(State(state): State<AppState>, mut req: Request, next: Next) -
         req.extensions_mut().insert(ClientIp(ip));
     }
     let tries_auth = authenticates(&req);
+    let writes_with = write_credential(&req);
     // IPv6 clients are braked per /64: one host usually holds a whole /64
     let brake_key = client.map(|ip| match ip {
         IpAddr::V6(v6) => IpAddr::V6((u128::from(v6) & (u128::MAX << 64)).into()),
@@ -293,7 +340,25 @@ pub async fn gate(State(state): State<AppState>, mut req: Request, next: Next) -
                 }
             }
         };
+        // a token (or page session) over its write limit changes nothing more this minute
+        if let Some(key) = writes_with {
+            if let Err(wait) = gate.writes.check(key) {
+                break 'answer refusal(
+                    path_door,
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "too many changes with this token; wait and try again",
+                    wait.0.as_secs(),
+                );
+            }
+        }
         let res = next.run(req).await;
+        // counted once the credential proved good: unknown tokens fill no bucket (they are
+        // braked as failed authentications)
+        if let Some(key) = writes_with {
+            if res.status() != StatusCode::UNAUTHORIZED {
+                gate.writes.charge(key);
+            }
+        }
         // A failed authentication (401: a bad, expired or unknown token; `invalid_client` at
         // the token endpoint) is counted against the address; once it is over its limit, a
         // failure there is answered 429 with the wait. A caller that authenticates is never

@@ -1,19 +1,43 @@
-//! Per-client rate limits: a token bucket for each client address, kept in memory per replica
-//! (a limit is a brake on guessing, not an account of it: with N replicas behind a balancer a
-//! client gets at most N times the rate). Buckets idle for long are dropped, so memory stays
-//! bounded by the clients of the last few minutes.
+//! Rate limits: a token bucket for each client address (or each token), kept in memory per
+//! replica (a limit is a brake, not an account: with N replicas behind a balancer a client gets
+//! at most N times the rate). Buckets idle for long are dropped, so memory stays bounded by the
+//! clients of the last few minutes.
 
 use std::collections::HashMap;
+use std::fmt::Display;
+use std::hash::Hash;
 use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-/// A keyed token bucket: `burst` tokens, refilled at `per_minute` a minute.
-pub struct RateLimiter {
+/// A keyed token bucket: `burst` tokens, refilled at `per_minute` a minute. Keyed by client
+/// address unless said otherwise.
+pub struct RateLimiter<K = IpAddr> {
     name: &'static str,
     burst: f64,
     per_second: f64,
-    buckets: Mutex<HashMap<IpAddr, Bucket>>,
+    buckets: Mutex<HashMap<K, Bucket>>,
+}
+
+/// A bearer token or a page session as a limiter's key: a digest, so the limiter holds no
+/// credential, and its log line names a short prefix of the digest only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct CredentialKey([u8; 16]);
+
+impl CredentialKey {
+    pub fn of(credential: &[u8]) -> Self {
+        use sha2::Digest;
+        let digest = sha2::Sha256::digest(credential);
+        let mut key = [0u8; 16];
+        key.copy_from_slice(&digest[..16]);
+        Self(key)
+    }
+}
+
+impl Display for CredentialKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "credential {}", hex::encode(&self.0[..4]))
+    }
 }
 
 struct Bucket {
@@ -28,7 +52,7 @@ struct Bucket {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RetryAfter(pub Duration);
 
-impl RateLimiter {
+impl<K: Hash + Eq + Copy + Display> RateLimiter<K> {
     pub fn new(name: &'static str, per_minute: u32) -> Self {
         Self {
             name,
@@ -50,16 +74,16 @@ impl RateLimiter {
     }
 
     /// Is `client` within its limit? Does not take a token.
-    pub fn check(&self, client: IpAddr) -> Result<(), RetryAfter> {
+    pub fn check(&self, client: K) -> Result<(), RetryAfter> {
         self.check_at(client, Instant::now())
     }
 
-    /// Takes one token for `client` (a failed attempt).
-    pub fn charge(&self, client: IpAddr) {
+    /// Takes one token for `client` (a failed attempt, or a write).
+    pub fn charge(&self, client: K) {
         self.charge_at(client, Instant::now())
     }
 
-    fn check_at(&self, client: IpAddr, now: Instant) -> Result<(), RetryAfter> {
+    fn check_at(&self, client: K, now: Instant) -> Result<(), RetryAfter> {
         let mut buckets = self.buckets.lock().expect("rate limiter lock");
         let Some(b) = buckets.get_mut(&client) else {
             return Ok(());
@@ -87,7 +111,7 @@ impl RateLimiter {
         Err(self.wait(b))
     }
 
-    fn charge_at(&self, client: IpAddr, now: Instant) {
+    fn charge_at(&self, client: K, now: Instant) {
         let mut buckets = self.buckets.lock().expect("rate limiter lock");
         if buckets.len() > 100_000 {
             // forget clients whose buckets are full again

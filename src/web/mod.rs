@@ -70,10 +70,13 @@ const CSRF: &str = "csrf";
 
 /// The web pages, with their session layer and headers. Merged into the application by the
 /// router assembly, inside the common layers (request id, trace, timeout, body limit).
+/// The name of the page session's cookie.
+pub const SESSION_COOKIE: &str = "kindbrug_sessie";
+
 pub fn routes(state: &AppState) -> Router<AppState> {
     let secure = state.config.public_base().starts_with("https://");
     let sessions = SessionManagerLayer::new(crate::service::web_sessions(state))
-        .with_name("kindbrug_sessie")
+        .with_name(SESSION_COOKIE)
         .with_http_only(true)
         .with_secure(secure)
         .with_same_site(SameSite::Lax)
@@ -322,6 +325,8 @@ pub enum WebError {
     Login,
     /// Too many attempts; try again later.
     Slow,
+    /// The gateway is too busy for this request just now.
+    Busy,
     /// The form was sent without this session's token (or the session ended).
     Csrf,
     /// The thing cannot be done now, in words for the reader.
@@ -359,6 +364,12 @@ impl IntoResponse for WebError {
                 "Even wachten",
                 "Er zijn te veel pogingen gedaan. Probeer het over een paar minuten opnieuw.".to_string(),
                 true,
+            ),
+            WebError::Busy => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Het is nu erg druk",
+                "Het systeem is op dit moment erg druk. Probeer het over een minuut opnieuw.".to_string(),
+                false,
             ),
             WebError::Csrf => (
                 StatusCode::FORBIDDEN,

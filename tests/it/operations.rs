@@ -528,3 +528,87 @@ async fn on_postgresql_backup_says_how() {
     );
     assert!(!std::path::Path::new("/tmp/never-written.db").exists());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_are_limited_per_token_and_page_session() {
+    // the world is built with a few writes of its own; the limit leaves room for them
+    let app = TestApp::sqlite_with(|c| c.writes_per_minute_per_token = 40).await;
+    let w = app.world().await;
+    let guardians = format!("/api/v1/children/{}/guardians", w.child_a1);
+    let guardian = |name: &str| json!({"name": name, "relationship": "parent", "has_parental_authority": true, "authority_source": "declared"});
+    let write = |token: String, name: &str| {
+        app.client
+            .post(format!("{}{guardians}", app.base))
+            .bearer_auth(token)
+            .json(&guardian(name))
+            .send()
+    };
+    let mut made = 0;
+    let refused = loop {
+        let before = app.count("guardians").await;
+        let r = write(w.mentor_a1_token.clone(), "Eva").await.unwrap();
+        if r.status() == 429 {
+            assert_eq!(
+                app.count("guardians").await,
+                before,
+                "a refused write changed nothing"
+            );
+            break r;
+        }
+        assert_eq!(r.status(), 201);
+        made += 1;
+        assert!(made <= 40, "no limit after {made} writes");
+    };
+    assert!(made >= 20, "refused after only {made} writes");
+    assert!(refused.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("application/problem+json"));
+    let wait: u64 = refused.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&wait), "{wait}");
+    // the same token still reads; another token of the same organisation still writes
+    app.get(&guardians, &w.mentor_a1_token).await.ok(200);
+    let other = write(w.mentor_a2_token.clone(), "Noor").await.unwrap();
+    assert_eq!(
+        other.status(),
+        404,
+        "another location's mentor: not limited, not theirs"
+    );
+    // unknown tokens are braked as failed authentication, not counted here
+    for _ in 0..5 {
+        let r = write("not-a-token".into(), "X").await.unwrap();
+        assert_eq!(r.status(), 401);
+    }
+    // a page session: its form posts count, and the refusal is a Dutch page
+    let mut b = crate::web::Browser::new(&app);
+    b.login("mentor-a1", "mentor", w.org_a).await;
+    let mut statuses = Vec::new();
+    for _ in 0..42 {
+        let page = b
+            .post("/uitloggen", &[("csrf", "not-this-session's")])
+            .await;
+        statuses.push(page.status.as_u16());
+        if page.status == 429 {
+            assert!(page.body.contains("Even wachten"), "{}", page.body);
+            assert!(page.headers.contains_key("retry-after"));
+        }
+    }
+    assert_eq!(*statuses.last().unwrap(), 429, "{statuses:?}");
+    assert!(statuses[..38].iter().all(|s| *s == 403), "{statuses:?}");
+    let metrics = app
+        .client
+        .get(format!("{}/metrics", app.base))
+        .send()
+        .await
+        .unwrap();
+    let text = metrics.text().await.unwrap();
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("kindbrug_refused_total") && l.contains("reason=\"writes\"")),
+        "{text}"
+    );
+}
