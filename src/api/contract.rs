@@ -1,6 +1,6 @@
 //! What every operation of the JSON API can answer besides its own results, added to the OpenAPI
 //! document in one place so that no handler's annotation can forget it: the answers of the
-//! extractors (400, 413, 415, 422), of authentication (401, 403, 429 after repeated failures),
+//! extractors (400, 413, 415, 422), of authentication (401, 403, 429 after repeated failures or too many writes),
 //! of the request timeout (408) and of an unavailable database (503). Every error is RFC 9457
 //! problem details, declared as `application/problem+json`.
 
@@ -50,7 +50,7 @@ fn common(path: &str, op: &Operation) -> Vec<(&'static str, &'static str)> {
     if bearer || parent {
         out.push((
             "429",
-            "Too many failed attempts from this address (tokens, parent links); see `Retry-After`",
+            "Too many failed attempts from this address (tokens, parent links), or too many changes with this token; see `Retry-After`",
         ));
     }
     if path.starts_with("/api/v1/") {
