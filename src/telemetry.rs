@@ -57,11 +57,20 @@ fn describe() {
     );
     describe_counter!(
         "kindbrug_refused_total",
-        "Requests refused before any work: in_flight (503), auth_failures and parent_links (429)"
+        "Requests refused before any work: in_flight (503), auth_failures, parent_links and writes (429)"
     );
     describe_gauge!(
         "kindbrug_db_pool_connections",
         "Database connections by pool and state (open, idle, in_use, max)"
+    );
+    describe_gauge!(
+        "kindbrug_db_pool_waiting",
+        "Write transactions waiting for a connection of their pool (and its BEGIN)"
+    );
+    describe_histogram!(
+        "kindbrug_db_acquire_seconds",
+        Unit::Seconds,
+        "Time a write transaction waited for its connection and BEGIN"
     );
     describe_gauge!(
         "kindbrug_outbox_backlog",

@@ -47,6 +47,9 @@ impl PgStore {
     /// of a child to destroy and give their specialist's capacity back twice).
     const PURGE_LOCK: &'static str = "SELECT pg_advisory_xact_lock(7513002)";
 
+    /// The pool write transactions come from (one pool for reads and writes), as `/metrics` names it.
+    const WRITE_POOL: &'static str = "main";
+
     const BACKEND: &'static str = "postgres";
 
     /// After sealing old plaintext: rewrite the table, so the old row versions (which still

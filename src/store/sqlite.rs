@@ -64,6 +64,9 @@ impl SqliteStore {
     /// Retention runs in turn anyway: its transaction begins IMMEDIATE, holding the write lock.
     const PURGE_LOCK: &'static str = "";
 
+    /// The pool write transactions come from (the single writer), as `/metrics` names it.
+    const WRITE_POOL: &'static str = "write";
+
     const BACKEND: &'static str = "sqlite";
 
     /// After sealing old plaintext: move the WAL into the database (secure_delete zeroed the

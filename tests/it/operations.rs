@@ -44,6 +44,9 @@ db_test!(
         let pool = if app.backend == Backend::Sqlite { "read" } else { "main" };
         assert!(series(&text, "kindbrug_db_pool_connections", &[("pool", pool), ("state", "max")]).unwrap() >= 1.0);
         assert!(series(&text, "kindbrug_db_pool_connections", &[("pool", pool), ("state", "in_use")]).is_some());
+        let writing = if app.backend == Backend::Sqlite { "write" } else { "main" };
+        assert!(series(&text, "kindbrug_db_pool_waiting", &[("pool", writing)]).unwrap() >= 0.0, "{text}");
+        assert!(series(&text, "kindbrug_db_acquire_seconds_count", &[("pool", writing)]).unwrap() >= 1.0);
         assert!(series(&text, "kindbrug_outbox_backlog", &[]).is_some());
         assert!(series(&text, "kindbrug_outbox_oldest_age_seconds", &[]).is_some());
         assert!(series(&text, "kindbrug_audit_append_seconds_count", &[]).unwrap() >= 1.0);

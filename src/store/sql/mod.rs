@@ -139,6 +139,37 @@ pub(crate) type AuditJob = (
 );
 pub(crate) type AuditQueue = tokio::sync::mpsc::Sender<AuditJob>;
 
+/// A caller waiting for a write transaction, counted in `kindbrug_db_pool_waiting` until it
+/// has one (or gave up: dropped with its request), its wait in `kindbrug_db_acquire_seconds`.
+pub(crate) struct Waiting {
+    pool: &'static str,
+    started: std::time::Instant,
+    gauge: metrics::Gauge,
+}
+
+impl Waiting {
+    pub(crate) fn start(pool: &'static str) -> Self {
+        let gauge = metrics::gauge!("kindbrug_db_pool_waiting", "pool" => pool);
+        gauge.increment(1.0);
+        Self {
+            pool,
+            started: std::time::Instant::now(),
+            gauge,
+        }
+    }
+
+    pub(crate) fn done(self) {
+        metrics::histogram!("kindbrug_db_acquire_seconds", "pool" => self.pool)
+            .record(self.started.elapsed().as_secs_f64());
+    }
+}
+
+impl Drop for Waiting {
+    fn drop(&mut self) {
+        self.gauge.decrement(1.0);
+    }
+}
+
 /// A row of `audit_log` as stored.
 #[derive(sqlx::FromRow)]
 pub(crate) struct AuditRow {
@@ -209,8 +240,13 @@ macro_rules! impl_store {
         use $crate::store::*;
 
         impl $store {
+            /// A write transaction. How many wait for one (a connection of the writing pool
+            /// and its BEGIN) and how long they waited go to `/metrics`.
             async fn begin_write(&self) -> Result<Transaction<'static, $db>, sqlx::Error> {
-                Self::begin_on(self.writer()).await
+                let waiting = $crate::store::sql::Waiting::start(Self::WRITE_POOL);
+                let tx = Self::begin_on(self.writer()).await;
+                waiting.done();
+                tx
             }
         }
 
