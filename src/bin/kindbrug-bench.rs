@@ -26,6 +26,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use uuid::Uuid;
 
+/// The development token secret of the benchmark's gateways (in process and `kindbrug serve`).
+const BENCH_SECRET: &str = "bench-secret-bench-secret-bench-secret-00";
+
 /// Children whose consents the withdrawal runs use up.
 const WITHDRAW_CHILDREN: usize = 200;
 
@@ -46,6 +49,10 @@ struct Args {
     fhir: bool,
     /// Soak mode: hold 70 % of the measured peak of a mixed load for this many minutes.
     soak: Option<u64>,
+    /// Soak against a `kindbrug serve` process of its own (its RSS alone is then reported).
+    gateway_process: bool,
+    /// Replicas mode: 1, 2 and 3 `kindbrug serve` processes on one PostgreSQL, same load.
+    replicas: bool,
 }
 
 fn args() -> anyhow::Result<Args> {
@@ -59,6 +66,8 @@ fn args() -> anyhow::Result<Args> {
         pages: false,
         fhir: false,
         soak: None,
+        gateway_process: false,
+        replicas: false,
         postgres_url: std::env::var("KINDBRUG_BENCH_POSTGRES_URL")
             .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into()),
     };
@@ -81,6 +90,8 @@ fn args() -> anyhow::Result<Args> {
             "--pages" => a.pages = true,
             "--fhir" => a.fhir = true,
             "--soak" => a.soak = Some(value()?.parse()?),
+            "--gateway-process" => a.gateway_process = true,
+            "--replicas" => a.replicas = true,
             other => anyhow::bail!("unknown flag {other}"),
         }
     }
@@ -220,9 +231,7 @@ async fn setup(
     let config = Config {
         database_url: SecretString::from(url),
         database_max_connections: args.concurrency as u32,
-        dev_jwt_secret: Some(SecretString::from(
-            "bench-secret-bench-secret-bench-secret-00",
-        )),
+        dev_jwt_secret: Some(SecretString::from(BENCH_SECRET)),
         listen: "127.0.0.1:0".into(),
         // the relay is measured on its own, after the request scenarios
         relay_enabled: false,
@@ -1663,12 +1672,17 @@ fn tempfile_dir() -> anyhow::Result<std::path::PathBuf> {
 
 /// The soak's mixed operation: of every ten, eight audited child reads and two concerns written.
 async fn soak_op(b: &Bench, i: u64) -> anyhow::Result<()> {
+    soak_op_at(b, &b.base, i).await
+}
+
+/// The soak's operation against the gateway at `base`.
+async fn soak_op_at(b: &Bench, base: &str, i: u64) -> anyhow::Result<()> {
     let k = (i as usize * 7919) % b.children.len();
     let child = b.children[k];
     if i % 10 < 8 {
         let r = b
             .http
-            .get(format!("{}/api/v1/children/{child}", b.base))
+            .get(format!("{base}/api/v1/children/{child}"))
             .bearer_auth(&b.mentor_token)
             .send()
             .await?;
@@ -1677,7 +1691,7 @@ async fn soak_op(b: &Bench, i: u64) -> anyhow::Result<()> {
     } else {
         let r = b
             .http
-            .post(format!("{}/api/v1/children/{child}/concerns", b.base))
+            .post(format!("{base}/api/v1/children/{child}/concerns"))
             .bearer_auth(&b.mentor_token)
             .json(&serde_json::json!({"domains": ["motor"], "observation": "valt vaak bij het rennen", "observed_since": "2026-09-01"}))
             .send()
@@ -1696,7 +1710,17 @@ async fn soak(args: &Args, minutes: u64) -> anyhow::Result<()> {
     for backend in &args.backends {
         eprintln!("soak on {backend} …");
         let tmp = tempfile_dir()?;
-        let (b, _pg) = setup(backend, args, &tmp).await?;
+        let (mut b, _pg) = setup(backend, args, &tmp).await?;
+        // with --gateway-process the load goes to a `kindbrug serve` of its own, whose memory
+        // is then the gateway's alone
+        let gateway = if args.gateway_process {
+            let g = Gateway::start(b.config.database_url.expose_secret(), args.concurrency).await?;
+            b.base = g.base.clone();
+            Some(g)
+        } else {
+            None
+        };
+        let measured_pid = gateway.as_ref().map_or(std::process::id(), |g| g.pid);
         let b = Arc::new(b);
         let bb = b.clone();
         let peak = load(args.concurrency, args.seconds, move |i| {
@@ -1739,7 +1763,7 @@ async fn soak(args: &Args, minutes: u64) -> anyhow::Result<()> {
             }));
         }
         drop(tx);
-        let rss_at_start = rss_mb(std::process::id())?;
+        let rss_at_start = rss_mb(measured_pid)?;
         let mut rss = Vec::new();
         let sampler = {
             let (interval, end) = (interval, end);
@@ -1748,7 +1772,7 @@ async fn soak(args: &Args, minutes: u64) -> anyhow::Result<()> {
                 let mut at = start + interval;
                 while at <= end + Duration::from_millis(500) {
                     tokio::time::sleep_until(at.into()).await;
-                    out.push(rss_mb(std::process::id()).unwrap_or(0.0));
+                    out.push(rss_mb(measured_pid).unwrap_or(0.0));
                     at += interval;
                 }
                 out
@@ -1769,6 +1793,14 @@ async fn soak(args: &Args, minutes: u64) -> anyhow::Result<()> {
             t.await?;
         }
         rss.extend(sampler.await?);
+        println!(
+            "RSS of {}",
+            if gateway.is_some() {
+                "the gateway process alone"
+            } else {
+                "gateway and load generator together (one process)"
+            }
+        );
         println!("| minute | req/s | p50 ms | p99 ms | errors | RSS MB |");
         println!("|---:|---:|---:|---:|---:|---:|");
         println!("| 0 | – | – | – | – | {rss_at_start:.1} |");
@@ -1798,6 +1830,126 @@ async fn soak(args: &Args, minutes: u64) -> anyhow::Result<()> {
             (last - first) / first.max(f64::MIN_POSITIVE) * 100.0,
             slots.iter().map(|s| s.1).sum::<u64>()
         );
+    }
+    Ok(())
+}
+
+/// A `kindbrug serve` process (the binary next to this one) on a database the benchmark set
+/// up, taking the benchmark's tokens; killed when dropped.
+struct Gateway {
+    base: String,
+    pid: u32,
+    _process: tokio::process::Child,
+}
+
+impl Gateway {
+    async fn start(db_url: &str, connections: usize) -> anyhow::Result<Gateway> {
+        let exe = std::env::current_exe()?.with_file_name("kindbrug");
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
+        let base = format!("http://127.0.0.1:{port}");
+        let mut process = tokio::process::Command::new(&exe)
+            .arg("serve")
+            .env_remove("KINDBRUG_CONFIG")
+            .env("KINDBRUG_CONFIG", "/nonexistent/kindbrug.toml")
+            .env("KINDBRUG_DATABASE_URL", db_url)
+            .env("KINDBRUG_DATABASE_MAX_CONNECTIONS", connections.to_string())
+            .env("KINDBRUG_LISTEN", format!("127.0.0.1:{port}"))
+            .env("KINDBRUG_DEV_JWT_SECRET", BENCH_SECRET)
+            .env("KINDBRUG_DEMO_ON_EMPTY", "false")
+            .env("KINDBRUG_MIGRATE_ON_START", "false")
+            .env("KINDBRUG_RELAY_ENABLED", "false")
+            .env("KINDBRUG_WRITES_PER_MINUTE_PER_TOKEN", "1000000000")
+            .env("KINDBRUG_SHUTDOWN_GRACE_SECONDS", "0")
+            .env("KINDBRUG_LOG", "warn")
+            .stdout(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .with_context(|| format!("could not start {}", exe.display()))?;
+        let pid = process.id().context("no pid")?;
+        let client = reqwest::Client::new();
+        for _ in 0..300 {
+            if client
+                .get(format!("{base}/readyz"))
+                .send()
+                .await
+                .is_ok_and(|r| r.status().is_success())
+            {
+                return Ok(Gateway {
+                    base,
+                    pid,
+                    _process: process,
+                });
+            }
+            if let Some(exit) = process.try_wait()? {
+                anyhow::bail!("kindbrug serve stopped at start: {exit}");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        anyhow::bail!("kindbrug serve at {base} did not become ready")
+    }
+}
+
+/// `--replicas`: 1, 2 and 3 `kindbrug serve` processes on one PostgreSQL, the same load spread
+/// over them round-robin (the child read, and the mixed 8:2 load of the soak). On one machine
+/// they share its cores with the database and the load generator: this shows what adding a
+/// replica costs or gains there, not what separate machines would give.
+async fn replicas(args: &Args) -> anyhow::Result<()> {
+    let tmp = tempfile_dir()?;
+    let (b, pg) = setup("postgres", args, &tmp).await?;
+    let url = b.config.database_url.expose_secret().to_string();
+    // each replica gets its share of the connections the single one has
+    let mut gateways = Vec::new();
+    for _ in 0..3 {
+        gateways.push(Gateway::start(&url, args.concurrency.div_ceil(2)).await?);
+    }
+    let b = Arc::new(b);
+    println!("\n| replicas | scenario | req/s | p50 ms | p99 ms | errors |");
+    println!("|---:|---|---:|---:|---:|---:|");
+    for n in 1..=3usize {
+        let bases: Arc<Vec<String>> =
+            Arc::new(gateways[..n].iter().map(|g| g.base.clone()).collect());
+        let (bb, bs) = (b.clone(), bases.clone());
+        let read = load(args.concurrency, args.seconds, move |i| {
+            let (b, bases) = (bb.clone(), bs.clone());
+            async move {
+                let child = b.children[(i as usize * 7919) % b.children.len()];
+                let base = &bases[i as usize % bases.len()];
+                let r = b
+                    .http
+                    .get(format!("{base}/api/v1/children/{child}"))
+                    .bearer_auth(&b.mentor_token)
+                    .send()
+                    .await?;
+                anyhow::ensure!(r.status() == 200, "read: status {}", r.status());
+                r.bytes().await?;
+                Ok(())
+            }
+        })
+        .await;
+        let (bb, bs) = (b.clone(), bases.clone());
+        let mixed = load(args.concurrency, args.seconds, move |i| {
+            let (b, bases) = (bb.clone(), bs.clone());
+            async move { soak_op_at(&b, &bases[i as usize % bases.len()], i).await }
+        })
+        .await;
+        for (name, st) in [("read child", &read), ("mixed 8 reads : 2 writes", &mixed)] {
+            println!(
+                "| {n} | {name} | {:.0} | {} | {} | {} |",
+                st.per_second(),
+                ms(st.p50),
+                ms(st.p99),
+                st.errors
+            );
+        }
+    }
+    drop(gateways);
+    if let Some(name) = pg {
+        let admin = sqlx::PgPool::connect(&args.postgres_url).await?;
+        sqlx::query(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+            .execute(&admin)
+            .await?;
     }
     Ok(())
 }
@@ -1932,6 +2084,9 @@ async fn main() -> anyhow::Result<()> {
     }
     if let Some(minutes) = args.soak {
         return soak(&args, minutes).await;
+    }
+    if args.replicas {
+        return replicas(&args).await;
     }
     println!("{}", rule_cost());
     let mut rows = Vec::new();
