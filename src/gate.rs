@@ -1,8 +1,9 @@
 //! What every request passes before it reaches a door: the client's address (believed from
 //! `X-Forwarded-For` / `Forwarded` only when the peer is a trusted proxy), the cap on requests
 //! in flight (a fast 503 rather than a growing queue), the brake on failed authentication
-//! (429 per client address), the limit on writes per token or page session (429), whether the replica is shutting down (`/readyz` 503), and the
-//! request metrics by matched route. Nothing here decides what a caller may see.
+//! (429 per client address), the limit on writes per token or page session (429), whether
+//! the replica is shutting down (`/readyz` 503), and the request metrics by matched route.
+//! Nothing here decides what a caller may see.
 
 use crate::error::ApiError;
 use crate::ratelimit::{CredentialKey, RateLimiter};

@@ -17,7 +17,12 @@ pub struct RateLimiter<K = IpAddr> {
     burst: f64,
     per_second: f64,
     buckets: Mutex<HashMap<K, Bucket>>,
+    /// When the buckets were last swept for clients whose buckets are full again.
+    swept: Mutex<Option<Instant>>,
 }
+
+/// Buckets kept at most (a few MB): the clients of the last minutes, not of all time.
+const MAX_BUCKETS: usize = 100_000;
 
 /// A bearer token or a page session as a limiter's key: a digest, so the limiter holds no
 /// credential, and its log line names a short prefix of the digest only.
@@ -59,6 +64,7 @@ impl<K: Hash + Eq + Copy + Display> RateLimiter<K> {
             burst: f64::from(per_minute.max(1)),
             per_second: f64::from(per_minute.max(1)) / 60.0,
             buckets: Mutex::new(HashMap::new()),
+            swept: Mutex::new(None),
         }
     }
 
@@ -113,10 +119,19 @@ impl<K: Hash + Eq + Copy + Display> RateLimiter<K> {
 
     fn charge_at(&self, client: K, now: Instant) {
         let mut buckets = self.buckets.lock().expect("rate limiter lock");
-        if buckets.len() > 100_000 {
-            // forget clients whose buckets are full again
-            let full = Duration::from_secs_f64(self.burst / self.per_second);
-            buckets.retain(|_, b| now.saturating_duration_since(b.at) < full);
+        if buckets.len() >= MAX_BUCKETS && !buckets.contains_key(&client) {
+            // forget clients whose buckets are full again, at most once a second: under a
+            // flood of new keys (forged session cookies) a sweep per request would be the
+            // attack. A new client that finds no room is not tracked until there is.
+            let mut swept = self.swept.lock().expect("rate limiter lock");
+            if swept.is_none_or(|t| now.saturating_duration_since(t) >= Duration::from_secs(1)) {
+                let full = Duration::from_secs_f64(self.burst / self.per_second);
+                buckets.retain(|_, b| now.saturating_duration_since(b.at) < full);
+                *swept = Some(now);
+            }
+            if buckets.len() >= MAX_BUCKETS {
+                return;
+            }
         }
         let b = buckets.entry(client).or_insert(Bucket {
             tokens: self.burst,
@@ -154,5 +169,25 @@ mod tests {
         );
         // one failure's worth of tokens comes back in six seconds
         assert!(l.check_at(ip, t0 + Duration::from_secs(6)).is_ok());
+    }
+
+    #[test]
+    fn a_flood_of_new_keys_stays_bounded_and_known_clients_stay_limited() {
+        let l = RateLimiter::<u64>::new("test", 2);
+        let t0 = Instant::now();
+        l.charge_at(u64::MAX, t0);
+        l.charge_at(u64::MAX, t0);
+        for k in 0..(MAX_BUCKETS as u64 + 5_000) {
+            l.charge_at(k, t0);
+        }
+        assert!(l.buckets.lock().unwrap().len() <= MAX_BUCKETS);
+        assert!(
+            l.check_at(u64::MAX, t0).is_err(),
+            "a known client is still limited"
+        );
+        // once their buckets are full again, the sweep makes room
+        let later = t0 + Duration::from_secs(120);
+        l.charge_at(u64::MAX - 1, later);
+        assert!(l.buckets.lock().unwrap().len() <= 2);
     }
 }

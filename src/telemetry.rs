@@ -39,6 +39,20 @@ pub fn prometheus() -> &'static metrics_exporter_prometheus::PrometheusHandle {
         if metrics::set_global_recorder(recorder).is_err() {
             tracing::warn!("a metrics recorder was installed already: /metrics stays empty");
         }
+        // Histogram samples wait in the recorder until an upkeep folds them into the buckets.
+        // Left to the scrapes alone, a gateway nobody scrapes keeps every request's latency:
+        // the soak showed the process growing by some 2 MB a minute at 900 req/s. Folded here
+        // every few seconds, whoever scrapes and however often.
+        let upkeep = handle.clone();
+        let started = std::thread::Builder::new()
+            .name("metrics-upkeep".into())
+            .spawn(move || loop {
+                std::thread::sleep(std::time::Duration::from_secs(5));
+                upkeep.run_upkeep();
+            });
+        if let Err(e) = started {
+            tracing::warn!(error = %e, "the metrics upkeep did not start: histograms fold only when /metrics is read");
+        }
         describe();
         handle
     })

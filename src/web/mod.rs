@@ -68,11 +68,11 @@ enum Visitor {
 const VISITOR: &str = "visitor";
 const CSRF: &str = "csrf";
 
-/// The web pages, with their session layer and headers. Merged into the application by the
-/// router assembly, inside the common layers (request id, trace, timeout, body limit).
 /// The name of the page session's cookie.
 pub const SESSION_COOKIE: &str = "kindbrug_sessie";
 
+/// The web pages, with their session layer and headers. Merged into the application by the
+/// router assembly, inside the common layers (request id, trace, timeout, body limit).
 pub fn routes(state: &AppState) -> Router<AppState> {
     let secure = state.config.public_base().starts_with("https://");
     let sessions = SessionManagerLayer::new(crate::service::web_sessions(state))
