@@ -55,6 +55,8 @@ pub struct AppState {
     /// What every request passes first: client address, in-flight cap, the brake on failed
     /// authentication, and whether this replica is shutting down.
     pub gate: Arc<gate::Gate>,
+    /// Whom callers are, remembered while the store's scope version holds.
+    pub scope_cache: Arc<auth::principal::ScopeCache>,
 }
 
 /// Name of the setting holding the generated development signing secret.
@@ -254,6 +256,7 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
         smart,
         client_keys,
         gate: Arc::new(gate::Gate::new(&config)),
+        scope_cache: Arc::default(),
         audit_signer: Arc::new(signer),
         parent_link_failures: Arc::new(ratelimit::RateLimiter::new(
             "parent_links",

@@ -114,6 +114,28 @@ fn describe() {
         "Time to make a batch of access-log entries durable"
     );
     describe_gauge!(
+        "kindbrug_audit_pending",
+        "Access-log entries committed but not yet chained by the chainer (PostgreSQL)"
+    );
+    describe_gauge!(
+        "kindbrug_audit_pending_oldest_age_seconds",
+        Unit::Seconds,
+        "Age of the oldest access-log entry waiting for the chainer (0: none)"
+    );
+    describe_histogram!(
+        "kindbrug_audit_chain_seconds",
+        Unit::Seconds,
+        "Time of one chaining pass (chaining pending access-log entries)"
+    );
+    describe_counter!(
+        "kindbrug_audit_chained_total",
+        "Access-log entries chained by this replica's chainer"
+    );
+    describe_counter!(
+        "kindbrug_principal_cache_total",
+        "Principal lookups by result (hit: served while the scope version held; miss: loaded)"
+    );
+    describe_gauge!(
         "kindbrug_audit_checkpoint_age_seconds",
         Unit::Seconds,
         "Age of the access log's newest signed checkpoint (-1: none yet)"
@@ -150,6 +172,9 @@ pub async fn render(state: &crate::AppState) -> String {
                 .set(age(stats.outbox_oldest, 0.0));
             metrics::gauge!("kindbrug_audit_checkpoint_age_seconds")
                 .set(age(stats.last_checkpoint, -1.0));
+            metrics::gauge!("kindbrug_audit_pending").set(stats.audit_pending as f64);
+            metrics::gauge!("kindbrug_audit_pending_oldest_age_seconds")
+                .set(age(stats.audit_pending_oldest, 0.0));
             metrics::gauge!("kindbrug_db_up").set(1.0);
         }
         Err(e) => {

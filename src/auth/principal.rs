@@ -14,7 +14,102 @@ use axum::http::header;
 use axum::http::request::Parts;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 use uuid::Uuid;
+
+/// What this replica remembers of whom callers are: staff records by token `org` + `sub`, and
+/// SMART clients by id, each tagged with the store's [scope version] read *before* it was
+/// loaded. An entry is served only while the version still reads the same (a change to staff,
+/// their links, locations, organisations or clients moves it, by trigger, in the change's
+/// transaction), so a deactivated staff member or client is refused on the very next request
+/// on every replica; one read of the counter replaces the four lookups of a staff record.
+/// Entries also expire after [`SCOPE_CACHE_TTL`] as a second line, and the cache is emptied
+/// when it reaches [`SCOPE_CACHE_MAX`] entries (only callers with a valid token get this far).
+///
+/// [scope version]: crate::store::RegistryStore::scope_version
+#[derive(Default)]
+pub struct ScopeCache {
+    staff: Memo<(Uuid, String), Option<StaffRecord>>,
+    clients: Memo<Uuid, Option<crate::store::SmartClientRow>>,
+}
+
+/// Values by key, each with the scope version it was loaded under.
+type Memo<K, T> = Mutex<HashMap<K, Cached<T>>>;
+
+struct Cached<T> {
+    version: i64,
+    loaded: Instant,
+    value: T,
+}
+
+/// How long a cached principal is trusted even when nothing moved the version.
+pub const SCOPE_CACHE_TTL: Duration = Duration::from_secs(30);
+/// Entries per kind before the cache starts over.
+pub const SCOPE_CACHE_MAX: usize = 50_000;
+
+impl ScopeCache {
+    fn get<K: std::hash::Hash + Eq, T: Clone>(
+        map: &Memo<K, T>,
+        key: &K,
+        version: i64,
+    ) -> Option<T> {
+        let map = map.lock().unwrap_or_else(|p| p.into_inner());
+        let hit = map.get(key)?;
+        (hit.version == version && hit.loaded.elapsed() < SCOPE_CACHE_TTL)
+            .then(|| hit.value.clone())
+    }
+
+    fn put<K: std::hash::Hash + Eq, T>(map: &Memo<K, T>, key: K, version: i64, value: T) {
+        let mut map = map.lock().unwrap_or_else(|p| p.into_inner());
+        if map.len() >= SCOPE_CACHE_MAX {
+            map.clear();
+        }
+        map.insert(
+            key,
+            Cached {
+                version,
+                loaded: Instant::now(),
+                value,
+            },
+        );
+    }
+
+    /// The active staff record of `org` + `subject`, from the cache while `version` holds.
+    async fn staff(
+        &self,
+        state: &AppState,
+        version: i64,
+        org: Uuid,
+        subject: &str,
+    ) -> crate::store::StoreResult<Option<StaffRecord>> {
+        let key = (org, subject.to_string());
+        if let Some(hit) = Self::get(&self.staff, &key, version) {
+            metrics::counter!("kindbrug_principal_cache_total", "result" => "hit").increment(1);
+            return Ok(hit);
+        }
+        metrics::counter!("kindbrug_principal_cache_total", "result" => "miss").increment(1);
+        let loaded = state.store.staff_by_subject(org, subject).await?;
+        Self::put(&self.staff, key, version, loaded.clone());
+        Ok(loaded)
+    }
+
+    /// The registered SMART client `id`, from the cache while `version` holds.
+    async fn client(
+        &self,
+        state: &AppState,
+        version: i64,
+        id: Uuid,
+    ) -> crate::store::StoreResult<Option<crate::store::SmartClientRow>> {
+        if let Some(hit) = Self::get(&self.clients, &id, version) {
+            return Ok(hit);
+        }
+        let loaded = state.store.get_client(id).await?;
+        Self::put(&self.clients, id, version, loaded.clone());
+        Ok(loaded)
+    }
+}
 
 /// Who is calling, as established from the token and the staff registry.
 #[derive(Debug, Clone)]
@@ -121,17 +216,28 @@ async fn principal_from(state: &AppState, claims: super::Claims) -> Result<Princ
             "the token names no organisation (org claim)",
         ));
     }
+    let is_client = claims.iss == super::smart::SMART_ISSUER;
+    let needs_staff = roles
+        .iter()
+        .any(|r| r.requires_staff_record() || *r == Role::Policy);
+    // read before anything is looked up: a change committed after this read moves the
+    // version past the tag of what is loaded now, so the next request loads again
+    let version = if is_client || needs_staff {
+        state.store.scope_version().await?
+    } else {
+        0
+    };
     let mut scopes = None;
-    if claims.iss == super::smart::SMART_ISSUER {
-        scopes = Some(smart_client_scopes(state, &claims, &roles, organization_id).await?);
+    if is_client {
+        scopes = Some(smart_client_scopes(state, version, &claims, &roles, organization_id).await?);
     }
     let mut staff = None;
-    if roles
-        .iter()
-        .any(|r| r.requires_staff_record() || *r == Role::Policy)
-    {
+    if needs_staff {
         if let Some(org) = organization_id {
-            staff = state.store.staff_by_subject(org, &claims.sub).await?;
+            staff = state
+                .scope_cache
+                .staff(state, version, org, &claims.sub)
+                .await?;
         }
         let staff_role = staff.as_ref().map(|s| Role::from(s.staff.role));
         roles.retain(|r| !r.requires_staff_record() || Some(*r) == staff_role);
@@ -155,6 +261,7 @@ async fn principal_from(state: &AppState, claims: super::Claims) -> Result<Princ
 /// it names: deactivating a client ends its tokens at once, on every replica.
 async fn smart_client_scopes(
     state: &AppState,
+    version: i64,
     claims: &super::Claims,
     roles: &[Role],
     organization_id: Option<Uuid>,
@@ -170,7 +277,7 @@ async fn smart_client_scopes(
         .sub
         .parse()
         .map_err(|_| refused("subject is not a client id"))?;
-    let registered = match state.store.get_client(id).await? {
+    let registered = match state.scope_cache.client(state, version, id).await? {
         Some(c) if c.active && Some(c.organization_id) == organization_id => c.scopes,
         Some(_) => return Err(refused("client deactivated or moved")),
         None => return Err(refused("client unknown")),

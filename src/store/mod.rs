@@ -786,6 +786,10 @@ pub trait RegistryStore: Send + Sync {
         organization_id: Uuid,
         subject: &str,
     ) -> StoreResult<Option<StaffRecord>>;
+    /// The counter every change to staff, their links, locations, organisations and SMART
+    /// clients moves (by trigger, in the change's transaction): what a cached principal is
+    /// checked against on each request.
+    async fn scope_version(&self) -> StoreResult<i64>;
 }
 
 /// Children, their guardians and their mentor history.
@@ -1216,6 +1220,11 @@ pub trait WebhookStore: Send + Sync {
 pub trait AuditStore: Send + Sync {
     /// Appends entries for reads (writes append theirs in their own transaction).
     async fn record(&self, records: &[AuditRecord]) -> StoreResult<()>;
+    /// Chains every committed pending entry into the log now (PostgreSQL appends entries
+    /// unchained, with their change, and a chainer chains them within moments; SQLite chains
+    /// in the appending transaction and has nothing pending). Readers of the log call it
+    /// first, so an answer holds every entry committed before it. Returns how many it chained.
+    async fn chain_audit(&self) -> StoreResult<u64>;
     async fn list_audit(&self, filter: &AuditFilter) -> StoreResult<Vec<ChainedEntry>>;
     /// Up to `limit` entries after `after_seq`, in chain order (for verification).
     async fn audit_chain(&self, after_seq: i64, limit: i64) -> StoreResult<Vec<ChainedEntry>>;
@@ -1274,6 +1283,10 @@ pub struct OpsStats {
     pub outbox_oldest: Option<DateTime<Utc>>,
     /// When the access log's newest checkpoint was signed.
     pub last_checkpoint: Option<DateTime<Utc>>,
+    /// Access-log entries committed but not yet chained, and when the oldest was written
+    /// (PostgreSQL; the chainer keeps this near zero, a growing age means it is stuck).
+    pub audit_pending: i64,
+    pub audit_pending_oldest: Option<DateTime<Utc>>,
 }
 
 /// Everything the application needs from a database.

@@ -1,5 +1,6 @@
 //! PostgreSQL backend: for production, where several stateless replicas share one database.
-//! Appends to the access log lock the chain head row (`FOR UPDATE`) so replicas chain in turn.
+//! Access-log entries commit with their change into `audit_pending`, locking nothing shared;
+//! each replica's chainer chains them after the head (`FOR UPDATE SKIP LOCKED`), in turn.
 
 use super::sql::AuditQueue;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
@@ -25,6 +26,7 @@ impl PgStore {
             .connect_with(options)
             .await?;
         let audit = Self::spawn_audit_writer(pool.clone());
+        Self::spawn_chainer(pool.clone());
         Ok(Self { pool, audit })
     }
 
@@ -37,6 +39,13 @@ impl PgStore {
 
     const LOCK_AUDIT_HEAD: &'static str =
         "SELECT last_seq, last_hash FROM audit_head WHERE id = 1 FOR UPDATE";
+    /// The head for a background chaining pass: none when another replica's chainer has it.
+    const LOCK_AUDIT_HEAD_OR_SKIP: &'static str =
+        "SELECT last_seq, last_hash FROM audit_head WHERE id = 1 FOR UPDATE SKIP LOCKED";
+
+    /// Entries are appended unchained with their change, and chained after commit: a write
+    /// locks no row every other write needs (see README, "The access log").
+    const CHAIN_AFTER_COMMIT: bool = true;
 
     /// Taken (and let go) around a refresh of the figures, on a connection of its own.
     const REFRESH_LOCK: &'static str = "SELECT pg_advisory_lock(7513001)";

@@ -45,6 +45,8 @@ impl SqliteStore {
             .connect_with(options.read_only(true))
             .await?;
         let audit = Self::spawn_audit_writer(write.clone());
+        // (chains in the appending transaction: the chainer has nothing to do and ends at once)
+        Self::spawn_chainer(write.clone());
         Ok(Self { write, read, audit })
     }
 
@@ -56,6 +58,11 @@ impl SqliteStore {
     const LEASE_LOCK: &'static str = "";
 
     const LOCK_AUDIT_HEAD: &'static str = "SELECT last_seq, last_hash FROM audit_head WHERE id = 1";
+    const LOCK_AUDIT_HEAD_OR_SKIP: &'static str = Self::LOCK_AUDIT_HEAD;
+
+    /// The one writer already orders every append, so chaining in the appending transaction
+    /// costs no extra waiting: entries are chained at once and `audit_pending` stays empty.
+    const CHAIN_AFTER_COMMIT: bool = false;
 
     /// Taken (and let go) around a refresh of the figures, on a connection of its own.
     const REFRESH_LOCK: &'static str = "";

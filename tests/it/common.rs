@@ -310,6 +310,9 @@ impl TestApp {
 
     /// Runs SQL directly against the test database.
     pub async fn exec_sql(&self, sql: &str) {
+        // access-log entries committed so far are chained first (PostgreSQL chains them
+        // shortly after commit), so a test changes the log as a reader would see it
+        self.state.store.chain_audit().await.unwrap();
         let pool = self.raw_pool().await;
         sqlx::query(sql).execute(&pool).await.unwrap();
         pool.close().await;
@@ -317,6 +320,7 @@ impl TestApp {
 
     /// `SELECT COUNT(*) FROM table`.
     pub async fn count(&self, table: &str) -> i64 {
+        self.state.store.chain_audit().await.unwrap();
         let pool = self.raw_pool().await;
         let n: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table}"))
             .fetch_one(&pool)

@@ -53,6 +53,10 @@ db_test!(
         // (the gauges are the process's: tests beside this one set them too, so only their
         // presence is checked)
         assert!(series(&text, "kindbrug_audit_checkpoint_age_seconds", &[]).is_some());
+        assert!(series(&text, "kindbrug_audit_pending", &[]).is_some());
+        assert!(series(&text, "kindbrug_audit_pending_oldest_age_seconds", &[]).is_some());
+        // the three reads by one mentor: who she is was looked up, then remembered
+        assert!(series(&text, "kindbrug_principal_cache_total", &[("result", "hit")]).unwrap() >= 1.0, "{text}");
         assert!(series(&text, "kindbrug_db_up", &[]).is_some());
         assert!(series(&text, "kindbrug_draining", &[]).is_some());
         assert!(!text.contains(&w.child_a1.to_string()), "an id in a label");

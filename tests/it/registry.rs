@@ -125,3 +125,42 @@ db_test!(
         assert_eq!(groups.ok(200)[0]["name"], "Peuters");
     }
 );
+
+db_test!(
+    async fn a_change_to_a_staff_record_holds_from_the_very_next_request(app) {
+        // the gateway remembers whom a token stands for; a change moves it at once
+        let w = app.world().await;
+        let admin = app.admin();
+        let child = format!("/api/v1/children/{}", w.child_a1);
+        for _ in 0..2 {
+            app.get(&child, &w.mentor_a1_token).await.ok(200);
+        }
+        // moved to location A2: the child at A1 is no longer hers, on the next request
+        let moved = app
+            .client
+            .patch(format!("{}/api/v1/staff/{}", app.base, w.mentor_a1))
+            .bearer_auth(&admin)
+            .json(&json!({"location_ids": [w.loc_a2]}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(moved.status(), 200, "{}", moved.text().await.unwrap());
+        app.get(&child, &w.mentor_a1_token).await.problem(404);
+        // and back
+        let back = app
+            .client
+            .patch(format!("{}/api/v1/staff/{}", app.base, w.mentor_a1))
+            .bearer_auth(&admin)
+            .json(&json!({"location_ids": [w.loc_a1]}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(back.status(), 200);
+        app.get(&child, &w.mentor_a1_token).await.ok(200);
+        // deactivated: refused on the next request, though just served
+        app.post(&format!("/api/v1/staff/{}/deactivate", w.mentor_a1), &admin, json!({}))
+            .await
+            .ok(200);
+        assert!(app.get(&child, &w.mentor_a1_token).await.status.is_client_error());
+    }
+);

@@ -131,7 +131,7 @@ async fn three_replicas_on_one_postgresql() {
     let c = ctx(&app).await;
     let w = &c.w;
     let (tiny, tiny_token) = specialist(&app, w.youth, "tiny", &["motor"], &["JZ22"], 3).await;
-    let _other = specialist(&app, w.youth, "other", &["motor"], &["JZ22"], 2).await;
+    let (other, other_token) = specialist(&app, w.youth, "other", &["motor"], &["JZ22"], 2).await;
     let rx = Receiver::default();
     // slow enough that a killed relay has deliveries in flight
     rx.delay_ms.store(40, Ordering::SeqCst);
@@ -292,6 +292,42 @@ async fn three_replicas_on_one_postgresql() {
         )
         .await;
         assert_eq!(fhir, 403);
+    }
+
+    // 4b. a specialist deactivated through one replica is refused on the very next request on
+    //     each replica, though each had just served them (and remembers who they are)
+    for r in &replicas {
+        let before = status_of(
+            &client,
+            format!("{}/api/v1/consultations?limit=1", r.base),
+            &other_token,
+        )
+        .await;
+        assert_eq!(before, 200, "replica {}", r.base);
+    }
+    let gone = client
+        .post(format!(
+            "{}/api/v1/staff/{other}/deactivate",
+            replicas[0].base
+        ))
+        .bearer_auth(app.admin())
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(gone.status(), 200);
+    for r in &replicas {
+        let after = status_of(
+            &client,
+            format!("{}/api/v1/consultations?limit=1", r.base),
+            &other_token,
+        )
+        .await;
+        assert_eq!(
+            after, 403,
+            "replica {} still knew the deactivated specialist",
+            r.base
+        );
     }
 
     // 5. every webhook message is delivered by the three relays; one is killed mid-delivery
@@ -457,4 +493,125 @@ async fn retention_and_figures_run_once_across_replicas() {
         .await
         .unwrap();
     assert!(verified.is_ok(), "{verified:?}");
+}
+
+/// The access log with three replicas writing at once (three stores of their own on one
+/// database, each with its chainer): writes lock no shared row, every entry committed is in
+/// the chain exactly once, the chain verifies, and nothing is left pending.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn three_replicas_write_the_access_log_at_once() {
+    let Some(app) = TestApp::postgres_with(|c| c.relay_enabled = false).await else {
+        return;
+    };
+    let w = app.world().await;
+    let mut config = (*app.state.config).clone();
+    config.database_url = app.db_url.clone().into();
+    let mut stores = Vec::new();
+    for _ in 0..3 {
+        stores.push(kindbrug::open_store(&config).await.unwrap());
+    }
+    let before = app.count("audit_log").await;
+    let actor = kindbrug::audit::AuditActor {
+        issuer: "test".into(),
+        subject: "writer".into(),
+        role: "mentor".into(),
+        organization_id: Some(w.org_a),
+        staff_id: None,
+        request_id: "replicas".into(),
+    };
+    // per replica: 200 reads recorded through the group commit, and 40 writes of a child's
+    // registration (each its own transaction with its entry), all at once
+    let start = std::sync::Arc::new(tokio::sync::Barrier::new(3));
+    let work = stores.iter().enumerate().map(|(k, store)| {
+        let (store, start, actor, location, org) = (
+            store.clone(),
+            start.clone(),
+            actor.clone(),
+            w.loc_a1,
+            w.org_a,
+        );
+        async move {
+            start.wait().await;
+            let reads = futures::future::join_all((0..200).map(|_| {
+                let (store, actor) = (store.clone(), actor.clone());
+                async move {
+                    store
+                        .record(&[kindbrug::audit::AuditRecord::new(
+                            &actor,
+                            kindbrug::audit::AuditAction::Read,
+                            "child",
+                            None,
+                            None,
+                            "child_record",
+                        )])
+                        .await
+                }
+            }));
+            let writes = futures::future::join_all((0..40).map(|i| {
+                let (store, actor) = (store.clone(), actor.clone());
+                async move {
+                    let at = kindbrug::domain::calendar::now();
+                    let row = kindbrug::store::ChildRow {
+                        id: uuid::Uuid::now_v7(),
+                        organization_id: org,
+                        location_id: location,
+                        group_id: None,
+                        external_ref: format!("replica-{k}-{i}"),
+                        given_name: "Kind".into(),
+                        date_of_birth: chrono::NaiveDate::from_ymd_opt(2022, 5, 1).unwrap(),
+                        version: 1,
+                        created_at: at,
+                        updated_at: at,
+                        mentor_staff_id: None,
+                        left_on: None,
+                    };
+                    let audit = kindbrug::audit::AuditRecord::new(
+                        &actor,
+                        kindbrug::audit::AuditAction::Create,
+                        "child",
+                        Some(row.id),
+                        Some(row.id),
+                        "child_record",
+                    );
+                    store.create_child(&row, &audit).await
+                }
+            }));
+            let (reads, writes) = futures::join!(reads, writes);
+            for r in reads {
+                r.unwrap();
+            }
+            for r in writes {
+                r.unwrap();
+            }
+        }
+    });
+    futures::future::join_all(work).await;
+    // each replica's chainer runs on its own; wait for them, then see what they made
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while count(&app, "SELECT COUNT(*) FROM audit_pending").await > 0 {
+        assert!(
+            Instant::now() < deadline,
+            "the chainers left entries pending"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        count(&app, "SELECT COUNT(*) FROM audit_log").await,
+        before + 3 * 240,
+        "an entry was lost or doubled"
+    );
+    let gaps = count(
+        &app,
+        "SELECT COUNT(*) FROM audit_log a WHERE a.seq > 1 AND NOT EXISTS \
+         (SELECT 1 FROM audit_log b WHERE b.seq = a.seq - 1)",
+    )
+    .await;
+    assert_eq!(gaps, 0, "the chain has holes");
+    for store in &stores {
+        let verified = kindbrug::audit::verify::verify_store(store.as_ref())
+            .await
+            .unwrap();
+        assert_eq!(verified.unwrap() as i64, before + 3 * 240);
+        store.close().await;
+    }
 }

@@ -41,8 +41,11 @@ macro_rules! impl_audit {
             }
 
 
-            /// Appends `records` to the access log inside `tx`: reads (and in PostgreSQL locks)
-            /// the chain head, chains the records after it and moves the head.
+            /// Appends `records` to the access log inside `tx`, so they commit with the change
+            /// they record. Where the backend chains after commit (PostgreSQL), they go into
+            /// `audit_pending` and no row is locked: the chainer chains them shortly after.
+            /// Otherwise (SQLite, whose one writer orders every append anyway) they are chained
+            /// here, after the head read in the same transaction.
             async fn append_audit(
                 tx: &mut Transaction<'static, $db>,
                 records: &[AuditRecord],
@@ -50,9 +53,44 @@ macro_rules! impl_audit {
                 if records.is_empty() {
                     return Ok(());
                 }
+                if Self::CHAIN_AFTER_COMMIT {
+                    for chunk in records.chunks(500) {
+                        let mut qb: QueryBuilder<$db> =
+                            QueryBuilder::new(format!("INSERT INTO audit_pending ({PENDING_COLUMNS}) "));
+                        qb.push_values(chunk, |mut b, r| {
+                            b.push_bind(r.id)
+                                .push_bind(r.occurred_at)
+                                .push_bind(r.actor.issuer.clone())
+                                .push_bind(r.actor.subject.clone())
+                                .push_bind(r.actor.role.clone())
+                                .push_bind(r.actor.organization_id)
+                                .push_bind(r.actor.staff_id)
+                                .push_bind(r.actor.request_id.clone())
+                                .push_bind(r.action.as_str())
+                                .push_bind(r.resource_type.clone())
+                                .push_bind(r.resource_id)
+                                .push_bind(r.child_id)
+                                .push_bind(r.purpose.clone())
+                                .push_bind(r.outcome.as_str())
+                                .push_bind(r.flag.clone());
+                        });
+                        qb.build().execute(&mut **tx).await?;
+                    }
+                    return Ok(());
+                }
                 let (seq, hash): (i64, String) =
                     sqlx::query_as(Self::LOCK_AUDIT_HEAD).fetch_one(&mut **tx).await?;
-                let (entries, head) = $crate::audit::chain(&ChainCursor { seq, hash }, records);
+                Self::chain_into_log(tx, ChainCursor { seq, hash }, records).await
+            }
+
+            /// Chains `records` after `head` (read and locked by the caller in `tx`), inserts
+            /// them into `audit_log` and moves the head.
+            async fn chain_into_log(
+                tx: &mut Transaction<'static, $db>,
+                head: ChainCursor,
+                records: &[AuditRecord],
+            ) -> StoreResult<()> {
+                let (entries, head) = $crate::audit::chain(&head, records);
                 for chunk in entries.chunks(500) {
                     let mut qb: QueryBuilder<$db> =
                         QueryBuilder::new(format!("INSERT INTO audit_log ({AUDIT_COLUMNS}) "));
@@ -86,6 +124,104 @@ macro_rules! impl_audit {
                     .await?;
                 Ok(())
             }
+
+            /// Chains committed pending entries: in one transaction, locks the chain head (or,
+            /// with `wait` false, gives up at once when another replica's chainer holds it),
+            /// takes up to [`CHAIN_BATCH`] pending entries in the order they were written,
+            /// chains them after the head into `audit_log` and deletes exactly those from
+            /// `audit_pending`. Entries of transactions still open are not visible yet and are
+            /// chained by a later pass: an entry's place in the chain is given when it is chained,
+            /// so no watermark of open transactions is needed and none is skipped. Returns how
+            /// many were chained.
+            ///
+            /// [`CHAIN_BATCH`]: $crate::store::sql::CHAIN_BATCH
+            async fn chain_pending_on(pool: &sqlx::Pool<$db>, wait: bool) -> StoreResult<u64> {
+                if !Self::CHAIN_AFTER_COMMIT {
+                    return Ok(0);
+                }
+                let any: Option<i64> = sqlx::query_scalar("SELECT pending_seq FROM audit_pending ORDER BY pending_seq LIMIT 1")
+                    .fetch_optional(pool)
+                    .await?;
+                if any.is_none() {
+                    return Ok(0);
+                }
+                let started = std::time::Instant::now();
+                let mut tx = Self::begin_on(pool).await?;
+                let lock = if wait { Self::LOCK_AUDIT_HEAD } else { Self::LOCK_AUDIT_HEAD_OR_SKIP };
+                let head: Option<(i64, String)> = sqlx::query_as(lock).fetch_optional(&mut *tx).await?;
+                let Some((seq, hash)) = head else {
+                    return Ok(0);
+                };
+                let rows: Vec<AuditRow> = sqlx::query_as(&format!(
+                    "SELECT {PENDING_AS_ROW} FROM audit_pending ORDER BY pending_seq LIMIT $1"
+                ))
+                .bind($crate::store::sql::CHAIN_BATCH)
+                .fetch_all(&mut *tx)
+                .await?;
+                if rows.is_empty() {
+                    return Ok(0);
+                }
+                let taken: Vec<i64> = rows.iter().map(AuditRow::seq).collect();
+                let records: Vec<AuditRecord> = rows
+                    .into_iter()
+                    .map(|r| r.into_entry().map(|e| e.record))
+                    .collect::<StoreResult<_>>()?;
+                Self::chain_into_log(&mut tx, ChainCursor { seq, hash }, &records).await?;
+                for chunk in taken.chunks(500) {
+                    let mut qb: QueryBuilder<$db> =
+                        QueryBuilder::new("DELETE FROM audit_pending WHERE pending_seq IN (");
+                    let mut sep = qb.separated(", ");
+                    for p in chunk {
+                        sep.push_bind(*p);
+                    }
+                    qb.push(")");
+                    qb.build().execute(&mut *tx).await?;
+                }
+                tx.commit().await?;
+                metrics::histogram!("kindbrug_audit_chain_seconds").record(started.elapsed().as_secs_f64());
+                metrics::counter!("kindbrug_audit_chained_total").increment(records.len() as u64);
+                Ok(records.len() as u64)
+            }
+
+            /// Chains until nothing committed is pending (or another chainer holds the head,
+            /// when `wait` is false).
+            async fn chain_all_on(pool: &sqlx::Pool<$db>, wait: bool) -> StoreResult<u64> {
+                let mut total = 0;
+                loop {
+                    let n = Self::chain_pending_on(pool, wait).await?;
+                    total += n;
+                    if n < $crate::store::sql::CHAIN_BATCH as u64 {
+                        return Ok(total);
+                    }
+                }
+            }
+
+            /// The chainer of this store (where the backend chains after commit): every
+            /// [`CHAIN_EVERY`], chains what is pending; with several replicas their chainers take
+            /// turns on the head without waiting for each other. Ends when the pool closes.
+            ///
+            /// [`CHAIN_EVERY`]: $crate::store::sql::CHAIN_EVERY
+            fn spawn_chainer(pool: sqlx::Pool<$db>) {
+                if !Self::CHAIN_AFTER_COMMIT {
+                    return;
+                }
+                tokio::spawn(async move {
+                    let mut ticks = tokio::time::interval($crate::store::sql::CHAIN_EVERY);
+                    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                    let mut failing = false;
+                    while !pool.is_closed() {
+                        ticks.tick().await;
+                        match Self::chain_all_on(&pool, false).await {
+                            Ok(_) => failing = false,
+                            Err(e) if !failing && !pool.is_closed() => {
+                                failing = true;
+                                tracing::warn!(error = %e, "chaining the access log failed; retrying");
+                            }
+                            Err(_) => {}
+                        }
+                    }
+                });
+            }
         }
 
         #[async_trait::async_trait]
@@ -105,7 +241,13 @@ macro_rules! impl_audit {
                     .map_err(StoreError::Unavailable)
             }
 
+            async fn chain_audit(&self) -> StoreResult<u64> {
+                Self::chain_all_on(self.writer(), true).await
+            }
+
             async fn list_audit(&self, f: &AuditFilter) -> StoreResult<Vec<ChainedEntry>> {
+                // what was committed before this read is in the chain, and so in the answer
+                self.chain_audit().await?;
                 let rows: Vec<AuditRow> = sqlx::query_as(&format!(
                     "SELECT {AUDIT_COLUMNS} FROM audit_log \
                      WHERE ($1 IS NULL OR child_id = $1) AND ($2 IS NULL OR occurred_at >= $2) \
@@ -124,6 +266,7 @@ macro_rules! impl_audit {
             }
 
             async fn audit_chain(&self, after_seq: i64, limit: i64) -> StoreResult<Vec<ChainedEntry>> {
+                self.chain_audit().await?;
                 let rows: Vec<AuditRow> = sqlx::query_as(&format!(
                     "SELECT {AUDIT_COLUMNS} FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT $2"
                 ))
@@ -189,6 +332,9 @@ macro_rules! impl_audit {
             }
 
             async fn audit_head(&self) -> StoreResult<ChainCursor> {
+                // the head of everything committed so far: a checkpoint or a verification
+                // covers every entry written before it started
+                self.chain_audit().await?;
                 let (seq, hash): (i64, String) =
                     sqlx::query_as("SELECT last_seq, last_hash FROM audit_head WHERE id = 1")
                         .fetch_one(self.reader())

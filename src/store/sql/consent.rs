@@ -413,6 +413,8 @@ macro_rules! impl_consent {
             }
 
             async fn child_access_log(&self, child_id: Uuid, after_seq: Option<i64>, limit: i64) -> StoreResult<Vec<ChildAccessRow>> {
+                // every access committed before this read is in the chain, and so shown
+                self.chain_audit().await?;
                 Ok(sqlx::query_as(
                     "SELECT a.seq, a.occurred_at, a.actor_role, a.actor_subject, s.name AS staff_name, \
                      o.name AS organization_name, a.action, a.resource_type, a.outcome, a.flag \

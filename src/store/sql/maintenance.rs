@@ -60,7 +60,18 @@ macro_rules! impl_maintenance {
                     sqlx::query_scalar("SELECT MAX(signed_at) FROM audit_checkpoints")
                         .fetch_one(self.reader())
                         .await?;
-                Ok(OpsStats { pools: self.pool_stats(), outbox_backlog, outbox_oldest, last_checkpoint })
+                let (audit_pending, audit_pending_oldest): (i64, Option<DateTime<Utc>>) =
+                    sqlx::query_as("SELECT COUNT(*), MIN(occurred_at) FROM audit_pending")
+                        .fetch_one(self.reader())
+                        .await?;
+                Ok(OpsStats {
+                    pools: self.pool_stats(),
+                    outbox_backlog,
+                    outbox_oldest,
+                    last_checkpoint,
+                    audit_pending,
+                    audit_pending_oldest,
+                })
             }
 
             async fn backup_to(&self, path: &std::path::Path) -> StoreResult<()> {
@@ -68,6 +79,10 @@ macro_rules! impl_maintenance {
             }
 
             async fn close(&self) {
+                // what this replica wrote is chained before it goes
+                if let Err(e) = Self::chain_all_on(self.writer(), true).await {
+                    tracing::warn!(error = %e, "could not chain the access log's pending entries at close");
+                }
                 self.close_pools().await;
             }
         }

@@ -2,13 +2,15 @@
 //! implementations for one backend type; it relies on that type providing `reader()`,
 //! `writer()`, `begin_on(pool)`, `begin_snapshot()`, `migrator()`, `close_pools()`, an
 //! `audit: AuditQueue` field, the constant `SUMMARIES_WRITTEN_IN_SNAPSHOT`,
-//! the constant `BACKEND` and the constant `LOCK_AUDIT_HEAD` (the statement that reads the
-//! chain head and, in PostgreSQL, locks it). Placeholders are `$n`, which both accept.
+//! the constant `BACKEND`, the constants `LOCK_AUDIT_HEAD` and `LOCK_AUDIT_HEAD_OR_SKIP` (the
+//! statements that read the chain head and, in PostgreSQL, lock it, or skip it when locked)
+//! and `CHAIN_AFTER_COMMIT` (whether entries are appended unchained and chained after commit).
+//! Placeholders are `$n`, which both accept.
 //!
 //! Access-log entries of reads go through a group commit: one writer task per store takes
 //! whatever entries are waiting, appends them in one transaction, and only then answers the
 //! requests that wait for them. A read is answered after its entry is durable, yet concurrent
-//! reads share one lock of the chain head and one commit.
+//! reads share one commit.
 
 #[macro_use]
 mod audit;
@@ -30,6 +32,23 @@ mod registry;
 mod retention;
 #[macro_use]
 mod webhooks;
+
+/// Column list of `audit_pending` in insert order: an entry before the chainer chains it.
+pub(crate) const PENDING_COLUMNS: &str =
+    "id, occurred_at, actor_issuer, actor_subject, actor_role, \
+     actor_organization_id, actor_staff_id, request_id, action, resource_type, resource_id, \
+     child_id, purpose, outcome, flag";
+
+/// A pending entry read as an [`AuditRow`], its place in the queue standing in for `seq`.
+pub(crate) const PENDING_AS_ROW: &str = "pending_seq AS seq, id, occurred_at, actor_issuer, actor_subject, \
+     actor_role, actor_organization_id, actor_staff_id, request_id, action, resource_type, resource_id, \
+     child_id, purpose, outcome, flag, '' AS prev_hash, '' AS hash";
+
+/// Pending access-log entries chained per transaction.
+pub(crate) const CHAIN_BATCH: i64 = 5_000;
+
+/// How often a store's chainer looks for pending entries.
+pub(crate) const CHAIN_EVERY: std::time::Duration = std::time::Duration::from_millis(50);
 
 /// Column list of `audit_log` in insert order.
 pub(crate) const AUDIT_COLUMNS: &str =
@@ -194,6 +213,10 @@ pub(crate) struct AuditRow {
 }
 
 impl AuditRow {
+    pub(crate) fn seq(&self) -> i64 {
+        self.seq
+    }
+
     /// An entry whose action or outcome is not a known value was written outside the
     /// gateway: it is reported as edited.
     pub(crate) fn into_entry(self) -> Result<crate::audit::ChainedEntry, super::StoreError> {
@@ -235,7 +258,8 @@ macro_rules! impl_store {
         use $crate::domain::regions::RegionMembership;
         use $crate::store::sql::{
             with_givers, AuditRow, ATTEMPT_COLUMNS, AUDIT_COLUMNS, CHILD_SELECT, CONSENT_COLUMNS,
-            CONSULTATION_COLUMNS, ENDPOINT_COLUMNS, PARENT_LINK_COLUMNS, VISIT_COLUMNS,
+            CONSULTATION_COLUMNS, ENDPOINT_COLUMNS, PARENT_LINK_COLUMNS, PENDING_AS_ROW,
+            PENDING_COLUMNS, VISIT_COLUMNS,
         };
         use $crate::store::*;
 

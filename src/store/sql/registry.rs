@@ -384,6 +384,12 @@ macro_rules! impl_registry {
                     None => Ok(None),
                 }
             }
+
+            async fn scope_version(&self) -> StoreResult<i64> {
+                Ok(sqlx::query_scalar("SELECT version FROM scope_version WHERE id = 1")
+                    .fetch_one(self.reader())
+                    .await?)
+            }
         }
     };
 }
