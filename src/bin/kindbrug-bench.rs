@@ -1,7 +1,11 @@
 //! Load benchmark: each scenario runs through the HTTP API (token check, authorisation, JSON,
 //! access log) and, in the same run and at the same concurrency, as the raw database work the
-//! endpoint does (the same store calls, no HTTP). The ratio HTTP / raw says what the gateway
-//! costs on top of its database. See BENCHMARKS.md for how to run it and the figures.
+//! endpoint does (the same store calls, no HTTP; the caller's staff record as a replica serves
+//! it once remembered: one read of the scope version). The ratio HTTP / raw says what the gateway
+//! costs on top of its own store. Beside both, the independent ceiling (`ceiling.rs`): the
+//! least database work of the operation done by pgbench or a raw SQLite connection; HTTP /
+//! ceiling says how close the whole path comes to what the database allows. See BENCHMARKS.md
+//! for how to run it and the figures.
 //!
 //! ```text
 //! cargo run --release --bin kindbrug-bench -- [--backend sqlite|postgres|both] [--concurrency 16] [--seconds 10]
@@ -25,6 +29,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use uuid::Uuid;
+
+#[path = "kindbrug-bench/ceiling.rs"]
+mod ceiling;
 
 /// The development token secret of the benchmark's gateways (in process and `kindbrug serve`).
 const BENCH_SECRET: &str = "bench-secret-bench-secret-bench-secret-00";
@@ -99,6 +106,7 @@ fn args() -> anyhow::Result<Args> {
 }
 
 /// Throughput and latency of one run.
+#[derive(Clone)]
 struct Stats {
     ops: u64,
     errors: u64,
@@ -598,6 +606,8 @@ struct Row {
     backend: String,
     http: Stats,
     raw: Stats,
+    /// The independent ceiling of the scenario, measured after all scenarios of the backend.
+    ceiling: Option<Stats>,
 }
 
 /// The store calls `POST /api/v1/consultations` makes, without HTTP, token or JSON.
@@ -605,10 +615,7 @@ async fn raw_submission(b: &Bench, i: u64) -> anyhow::Result<()> {
     use kindbrug::domain::routing::{rank, Candidate, Need};
     let store = b.state.store.as_ref();
     let k = (i as usize * 7919) % b.children.len();
-    store
-        .staff_by_subject(b.org, &b.mentor_sub)
-        .await?
-        .context("staff")?;
+    store.scope_version().await?;
     let child = store.get_child(b.children[k]).await?.context("child")?;
     store.get_concern(b.concerns[k]).await?.context("concern")?;
     let location = store
@@ -735,6 +742,7 @@ async fn run_backend(
     args: &Args,
     relays: &mut Vec<String>,
     timeline_sizes: &mut Vec<String>,
+    ceilings: &mut Vec<(String, ceiling::Ceiling)>,
 ) -> anyhow::Result<Vec<Row>> {
     let tmp = tempfile_dir()?;
     let (b, pg_name) = setup(backend, args, &tmp).await?;
@@ -766,10 +774,7 @@ async fn run_backend(
         async move {
             let store = b.state.store.as_ref();
             let id = b.children[(i as usize * 7919) % b.children.len()];
-            store
-                .staff_by_subject(b.org, &b.mentor_sub)
-                .await?
-                .context("staff")?;
+            store.scope_version().await?;
             store.get_child(id).await?.context("child")?;
             store
                 .record(&[AuditRecord::new(
@@ -790,6 +795,7 @@ async fn run_backend(
         backend: backend.into(),
         http,
         raw,
+        ceiling: None,
     });
 
     // -- register a child: POST /api/v1/children
@@ -810,10 +816,7 @@ async fn run_backend(
         let b = bb.clone();
         async move {
             let store = b.state.store.as_ref();
-            store
-                .staff_by_subject(b.org, &b.mentor_sub)
-                .await?
-                .context("staff")?;
+            store.scope_version().await?;
             store.get_location(b.location).await?.context("location")?;
             let row = child_row(b.org, b.location, &format!("raw-{i}"));
             store
@@ -838,6 +841,7 @@ async fn run_backend(
         backend: backend.into(),
         http,
         raw,
+        ceiling: None,
     });
 
     // -- consent check: GET /api/v1/children/{id}/consent-check
@@ -864,10 +868,7 @@ async fn run_backend(
         async move {
             let store = b.state.store.as_ref();
             let id = b.children[(i as usize * 7919) % b.children.len()];
-            store
-                .staff_by_subject(b.org, &b.mentor_sub)
-                .await?
-                .context("staff")?;
+            store.scope_version().await?;
             store.get_child(id).await?.context("child")?;
             store.consents_of_child(id, Some("consultation")).await?;
             store.list_guardians(id).await?;
@@ -890,6 +891,7 @@ async fn run_backend(
         backend: backend.into(),
         http,
         raw,
+        ceiling: None,
     });
 
     // -- withdraw consent: POST /api/v1/consents/{id}/withdraw (prepared consents, each once;
@@ -918,10 +920,7 @@ async fn run_backend(
         async move {
             let store = b.state.store.as_ref();
             let (consent, child, by) = b.withdraw_raw[i as usize];
-            store
-                .staff_by_subject(b.org, &b.mentor_sub)
-                .await?
-                .context("staff")?;
+            store.scope_version().await?;
             store.get_consent(consent).await?.context("consent")?;
             store.get_child(child).await?.context("child")?;
             let w = Withdrawal {
@@ -954,6 +953,7 @@ async fn run_backend(
         backend: backend.into(),
         http,
         raw,
+        ceiling: None,
     });
 
     // -- record consent: POST /api/v1/children/{id}/consents (both parents; replaces the last)
@@ -979,10 +979,7 @@ async fn run_backend(
             let store = b.state.store.as_ref();
             let k = (i as usize * 7919) % b.children.len();
             let (id, (a, g)) = (b.children[k], b.guardians[k]);
-            store
-                .staff_by_subject(b.org, &b.mentor_sub)
-                .await?
-                .context("staff")?;
+            store.scope_version().await?;
             let child = store.get_child(id).await?.context("child")?;
             store
                 .get_organization(b.youth)
@@ -1015,6 +1012,7 @@ async fn run_backend(
         backend: backend.into(),
         http,
         raw,
+        ceiling: None,
     });
 
     // -- submit a consultation: consent check + routing + audit + outbox in one transaction
@@ -1042,6 +1040,7 @@ async fn run_backend(
         backend: backend.into(),
         http,
         raw,
+        ceiling: None,
     });
 
     // -- specialist work: requests of 20 children accepted by their specialists, then visits
@@ -1073,11 +1072,8 @@ async fn run_backend(
         let (b, acc) = (bb.clone(), acc.clone());
         async move {
             let store = b.state.store.as_ref();
-            let (id, child, _, staff, subject, org) = &acc[i as usize % acc.len()];
-            store
-                .staff_by_subject(*org, subject)
-                .await?
-                .context("staff")?;
+            let (id, child, _, staff, ..) = &acc[i as usize % acc.len()];
+            store.scope_version().await?;
             let row = store.get_consultation(*id).await?.context("consultation")?;
             store.get_child(*child).await?.context("child")?;
             store
@@ -1150,6 +1146,7 @@ async fn run_backend(
         backend: backend.into(),
         http,
         raw,
+        ceiling: None,
     });
 
     let (bb, acc) = (b.clone(), accepted.clone());
@@ -1178,10 +1175,7 @@ async fn run_backend(
         async move {
             let store = b.state.store.as_ref();
             let (_, child, ..) = &acc[i as usize % acc.len()];
-            store
-                .staff_by_subject(b.org, &b.mentor_sub)
-                .await?
-                .context("staff")?;
+            store.scope_version().await?;
             store.get_child(*child).await?.context("child")?;
             let rows = store.timeline(*child, None, None, 50).await?;
             anyhow::ensure!(!rows.is_empty(), "empty timeline");
@@ -1218,6 +1212,7 @@ async fn run_backend(
         backend: backend.into(),
         http,
         raw,
+        ceiling: None,
     });
 
     // -- the relay: deliver everything the scenarios enqueued to a local receiver
@@ -1246,6 +1241,27 @@ async fn run_backend(
         elapsed.as_secs_f64(),
         delivered as f64 / elapsed.as_secs_f64().max(1e-9)
     ));
+
+    // -- the independent ceilings, last: they write into the same tables
+    let seed = ceiling::Seed {
+        org: b.org,
+        location: b.location,
+        youth: b.youth,
+        mentor_staff: b.actor.staff_id.unwrap_or_default(),
+        children: b.children.clone(),
+        concerns: b.concerns.clone(),
+    };
+    eprintln!("{backend}: independent ceilings …");
+    let found = match backend {
+        "sqlite" => ceiling::sqlite(&tmp.join("bench.db"), &seed, s).await?,
+        _ => ceiling::postgres(b.config.database_url.expose_secret(), &seed, s, &tmp).await?,
+    };
+    for c in found {
+        if let Some(row) = rows.iter_mut().find(|r| r.scenario == c.scenario) {
+            row.ceiling = Some(c.stats.clone());
+        }
+        ceilings.push((backend.to_string(), c));
+    }
 
     b.state.store.close().await;
     if let Some(name) = pg_name {
@@ -2092,26 +2108,63 @@ async fn main() -> anyhow::Result<()> {
     let mut rows = Vec::new();
     let mut relays = Vec::new();
     let mut timeline_sizes = Vec::new();
+    let mut ceilings = Vec::new();
     for backend in &args.backends {
         eprintln!("running {backend} …");
-        rows.extend(run_backend(backend, &args, &mut relays, &mut timeline_sizes).await?);
+        rows.extend(
+            run_backend(
+                backend,
+                &args,
+                &mut relays,
+                &mut timeline_sizes,
+                &mut ceilings,
+            )
+            .await?,
+        );
     }
     println!();
-    println!("| scenario | backend | HTTP req/s | HTTP p50 ms | HTTP p99 ms | raw ops/s | raw p50 ms | raw p99 ms | ratio | errors |");
-    println!("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+    println!("| scenario | backend | HTTP req/s | HTTP p50 ms | HTTP p99 ms | own store ops/s | own p99 ms | HTTP / own | ceiling ops/s | ceiling p99 ms | HTTP / ceiling | errors |");
+    println!("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for r in &rows {
+        let (c_rate, c_p99, c_ratio, c_errors) = match &r.ceiling {
+            Some(c) => (
+                format!("{:.0}", c.per_second()),
+                ms(c.p99),
+                format!(
+                    "{:.2}",
+                    r.http.per_second() / c.per_second().max(f64::MIN_POSITIVE)
+                ),
+                c.errors,
+            ),
+            None => ("–".into(), "–".into(), "–".into(), 0),
+        };
         println!(
-            "| {} | {} | {:.0} | {} | {} | {:.0} | {} | {} | {:.2} | {} |",
+            "| {} | {} | {:.0} | {} | {} | {:.0} | {} | {:.2} | {c_rate} | {c_p99} | {c_ratio} | {} |",
             r.scenario,
             r.backend,
             r.http.per_second(),
             ms(r.http.p50),
             ms(r.http.p99),
             r.raw.per_second(),
-            ms(r.raw.p50),
             ms(r.raw.p99),
             r.http.per_second() / r.raw.per_second().max(f64::MIN_POSITIVE),
-            r.http.errors + r.raw.errors
+            r.http.errors + r.raw.errors + c_errors
+        );
+    }
+    println!();
+    println!("Independent ceilings (PostgreSQL: pgbench -M prepared, 16 clients unless said; SQLite: one raw connection, prepared statements):");
+    println!();
+    println!("| ceiling | backend | what it does | ops/s | p50 ms | p99 ms | errors |");
+    println!("|---|---|---|---:|---:|---:|---:|");
+    for (backend, c) in &ceilings {
+        println!(
+            "| {} | {backend} | {} | {:.0} | {} | {} | {} |",
+            c.scenario,
+            c.what,
+            c.stats.per_second(),
+            ms(c.stats.p50),
+            ms(c.stats.p99),
+            c.stats.errors
         );
     }
     println!();
@@ -2322,11 +2375,233 @@ async fn get_ok(b: &Bench, url: String, accept: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The FHIR facade beside the JSON API for the same operations, and a mixed run (reads,
-/// searches, creates) reported per vCPU, to set beside published FHIR server figures.
 /// A request accepted by its specialist: (request, child, the specialist's token, staff id,
 /// subject, organisation).
 type Accepted = (Uuid, Uuid, String, Uuid, String, Uuid);
+
+/// What the mixed CRUD run needs of a FHIR server (Kindbrug's facade, or the Medplum floor):
+/// ids as that server gave them, and tokens where it asks for them.
+struct MixTarget {
+    /// Up to and including `/fhir/r4`.
+    base: String,
+    http: reqwest::Client,
+    mentor_token: Option<String>,
+    patients: Vec<String>,
+    /// The two parents of each patient, by index.
+    guardians: Vec<(String, String)>,
+    youth: String,
+    /// Accepted requests: (Task, ServiceRequest, Patient, the specialist's token).
+    accepted: Vec<(String, String, String, Option<String>)>,
+    /// Offered Tasks with their specialist's token; each update accepts the next one.
+    offers: Vec<(String, Option<String>)>,
+    next_offer: std::sync::atomic::AtomicUsize,
+}
+
+const FHIR_JSON: &str = "application/fhir+json";
+
+fn authed(r: reqwest::RequestBuilder, token: Option<&String>) -> reqwest::RequestBuilder {
+    match token {
+        Some(t) => r.bearer_auth(t),
+        None => r,
+    }
+}
+
+async fn mix_get(t: &MixTarget, url: String) -> anyhow::Result<()> {
+    let r = authed(t.http.get(url), t.mentor_token.as_ref())
+        .header("accept", FHIR_JSON)
+        .send()
+        .await?;
+    anyhow::ensure!(r.status() == 200, "status {}", r.status());
+    r.bytes().await?;
+    Ok(())
+}
+
+async fn mix_post(
+    t: &MixTarget,
+    path: &str,
+    token: Option<&String>,
+    body: serde_json::Value,
+) -> anyhow::Result<()> {
+    let r = authed(t.http.post(format!("{}/{path}", t.base)), token)
+        .header("content-type", FHIR_JSON)
+        .header("accept", FHIR_JSON)
+        .body(body.to_string())
+        .send()
+        .await?;
+    anyhow::ensure!(r.status() == 201, "{path}: status {}", r.status());
+    r.bytes().await?;
+    Ok(())
+}
+
+/// The mixed CRUD load: of every ten operations four Patient reads, a Patient search, a Task
+/// search with its focus included, a Task read, a Task update (read, then PUT accepted with
+/// If-Match), a Consent create and an Encounter create.
+async fn mixed_crud(t: Arc<MixTarget>, c: usize, s: u64) -> Stats {
+    load(c, s, move |i| {
+        let t = t.clone();
+        async move {
+            let k = (i as usize * 7919) % t.patients.len();
+            let id = &t.patients[k];
+            let (task, request, patient, token) = &t.accepted[i as usize % t.accepted.len()];
+            match i % 10 {
+                0..=3 => mix_get(&t, format!("{}/Patient/{id}", t.base)).await,
+                4 => mix_get(&t, format!("{}/Patient?_count=20", t.base)).await,
+                5 => mix_get(&t, format!("{}/Task?patient={patient}&_include=Task:focus", t.base)).await,
+                6 => mix_get(&t, format!("{}/Task/{task}", t.base)).await,
+                7 => {
+                    let n = t.next_offer.fetch_add(1, Ordering::Relaxed);
+                    let (offer, token) = t.offers.get(n).context("the pool of offers ran out")?;
+                    let url = format!("{}/Task/{offer}", t.base);
+                    let r = authed(t.http.get(&url), token.as_ref()).header("accept", FHIR_JSON).send().await?;
+                    anyhow::ensure!(r.status() == 200, "Task read: {}", r.status());
+                    let etag = r.headers().get("etag").context("etag")?.clone();
+                    let mut body: serde_json::Value = r.json().await?;
+                    body["status"] = "accepted".into();
+                    let r = authed(t.http.put(&url), token.as_ref())
+                        .header("if-match", etag)
+                        .header("content-type", FHIR_JSON)
+                        .body(body.to_string())
+                        .send()
+                        .await?;
+                    anyhow::ensure!(r.status() == 200, "Task PUT: {}", r.status());
+                    r.bytes().await?;
+                    Ok(())
+                }
+                8 => {
+                    let (eva, tom) = &t.guardians[k];
+                    mix_post(&t, "Consent", t.mentor_token.as_ref(), json!({
+                        "resourceType": "Consent",
+                        "extension": [
+                            {"url": "https://kindbrug.nl/fhir/StructureDefinition/consent-method", "valueCode": "written"},
+                            {"url": "https://kindbrug.nl/fhir/StructureDefinition/information-version", "valueString": "2026-1"}
+                        ],
+                        "status": "active",
+                        "scope": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/consentscope", "code": "patient-privacy"}]},
+                        "category": [{"coding": [{"system": "http://loinc.org", "code": "59284-0"}]}],
+                        "patient": {"reference": format!("Patient/{id}")},
+                        "performer": [{"reference": format!("RelatedPerson/{eva}")}, {"reference": format!("RelatedPerson/{tom}")}],
+                        "sourceAttachment": {"title": "formulier"},
+                        // R4 asks a policy or a rule of every Consent (ppc-1)
+                        "policyRule": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "OPTIN"}]},
+                        "provision": {"type": "permit", "period": {"start": "2026-11-01"},
+                            "actor": [{"role": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v3-ParticipationType", "code": "IRCP"}]},
+                                       "reference": {"reference": format!("Organization/{}", t.youth)}}],
+                            "purpose": [{"system": "urn:kindbrug:consent-purpose", "code": "information_sharing"}]}
+                    }))
+                    .await
+                }
+                _ => {
+                    mix_post(&t, "Encounter", token.as_ref(), json!({
+                        "resourceType": "Encounter", "status": "finished",
+                        "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "FLD"},
+                        "type": [{"coding": [{"system": "https://kindbrug.nl/fhir/CodeSystem/visit-kind", "code": "staff_coaching"}]}],
+                        "subject": {"reference": format!("Patient/{patient}")},
+                        "basedOn": [{"reference": format!("ServiceRequest/{request}")}],
+                        "participant": [{"type": [{"coding": [{"system": "https://kindbrug.nl/fhir/CodeSystem/visit-participant", "code": "mentor"}]}]}],
+                        "period": {"start": "2026-11-20"},
+                        "length": {"value": 60, "unit": "min", "system": "http://unitsofmeasure.org", "code": "min"}
+                    }))
+                    .await
+                }
+            }
+        }
+    })
+    .await
+}
+
+/// Starts `tests/fhir/medplum-floor.mjs` (installing its pinned npm packages if missing) and
+/// seeds it with as many patients, accepted requests and offers as Kindbrug's run had.
+async fn medplum_floor(
+    args: &Args,
+    offers: usize,
+) -> anyhow::Result<(MixTarget, tokio::process::Child)> {
+    use tokio::io::AsyncBufReadExt;
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fhir");
+    if !dir.join("node_modules/@medplum/fhir-router").exists() {
+        let ok = tokio::process::Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund", "--silent"])
+            .current_dir(&dir)
+            .status()
+            .await
+            .context("npm")?;
+        anyhow::ensure!(ok.success(), "npm ci in tests/fhir failed");
+    }
+    let mut server = tokio::process::Command::new("node")
+        .args(["--experimental-websocket", "medplum-floor.mjs"])
+        .env("PORT", "0")
+        .current_dir(&dir)
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .context("node")?;
+    let stdout = server.stdout.take().context("stdout")?;
+    let mut lines = tokio::io::BufReader::new(stdout).lines();
+    let port = tokio::time::timeout(Duration::from_secs(120), async {
+        while let Some(line) = lines.next_line().await? {
+            if let Some(p) = line.strip_prefix("listening ") {
+                return Ok(p.trim().to_string());
+            }
+        }
+        anyhow::bail!("the floor ended before listening")
+    })
+    .await
+    .context("the floor did not start in 2 minutes")??;
+    let base = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(args.concurrency)
+        .build()?;
+    let seeded: serde_json::Value = http
+        .post(format!("{base}/seed"))
+        .json(&json!({"children": args.children, "accepted": 20, "offers": offers}))
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    let strings = |v: &serde_json::Value| -> Vec<String> {
+        v.as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|x| x.as_str().map(String::from))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let patients = strings(&seeded["patients"]);
+    let guardians = seeded["relatedPersons"]
+        .as_array()
+        .context("relatedPersons")?
+        .iter()
+        .map(|p| {
+            let p = strings(p);
+            (p[0].clone(), p[1].clone())
+        })
+        .collect();
+    let accepted = seeded["accepted"]
+        .as_array()
+        .context("accepted")?
+        .iter()
+        .map(|a| {
+            let f = |k: &str| a[k].as_str().unwrap_or_default().to_string();
+            (f("task"), f("serviceRequest"), f("patient"), None)
+        })
+        .collect();
+    let target = MixTarget {
+        base: format!("{base}/fhir/r4"),
+        http,
+        mentor_token: None,
+        patients,
+        guardians,
+        youth: seeded["youth"].as_str().unwrap_or_default().to_string(),
+        accepted,
+        offers: strings(&seeded["offers"])
+            .into_iter()
+            .map(|o| (o, None))
+            .collect(),
+        next_offer: Default::default(),
+    };
+    Ok((target, server))
+}
 
 /// A specialist's development token.
 fn specialist_token(b: &Bench, subject: &str, org: Uuid) -> String {
@@ -2388,12 +2663,16 @@ async fn accepted_requests(b: &Bench, n: usize) -> anyhow::Result<Vec<Accepted>>
     Ok(accepted)
 }
 
+/// The FHIR facade beside the JSON API for the same operations, and a mixed CRUD run
+/// reported per vCPU, beside published FHIR server figures and the same mix on
+/// `@medplum/fhir-router`'s in-memory repository (a floor: no tokens, no log, no database).
 async fn fhir(args: &Args, cores: usize) -> anyhow::Result<()> {
-    const FHIR: &str = "application/fhir+json";
+    const FHIR: &str = FHIR_JSON;
     const JSON: &str = "application/json";
     let (c, s) = (args.concurrency, args.seconds);
     let mut pairs = Vec::new();
     let mut mixed = Vec::new();
+    let mut offers_made = 600;
     for backend in &args.backends {
         eprintln!("running FHIR on {backend} …");
         let tmp = tempfile_dir()?;
@@ -2458,102 +2737,50 @@ async fn fhir(args: &Args, cores: usize) -> anyhow::Result<()> {
             };
             offered.push((id, token));
         }
-        let offered = Arc::new(offered);
-        let next_offer = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-        let (bb, acc, pool, next) = (
-            b.clone(),
-            accepted.clone(),
-            offered.clone(),
-            next_offer.clone(),
-        );
-        let m = load(c, s, move |i| {
-            let (b, acc, pool, next) = (bb.clone(), acc.clone(), pool.clone(), next.clone());
-            async move {
-                let k = (i as usize * 7919) % b.children.len();
-                let id = b.children[k];
-                let fhir_post = |path: String, token: String, body: serde_json::Value| {
-                    let b = b.clone();
-                    async move {
-                        let r = b
-                            .http
-                            .post(format!("{}/fhir/r4/{path}", b.base))
-                            .bearer_auth(token)
-                            .header("content-type", FHIR)
-                            .header("accept", FHIR)
-                            .body(body.to_string())
-                            .send()
-                            .await?;
-                        anyhow::ensure!(r.status() == 201, "{path}: status {}", r.status());
-                        r.bytes().await?;
-                        Ok(())
-                    }
-                };
-                match i % 10 {
-                    0..=3 => get_ok(&b, format!("{}/fhir/r4/Patient/{id}", b.base), FHIR).await,
-                    4 => get_ok(&b, format!("{}/fhir/r4/Patient?_count=20", b.base), FHIR).await,
-                    5 => {
-                        let (_, child, ..) = &acc[i as usize % acc.len()];
-                        get_ok(&b, format!("{}/fhir/r4/Task?patient={child}&_include=Task:focus", b.base), FHIR).await
-                    }
-                    6 => {
-                        let (request, ..) = &acc[i as usize % acc.len()];
-                        get_ok(&b, format!("{}/fhir/r4/Task/{request}", b.base), FHIR).await
-                    }
-                    // a Task update: the specialist reads the offer and accepts it (If-Match)
-                    7 => {
-                        let n = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        let (request, token) = pool.get(n).context("the pool of offers ran out")?;
-                        let url = format!("{}/fhir/r4/Task/{request}", b.base);
-                        let r = b.http.get(&url).bearer_auth(token).header("accept", FHIR).send().await?;
-                        anyhow::ensure!(r.status() == 200, "Task read: {}", r.status());
-                        let etag = r.headers().get("etag").context("etag")?.clone();
-                        let mut task: serde_json::Value = r.json().await?;
-                        task["status"] = "accepted".into();
-                        let r = b.http.put(&url).bearer_auth(token).header("if-match", etag)
-                            .header("content-type", FHIR).body(task.to_string()).send().await?;
-                        anyhow::ensure!(r.status() == 200, "Task PUT: {}", r.status());
-                        r.bytes().await?;
-                        Ok(())
-                    }
-                    8 => {
-                        let (eva, tom) = b.guardians[k];
-                        fhir_post("Consent".into(), b.mentor_token.clone(), json!({
-                            "resourceType": "Consent",
-                            "extension": [
-                                {"url": "https://kindbrug.nl/fhir/StructureDefinition/consent-method", "valueCode": "written"},
-                                {"url": "https://kindbrug.nl/fhir/StructureDefinition/information-version", "valueString": "2026-1"}
-                            ],
-                            "status": "active",
-                            "scope": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/consentscope", "code": "patient-privacy"}]},
-                            "category": [{"coding": [{"system": "http://loinc.org", "code": "59284-0"}]}],
-                            "patient": {"reference": format!("Patient/{id}")},
-                            "performer": [{"reference": format!("RelatedPerson/{eva}")}, {"reference": format!("RelatedPerson/{tom}")}],
-                            "sourceAttachment": {"title": "formulier"},
-                            "provision": {"type": "permit", "period": {"start": "2026-11-01"},
-                                "actor": [{"role": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v3-ParticipationType", "code": "IRCP"}]},
-                                           "reference": {"reference": format!("Organization/{}", b.youth)}}],
-                                "purpose": [{"system": "urn:kindbrug:consent-purpose", "code": "information_sharing"}]}
-                        })).await
-                    }
-                    _ => {
-                        let (request, child, token, ..) = &acc[i as usize % acc.len()];
-                        fhir_post("Encounter".into(), token.clone(), json!({
-                            "resourceType": "Encounter", "status": "finished",
-                            "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "FLD"},
-                            "type": [{"coding": [{"system": "https://kindbrug.nl/fhir/CodeSystem/visit-kind", "code": "staff_coaching"}]}],
-                            "subject": {"reference": format!("Patient/{child}")},
-                            "basedOn": [{"reference": format!("ServiceRequest/{request}")}],
-                            "participant": [{"type": [{"coding": [{"system": "https://kindbrug.nl/fhir/CodeSystem/visit-participant", "code": "mentor"}]}]}],
-                            "period": {"start": "2026-11-20"},
-                            "length": {"value": 60, "unit": "min", "system": "http://unitsofmeasure.org", "code": "min"}
-                        })).await
-                    }
-                }
-            }
-        })
-        .await;
+        let target = MixTarget {
+            base: format!("{}/fhir/r4", b.base),
+            http: b.http.clone(),
+            mentor_token: Some(b.mentor_token.clone()),
+            patients: b.children.iter().map(Uuid::to_string).collect(),
+            guardians: b
+                .guardians
+                .iter()
+                .map(|(a, g)| (a.to_string(), g.to_string()))
+                .collect(),
+            youth: b.youth.to_string(),
+            // in Kindbrug the Task and the ServiceRequest of a request share its id
+            accepted: accepted
+                .iter()
+                .map(|(request, child, token, ..)| {
+                    (
+                        request.to_string(),
+                        request.to_string(),
+                        child.to_string(),
+                        Some(token.clone()),
+                    )
+                })
+                .collect(),
+            offers: offered
+                .into_iter()
+                .map(|(id, token)| (id.to_string(), Some(token)))
+                .collect(),
+            next_offer: Default::default(),
+        };
+        offers_made = target.offers.len();
+        let m = mixed_crud(Arc::new(target), c, s).await;
         mixed.push((backend.clone(), m));
         b.state.store.close().await;
+    }
+    // the floor: the same mix against @medplum/fhir-router's in-memory repository (Node, one
+    // process, no tokens, no access log, no database), seeded with as many resources
+    eprintln!("running the same mix on @medplum/fhir-router (in memory) …");
+    match medplum_floor(args, offers_made).await {
+        Ok((target, mut server)) => {
+            let m = mixed_crud(Arc::new(target), c, s).await;
+            mixed.push(("@medplum/fhir-router, in memory (floor)".into(), m));
+            let _ = server.kill().await;
+        }
+        Err(e) => eprintln!("the Medplum floor did not run: {e:#}"),
     }
     println!();
     println!("| operation | backend | FHIR req/s | FHIR p50 ms | FHIR p99 ms | JSON req/s | JSON p50 ms | JSON p99 ms | FHIR / JSON | errors |");

@@ -1,0 +1,522 @@
+//! Independent ceilings: the least database work each scenario needs, done by a client that
+//! is not Kindbrug's store. PostgreSQL: pgbench with a script of the statements (prepared,
+//! 16 clients on 2 threads, as the HTTP load). SQLite: one connection of raw sqlx with the
+//! statements prepared once and reused, in a loop on one task (SQLite takes one writer at a
+//! time; more connections only wait on its lock).
+//!
+//! The statements are those the operation cannot do without: read what it decides on, write
+//! the change and its one access-log row, in one commit. They skip what Kindbrug adds on top
+//! (the principal's lookup, the hash chain's head, the JSON): the gap between this column and
+//! the own-store column is the price of those.
+//!
+//! Runs at the end of a backend's run, on its seeded database, which is dropped afterwards:
+//! the rows written here go into the real tables (the access-log rows at positions far past
+//! the chain, which nothing reads again).
+
+use super::Stats;
+use anyhow::Context as _;
+use sqlx::{Connection as _, Executor as _};
+use std::time::{Duration, Instant};
+use uuid::Uuid;
+
+/// What the ceilings need of the seeded database.
+pub struct Seed {
+    pub org: Uuid,
+    pub location: Uuid,
+    pub youth: Uuid,
+    pub mentor_staff: Uuid,
+    pub children: Vec<Uuid>,
+    pub concerns: Vec<Uuid>,
+}
+
+/// One ceiling: the scenario it stands beside (or a line of its own), what it does, the figure.
+pub struct Ceiling {
+    pub scenario: &'static str,
+    pub what: &'static str,
+    pub stats: Stats,
+}
+
+/// An access-log row's hash fields: as long as the real ones (SHA-256 hex).
+const HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+/// Access-log positions of the ceilings: far past the chain, so nothing collides.
+const FIRST_SEQ: i64 = 1_000_000_000_000;
+
+const CHILD_COLUMNS: &str =
+    "id, organization_id, location_id, group_id, external_ref, given_name, \
+     date_of_birth, version, created_at, updated_at, left_on";
+
+/// Guardians of the child with the active consultation consents each gave, and consents the
+/// child gave itself: the facts a consent decision needs, in one statement.
+const CONSENT_FACTS: &str = "SELECT gu.id, gu.has_parental_authority, c.id, c.decision, c.valid_from, c.valid_until \
+     FROM guardians gu \
+     LEFT JOIN consent_givers g ON g.guardian_id = gu.id \
+     LEFT JOIN consents c ON c.id = g.consent_id AND c.purpose = 'consultation' AND c.status = 'active' \
+     WHERE gu.child_id = $1 \
+     UNION ALL \
+     SELECT NULL, NULL, c.id, c.decision, c.valid_from, c.valid_until \
+     FROM consents c JOIN consent_givers g ON g.consent_id = c.id AND g.is_child \
+     WHERE c.child_id = $1 AND c.purpose = 'consultation' AND c.status = 'active'";
+
+/// The least-loaded active specialist of the region with the expertise and room left.
+const CANDIDATE: &str = "SELECT s.id FROM staff s \
+     JOIN staff_regions r ON r.staff_id = s.id AND r.region_code = $1 \
+     JOIN staff_expertise e ON e.staff_id = s.id AND e.expertise = 'language' \
+     WHERE s.active AND s.role = 'specialist' AND (s.capacity IS NULL OR s.open_count < s.capacity) \
+     ORDER BY s.open_count, s.last_offered_at NULLS FIRST, s.id LIMIT 1";
+
+const REGION_OF_CHILD: &str = "SELECT c.organization_id, c.location_id, m.region_code \
+     FROM children c JOIN locations l ON l.id = c.location_id \
+     JOIN region_memberships m ON m.municipality_code = l.municipality_code AND m.valid_from <= $2 \
+     WHERE c.id = $1 ORDER BY m.valid_from DESC LIMIT 1";
+
+const AUDIT_INSERT: &str = "INSERT INTO audit_log (seq, id, occurred_at, actor_issuer, actor_subject, actor_role, \
+     actor_organization_id, actor_staff_id, request_id, action, resource_type, resource_id, child_id, \
+     purpose, outcome, flag, prev_hash, hash) VALUES ";
+
+// ------------------------------------------------------------------ PostgreSQL: pgbench
+
+/// The pgbench scripts: (scenario, what, clients, script).
+fn pg_scripts(seed: &Seed) -> Vec<(&'static str, &'static str, usize, String)> {
+    let n = seed.children.len();
+    let (org, loc, youth, staff) = (seed.org, seed.location, seed.youth, seed.mentor_staff);
+    let child = "(SELECT child FROM ceiling_ids WHERE n = :n)";
+    let pick = format!("\\set n random(0, {})\n", n - 1);
+    let audit = |action: &str, rtype: &str, resource: &str, purpose: &str| {
+        format!(
+            "{AUDIT_INSERT}(nextval('ceiling_seq'), gen_random_uuid(), now(), 'kindbrug-dev', 'bench-mentor', 'mentor', \
+             '{org}', '{staff}', 'ceiling', '{action}', '{rtype}', {resource}, {child}, '{purpose}', 'success', NULL, '{HASH}', '{HASH}');\n"
+        )
+    };
+    let facts = CONSENT_FACTS.replace("$1", child);
+    let sixteen: Vec<String> = (0..16)
+        .map(|_| {
+            format!(
+                "(nextval('ceiling_seq'), gen_random_uuid(), now(), 'kindbrug-dev', 'bench-mentor', 'mentor', '{org}', '{staff}', \
+                 'ceiling', 'read', 'child', {child}, {child}, 'child_record', 'success', NULL, '{HASH}', '{HASH}')"
+            )
+        })
+        .collect();
+    vec![
+        (
+            "(child by key)",
+            "the child row by primary key, no transaction, no access log",
+            16,
+            format!("{pick}SELECT {CHILD_COLUMNS} FROM children WHERE id = {child};\n"),
+        ),
+        (
+            "read child",
+            "the child row + one access-log row, one commit",
+            16,
+            format!(
+                "{pick}BEGIN;\nSELECT {CHILD_COLUMNS} FROM children WHERE id = {child};\n{}COMMIT;\n",
+                audit("read", "child", child, "child_record")
+            ),
+        ),
+        (
+            "(access log, 16 per commit)",
+            "16 access-log rows in one commit, 2 clients (what group commit does)",
+            2,
+            format!("{pick}BEGIN;\n{AUDIT_INSERT}{};\nCOMMIT;\n", sixteen.join(", ")),
+        ),
+        (
+            "register child",
+            "insert the child + one access-log row, one commit",
+            16,
+            format!(
+                "BEGIN;\nINSERT INTO children (id, organization_id, location_id, external_ref, given_name, date_of_birth, version, created_at, updated_at) \
+                 VALUES (gen_random_uuid(), '{org}', '{loc}', 'ceiling-' || gen_random_uuid(), 'Kind', '2022-05-01', 1, now(), now());\n\
+                 {pick}{}COMMIT;\n",
+                audit("create", "child", "gen_random_uuid()", "child_record")
+            ),
+        ),
+        (
+            "consent check",
+            "the child row + consent facts (one query) + one access-log row, one commit",
+            16,
+            format!(
+                "{pick}BEGIN;\nSELECT {CHILD_COLUMNS} FROM children WHERE id = {child};\n{facts};\n{}COMMIT;\n",
+                audit("read", "consent_check", "NULL", "consent_management")
+            ),
+        ),
+        (
+            "submit consultation",
+            "lock the child, its region, consent facts, the candidate, claim a slot, insert request + consents + routing decision + access-log row + outbox message and deliveries, one commit",
+            16,
+            format!(
+                "{pick}BEGIN;\n\
+                 SELECT id FROM children WHERE id = {child} FOR UPDATE;\n\
+                 {region};\n\
+                 {facts};\n\
+                 SELECT s.id AS staff, gen_random_uuid() AS cid FROM ({candidate}) s \\gset\n\
+                 UPDATE staff SET open_count = open_count + 1, last_offered_at = now() WHERE id = :staff AND (capacity IS NULL OR open_count < capacity);\n\
+                 INSERT INTO consultations (id, child_id, organization_id, location_id, concern_id, question, expertise, urgency, region_code, status, \
+                 offered_to, offered_at, answer_due, requested_by_subject, requested_by_staff_id, version, created_at, updated_at, half_year, age_band, consent_delayed) \
+                 SELECT :cid, i.child, '{org}', '{loc}', i.concern, 'sealed question of about the length of a real one, sealed', 'language', 'normal', 'JZ22', 'offered', \
+                 :staff, now(), now() + interval '3 days', 'bench-mentor', '{staff}', 1, now(), now(), '2026-H2', '4-13', false FROM ceiling_ids i WHERE i.n = :n;\n\
+                 INSERT INTO consultation_consents (consultation_id, consent_id) SELECT :cid, id FROM consents WHERE child_id = {child} AND purpose = 'consultation' AND status = 'active';\n\
+                 INSERT INTO routing_decisions (id, consultation_id, decided_at, trigger, chosen_staff_id, reason, considered) \
+                 VALUES (gen_random_uuid(), :cid, now(), 'submitted', :staff, 'least_loaded', '[]');\n\
+                 {}\
+                 INSERT INTO webhook_messages (id, organization_id, event_type, data, created_at) VALUES (:cid, '{youth}', 'consultation.offered', '{{}}', now());\n\
+                 INSERT INTO webhook_deliveries (id, message_id, endpoint_id, state, attempts, next_attempt_at) \
+                 SELECT gen_random_uuid(), :cid, id, 'pending', 0, now() FROM webhook_endpoints WHERE organization_id = '{youth}';\n\
+                 COMMIT;\n",
+                audit("create", "consultation", ":cid", "consultation"),
+                region = REGION_OF_CHILD.replace("$1", child).replace("$2", "current_date"),
+                candidate = CANDIDATE.replace("$1", "'JZ22'"),
+            ),
+        ),
+    ]
+}
+
+/// Runs every PostgreSQL ceiling with pgbench against `url` (the seeded database).
+pub async fn postgres(
+    url: &str,
+    seed: &Seed,
+    seconds: u64,
+    tmp: &std::path::Path,
+) -> anyhow::Result<Vec<Ceiling>> {
+    let mut db = sqlx::PgConnection::connect(url).await?;
+    db.execute(
+        "CREATE TABLE ceiling_ids (n INTEGER PRIMARY KEY, child UUID NOT NULL, concern UUID NOT NULL);\
+         CREATE SEQUENCE ceiling_seq START 1000000000000;\
+         UPDATE staff SET capacity = NULL WHERE role = 'specialist'",
+    )
+    .await?;
+    let mut qb =
+        sqlx::QueryBuilder::<sqlx::Postgres>::new("INSERT INTO ceiling_ids (n, child, concern) ");
+    qb.push_values(
+        seed.children.iter().zip(&seed.concerns).enumerate(),
+        |mut b, (n, (c, k))| {
+            b.push_bind(n as i32).push_bind(*c).push_bind(*k);
+        },
+    );
+    qb.build().execute(&mut db).await?;
+    db.execute("ANALYZE").await?;
+    db.close().await?;
+    let u = url::Url::parse(url)?;
+    let mut out = Vec::new();
+    for (i, (scenario, what, clients, script)) in pg_scripts(seed).into_iter().enumerate() {
+        let file = tmp.join(format!("ceiling-{i}.sql"));
+        std::fs::write(&file, &script)?;
+        let prefix = tmp.join(format!("pgbench-{i}"));
+        let run = tokio::process::Command::new("pgbench")
+            .args([
+                "-n",
+                "-M",
+                "prepared",
+                "-c",
+                &clients.to_string(),
+                "-j",
+                "2",
+            ])
+            .args(["-T", &(seconds + 1).to_string(), "-l", "--log-prefix"])
+            .arg(&prefix)
+            .arg("-f")
+            .arg(&file)
+            .args(["-h", u.host_str().unwrap_or("127.0.0.1")])
+            .args(["-p", &u.port().unwrap_or(5432).to_string()])
+            .args([
+                "-U",
+                if u.username().is_empty() {
+                    "postgres"
+                } else {
+                    u.username()
+                },
+            ])
+            .arg(u.path().trim_start_matches('/'))
+            .current_dir(tmp)
+            .output()
+            .await
+            .context("pgbench (apt install postgresql-client)")?;
+        let stdout = String::from_utf8_lossy(&run.stdout);
+        let failed = stdout
+            .lines()
+            .find_map(|l| l.strip_prefix("number of failed transactions: "))
+            .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
+            .unwrap_or(0);
+        anyhow::ensure!(
+            run.status.success(),
+            "pgbench for {scenario}: {}{}",
+            stdout,
+            String::from_utf8_lossy(&run.stderr)
+        );
+        let mut stats = pgbench_log(tmp, &format!("pgbench-{i}"), seconds)?;
+        stats.errors += failed;
+        out.push(Ceiling {
+            scenario,
+            what,
+            stats,
+        });
+    }
+    Ok(out)
+}
+
+/// Stats from pgbench's per-transaction logs (`client tx latency_us script epoch_s epoch_us`),
+/// the first second left out as warm-up, like the HTTP runs.
+fn pgbench_log(dir: &std::path::Path, prefix: &str, seconds: u64) -> anyhow::Result<Stats> {
+    let mut rows: Vec<(u64, f64)> = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default();
+        if !name.starts_with(&format!("{prefix}.")) {
+            continue;
+        }
+        for line in std::fs::read_to_string(&path)?.lines() {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            if f.len() < 6 {
+                continue;
+            }
+            let (Ok(latency), Ok(s), Ok(us)) = (
+                f[2].parse::<u64>(),
+                f[4].parse::<u64>(),
+                f[5].parse::<u64>(),
+            ) else {
+                continue;
+            };
+            rows.push((latency, s as f64 + us as f64 / 1e6));
+        }
+    }
+    let start = rows.iter().map(|r| r.1).fold(f64::INFINITY, f64::min);
+    let warm = start + 1.0;
+    let mut latencies: Vec<Duration> = rows
+        .iter()
+        .filter(|r| r.1 - r.0 as f64 / 1e6 >= warm && r.1 <= warm + seconds as f64)
+        .map(|r| Duration::from_micros(r.0))
+        .collect();
+    Ok(stats_of(&mut latencies, Duration::from_secs(seconds), 0))
+}
+
+fn stats_of(latencies: &mut [Duration], elapsed: Duration, errors: u64) -> Stats {
+    latencies.sort();
+    let pct = |p: f64| {
+        latencies
+            .get(((latencies.len() as f64 * p) as usize).min(latencies.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or_default()
+    };
+    Stats {
+        ops: latencies.len() as u64,
+        errors,
+        elapsed,
+        p50: pct(0.50),
+        p99: pct(0.99),
+    }
+}
+
+// ------------------------------------------------------------------ SQLite: one raw connection
+
+/// Runs every SQLite ceiling on one connection of its own to the seeded database file, with
+/// the store's settings (WAL, synchronous NORMAL).
+pub async fn sqlite(
+    path: &std::path::Path,
+    seed: &Seed,
+    seconds: u64,
+) -> anyhow::Result<Vec<Ceiling>> {
+    use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
+    let opts = SqliteConnectOptions::new()
+        .filename(path)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Normal)
+        .busy_timeout(Duration::from_secs(10))
+        .pragma("cache_size", "-32000");
+    let mut db = sqlx::SqliteConnection::connect_with(&opts).await?;
+    sqlx::query("UPDATE staff SET capacity = NULL WHERE role = 'specialist'")
+        .execute(&mut db)
+        .await?;
+    let seq = std::cell::Cell::new(FIRST_SEQ);
+    let next_seq = || {
+        let s = seq.get();
+        seq.set(s + 1);
+        s
+    };
+    let audit_sql = format!("{AUDIT_INSERT}($1, $2, $3, 'kindbrug-dev', 'bench-mentor', 'mentor', $4, $5, 'ceiling', $6, $7, $8, $9, $10, 'success', NULL, '{HASH}', '{HASH}')");
+    let sixteen_sql = format!(
+        "{AUDIT_INSERT}{}",
+        (0..16)
+            .map(|k| {
+                let b = k * 4;
+                format!(
+                    "(${}, ${}, ${}, 'kindbrug-dev', 'bench-mentor', 'mentor', ${}, NULL, 'ceiling', 'read', 'child', NULL, NULL, 'child_record', 'success', NULL, '{HASH}', '{HASH}')",
+                    b + 1, b + 2, b + 3, b + 4
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let child_sql = format!("SELECT {CHILD_COLUMNS} FROM children WHERE id = $1");
+    let candidate_sql = CANDIDATE.replace("NULLS FIRST", "");
+    let n = seed.children.len();
+    let mut out = Vec::new();
+    for (scenario, what) in [
+        ("(child by key)", "the child row by primary key, no transaction, no access log"),
+        ("read child", "the child row + one access-log row, one commit"),
+        ("(access log, 16 per commit)", "16 access-log rows in one commit"),
+        ("register child", "insert the child + one access-log row, one commit"),
+        ("consent check", "the child row + consent facts (one query) + one access-log row, one commit"),
+        (
+            "submit consultation",
+            "the child, its region, consent facts, the candidate, claim a slot, insert request + consents + routing decision + access-log row + outbox message and deliveries, one commit",
+        ),
+    ] {
+        let mut latencies = Vec::new();
+        let mut errors = 0;
+        let warm = Instant::now() + Duration::from_secs(1);
+        let end = warm + Duration::from_secs(seconds);
+        let mut i = 0usize;
+        loop {
+            let started = Instant::now();
+            if started >= end {
+                break;
+            }
+            i += 1;
+            let k = (i * 7919) % n;
+            let (child, concern) = (seed.children[k], seed.concerns[k]);
+            let now = chrono::Utc::now();
+            let result: Result<(), sqlx::Error> = async {
+                match scenario {
+                    "(child by key)" => {
+                        sqlx::query(&child_sql).bind(child).fetch_one(&mut db).await?;
+                    }
+                    "(access log, 16 per commit)" => {
+                        let mut tx = db.begin().await?;
+                        let mut q = sqlx::query(&sixteen_sql);
+                        for _ in 0..16 {
+                            q = q.bind(next_seq()).bind(Uuid::now_v7()).bind(now).bind(seed.org);
+                        }
+                        q.execute(&mut *tx).await?;
+                        tx.commit().await?;
+                    }
+                    _ => {
+                        let mut tx = db.begin().await?;
+                        let (action, rtype, resource, purpose) = match scenario {
+                            "read child" => {
+                                sqlx::query(&child_sql).bind(child).fetch_one(&mut *tx).await?;
+                                ("read", "child", Some(child), "child_record")
+                            }
+                            "register child" => {
+                                let id = Uuid::now_v7();
+                                sqlx::query(
+                                    "INSERT INTO children (id, organization_id, location_id, external_ref, given_name, date_of_birth, version, created_at, updated_at) \
+                                     VALUES ($1, $2, $3, $4, 'Kind', '2022-05-01', 1, $5, $5)",
+                                )
+                                .bind(id)
+                                .bind(seed.org)
+                                .bind(seed.location)
+                                .bind(format!("ceiling-{id}"))
+                                .bind(now)
+                                .execute(&mut *tx)
+                                .await?;
+                                ("create", "child", Some(id), "child_record")
+                            }
+                            "consent check" => {
+                                sqlx::query(&child_sql).bind(child).fetch_one(&mut *tx).await?;
+                                sqlx::query(CONSENT_FACTS).bind(child).fetch_all(&mut *tx).await?;
+                                ("read", "consent_check", None, "consent_management")
+                            }
+                            _ => {
+                                let cid = Uuid::now_v7();
+                                sqlx::query(REGION_OF_CHILD)
+                                    .bind(child)
+                                    .bind(now.date_naive())
+                                    .fetch_one(&mut *tx)
+                                    .await?;
+                                sqlx::query(CONSENT_FACTS).bind(child).fetch_all(&mut *tx).await?;
+                                let staff: Uuid = sqlx::query_scalar(&candidate_sql)
+                                    .bind("JZ22")
+                                    .fetch_one(&mut *tx)
+                                    .await?;
+                                sqlx::query("UPDATE staff SET open_count = open_count + 1, last_offered_at = $2 WHERE id = $1 AND (capacity IS NULL OR open_count < capacity)")
+                                    .bind(staff)
+                                    .bind(now)
+                                    .execute(&mut *tx)
+                                    .await?;
+                                sqlx::query(
+                                    "INSERT INTO consultations (id, child_id, organization_id, location_id, concern_id, question, expertise, urgency, region_code, status, \
+                                     offered_to, offered_at, answer_due, requested_by_subject, requested_by_staff_id, version, created_at, updated_at, half_year, age_band, consent_delayed) \
+                                     VALUES ($1, $2, $3, $4, $5, 'sealed question of about the length of a real one, sealed', 'language', 'normal', 'JZ22', 'offered', \
+                                     $6, $7, $8, 'bench-mentor', $9, 1, $7, $7, '2026-H2', '4-13', 0)",
+                                )
+                                .bind(cid)
+                                .bind(child)
+                                .bind(seed.org)
+                                .bind(seed.location)
+                                .bind(concern)
+                                .bind(staff)
+                                .bind(now)
+                                .bind(now + chrono::Duration::days(3))
+                                .bind(seed.mentor_staff)
+                                .execute(&mut *tx)
+                                .await?;
+                                sqlx::query("INSERT INTO consultation_consents (consultation_id, consent_id) SELECT $1, id FROM consents WHERE child_id = $2 AND purpose = 'consultation' AND status = 'active'")
+                                    .bind(cid)
+                                    .bind(child)
+                                    .execute(&mut *tx)
+                                    .await?;
+                                sqlx::query("INSERT INTO routing_decisions (id, consultation_id, decided_at, trigger, chosen_staff_id, reason, considered) VALUES ($1, $2, $3, 'submitted', $4, 'least_loaded', '[]')")
+                                    .bind(Uuid::now_v7())
+                                    .bind(cid)
+                                    .bind(now)
+                                    .bind(staff)
+                                    .execute(&mut *tx)
+                                    .await?;
+                                sqlx::query("INSERT INTO webhook_messages (id, organization_id, event_type, data, created_at) VALUES ($1, $2, 'consultation.offered', '{}', $3)")
+                                    .bind(cid)
+                                    .bind(seed.youth)
+                                    .bind(now)
+                                    .execute(&mut *tx)
+                                    .await?;
+                                sqlx::query("INSERT INTO webhook_deliveries (id, message_id, endpoint_id, state, attempts, next_attempt_at) \
+                                     SELECT $1, $2, id, 'pending', 0, $3 FROM webhook_endpoints WHERE organization_id = $4")
+                                    .bind(Uuid::now_v7())
+                                    .bind(cid)
+                                    .bind(now)
+                                    .bind(seed.youth)
+                                    .execute(&mut *tx)
+                                    .await?;
+                                ("create", "consultation", Some(cid), "consultation")
+                            }
+                        };
+                        sqlx::query(&audit_sql)
+                            .bind(next_seq())
+                            .bind(Uuid::now_v7())
+                            .bind(now)
+                            .bind(seed.org)
+                            .bind(seed.mentor_staff)
+                            .bind(action)
+                            .bind(rtype)
+                            .bind(resource)
+                            .bind(child)
+                            .bind(purpose)
+                            .execute(&mut *tx)
+                            .await?;
+                        tx.commit().await?;
+                    }
+                }
+                Ok(())
+            }
+            .await;
+            if started >= warm {
+                match result {
+                    Ok(()) => latencies.push(started.elapsed()),
+                    Err(e) => {
+                        if errors == 0 {
+                            eprintln!("ceiling {scenario}: first error: {e}");
+                        }
+                        errors += 1;
+                    }
+                }
+            }
+        }
+        out.push(Ceiling {
+            scenario,
+            what,
+            stats: stats_of(&mut latencies, Duration::from_secs(seconds), errors),
+        });
+    }
+    db.close().await?;
+    Ok(out)
+}
