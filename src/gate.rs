@@ -354,9 +354,10 @@ pub async fn gate(State(state): State<AppState>, mut req: Request, next: Next) -
         }
         let res = next.run(req).await;
         // counted once the credential proved good: unknown tokens fill no bucket (they are
-        // braked as failed authentications)
+        // braked as failed authentications); and a change the gateway could not serve (5xx:
+        // the database away, saturated) uses none of the budget a client retries with
         if let Some(key) = writes_with {
-            if res.status() != StatusCode::UNAUTHORIZED {
+            if res.status() != StatusCode::UNAUTHORIZED && !res.status().is_server_error() {
                 gate.writes.charge(key);
             }
         }

@@ -1,7 +1,7 @@
 //! Independent ceilings: the least database work each scenario needs, done by a client that
 //! is not Kindbrug's store. PostgreSQL: pgbench with a script of the statements (prepared,
-//! 16 clients on 2 threads, as the HTTP load). SQLite: one connection of raw sqlx with the
-//! statements prepared once and reused, in a loop on one task (SQLite takes one writer at a
+//! 16 clients on 2 threads, as the HTTP load). SQLite: one rusqlite connection with the
+//! statements prepared once and cached, in a loop on one thread (SQLite takes one writer at a
 //! time; more connections only wait on its lock).
 //!
 //! The statements are those the operation cannot do without: read what it decides on, write
@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 use uuid::Uuid;
 
 /// What the ceilings need of the seeded database.
+#[derive(Clone)]
 pub struct Seed {
     pub org: Uuid,
     pub location: Uuid,
@@ -45,17 +46,14 @@ const CHILD_COLUMNS: &str =
     "id, organization_id, location_id, group_id, external_ref, given_name, \
      date_of_birth, version, created_at, updated_at, left_on";
 
-/// Guardians of the child with the active consultation consents each gave, and consents the
-/// child gave itself: the facts a consent decision needs, in one statement.
-const CONSENT_FACTS: &str = "SELECT gu.id, gu.has_parental_authority, c.id, c.decision, c.valid_from, c.valid_until \
-     FROM guardians gu \
-     LEFT JOIN consent_givers g ON g.guardian_id = gu.id \
-     LEFT JOIN consents c ON c.id = g.consent_id AND c.purpose = 'consultation' AND c.status = 'active' \
-     WHERE gu.child_id = $1 \
+/// The child's active consultation consents with who gave each, and the child's guardians with
+/// their authority: the facts a consent decision needs, in one statement (both halves on an
+/// index: consents by child, givers by consent, guardians by child).
+const CONSENT_FACTS: &str = "SELECT c.id, c.decision, c.valid_from, c.valid_until, g.guardian_id, g.is_child \
+     FROM consents c JOIN consent_givers g ON g.consent_id = c.id \
+     WHERE c.child_id = $1 AND c.purpose = 'consultation' AND c.status = 'active' \
      UNION ALL \
-     SELECT NULL, NULL, c.id, c.decision, c.valid_from, c.valid_until \
-     FROM consents c JOIN consent_givers g ON g.consent_id = c.id AND g.is_child \
-     WHERE c.child_id = $1 AND c.purpose = 'consultation' AND c.status = 'active'";
+     SELECT gu.id, NULL, NULL, NULL, NULL, gu.has_parental_authority FROM guardians gu WHERE gu.child_id = $1";
 
 /// The least-loaded active specialist of the region with the expertise and room left.
 const CANDIDATE: &str = "SELECT s.id FROM staff s \
@@ -307,61 +305,72 @@ fn stats_of(latencies: &mut [Duration], elapsed: Duration, errors: u64) -> Stats
     }
 }
 
-// ------------------------------------------------------------------ SQLite: one raw connection
+// ------------------------------------------------------------------ SQLite: one rusqlite connection
 
-/// Runs every SQLite ceiling on one connection of its own to the seeded database file, with
-/// the store's settings (WAL, synchronous NORMAL).
+/// Runs every SQLite ceiling on one rusqlite connection of its own to the seeded database
+/// file, with the store's settings (WAL, synchronous NORMAL), statements prepared once and
+/// cached, on one thread: SQLite's own speed, without an async driver's hand-offs.
 pub async fn sqlite(
     path: &std::path::Path,
     seed: &Seed,
     seconds: u64,
 ) -> anyhow::Result<Vec<Ceiling>> {
-    use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
-    let opts = SqliteConnectOptions::new()
-        .filename(path)
-        .journal_mode(SqliteJournalMode::Wal)
-        .synchronous(SqliteSynchronous::Normal)
-        .busy_timeout(Duration::from_secs(10))
-        .pragma("cache_size", "-32000");
-    let mut db = sqlx::SqliteConnection::connect_with(&opts).await?;
-    sqlx::query("UPDATE staff SET capacity = NULL WHERE role = 'specialist'")
-        .execute(&mut db)
-        .await?;
-    let seq = std::cell::Cell::new(FIRST_SEQ);
-    let next_seq = || {
-        let s = seq.get();
-        seq.set(s + 1);
-        s
-    };
-    let audit_sql = format!("{AUDIT_INSERT}($1, $2, $3, 'kindbrug-dev', 'bench-mentor', 'mentor', $4, $5, 'ceiling', $6, $7, $8, $9, $10, 'success', NULL, '{HASH}', '{HASH}')");
+    let (path, seed) = (path.to_path_buf(), seed.clone());
+    tokio::task::spawn_blocking(move || sqlite_on_one_thread(&path, &seed, seconds)).await?
+}
+
+fn sqlite_on_one_thread(
+    path: &std::path::Path,
+    seed: &Seed,
+    seconds: u64,
+) -> anyhow::Result<Vec<Ceiling>> {
+    use rusqlite::params;
+    let mut db = rusqlite::Connection::open(path)?;
+    db.pragma_update(None, "journal_mode", "WAL")?;
+    db.pragma_update(None, "synchronous", "NORMAL")?;
+    db.pragma_update(None, "cache_size", -32000)?;
+    db.busy_timeout(Duration::from_secs(10))?;
+    db.execute(
+        "UPDATE staff SET capacity = NULL WHERE role = 'specialist'",
+        [],
+    )?;
+    // as sqlx stores them: ids as 16-byte blobs, instants as RFC 3339 text
+    let blob = |id: &Uuid| id.as_bytes().to_vec();
+    let mut seq = FIRST_SEQ;
+    let audit_sql = format!(
+        "{AUDIT_INSERT}(?1, ?2, ?3, 'kindbrug-dev', 'bench-mentor', 'mentor', ?4, ?5, 'ceiling', ?6, ?7, ?8, ?9, ?10, 'success', NULL, '{HASH}', '{HASH}')"
+    );
     let sixteen_sql = format!(
         "{AUDIT_INSERT}{}",
         (0..16)
             .map(|k| {
                 let b = k * 4;
                 format!(
-                    "(${}, ${}, ${}, 'kindbrug-dev', 'bench-mentor', 'mentor', ${}, NULL, 'ceiling', 'read', 'child', NULL, NULL, 'child_record', 'success', NULL, '{HASH}', '{HASH}')",
+                    "(?{}, ?{}, ?{}, 'kindbrug-dev', 'bench-mentor', 'mentor', ?{}, NULL, 'ceiling', 'read', 'child', NULL, NULL, 'child_record', 'success', NULL, '{HASH}', '{HASH}')",
                     b + 1, b + 2, b + 3, b + 4
                 )
             })
             .collect::<Vec<_>>()
             .join(", ")
     );
-    let child_sql = format!("SELECT {CHILD_COLUMNS} FROM children WHERE id = $1");
-    let candidate_sql = CANDIDATE.replace("NULLS FIRST", "");
+    let child_sql = format!("SELECT {CHILD_COLUMNS} FROM children WHERE id = ?1");
+    let facts_sql = CONSENT_FACTS.replace("$1", "?1");
+    let region_sql = REGION_OF_CHILD.replace("$1", "?1").replace("$2", "?2");
+    let candidate_sql = CANDIDATE.replace("$1", "?1");
+    // reads every column of every row, as a client that uses the answer does
+    fn drain(rows: &mut rusqlite::Rows<'_>) -> rusqlite::Result<usize> {
+        let mut n = 0;
+        while let Some(row) = rows.next()? {
+            for i in 0..row.as_ref().column_count() {
+                let _: rusqlite::types::Value = row.get(i)?;
+            }
+            n += 1;
+        }
+        Ok(n)
+    }
     let n = seed.children.len();
     let mut out = Vec::new();
-    for (scenario, what) in [
-        ("(child by key)", "the child row by primary key, no transaction, no access log"),
-        ("read child", "the child row + one access-log row, one commit"),
-        ("(access log, 16 per commit)", "16 access-log rows in one commit"),
-        ("register child", "insert the child + one access-log row, one commit"),
-        ("consent check", "the child row + consent facts (one query) + one access-log row, one commit"),
-        (
-            "submit consultation",
-            "the child, its region, consent facts, the candidate, claim a slot, insert request + consents + routing decision + access-log row + outbox message and deliveries, one commit",
-        ),
-    ] {
+    for &(scenario, what) in SQLITE_CEILINGS {
         let mut latencies = Vec::new();
         let mut errors = 0;
         let warm = Instant::now() + Duration::from_secs(1);
@@ -374,131 +383,110 @@ pub async fn sqlite(
             }
             i += 1;
             let k = (i * 7919) % n;
-            let (child, concern) = (seed.children[k], seed.concerns[k]);
+            let (child, concern) = (blob(&seed.children[k]), blob(&seed.concerns[k]));
             let now = chrono::Utc::now();
-            let result: Result<(), sqlx::Error> = async {
+            let at = now.to_rfc3339_opts(chrono::SecondsFormat::Micros, false);
+            let result: rusqlite::Result<()> = (|| {
                 match scenario {
                     "(child by key)" => {
-                        sqlx::query(&child_sql).bind(child).fetch_one(&mut db).await?;
+                        drain(&mut db.prepare_cached(&child_sql)?.query(params![child])?)?;
                     }
                     "(access log, 16 per commit)" => {
-                        let mut tx = db.begin().await?;
-                        let mut q = sqlx::query(&sixteen_sql);
-                        for _ in 0..16 {
-                            q = q.bind(next_seq()).bind(Uuid::now_v7()).bind(now).bind(seed.org);
+                        let tx = db.transaction()?;
+                        {
+                            let mut stmt = tx.prepare_cached(&sixteen_sql)?;
+                            let mut values: Vec<rusqlite::types::Value> = Vec::with_capacity(64);
+                            for _ in 0..16 {
+                                seq += 1;
+                                values.push(seq.into());
+                                values.push(Uuid::now_v7().as_bytes().to_vec().into());
+                                values.push(at.clone().into());
+                                values.push(blob(&seed.org).into());
+                            }
+                            stmt.execute(rusqlite::params_from_iter(values))?;
                         }
-                        q.execute(&mut *tx).await?;
-                        tx.commit().await?;
+                        tx.commit()?;
                     }
                     _ => {
-                        let mut tx = db.begin().await?;
-                        let (action, rtype, resource, purpose) = match scenario {
+                        let tx = db.transaction()?;
+                        let (action, rtype, resource, purpose): (
+                            &str,
+                            &str,
+                            Option<Vec<u8>>,
+                            &str,
+                        ) = match scenario {
                             "read child" => {
-                                sqlx::query(&child_sql).bind(child).fetch_one(&mut *tx).await?;
-                                ("read", "child", Some(child), "child_record")
+                                drain(&mut tx.prepare_cached(&child_sql)?.query(params![child])?)?;
+                                ("read", "child", Some(child.clone()), "child_record")
                             }
                             "register child" => {
                                 let id = Uuid::now_v7();
-                                sqlx::query(
+                                tx.prepare_cached(
                                     "INSERT INTO children (id, organization_id, location_id, external_ref, given_name, date_of_birth, version, created_at, updated_at) \
-                                     VALUES ($1, $2, $3, $4, 'Kind', '2022-05-01', 1, $5, $5)",
-                                )
-                                .bind(id)
-                                .bind(seed.org)
-                                .bind(seed.location)
-                                .bind(format!("ceiling-{id}"))
-                                .bind(now)
-                                .execute(&mut *tx)
-                                .await?;
-                                ("create", "child", Some(id), "child_record")
+                                     VALUES (?1, ?2, ?3, ?4, 'Kind', '2022-05-01', 1, ?5, ?5)",
+                                )?
+                                .execute(params![blob(&id), blob(&seed.org), blob(&seed.location), format!("ceiling-{id}"), at])?;
+                                ("create", "child", Some(blob(&id)), "child_record")
                             }
                             "consent check" => {
-                                sqlx::query(&child_sql).bind(child).fetch_one(&mut *tx).await?;
-                                sqlx::query(CONSENT_FACTS).bind(child).fetch_all(&mut *tx).await?;
+                                drain(&mut tx.prepare_cached(&child_sql)?.query(params![child])?)?;
+                                drain(&mut tx.prepare_cached(&facts_sql)?.query(params![child])?)?;
                                 ("read", "consent_check", None, "consent_management")
                             }
                             _ => {
-                                let cid = Uuid::now_v7();
-                                sqlx::query(REGION_OF_CHILD)
-                                    .bind(child)
-                                    .bind(now.date_naive())
-                                    .fetch_one(&mut *tx)
-                                    .await?;
-                                sqlx::query(CONSENT_FACTS).bind(child).fetch_all(&mut *tx).await?;
-                                let staff: Uuid = sqlx::query_scalar(&candidate_sql)
-                                    .bind("JZ22")
-                                    .fetch_one(&mut *tx)
-                                    .await?;
-                                sqlx::query("UPDATE staff SET open_count = open_count + 1, last_offered_at = $2 WHERE id = $1 AND (capacity IS NULL OR open_count < capacity)")
-                                    .bind(staff)
-                                    .bind(now)
-                                    .execute(&mut *tx)
-                                    .await?;
-                                sqlx::query(
+                                let cid = blob(&Uuid::now_v7());
+                                drain(
+                                    &mut tx
+                                        .prepare_cached(&region_sql)?
+                                        .query(params![child, now.date_naive().to_string()])?,
+                                )?;
+                                drain(&mut tx.prepare_cached(&facts_sql)?.query(params![child])?)?;
+                                let staff: Vec<u8> = tx
+                                    .prepare_cached(&candidate_sql)?
+                                    .query_row(params!["JZ22"], |r| r.get(0))?;
+                                tx.prepare_cached("UPDATE staff SET open_count = open_count + 1, last_offered_at = ?2 WHERE id = ?1 AND (capacity IS NULL OR open_count < capacity)")?
+                                    .execute(params![staff, at])?;
+                                let due = (now + chrono::Duration::days(3))
+                                    .to_rfc3339_opts(chrono::SecondsFormat::Micros, false);
+                                tx.prepare_cached(
                                     "INSERT INTO consultations (id, child_id, organization_id, location_id, concern_id, question, expertise, urgency, region_code, status, \
                                      offered_to, offered_at, answer_due, requested_by_subject, requested_by_staff_id, version, created_at, updated_at, half_year, age_band, consent_delayed) \
-                                     VALUES ($1, $2, $3, $4, $5, 'sealed question of about the length of a real one, sealed', 'language', 'normal', 'JZ22', 'offered', \
-                                     $6, $7, $8, 'bench-mentor', $9, 1, $7, $7, '2026-H2', '4-13', 0)",
-                                )
-                                .bind(cid)
-                                .bind(child)
-                                .bind(seed.org)
-                                .bind(seed.location)
-                                .bind(concern)
-                                .bind(staff)
-                                .bind(now)
-                                .bind(now + chrono::Duration::days(3))
-                                .bind(seed.mentor_staff)
-                                .execute(&mut *tx)
-                                .await?;
-                                sqlx::query("INSERT INTO consultation_consents (consultation_id, consent_id) SELECT $1, id FROM consents WHERE child_id = $2 AND purpose = 'consultation' AND status = 'active'")
-                                    .bind(cid)
-                                    .bind(child)
-                                    .execute(&mut *tx)
-                                    .await?;
-                                sqlx::query("INSERT INTO routing_decisions (id, consultation_id, decided_at, trigger, chosen_staff_id, reason, considered) VALUES ($1, $2, $3, 'submitted', $4, 'least_loaded', '[]')")
-                                    .bind(Uuid::now_v7())
-                                    .bind(cid)
-                                    .bind(now)
-                                    .bind(staff)
-                                    .execute(&mut *tx)
-                                    .await?;
-                                sqlx::query("INSERT INTO webhook_messages (id, organization_id, event_type, data, created_at) VALUES ($1, $2, 'consultation.offered', '{}', $3)")
-                                    .bind(cid)
-                                    .bind(seed.youth)
-                                    .bind(now)
-                                    .execute(&mut *tx)
-                                    .await?;
-                                sqlx::query("INSERT INTO webhook_deliveries (id, message_id, endpoint_id, state, attempts, next_attempt_at) \
-                                     SELECT $1, $2, id, 'pending', 0, $3 FROM webhook_endpoints WHERE organization_id = $4")
-                                    .bind(Uuid::now_v7())
-                                    .bind(cid)
-                                    .bind(now)
-                                    .bind(seed.youth)
-                                    .execute(&mut *tx)
-                                    .await?;
+                                     VALUES (?1, ?2, ?3, ?4, ?5, 'sealed question of about the length of a real one, sealed', 'language', 'normal', 'JZ22', 'offered', \
+                                     ?6, ?7, ?8, 'bench-mentor', ?9, 1, ?7, ?7, '2026-H2', '4-13', 0)",
+                                )?
+                                .execute(params![cid, child, blob(&seed.org), blob(&seed.location), concern, staff, at, due, blob(&seed.mentor_staff)])?;
+                                tx.prepare_cached("INSERT INTO consultation_consents (consultation_id, consent_id) SELECT ?1, id FROM consents WHERE child_id = ?2 AND purpose = 'consultation' AND status = 'active'")?
+                                    .execute(params![cid, child])?;
+                                tx.prepare_cached("INSERT INTO routing_decisions (id, consultation_id, decided_at, trigger, chosen_staff_id, reason, considered) VALUES (?1, ?2, ?3, 'submitted', ?4, 'least_loaded', '[]')")?
+                                    .execute(params![blob(&Uuid::now_v7()), cid, at, staff])?;
+                                tx.prepare_cached("INSERT INTO webhook_messages (id, organization_id, event_type, data, created_at) VALUES (?1, ?2, 'consultation.offered', '{}', ?3)")?
+                                    .execute(params![cid, blob(&seed.youth), at])?;
+                                tx.prepare_cached(
+                                    "INSERT INTO webhook_deliveries (id, message_id, endpoint_id, state, attempts, next_attempt_at) \
+                                     SELECT ?1, ?2, id, 'pending', 0, ?3 FROM webhook_endpoints WHERE organization_id = ?4",
+                                )?
+                                .execute(params![blob(&Uuid::now_v7()), cid, at, blob(&seed.youth)])?;
                                 ("create", "consultation", Some(cid), "consultation")
                             }
                         };
-                        sqlx::query(&audit_sql)
-                            .bind(next_seq())
-                            .bind(Uuid::now_v7())
-                            .bind(now)
-                            .bind(seed.org)
-                            .bind(seed.mentor_staff)
-                            .bind(action)
-                            .bind(rtype)
-                            .bind(resource)
-                            .bind(child)
-                            .bind(purpose)
-                            .execute(&mut *tx)
-                            .await?;
-                        tx.commit().await?;
+                        seq += 1;
+                        tx.prepare_cached(&audit_sql)?.execute(params![
+                            seq,
+                            blob(&Uuid::now_v7()),
+                            at,
+                            blob(&seed.org),
+                            blob(&seed.mentor_staff),
+                            action,
+                            rtype,
+                            resource,
+                            child,
+                            purpose
+                        ])?;
+                        tx.commit()?;
                     }
                 }
                 Ok(())
-            }
-            .await;
+            })();
             if started >= warm {
                 match result {
                     Ok(()) => latencies.push(started.elapsed()),
@@ -517,6 +505,17 @@ pub async fn sqlite(
             stats: stats_of(&mut latencies, Duration::from_secs(seconds), errors),
         });
     }
-    db.close().await?;
     Ok(out)
 }
+
+const SQLITE_CEILINGS: &[(&str, &str)] = &[
+    ("(child by key)", "the child row by primary key, no transaction, no access log"),
+    ("read child", "the child row + one access-log row, one commit"),
+    ("(access log, 16 per commit)", "16 access-log rows in one commit"),
+    ("register child", "insert the child + one access-log row, one commit"),
+    ("consent check", "the child row + consent facts (one query) + one access-log row, one commit"),
+    (
+        "submit consultation",
+        "the child's region, consent facts, the candidate, claim a slot, insert request + consents + routing decision + access-log row + outbox message and deliveries, one commit",
+    ),
+];
