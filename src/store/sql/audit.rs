@@ -58,21 +58,7 @@ macro_rules! impl_audit {
                         let mut qb: QueryBuilder<$db> =
                             QueryBuilder::new(format!("INSERT INTO audit_pending ({PENDING_COLUMNS}) "));
                         qb.push_values(chunk, |mut b, r| {
-                            b.push_bind(r.id)
-                                .push_bind(r.occurred_at)
-                                .push_bind(r.actor.issuer.clone())
-                                .push_bind(r.actor.subject.clone())
-                                .push_bind(r.actor.role.clone())
-                                .push_bind(r.actor.organization_id)
-                                .push_bind(r.actor.staff_id)
-                                .push_bind(r.actor.request_id.clone())
-                                .push_bind(r.action.as_str())
-                                .push_bind(r.resource_type.clone())
-                                .push_bind(r.resource_id)
-                                .push_bind(r.child_id)
-                                .push_bind(r.purpose.clone())
-                                .push_bind(r.outcome.as_str())
-                                .push_bind(r.flag.clone());
+                            Self::bind_record(&mut b, r);
                         });
                         qb.build().execute(&mut **tx).await?;
                     }
@@ -81,6 +67,26 @@ macro_rules! impl_audit {
                 let (seq, hash): (i64, String) =
                     sqlx::query_as(Self::LOCK_AUDIT_HEAD).fetch_one(&mut **tx).await?;
                 Self::chain_into_log(tx, ChainCursor { seq, hash }, records).await
+            }
+
+            /// Binds a record's fields in the order of `PENDING_COLUMNS` (which `AUDIT_COLUMNS`
+            /// holds between `seq` and the hashes).
+            fn bind_record(b: &mut sqlx::query_builder::Separated<'_, '_, $db, &'static str>, r: &AuditRecord) {
+                b.push_bind(r.id)
+                    .push_bind(r.occurred_at)
+                    .push_bind(r.actor.issuer.clone())
+                    .push_bind(r.actor.subject.clone())
+                    .push_bind(r.actor.role.clone())
+                    .push_bind(r.actor.organization_id)
+                    .push_bind(r.actor.staff_id)
+                    .push_bind(r.actor.request_id.clone())
+                    .push_bind(r.action.as_str())
+                    .push_bind(r.resource_type.clone())
+                    .push_bind(r.resource_id)
+                    .push_bind(r.child_id)
+                    .push_bind(r.purpose.clone())
+                    .push_bind(r.outcome.as_str())
+                    .push_bind(r.flag.clone());
             }
 
             /// Chains `records` after `head` (read and locked by the caller in `tx`), inserts
@@ -96,24 +102,9 @@ macro_rules! impl_audit {
                         QueryBuilder::new(format!("INSERT INTO audit_log ({AUDIT_COLUMNS}) "));
                     qb.push_values(chunk, |mut b, e| {
                         let r = &e.record;
-                        b.push_bind(e.seq)
-                            .push_bind(r.id)
-                            .push_bind(r.occurred_at)
-                            .push_bind(r.actor.issuer.clone())
-                            .push_bind(r.actor.subject.clone())
-                            .push_bind(r.actor.role.clone())
-                            .push_bind(r.actor.organization_id)
-                            .push_bind(r.actor.staff_id)
-                            .push_bind(r.actor.request_id.clone())
-                            .push_bind(r.action.as_str())
-                            .push_bind(r.resource_type.clone())
-                            .push_bind(r.resource_id)
-                            .push_bind(r.child_id)
-                            .push_bind(r.purpose.clone())
-                            .push_bind(r.outcome.as_str())
-                            .push_bind(r.flag.clone())
-                            .push_bind(e.prev_hash.clone())
-                            .push_bind(e.hash.clone());
+                        b.push_bind(e.seq);
+                        Self::bind_record(&mut b, r);
+                        b.push_bind(e.prev_hash.clone()).push_bind(e.hash.clone());
                     });
                     qb.build().execute(&mut **tx).await?;
                 }
