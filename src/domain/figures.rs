@@ -272,8 +272,9 @@ pub struct CellKey {
     pub age_band: String,
 }
 
-/// What the figures need of a consultation request (no child, no free text).
-#[derive(Debug, Clone)]
+/// What the count figures need of a consultation request (no child, no free text). Equal
+/// facts count alike, so the summaries can be built from groups of them (`Tally::requests`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct RequestFacts {
     pub region_code: String,
     pub half_year: String,
@@ -289,13 +290,23 @@ pub struct RequestFacts {
     pub reroutes: i64,
     pub ever_unassigned: bool,
     pub consent_delayed: Option<bool>,
+}
+
+/// What the response times need of an accepted request: its cells and its moments.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AcceptedFacts {
+    pub region_code: String,
+    pub half_year: String,
+    pub age_band: String,
+    pub organization_id: Option<Uuid>,
+    pub provider_id: Option<Uuid>,
     pub created_at: DateTime<Utc>,
-    pub accepted_at: Option<DateTime<Utc>>,
+    pub accepted_at: DateTime<Utc>,
     pub first_visit_on: Option<NaiveDate>,
 }
 
 /// What the figures need of a consent record.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct ConsentFacts {
     pub region_code: String,
     pub half_year: String,
@@ -308,7 +319,7 @@ pub struct ConsentFacts {
 }
 
 /// What the figures need of a visit.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct VisitFacts {
     pub region_code: String,
     pub half_year: String,
@@ -335,125 +346,207 @@ pub struct TimingStats {
 /// Counts records into the summaries' cells. Every record counts only in the cells of its own
 /// half-year, so the summaries of one half-year can be recomputed from that half-year's records
 /// alone (what the incremental refresh relies on).
+///
+/// A national build counts millions of records: cells and categories are numbered when first
+/// seen and looked up through a reused buffer, so counting a record allocates nothing once its
+/// cells exist (the keys are turned back into [`CellKey`]s only for the result).
 #[derive(Debug, Default)]
 pub struct Tally {
-    counts: HashMap<(CellKey, CountFigure, String), i64>,
-    timings: HashMap<CellKey, (Vec<i64>, Vec<i64>)>,
+    /// Region, half-year and age band, numbered; looked up by a length-prefixed key.
+    places: HashMap<String, u32>,
+    place_list: Vec<(String, String, String)>,
+    /// (place, scope, organisation) → cell number.
+    cells: HashMap<(u32, ScopeKind, Uuid), u32>,
+    cell_list: Vec<(u32, ScopeKind, Uuid)>,
+    categories: HashMap<String, u32>,
+    category_list: Vec<String>,
+    counts: HashMap<(u32, CountFigure, u32), i64>,
+    timings: HashMap<u32, (Vec<i64>, Vec<i64>)>,
+    /// Reused to build lookup keys.
+    scratch: String,
 }
 
 impl Tally {
+    fn place(&mut self, region: &str, half: &str, band: &str) -> u32 {
+        use std::fmt::Write;
+        self.scratch.clear();
+        let _ = write!(
+            self.scratch,
+            "{}:{}:{}|{region}{half}{band}",
+            region.len(),
+            half.len(),
+            band.len()
+        );
+        if let Some(&n) = self.places.get(self.scratch.as_str()) {
+            return n;
+        }
+        let n = self.place_list.len() as u32;
+        self.place_list
+            .push((region.to_string(), half.to_string(), band.to_string()));
+        self.places.insert(self.scratch.clone(), n);
+        n
+    }
+
+    fn cell(&mut self, place: u32, scope: ScopeKind, org: Uuid) -> u32 {
+        let next = self.cell_list.len() as u32;
+        let n = *self.cells.entry((place, scope, org)).or_insert(next);
+        if n == next {
+            self.cell_list.push((place, scope, org));
+        }
+        n
+    }
+
+    /// The cells a record counts in: its region's, and its organisation's and provider's if
+    /// known (`.1` of them are used).
     fn scopes(
+        &mut self,
         region: &str,
         half: &str,
         band: &str,
         org: Option<Uuid>,
         provider: Option<Uuid>,
-    ) -> impl Iterator<Item = CellKey> {
-        let cell = |scope, org| CellKey {
-            scope,
-            org,
-            region_code: region.to_string(),
-            half_year: half.to_string(),
-            age_band: band.to_string(),
-        };
-        let mut cells = vec![cell(ScopeKind::Region, Uuid::nil())];
-        cells.extend(org.map(|o| cell(ScopeKind::Organization, o)));
-        cells.extend(provider.map(|p| cell(ScopeKind::Provider, p)));
-        cells.into_iter()
+    ) -> ([u32; 3], usize) {
+        let place = self.place(region, half, band);
+        let mut cells = [self.cell(place, ScopeKind::Region, Uuid::nil()), 0, 0];
+        let mut n = 1;
+        for (scope, id) in [
+            (ScopeKind::Organization, org),
+            (ScopeKind::Provider, provider),
+        ] {
+            if let Some(id) = id {
+                cells[n] = self.cell(place, scope, id);
+                n += 1;
+            }
+        }
+        (cells, n)
     }
 
-    fn add(&mut self, cells: &[CellKey], figure: CountFigure, category: &str) {
-        for c in cells {
-            *self
-                .counts
-                .entry((c.clone(), figure, category.to_string()))
-                .or_default() += 1;
+    fn category(&mut self, name: &str) -> u32 {
+        if let Some(&n) = self.categories.get(name) {
+            return n;
+        }
+        let n = self.category_list.len() as u32;
+        self.category_list.push(name.to_string());
+        self.categories.insert(name.to_string(), n);
+        n
+    }
+
+    fn add(&mut self, cells: &[u32], figure: CountFigure, category: &str, n: i64) {
+        let category = self.category(category);
+        for &c in cells {
+            *self.counts.entry((c, figure, category)).or_default() += n;
         }
     }
 
-    pub fn request(&mut self, r: &RequestFacts) {
-        let cells: Vec<CellKey> = Self::scopes(
+    fn key(&self, cell: u32) -> CellKey {
+        let (place, scope, org) = self.cell_list[cell as usize];
+        let (region, half, band) = &self.place_list[place as usize];
+        CellKey {
+            scope,
+            org,
+            region_code: region.clone(),
+            half_year: half.clone(),
+            age_band: band.clone(),
+        }
+    }
+
+    /// Counts `n` requests with these facts.
+    pub fn requests(&mut self, r: &RequestFacts, n: i64) {
+        let (cells, k) = self.scopes(
             &r.region_code,
             &r.half_year,
             &r.age_band,
             r.organization_id,
             r.provider_id,
-        )
-        .collect();
+        );
+        let cells = &cells[..k];
         let delayed = if r.consent_delayed == Some(true) {
             "delayed"
         } else {
             "not_delayed"
         };
-        self.add(&cells, CountFigure::ConsentDelay, delayed);
-        self.add(&cells, CountFigure::Expertise, &r.expertise);
-        self.add(&cells, CountFigure::Urgency, &r.urgency);
-        self.add(&cells, CountFigure::Status, &r.status);
+        self.add(cells, CountFigure::ConsentDelay, delayed, n);
+        self.add(cells, CountFigure::Expertise, &r.expertise, n);
+        self.add(cells, CountFigure::Urgency, &r.urgency, n);
+        self.add(cells, CountFigure::Status, &r.status, n);
         if let (Some(outcome), "completed") = (&r.outcome, r.status.as_str()) {
-            self.add(&cells, CountFigure::Outcomes, outcome);
+            self.add(cells, CountFigure::Outcomes, outcome, n);
         }
         let rerouted = if r.reroutes > 0 {
             "rerouted"
         } else {
             "not_rerouted"
         };
-        self.add(&cells, CountFigure::Rerouted, rerouted);
+        self.add(cells, CountFigure::Rerouted, rerouted, n);
         let unassigned = if r.ever_unassigned {
             "went_unassigned"
         } else {
             "never_unassigned"
         };
-        self.add(&cells, CountFigure::Unassigned, unassigned);
-        if let Some(accepted) = r.accepted_at {
-            let hours = (accepted - r.created_at).num_hours();
-            let days = r
-                .first_visit_on
-                .map(|d| (d - dutch_date(r.created_at)).num_days());
-            for c in cells {
-                let t = self.timings.entry(c).or_default();
-                t.0.push(hours);
-                t.1.extend(days);
-            }
+        self.add(cells, CountFigure::Unassigned, unassigned, n);
+    }
+
+    /// Takes an accepted request's hours to acceptance (and days to the first visit) into the
+    /// response times of its cells.
+    pub fn accepted(&mut self, a: &AcceptedFacts) {
+        let (cells, k) = self.scopes(
+            &a.region_code,
+            &a.half_year,
+            &a.age_band,
+            a.organization_id,
+            a.provider_id,
+        );
+        let hours = (a.accepted_at - a.created_at).num_hours();
+        let days = a
+            .first_visit_on
+            .map(|d| (d - dutch_date(a.created_at)).num_days());
+        for &c in &cells[..k] {
+            let t = self.timings.entry(c).or_default();
+            t.0.push(hours);
+            t.1.extend(days);
         }
     }
 
-    pub fn consent(&mut self, c: &ConsentFacts) {
-        let cells: Vec<CellKey> = Self::scopes(
+    /// Counts `n` consent records with these facts.
+    pub fn consents(&mut self, c: &ConsentFacts, n: i64) {
+        let (cells, k) = self.scopes(
             &c.region_code,
             &c.half_year,
             &c.age_band,
             c.organization_id,
             c.recipient_id,
-        )
-        .collect();
+        );
         let state = if c.status == "withdrawn" {
             "withdrawn"
         } else {
             c.decision.as_str()
         };
-        self.add(
-            &cells,
-            CountFigure::Consents,
-            &format!("{}:{state}", c.purpose),
-        );
+        let mut category = std::mem::take(&mut self.scratch);
+        category.clear();
+        category.push_str(&c.purpose);
+        category.push(':');
+        category.push_str(state);
+        self.add(&cells[..k], CountFigure::Consents, &category, n);
+        self.scratch = category;
     }
 
-    pub fn visit(&mut self, v: &VisitFacts) {
+    /// Counts `n` visits with these facts (only held visits count).
+    pub fn visits(&mut self, v: &VisitFacts, n: i64) {
         if v.status != "held" {
             return;
         }
-        let cells: Vec<CellKey> = Self::scopes(
+        let (cells, k) = self.scopes(
             &v.region_code,
             &v.half_year,
             &v.age_band,
             v.organization_id,
             v.provider_id,
-        )
-        .collect();
-        self.add(&cells, CountFigure::Visits, "visits");
+        );
+        let cells = &cells[..k];
+        self.add(cells, CountFigure::Visits, "visits", n);
         for c in Competence::ALL {
             if v.competences.split(',').any(|x| x.trim() == c.as_str()) {
-                self.add(&cells, CountFigure::Competences, c.as_str());
+                self.add(cells, CountFigure::Competences, c.as_str(), n);
             }
         }
     }
@@ -463,7 +556,14 @@ impl Tally {
         let mut out: Vec<_> = self
             .counts
             .iter()
-            .map(|((cell, f, cat), n)| (cell.clone(), *f, cat.clone(), *n))
+            .map(|(&(cell, f, cat), n)| {
+                (
+                    self.key(cell),
+                    f,
+                    self.category_list[cat as usize].clone(),
+                    *n,
+                )
+            })
             .collect();
         out.sort();
         out
@@ -484,7 +584,7 @@ impl Tally {
                     median_days: percentile(&mut days, 0.5),
                     p90_days: percentile(&mut days, 0.9),
                 };
-                (cell.clone(), stats)
+                (self.key(*cell), stats)
             })
             .collect();
         out.sort_by(|a, b| a.0.cmp(&b.0));
@@ -508,12 +608,25 @@ mod tests {
         (i > 0).then(|| Uuid::from_u128(i as u128))
     }
 
+    /// A request as the tests make it: its count facts and, if accepted, its times.
+    #[derive(Debug, Clone)]
+    struct Req {
+        facts: RequestFacts,
+        accepted: Option<AcceptedFacts>,
+    }
+
+    impl Req {
+        fn half_year(&self) -> &str {
+            &self.facts.half_year
+        }
+    }
+
     prop_compose! {
         fn request()(h in 0..3usize, b in 0..2usize, o in 0..3u8, p in 0..3u8, status in 0..4usize,
                      reroutes in 0..2i64, unassigned: bool, delayed in proptest::option::of(any::<bool>()),
-                     hours in proptest::option::of(0..200i64), days in proptest::option::of(0..40i64)) -> RequestFacts {
+                     hours in proptest::option::of(0..200i64), days in proptest::option::of(0..40i64)) -> Req {
             let created = "2025-03-01T10:00:00Z".parse::<DateTime<Utc>>().unwrap();
-            RequestFacts {
+            let facts = RequestFacts {
                 region_code: "JZ01".into(),
                 half_year: HALVES[h].into(),
                 age_band: ["0-4", "4-13"][b].into(),
@@ -526,10 +639,18 @@ mod tests {
                 reroutes,
                 ever_unassigned: unassigned,
                 consent_delayed: delayed,
+            };
+            let accepted = hours.map(|h| AcceptedFacts {
+                region_code: facts.region_code.clone(),
+                half_year: facts.half_year.clone(),
+                age_band: facts.age_band.clone(),
+                organization_id: facts.organization_id,
+                provider_id: facts.provider_id,
                 created_at: created,
-                accepted_at: hours.map(|h| created + chrono::Duration::hours(h)),
+                accepted_at: created + chrono::Duration::hours(h),
                 first_visit_on: days.map(|d| dutch_date(created) + chrono::Duration::days(d)),
-            }
+            });
+            Req { facts, accepted }
         }
     }
 
@@ -547,10 +668,15 @@ mod tests {
         }
     }
 
-    fn tally(requests: &[RequestFacts], visits: &[VisitFacts]) -> Tally {
+    fn tally(requests: &[Req], visits: &[VisitFacts]) -> Tally {
         let mut t = Tally::default();
-        requests.iter().for_each(|r| t.request(r));
-        visits.iter().for_each(|v| t.visit(v));
+        for r in requests {
+            t.requests(&r.facts, 1);
+            if let Some(a) = &r.accepted {
+                t.accepted(a);
+            }
+        }
+        visits.iter().for_each(|v| t.visits(v, 1));
         t
     }
 
@@ -567,7 +693,7 @@ mod tests {
             let mut timings = Vec::new();
             for h in HALVES {
                 let part = tally(
-                    &requests.iter().filter(|r| r.half_year == h).cloned().collect::<Vec<_>>(),
+                    &requests.iter().filter(|r| r.half_year() == h).cloned().collect::<Vec<_>>(),
                     &visits.iter().filter(|v| v.half_year == h).cloned().collect::<Vec<_>>(),
                 );
                 prop_assert!(part.counts().iter().all(|c| c.0.half_year == h));
@@ -626,11 +752,39 @@ mod tests {
                 };
                 // nothing is counted under a category the tables do not show
                 let shown: i64 = grids[0].iter().flatten().sum();
-                prop_assert_eq!(shown, requests.iter().filter(|r| r.half_year == h).count() as i64);
+                prop_assert_eq!(shown, requests.iter().filter(|r| r.half_year() == h).count() as i64);
                 for l in request_links() {
                     prop_assert_eq!(value(l.a), value(l.b), "{:?}", l);
                 }
             }
+        }
+    }
+
+    proptest! {
+        /// The refresh lets the database group equal facts and counts each group once with its
+        /// size: that must count exactly what counting every record one by one counts.
+        #[test]
+        fn counting_groups_of_equal_facts_is_counting_each(
+            requests in proptest::collection::vec(request(), 0..60),
+            visits in proptest::collection::vec(visit(), 0..60),
+        ) {
+            let one_by_one = tally(&requests, &visits);
+            let mut grouped = Tally::default();
+            let mut request_groups: HashMap<RequestFacts, i64> = HashMap::new();
+            for r in &requests {
+                *request_groups.entry(r.facts.clone()).or_default() += 1;
+                if let Some(a) = &r.accepted {
+                    grouped.accepted(a);
+                }
+            }
+            let mut visit_groups: HashMap<VisitFacts, i64> = HashMap::new();
+            for v in &visits {
+                *visit_groups.entry(v.clone()).or_default() += 1;
+            }
+            request_groups.iter().for_each(|(f, n)| grouped.requests(f, *n));
+            visit_groups.iter().for_each(|(f, n)| grouped.visits(f, *n));
+            prop_assert_eq!(grouped.counts(), one_by_one.counts());
+            prop_assert_eq!(grouped.timings(), one_by_one.timings());
         }
     }
 
@@ -650,31 +804,44 @@ mod tests {
             reroutes: 2,
             ever_unassigned: false,
             consent_delayed: None,
-            created_at: created,
-            accepted_at: Some(created + chrono::Duration::hours(30)),
-            first_visit_on: Some(d("2026-01-12")),
         };
         let mut t = Tally::default();
-        t.request(&r);
-        t.consent(&ConsentFacts {
-            region_code: "JZ01".into(),
-            half_year: "2026-H1".into(),
-            age_band: "0-4".into(),
-            organization_id: org(1),
-            recipient_id: None,
-            purpose: "consultation".into(),
-            decision: "granted".into(),
-            status: "withdrawn".into(),
+        t.requests(&r, 1);
+        t.accepted(&AcceptedFacts {
+            region_code: r.region_code.clone(),
+            half_year: r.half_year.clone(),
+            age_band: r.age_band.clone(),
+            organization_id: r.organization_id,
+            provider_id: r.provider_id,
+            created_at: created,
+            accepted_at: created + chrono::Duration::hours(30),
+            first_visit_on: Some(d("2026-01-12")),
         });
-        t.visit(&VisitFacts {
-            region_code: "JZ01".into(),
-            half_year: "2026-H1".into(),
-            age_band: "0-4".into(),
-            organization_id: org(1),
-            provider_id: org(2),
-            status: "held".into(),
-            competences: "parents,asking_help".into(),
-        });
+        t.consents(
+            &ConsentFacts {
+                region_code: "JZ01".into(),
+                half_year: "2026-H1".into(),
+                age_band: "0-4".into(),
+                organization_id: org(1),
+                recipient_id: None,
+                purpose: "consultation".into(),
+                decision: "granted".into(),
+                status: "withdrawn".into(),
+            },
+            1,
+        );
+        t.visits(
+            &VisitFacts {
+                region_code: "JZ01".into(),
+                half_year: "2026-H1".into(),
+                age_band: "0-4".into(),
+                organization_id: org(1),
+                provider_id: org(2),
+                status: "held".into(),
+                competences: "parents,asking_help".into(),
+            },
+            1,
+        );
         let region: Vec<(CountFigure, String, i64)> = t
             .counts()
             .into_iter()

@@ -6,7 +6,7 @@ macro_rules! impl_figures {
             /// Recomputes the summaries of the half-years whose records changed since the last
             /// refresh (all of them when `full` or the first time), from one snapshot.
             async fn refresh_figures_once(&self, now: DateTime<Utc>, full: bool) -> StoreResult<FigureRefresh> {
-                use $crate::domain::figures::{ConsentFacts, RequestFacts, Tally, VisitFacts};
+                use $crate::domain::figures::{AcceptedFacts, ConsentFacts, RequestFacts, Tally, VisitFacts};
                 use futures::TryStreamExt;
                 let mut snap = self.begin_snapshot().await?;
                 let done: Option<i64> = sqlx::query_scalar("SELECT through_change FROM figure_refresh WHERE id = 1")
@@ -34,56 +34,82 @@ macro_rules! impl_figures {
                         Self::push_in(qb, " WHERE t.half_year", &half_years);
                     }
                 };
+                // the database groups equal facts and counts them (the counts need no single
+                // record); only the response times are read per accepted request
                 let mut tally = Tally::default();
                 if full || !half_years.is_empty() {
                     type RequestTuple = (
                         Option<String>, String, Option<String>, Option<Uuid>, Option<Uuid>, String, String, String,
-                        Option<String>, i64, bool, Option<bool>, DateTime<Utc>, Option<DateTime<Utc>>, Option<NaiveDate>,
+                        Option<String>, i64, bool, Option<bool>, i64,
                     );
-                    let mut qb: QueryBuilder<$db> = QueryBuilder::new(
-                        "SELECT t.region_code, t.half_year, t.age_band, t.organization_id, s.organization_id, t.expertise, \
-                         t.urgency, t.status, t.outcome, t.reroutes, t.ever_unassigned, t.consent_delayed, t.created_at, \
-                         t.accepted_at, t.first_visit_on FROM consultations t LEFT JOIN staff s ON s.id = t.assigned_to",
-                    );
+                    const REQUEST_FACTS: &str = "t.region_code, t.half_year, t.age_band, t.organization_id, s.organization_id, \
+                         t.expertise, t.urgency, t.status, t.outcome, t.reroutes, t.ever_unassigned, t.consent_delayed";
+                    let mut qb: QueryBuilder<$db> = QueryBuilder::new(format!(
+                        "SELECT {REQUEST_FACTS}, COUNT(*) FROM consultations t LEFT JOIN staff s ON s.id = t.assigned_to"
+                    ));
                     filter(&mut qb);
+                    qb.push(format!(" GROUP BY {REQUEST_FACTS}"));
                     let mut rows = qb.build_query_as::<RequestTuple>().fetch(&mut *snap);
                     while let Some(r) = rows.try_next().await? {
                         let (Some(region_code), Some(age_band)) = (r.0, r.2) else { continue };
-                        tally.request(&RequestFacts {
+                        tally.requests(&RequestFacts {
                             region_code, half_year: r.1, age_band, organization_id: r.3, provider_id: r.4, expertise: r.5,
                             urgency: r.6, status: r.7, outcome: r.8, reroutes: r.9, ever_unassigned: r.10,
-                            consent_delayed: r.11, created_at: r.12, accepted_at: r.13, first_visit_on: r.14,
+                            consent_delayed: r.11,
+                        }, r.12);
+                    }
+                    drop(rows);
+                    type AcceptedTuple = (
+                        Option<String>, String, Option<String>, Option<Uuid>, Option<Uuid>, DateTime<Utc>, DateTime<Utc>,
+                        Option<NaiveDate>,
+                    );
+                    let mut qb: QueryBuilder<$db> = QueryBuilder::new(
+                        "SELECT t.region_code, t.half_year, t.age_band, t.organization_id, s.organization_id, t.created_at, \
+                         t.accepted_at, t.first_visit_on FROM consultations t LEFT JOIN staff s ON s.id = t.assigned_to",
+                    );
+                    filter(&mut qb);
+                    qb.push(" AND t.accepted_at IS NOT NULL");
+                    let mut rows = qb.build_query_as::<AcceptedTuple>().fetch(&mut *snap);
+                    while let Some(r) = rows.try_next().await? {
+                        let (Some(region_code), Some(age_band)) = (r.0, r.2) else { continue };
+                        tally.accepted(&AcceptedFacts {
+                            region_code, half_year: r.1, age_band, organization_id: r.3, provider_id: r.4,
+                            created_at: r.5, accepted_at: r.6, first_visit_on: r.7,
                         });
                     }
                     drop(rows);
-                    type ConsentTuple = (Option<String>, String, Option<String>, Option<Uuid>, Option<Uuid>, String, String, String);
-                    let mut qb: QueryBuilder<$db> = QueryBuilder::new(
-                        "SELECT t.region_code, t.half_year, t.age_band, t.organization_id, t.recipient_organization_id, \
-                         t.purpose, t.decision, t.status FROM consents t",
-                    );
+                    type ConsentTuple = (Option<String>, String, Option<String>, Option<Uuid>, Option<Uuid>, String, String, String, i64);
+                    const CONSENT_FACTS: &str = "t.region_code, t.half_year, t.age_band, t.organization_id, \
+                         t.recipient_organization_id, t.purpose, t.decision, t.status";
+                    let mut qb: QueryBuilder<$db> =
+                        QueryBuilder::new(format!("SELECT {CONSENT_FACTS}, COUNT(*) FROM consents t"));
                     filter(&mut qb);
+                    qb.push(format!(" GROUP BY {CONSENT_FACTS}"));
                     let mut rows = qb.build_query_as::<ConsentTuple>().fetch(&mut *snap);
                     while let Some(r) = rows.try_next().await? {
                         let (Some(region_code), Some(age_band)) = (r.0, r.2) else { continue };
-                        tally.consent(&ConsentFacts {
+                        tally.consents(&ConsentFacts {
                             region_code, half_year: r.1, age_band, organization_id: r.3, recipient_id: r.4,
                             purpose: r.5, decision: r.6, status: r.7,
-                        });
+                        }, r.8);
                     }
                     drop(rows);
-                    type VisitTuple = (Option<String>, String, Option<String>, Option<Uuid>, Option<Uuid>, String, String);
-                    let mut qb: QueryBuilder<$db> = QueryBuilder::new(
-                        "SELECT t.region_code, t.half_year, t.age_band, t.organization_id, s.organization_id, t.status, \
-                         t.competences FROM visits t LEFT JOIN staff s ON s.id = t.specialist_id",
-                    );
+                    type VisitTuple = (Option<String>, String, Option<String>, Option<Uuid>, Option<Uuid>, String, String, i64);
+                    const VISIT_FACTS: &str = "t.region_code, t.half_year, t.age_band, t.organization_id, s.organization_id, \
+                         t.status, t.competences";
+                    let mut qb: QueryBuilder<$db> = QueryBuilder::new(format!(
+                        "SELECT {VISIT_FACTS}, COUNT(*) FROM visits t LEFT JOIN staff s ON s.id = t.specialist_id"
+                    ));
                     filter(&mut qb);
+                    qb.push(" AND t.status = 'held'");
+                    qb.push(format!(" GROUP BY {VISIT_FACTS}"));
                     let mut rows = qb.build_query_as::<VisitTuple>().fetch(&mut *snap);
                     while let Some(r) = rows.try_next().await? {
                         let (Some(region_code), Some(age_band)) = (r.0, r.2) else { continue };
-                        tally.visit(&VisitFacts {
+                        tally.visits(&VisitFacts {
                             region_code, half_year: r.1, age_band, organization_id: r.3, provider_id: r.4,
                             status: r.5, competences: r.6,
-                        });
+                        }, r.7);
                     }
                 }
                 let counts = tally.counts();
