@@ -145,8 +145,17 @@ pub fn answer_due(at: DateTime<Utc>, urgency: Urgency, days: AnswerDays) -> Date
     )
 }
 
-/// The recorded reason for an offer to `chosen` (or for nobody).
-pub fn reason(ranking: &Ranking, chosen: Option<Uuid>, full_at_claim: &[Uuid]) -> String {
+/// The recorded reason for an offer to `chosen` (or for nobody). `full_at_claim`: ranked
+/// specialists found full when their slot was claimed; `passed_over`: ranked higher than the
+/// chosen one but, at that same moment, taking another request in a transaction not yet
+/// committed (PostgreSQL): waiting for it would make concurrent submissions queue behind one
+/// specialist, and the other request will leave them more loaded anyway.
+pub fn reason(
+    ranking: &Ranking,
+    chosen: Option<Uuid>,
+    full_at_claim: &[Uuid],
+    passed_over: &[Uuid],
+) -> String {
     let mut text = match chosen.and_then(|id| ranking.considered.iter().find(|c| c.staff_id == id)) {
         Some(c) => format!(
             "offered to {}: serves the region with the expertise, consent covers their organisation, \
@@ -174,6 +183,12 @@ pub fn reason(ranking: &Ranking, chosen: Option<Uuid>, full_at_claim: &[Uuid]) -
         text.push_str(&format!(
             "; {} became full while routing",
             full_at_claim.len()
+        ));
+    }
+    if !passed_over.is_empty() && chosen.is_some() {
+        text.push_str(&format!(
+            "; {} ranked higher passed over: taking another request at that same moment, or full by then",
+            passed_over.len()
         ));
     }
     text
@@ -276,13 +291,17 @@ mod tests {
             ]
         );
         assert_eq!(ranking.ranked, [Uuid::from_u128(7)]);
-        assert!(reason(&ranking, Some(Uuid::from_u128(7)), &[]).contains("least loaded"));
+        assert!(reason(&ranking, Some(Uuid::from_u128(7)), &[], &[]).contains("least loaded"));
+        assert!(
+            reason(&ranking, Some(Uuid::from_u128(7)), &[], &[Uuid::from_u128(8)])
+                .ends_with("1 ranked higher passed over: taking another request at that same moment, or full by then")
+        );
         let none = rank(
             &need(&r, &[Uuid::from_u128(7), Uuid::from_u128(6)]),
             &[cand(7, 0, 3)],
             |_| true,
         );
-        assert!(reason(&none, None, &[]).starts_with("no specialist"));
+        assert!(reason(&none, None, &[], &[]).starts_with("no specialist"));
     }
 
     #[test]

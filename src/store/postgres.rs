@@ -30,6 +30,13 @@ impl PgStore {
         Ok(Self { pool, audit })
     }
 
+    /// Takes a slot of a specialist's capacity unless another transaction holds their row at
+    /// this moment (then nothing: routing tries the next ranked specialist first).
+    const CLAIM_SLOT_OR_SKIP: &'static str =
+        "UPDATE staff SET open_count = open_count + 1, last_offered_at = $2 \
+         WHERE id = (SELECT id FROM staff WHERE id = $1 AND active AND role = 'specialist' \
+         AND open_count < capacity FOR UPDATE SKIP LOCKED) AND open_count < capacity";
+
     /// Serialises writes about one child across replicas (consent changes and submissions).
     const LOCK_CHILD: &'static str = "SELECT id FROM children WHERE id = $1 FOR UPDATE";
 

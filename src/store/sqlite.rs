@@ -50,6 +50,9 @@ impl SqliteStore {
         Ok(Self { write, read, audit })
     }
 
+    /// No pass that skips held rows: the single writer holds no row another transaction waits on.
+    const CLAIM_SLOT_OR_SKIP: &'static str = "";
+
     /// Serialises writes about one child (a no-op in SQLite, whose writer is single anyway).
     const LOCK_CHILD: &'static str = "SELECT id FROM children WHERE id = $1";
 

@@ -308,6 +308,70 @@ async fn postgres_capacity_holds_under_concurrency() {
     capacity_holds_under_concurrency(Backend::Postgres).await;
 }
 
+/// PostgreSQL: a submission does not queue behind a specialist whose row another transaction
+/// holds (another request being offered to them at that moment): it takes the next ranked,
+/// and the routing decision says why the first was passed over. With nothing held, the first
+/// ranked is taken again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_routing_passes_over_a_specialist_taking_another_request() {
+    use sqlx::{Connection, Executor};
+    let Some(app) = TestApp::on(Backend::Postgres).await else {
+        return;
+    };
+    let c = ctx(&app).await;
+    let w = &c.w;
+    let t = &w.mentor_a1_token;
+    let (a, _) = specialist(&app, w.youth, "motor-a", &["motor"], &["JZ22"], 5).await;
+    let (b, _) = specialist(&app, w.youth, "motor-b", &["motor"], &["JZ22"], 5).await;
+    let first = app
+        .post("/api/v1/consultations", t, request(&c, "motor"))
+        .await;
+    let first_to: Uuid = first.ok(201)["offered_to"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(first_to == a || first_to == b);
+    // the other is now the less loaded, ranked first; another transaction holds their row
+    let ahead = if first_to == a { b } else { a };
+    let mut holder = sqlx::PgConnection::connect(&app.db_url).await.unwrap();
+    holder.execute("BEGIN").await.unwrap();
+    holder
+        .execute(format!("SELECT id FROM staff WHERE id = '{ahead}' FOR UPDATE").as_str())
+        .await
+        .unwrap();
+    let second = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        app.post("/api/v1/consultations", t, request(&c, "motor")),
+    )
+    .await
+    .expect("the submission did not wait for the held row");
+    let second_id = second.id();
+    assert_eq!(second.ok(201)["offered_to"], first_to.to_string());
+    holder.execute("ROLLBACK").await.unwrap();
+    let routing = app
+        .get(&format!("/api/v1/consultations/{second_id}/routing"), t)
+        .await;
+    let reason = routing.ok(200)["decisions"][0]["reason"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        reason.ends_with("1 ranked higher passed over: taking another request at that same moment, or full by then"),
+        "{reason}"
+    );
+    // nothing held: the least loaded is taken, as ranked
+    let third = app
+        .post("/api/v1/consultations", t, request(&c, "motor"))
+        .await;
+    assert_eq!(third.ok(201)["offered_to"], ahead.to_string());
+    assert_eq!(
+        app.count(&format!("staff WHERE id = '{first_to}' AND open_count = 2"))
+            .await,
+        1
+    );
+}
+
 db_test!(
     async fn withdrawal_puts_open_requests_on_hold_and_consent_resumes_them(app) {
         let c = ctx(&app).await;

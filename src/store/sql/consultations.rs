@@ -46,7 +46,11 @@ macro_rules! impl_consultations {
 
 
             /// Offers the request to the first ranked specialist with a free slot, or leaves it
-            /// unassigned; records the decision with its reason.
+            /// unassigned; records the decision with its reason. In PostgreSQL a first pass takes
+            /// the first ranked specialist whose row no other transaction holds
+            /// (`CLAIM_SLOT_OR_SKIP`), so concurrent submissions spread over the equally suited
+            /// instead of queueing on one row; only when every one of them is held or full does a
+            /// second pass wait, in rank order.
             async fn route_in_tx(
                 tx: &mut Transaction<'static, $db>,
                 row: &mut ConsultationRow,
@@ -54,13 +58,31 @@ macro_rules! impl_consultations {
                 at: DateTime<Utc>,
             ) -> StoreResult<()> {
                 let mut chosen = None;
-                let mut full = Vec::new();
-                for staff in &route.ranking.ranked {
-                    if Self::claim_slot(tx, *staff, at).await? {
-                        chosen = Some(*staff);
-                        break;
+                let mut passed_over = Vec::new();
+                if !Self::CLAIM_SLOT_OR_SKIP.is_empty() {
+                    for staff in &route.ranking.ranked {
+                        let done = sqlx::query(Self::CLAIM_SLOT_OR_SKIP)
+                            .bind(*staff)
+                            .bind(at)
+                            .execute(&mut **tx)
+                            .await?;
+                        if done.rows_affected() == 1 {
+                            chosen = Some(*staff);
+                            break;
+                        }
+                        passed_over.push(*staff);
                     }
-                    full.push(*staff);
+                }
+                let mut full = Vec::new();
+                if chosen.is_none() {
+                    passed_over.clear();
+                    for staff in &route.ranking.ranked {
+                        if Self::claim_slot(tx, *staff, at).await? {
+                            chosen = Some(*staff);
+                            break;
+                        }
+                        full.push(*staff);
+                    }
                 }
                 match chosen {
                     Some(staff) => {
@@ -80,7 +102,7 @@ macro_rules! impl_consultations {
                         row.answer_due = None;
                     }
                 }
-                let reason = $crate::domain::routing::reason(&route.ranking, chosen, &full);
+                let reason = $crate::domain::routing::reason(&route.ranking, chosen, &full, &passed_over);
                 sqlx::query(
                     "INSERT INTO routing_decisions (id, consultation_id, decided_at, trigger, chosen_staff_id, reason, considered) \
                      VALUES ($1, $2, $3, $4, $5, $6, $7)",
