@@ -366,13 +366,26 @@ pub(crate) fn consent_facts(records: &[ConsentRecord]) -> Vec<ConsentFact> {
         .collect()
 }
 
-pub(crate) fn guardian_facts(rows: &[GuardianRow]) -> Vec<GuardianFact> {
-    rows.iter()
-        .map(|g| GuardianFact {
-            id: g.id,
-            has_parental_authority: g.has_parental_authority,
+/// The rules' view of a child's records for `purpose` and of its guardians, read in one
+/// statement (what every consent check decides on).
+pub(crate) async fn consent_basis(
+    state: &Ctx,
+    child_id: Uuid,
+    purpose: Purpose,
+) -> Result<(Vec<ConsentFact>, Vec<GuardianFact>), ServiceError> {
+    let basis = state
+        .store
+        .consent_basis(child_id, purpose.as_str())
+        .await?;
+    let guardians = basis
+        .guardians
+        .iter()
+        .map(|&(id, has_parental_authority)| GuardianFact {
+            id,
+            has_parental_authority,
         })
-        .collect()
+        .collect();
+    Ok((consent_facts(&basis.records), guardians))
 }
 
 /// The region the child is served in today (from its location's municipality).
@@ -403,12 +416,7 @@ pub(crate) async fn check_consent(
     region: Option<RegionCode>,
     at: DateTime<Utc>,
 ) -> Result<ConsentCheck, ServiceError> {
-    let records = state
-        .store
-        .consents_of_child(child.id, Some(purpose.as_str()))
-        .await?;
-    let facts = consent_facts(&records);
-    let guardians = state.store.list_guardians(child.id).await?;
+    let (facts, guardians) = consent_basis(state, child.id, purpose).await?;
     // the child's region matters only to a region-wide record: looked up only then
     let region_wide = facts
         .iter()
@@ -424,7 +432,7 @@ pub(crate) async fn check_consent(
     };
     Ok(consent_in_force(
         child.date_of_birth,
-        &guardian_facts(&guardians),
+        &guardians,
         &facts,
         purpose,
         &target,
@@ -602,13 +610,7 @@ async fn record_decision(
     v.finish().map_err(ServiceError::validation)?;
     let recipient = recipient.expect("validated");
 
-    let guardians = state.store.list_guardians(child.id).await?;
-    let existing = consent_facts(
-        &state
-            .store
-            .consents_of_child(child.id, Some(body.purpose.as_str()))
-            .await?,
-    );
+    let (existing, guardians) = consent_basis(state, child.id, body.purpose).await?;
     let new = NewDecision {
         purpose: body.purpose,
         region_organizations: region_organizations(state, &recipient).await?,
@@ -620,15 +622,8 @@ async fn record_decision(
         no_signs_of_disagreement: body.no_signs_of_disagreement,
         child_not_competent: judgement.is_some(),
     };
-    check_new_decision(
-        child.date_of_birth,
-        &guardian_facts(&guardians),
-        &existing,
-        &new,
-        at,
-        true,
-    )
-    .map_err(|f| ServiceError::rule(f, "given_by"))?;
+    check_new_decision(child.date_of_birth, &guardians, &existing, &new, at, true)
+        .map_err(|f| ServiceError::rule(f, "given_by"))?;
     let superseded: Vec<Uuid> = existing
         .iter()
         .filter(|r| supersedes(&new, r))

@@ -4,7 +4,7 @@
 //! `domain::consultation`, the choice of specialist in `domain::routing`.
 
 use super::children::{accessible_child, role_of};
-use super::consent::{consent_facts, guardian_facts, log_refused};
+use super::consent::{consent_basis, log_refused};
 use super::paging::{next_cursor, page};
 use crate::audit::{AuditAction, AuditActor, AuditRecord};
 use crate::auth::Principal;
@@ -247,13 +247,7 @@ pub(crate) async fn covered(
         });
     };
     let region: RegionCode = row.region_code.parse().map_err(ServiceError::internal)?;
-    let records = consent_facts(
-        &state
-            .store
-            .consents_of_child(child.id, Some(Purpose::Consultation.as_str()))
-            .await?,
-    );
-    let guardians = guardian_facts(&state.store.list_guardians(child.id).await?);
+    let (records, guardians) = consent_basis(state, child.id, Purpose::Consultation).await?;
     Ok(consent_in_force(
         child.date_of_birth,
         &guardians,
@@ -274,13 +268,7 @@ pub(crate) async fn coverage(
     organizations: impl IntoIterator<Item = Uuid>,
     at: DateTime<Utc>,
 ) -> Result<Coverage, ServiceError> {
-    let records = consent_facts(
-        &state
-            .store
-            .consents_of_child(child.id, Some(Purpose::Consultation.as_str()))
-            .await?,
-    );
-    let guardians = guardian_facts(&state.store.list_guardians(child.id).await?);
+    let (records, guardians) = consent_basis(state, child.id, Purpose::Consultation).await?;
     let check = |org: Option<Uuid>| {
         let target = Target {
             organization_id: org,

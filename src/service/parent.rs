@@ -5,8 +5,7 @@
 //! view). A link never reaches another child.
 
 use super::consent::{
-    consent_facts, consent_record, guardian_facts, link_token_hash, withdraw, ConsentView,
-    RecordMeta,
+    consent_basis, consent_record, link_token_hash, withdraw, ConsentView, RecordMeta,
 };
 use super::paging::{seq_cursor, seq_page};
 use super::{Ctx, PageOf, ServiceError, ServiceResult};
@@ -356,7 +355,7 @@ pub async fn parent_decision(
         _ => return Err(ServiceError::internal("invitation without recipient")),
     };
     let at = now();
-    let guardians = state.store.list_guardians(child.id).await?;
+    let (existing, guardians) = consent_basis(state, child.id, purpose).await?;
     let authority = guardians
         .iter()
         .any(|g| Some(g.id) == row.guardian_id && g.has_parental_authority);
@@ -374,22 +373,9 @@ pub async fn parent_decision(
         no_signs_of_disagreement: false,
         child_not_competent: false,
     };
-    let existing = consent_facts(
-        &state
-            .store
-            .consents_of_child(child.id, Some(purpose.as_str()))
-            .await?,
-    );
     // the guardian's own decision stands on its own; the other parent decides separately
-    check_new_decision(
-        child.date_of_birth,
-        &guardian_facts(&guardians),
-        &existing,
-        &new,
-        at,
-        false,
-    )
-    .map_err(|f| ServiceError::rule(f, "decision"))?;
+    check_new_decision(child.date_of_birth, &guardians, &existing, &new, at, false)
+        .map_err(|f| ServiceError::rule(f, "decision"))?;
     let superseded: Vec<Uuid> = existing
         .iter()
         .filter(|r| supersedes(&new, r))

@@ -4,7 +4,7 @@
 //! specialist's private notes unless they are shared.
 
 use super::children::{accessible_child, role_of};
-use super::consent::{consent_facts, guardian_facts};
+use super::consent::consent_basis;
 use super::consultations::{
     consultation_for, slot_holder, specialist_consent, youth_care_consent, PURPOSE_CONSULTATION,
 };
@@ -456,13 +456,7 @@ async fn referral_consent(state: &Ctx, child_id: Uuid) -> Result<bool, ServiceEr
         .get_child(child_id)
         .await?
         .ok_or_else(|| ServiceError::not_found("consultation"))?;
-    let records = consent_facts(
-        &state
-            .store
-            .consents_of_child(child_id, Some(Purpose::Referral.as_str()))
-            .await?,
-    );
-    let guardians = guardian_facts(&state.store.list_guardians(child_id).await?);
+    let (records, guardians) = consent_basis(state, child_id, Purpose::Referral).await?;
     let at = now();
     Ok(records.iter().any(|r| {
         let target = match &r.recipient {

@@ -247,6 +247,15 @@ pub struct ConsentRecord {
     pub region_organizations: Vec<Uuid>,
 }
 
+/// What the consent rules decide on for one child and purpose, read in one statement: the
+/// records for the purpose (every status; the rules judge each) with their givers and covered
+/// organisations, and the child's guardians as (id, has parental authority).
+#[derive(Debug, Clone, Default)]
+pub struct ConsentBasis {
+    pub records: Vec<ConsentRecord>,
+    pub guardians: Vec<(Uuid, bool)>,
+}
+
 /// Who withdrew, when and why.
 #[derive(Debug, Clone)]
 pub struct Withdrawal {
@@ -850,6 +859,9 @@ pub trait ConsentStore: Send + Sync {
         supersede: &[Uuid],
         audit: &AuditRecord,
     ) -> StoreResult<()>;
+    /// The consent records of `child_id` for `purpose` and the child's guardians, in one
+    /// statement: what every consent check reads.
+    async fn consent_basis(&self, child_id: Uuid, purpose: &str) -> StoreResult<ConsentBasis>;
     /// A child's consent records, every version; with `active_purpose`, only the active ones
     /// for that purpose (what the consent check needs).
     async fn consents_of_child(

@@ -135,6 +135,29 @@ macro_rules! impl_consent {
                 Ok(())
             }
 
+            async fn consent_basis(&self, child_id: Uuid, purpose: &str) -> StoreResult<ConsentBasis> {
+                use sqlx::{FromRow, Row};
+                let rows = sqlx::query(&$crate::store::sql::CONSENT_BASIS)
+                    .bind(child_id)
+                    .bind(purpose)
+                    .fetch_all(self.reader())
+                    .await?;
+                let (mut records, mut givers, mut orgs, mut guardians) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+                for row in &rows {
+                    let part: String = row.try_get("part")?;
+                    let id: Uuid = row.try_get("id")?;
+                    let ref_id: Option<Uuid> = row.try_get("ref_id")?;
+                    let flag: Option<bool> = row.try_get("flag")?;
+                    match part.as_str() {
+                        "c" => records.push(ConsentRow::from_row(row)?),
+                        "g" => givers.push(GiverRow { consent_id: id, guardian_id: ref_id, is_child: flag.unwrap_or(false) }),
+                        "o" => orgs.extend(ref_id.map(|org| (id, org))),
+                        _ => guardians.push((id, flag.unwrap_or(false))),
+                    }
+                }
+                Ok(ConsentBasis { records: with_givers(records, givers, orgs), guardians })
+            }
+
             async fn consents_of_child(&self, child_id: Uuid, active_purpose: Option<&str>) -> StoreResult<Vec<ConsentRecord>> {
                 let rows: Vec<ConsentRow> = sqlx::query_as(&format!(
                     "SELECT {CONSENT_COLUMNS} FROM consents WHERE child_id = $1 \

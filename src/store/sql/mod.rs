@@ -69,6 +69,46 @@ pub(crate) const PARENT_LINK_COLUMNS: &str =
      recipient_organization_id, recipient_region_code, consent_valid_until, information_version, \
      expires_at, used_at, created_by_subject, created_by_organization_id, created_at, revoked_at";
 
+/// The consent rules' inputs for one child (`$1`) and purpose (`$2`) in one statement, for
+/// `consent_basis`: the records (`part` 'c', in the order recorded), their givers ('g': `id`
+/// the record, `ref_id` the guardian, `flag` whether the child gave it), the organisations a
+/// region-wide record covers ('o': `ref_id`) and the child's guardians ('p': `id` the guardian,
+/// `flag` parental authority). The other parts leave the record's columns empty.
+pub(crate) static CONSENT_BASIS: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    let columns: Vec<&str> = CONSENT_COLUMNS.split(',').map(str::trim).collect();
+    let record = columns
+        .iter()
+        .map(|c| format!("c.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let blank = |id: &str| {
+        std::iter::once(id.to_string())
+            .chain(columns[1..].iter().map(|_| "NULL".to_string()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    // output columns: 1 part, 2 id, …, then ref_id and flag
+    let recorded_at = 2 + columns
+        .iter()
+        .position(|c| *c == "recorded_at")
+        .expect("recorded_at");
+    let of_child = "WHERE c.child_id = $1 AND c.purpose = $2";
+    format!(
+        "SELECT 'c' AS part, {record}, CAST(NULL AS UUID) AS ref_id, CAST(NULL AS BOOLEAN) AS flag \
+         FROM consents c {of_child} \
+         UNION ALL SELECT 'g', {giver}, g.guardian_id, g.is_child FROM consent_givers g \
+         JOIN consents c ON c.id = g.consent_id {of_child} \
+         UNION ALL SELECT 'o', {org}, o.organization_id, NULL FROM consent_region_organizations o \
+         JOIN consents c ON c.id = o.consent_id {of_child} \
+         UNION ALL SELECT 'p', {guardian}, NULL, gu.has_parental_authority FROM guardians gu \
+         WHERE gu.child_id = $1 \
+         ORDER BY 1, {recorded_at}, 2",
+        giver = blank("g.consent_id"),
+        org = blank("o.consent_id"),
+        guardian = blank("gu.id"),
+    )
+});
+
 /// Attaches givers and covered organisations to their records, keeping the records' order.
 pub(crate) fn with_givers(
     rows: Vec<super::ConsentRow>,
