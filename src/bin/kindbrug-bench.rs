@@ -627,10 +627,7 @@ async fn raw_submission(b: &Bench, i: u64) -> anyhow::Result<()> {
         .await?
         .context("region")?;
     let rows = store.routing_candidates(&region).await?;
-    let consents = store
-        .consents_of_child(child.id, Some("consultation"))
-        .await?;
-    store.list_guardians(child.id).await?;
+    let consents = store.consent_basis(child.id, "consultation").await?.records;
     let candidates: Vec<Candidate> = rows
         .into_iter()
         .map(|r| Candidate {
@@ -751,6 +748,7 @@ async fn run_backend(
     let (c, s) = (args.concurrency, args.seconds);
 
     // -- read one child: GET /api/v1/children/{id}
+    eprintln!("{backend}: read child …");
     let bb = b.clone();
     let http = load(c, s, move |i| {
         let b = bb.clone();
@@ -799,6 +797,7 @@ async fn run_backend(
     });
 
     // -- register a child: POST /api/v1/children
+    eprintln!("{backend}: register child …");
     let bb = b.clone();
     let http = load(c, s, move |i| {
         let b = bb.clone();
@@ -845,6 +844,7 @@ async fn run_backend(
     });
 
     // -- consent check: GET /api/v1/children/{id}/consent-check
+    eprintln!("{backend}: consent check …");
     let bb = b.clone();
     let http = load(c, s, move |i| {
         let b = bb.clone();
@@ -870,8 +870,7 @@ async fn run_backend(
             let id = b.children[(i as usize * 7919) % b.children.len()];
             store.scope_version().await?;
             store.get_child(id).await?.context("child")?;
-            store.consents_of_child(id, Some("consultation")).await?;
-            store.list_guardians(id).await?;
+            store.consent_basis(id, "consultation").await?;
             store
                 .record(&[AuditRecord::new(
                     &b.actor,
@@ -895,6 +894,7 @@ async fn run_backend(
     });
 
     // -- withdraw consent: POST /api/v1/consents/{id}/withdraw (prepared consents, each once;
+    eprintln!("{backend}: withdraw consent …");
     //    before "record consent", which supersedes them)
     let bb = b.clone();
     let http = load_at_most(c, s, b.withdraw_http.len() as u64, move |i| {
@@ -957,6 +957,7 @@ async fn run_backend(
     });
 
     // -- record consent: POST /api/v1/children/{id}/consents (both parents; replaces the last)
+    eprintln!("{backend}: record consent …");
     let bb = b.clone();
     let http = load(c, s, move |i| {
         let b = bb.clone();
@@ -985,8 +986,7 @@ async fn run_backend(
                 .get_organization(b.youth)
                 .await?
                 .context("recipient")?;
-            store.list_guardians(id).await?;
-            let active = store.consents_of_child(id, Some("consultation")).await?;
+            let active = store.consent_basis(id, "consultation").await?.records;
             let supersede: Vec<Uuid> = active.iter().map(|r| r.consent.id).collect();
             let record = consent_record(&child, &grant(b.youth, a, g), meta(&b.actor));
             store
@@ -1016,6 +1016,7 @@ async fn run_backend(
     });
 
     // -- submit a consultation: consent check + routing + audit + outbox in one transaction
+    eprintln!("{backend}: submit consultation …");
     let bb = b.clone();
     let http = load(c, s, move |i| {
         let b = bb.clone();
@@ -1044,6 +1045,7 @@ async fn run_backend(
     });
 
     // -- specialist work: requests of 20 children accepted by their specialists, then visits
+    eprintln!("{backend}: log visit …");
     //    logged on them (hundreds per child) and the children's timelines read
     let accepted = accepted_requests(&b, 20).await?;
     let accepted = Arc::new(accepted);
@@ -1076,10 +1078,7 @@ async fn run_backend(
             store.scope_version().await?;
             let row = store.get_consultation(*id).await?.context("consultation")?;
             store.get_child(*child).await?.context("child")?;
-            store
-                .consents_of_child(*child, Some("consultation"))
-                .await?;
-            store.list_guardians(*child).await?;
+            store.consent_basis(*child, "consultation").await?;
             let at = now();
             let visit_id = Uuid::now_v7();
             let visit = VisitRow {
@@ -1216,6 +1215,7 @@ async fn run_backend(
     });
 
     // -- the relay: deliver everything the scenarios enqueued to a local receiver
+    eprintln!("{backend}: relay …");
     let pending = b.state.store.count_pending_deliveries().await?;
     let relay = kindbrug::webhooks::relay::Relay::new(
         b.state.store.clone(),
@@ -1250,6 +1250,7 @@ async fn run_backend(
         mentor_staff: b.actor.staff_id.unwrap_or_default(),
         children: b.children.clone(),
         concerns: b.concerns.clone(),
+        accepted: accepted.iter().map(|a| (a.0, a.1, a.3)).collect(),
     };
     eprintln!("{backend}: independent ceilings …");
     let found = match backend {

@@ -28,6 +28,8 @@ pub struct Seed {
     pub mentor_staff: Uuid,
     pub children: Vec<Uuid>,
     pub concerns: Vec<Uuid>,
+    /// Accepted requests: (request, child, specialist).
+    pub accepted: Vec<(Uuid, Uuid, Uuid)>,
 }
 
 /// One ceiling: the scenario it stands beside (or a line of its own), what it does, the figure.
@@ -66,6 +68,41 @@ const REGION_OF_CHILD: &str = "SELECT c.organization_id, c.location_id, m.region
      FROM children c JOIN locations l ON l.id = c.location_id \
      JOIN region_memberships m ON m.municipality_code = l.municipality_code AND m.valid_from <= $2 \
      WHERE c.id = $1 ORDER BY m.valid_from DESC LIMIT 1";
+
+/// The 50 newest events of a child's timeline: each kind of event newest first through its
+/// index, cut to 50 (as the store reads it; `$1` the child).
+fn timeline_sql() -> String {
+    let branches = [
+        ("created_at", "'concern'", "id", "domains", "concerns WHERE child_id = $1"),
+        ("recorded_at", "'consent'", "id", "purpose || ':' || decision || ':' || status", "consents WHERE child_id = $1"),
+        ("withdrawn_at", "'consent_withdrawn'", "id", "purpose", "consents WHERE withdrawn_at IS NOT NULL AND child_id = $1"),
+        ("created_at", "'consultation'", "id", "expertise || ':' || urgency", "consultations WHERE child_id = $1"),
+        ("r.decided_at", "'routing'", "r.id", "r.trigger", "routing_decisions r JOIN consultations k ON k.id = r.consultation_id WHERE k.child_id = $1"),
+        ("accepted_at", "'accepted'", "id", "status", "consultations WHERE accepted_at IS NOT NULL AND child_id = $1"),
+        ("created_at", "'visit'", "id", "kind || ':' || status", "visits WHERE child_id = $1"),
+        ("closed_at", "'outcome'", "id", "outcome", "consultations WHERE closed_at IS NOT NULL AND child_id = $1"),
+    ];
+    let union = branches
+        .iter()
+        .enumerate()
+        .map(|(i, (at, kind, id, detail, from))| {
+            format!(
+                "SELECT * FROM (SELECT {at} AS happened_at, {kind} AS kind, {id} AS id, {detail} AS detail \
+                 FROM {from} ORDER BY {at} DESC, {id} DESC LIMIT 50) b{i}"
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(" UNION ALL ");
+    format!("SELECT happened_at, kind, id, detail FROM ({union}) t ORDER BY happened_at DESC, id DESC LIMIT 50")
+}
+
+/// The child's requests that a withdrawal puts on hold.
+const OPEN_REQUESTS: &str = "SELECT id FROM consultations WHERE child_id = $1 \
+     AND status IN ('unassigned', 'offered', 'accepted', 'in_progress')";
+
+/// The request a visit is logged on, with the fields the visit checks.
+const REQUEST_ROW: &str =
+    "SELECT id, child_id, status, assigned_to, region_code FROM consultations WHERE id = $1";
 
 const AUDIT_INSERT: &str = "INSERT INTO audit_log (seq, id, occurred_at, actor_issuer, actor_subject, actor_role, \
      actor_organization_id, actor_staff_id, request_id, action, resource_type, resource_id, child_id, \
@@ -164,6 +201,83 @@ fn pg_scripts(seed: &Seed) -> Vec<(&'static str, &'static str, usize, String)> {
                 candidate = CANDIDATE.replace("$1", "'JZ22'"),
             ),
         ),
+        (
+            "withdraw consent",
+            "lock the child, the consent withdrawn, the child's open requests read, one access-log row, one commit",
+            16,
+            format!(
+                "{pick}BEGIN;\n\
+                 SELECT id FROM children WHERE id = {child} FOR UPDATE;\n\
+                 UPDATE consents SET status = 'withdrawn', withdrawn_at = now(), withdrawn_by_guardian_id = NULL \
+                 WHERE id = (SELECT consent FROM ceiling_ids WHERE n = :n);\n\
+                 {open};\n\
+                 {}COMMIT;\n",
+                audit("update", "consent", "(SELECT consent FROM ceiling_ids WHERE n = :n)", "consent_management"),
+                open = OPEN_REQUESTS.replace("$1", child),
+            ),
+        ),
+        (
+            "record consent",
+            "lock the child, consent facts, insert the record + both givers, supersede the active one, one access-log row, one commit",
+            16,
+            format!(
+                "{pick}SELECT gen_random_uuid() AS cid \\gset\n\
+                 BEGIN;\n\
+                 SELECT id FROM children WHERE id = {child} FOR UPDATE;\n\
+                 {facts};\n\
+                 INSERT INTO consents (id, child_id, purpose, recipient_organization_id, decision, method, information_version, \
+                 valid_from, no_signs_of_disagreement, child_not_competent, status, recorded_by_subject, recorded_by_role, \
+                 recorded_by_organization_id, recorded_at, region_code, organization_id, half_year, age_band) \
+                 VALUES (:cid, {child}, 'consultation', '{youth}', 'granted', 'oral', 'bench-1', '2026-01-01', false, false, \
+                 'active', 'bench-mentor', 'mentor', '{org}', now(), 'JZ22', '{org}', '2026-H2', '4-13');\n\
+                 INSERT INTO consent_givers (consent_id, guardian_id, is_child) SELECT :cid, id, false FROM guardians WHERE child_id = {child};\n\
+                 UPDATE consents SET status = 'superseded', superseded_by = :cid \
+                 WHERE child_id = {child} AND purpose = 'consultation' AND status = 'active' AND id <> :cid;\n\
+                 {}COMMIT;\n",
+                audit("create", "consent", ":cid", "consent_management"),
+            ),
+        ),
+        (
+            "log visit",
+            "the request, the child, consent facts, insert the visit, the request's first visit, one access-log row, one commit",
+            16,
+            format!(
+                "\\set a random(0, {last_accepted})\n\
+                 SELECT consultation AS cid, child AS vchild, staff AS vstaff, gen_random_uuid() AS vid FROM ceiling_accepted WHERE n = :a \\gset\n\
+                 BEGIN;\n\
+                 {request};\n\
+                 SELECT {CHILD_COLUMNS} FROM children WHERE id = :vchild;\n\
+                 {vfacts};\n\
+                 INSERT INTO visits (id, consultation_id, child_id, specialist_id, date, duration_minutes, kind, participants, competences, \
+                 status, notes_sealed, advice_sealed, notes_shared, version, created_at, updated_at, region_code, organization_id, half_year, age_band) \
+                 VALUES (:vid, :cid, :vchild, :vstaff, '2026-11-20', 60, 'staff_coaching', 'mentor,practitioner', 'striking_behaviour', 'held', \
+                 'sealed notes of about the length of real ones, sealed', 'sealed advice, sealed', false, 1, now(), now(), 'JZ22', '{org}', '2026-H2', '4-13');\n\
+                 UPDATE consultations SET first_visit_on = '2026-11-20' WHERE id = :cid AND (first_visit_on IS NULL OR first_visit_on > '2026-11-20');\n\
+                 {AUDIT_INSERT}(nextval('ceiling_seq'), gen_random_uuid(), now(), 'kindbrug-dev', 'bench-specialist', 'specialist', \
+                 '{youth}', :vstaff, 'ceiling', 'create', 'visit', :vid, :vchild, 'consultation', 'success', NULL, '{HASH}', '{HASH}');\n\
+                 COMMIT;\n",
+                last_accepted = seed.accepted.len().max(1) - 1,
+                request = REQUEST_ROW.replace("$1", ":cid"),
+                vfacts = CONSENT_FACTS.replace("$1", ":vchild"),
+            ),
+        ),
+        (
+            "read timeline (50)",
+            "the child row, the 50 newest events of its timeline, one access-log row, one commit",
+            16,
+            format!(
+                "\\set a random(0, {last_accepted})\n\
+                 SELECT child AS vchild FROM ceiling_accepted WHERE n = :a \\gset\n\
+                 BEGIN;\n\
+                 SELECT {CHILD_COLUMNS} FROM children WHERE id = :vchild;\n\
+                 {timeline};\n\
+                 {AUDIT_INSERT}(nextval('ceiling_seq'), gen_random_uuid(), now(), 'kindbrug-dev', 'bench-mentor', 'mentor', \
+                 '{org}', '{staff}', 'ceiling', 'read', 'timeline', NULL, :vchild, 'consultation', 'success', NULL, '{HASH}', '{HASH}');\n\
+                 COMMIT;\n",
+                last_accepted = seed.accepted.len().max(1) - 1,
+                timeline = timeline_sql().replace("$1", ":vchild"),
+            ),
+        ),
     ]
 }
 
@@ -176,11 +290,26 @@ pub async fn postgres(
 ) -> anyhow::Result<Vec<Ceiling>> {
     let mut db = sqlx::PgConnection::connect(url).await?;
     db.execute(
-        "CREATE TABLE ceiling_ids (n INTEGER PRIMARY KEY, child UUID NOT NULL, concern UUID NOT NULL);\
+        "CREATE TABLE ceiling_ids (n INTEGER PRIMARY KEY, child UUID NOT NULL, concern UUID NOT NULL, consent UUID);\
+         CREATE TABLE ceiling_accepted (n INTEGER PRIMARY KEY, consultation UUID NOT NULL, child UUID NOT NULL, staff UUID NOT NULL);\
          CREATE SEQUENCE ceiling_seq START 1000000000000;\
          UPDATE staff SET capacity = NULL WHERE role = 'specialist'",
     )
     .await?;
+    anyhow::ensure!(
+        !seed.accepted.is_empty(),
+        "no accepted requests to log visits on"
+    );
+    let mut qb = sqlx::QueryBuilder::<sqlx::Postgres>::new(
+        "INSERT INTO ceiling_accepted (n, consultation, child, staff) ",
+    );
+    qb.push_values(seed.accepted.iter().enumerate(), |mut b, (n, (r, c, s))| {
+        b.push_bind(n as i32)
+            .push_bind(*r)
+            .push_bind(*c)
+            .push_bind(*s);
+    });
+    qb.build().execute(&mut db).await?;
     let mut qb =
         sqlx::QueryBuilder::<sqlx::Postgres>::new("INSERT INTO ceiling_ids (n, child, concern) ");
     qb.push_values(
@@ -190,6 +319,12 @@ pub async fn postgres(
         },
     );
     qb.build().execute(&mut db).await?;
+    // a consent of each child to withdraw (the withdrawal ceiling repeats it: the same write)
+    db.execute(
+        "UPDATE ceiling_ids i SET consent = (SELECT k.id FROM consents k WHERE k.child_id = i.child \
+         ORDER BY k.recorded_at DESC LIMIT 1)",
+    )
+    .await?;
     db.execute("ANALYZE").await?;
     db.close().await?;
     let u = url::Url::parse(url)?;
@@ -357,6 +492,24 @@ fn sqlite_on_one_thread(
     let facts_sql = CONSENT_FACTS.replace("$1", "?1");
     let region_sql = REGION_OF_CHILD.replace("$1", "?1").replace("$2", "?2");
     let candidate_sql = CANDIDATE.replace("$1", "?1");
+    let open_sql = OPEN_REQUESTS.replace("$1", "?1");
+    let request_sql = REQUEST_ROW.replace("$1", "?1");
+    let timeline_sql = timeline_sql().replace("$1", "?1");
+    anyhow::ensure!(
+        !seed.accepted.is_empty(),
+        "no accepted requests to log visits on"
+    );
+    // a consent of each child to withdraw (the withdrawal ceiling repeats it: the same write)
+    let consents: Vec<Option<Vec<u8>>> = {
+        use rusqlite::OptionalExtension as _;
+        let mut stmt = db.prepare(
+            "SELECT id FROM consents WHERE child_id = ?1 ORDER BY recorded_at DESC LIMIT 1",
+        )?;
+        seed.children
+            .iter()
+            .map(|c| stmt.query_row(params![blob(c)], |r| r.get(0)).optional())
+            .collect::<rusqlite::Result<_>>()?
+    };
     // reads every column of every row, as a client that uses the answer does
     fn drain(rows: &mut rusqlite::Rows<'_>) -> rusqlite::Result<usize> {
         let mut n = 0;
@@ -432,6 +585,78 @@ fn sqlite_on_one_thread(
                                 drain(&mut tx.prepare_cached(&child_sql)?.query(params![child])?)?;
                                 drain(&mut tx.prepare_cached(&facts_sql)?.query(params![child])?)?;
                                 ("read", "consent_check", None, "consent_management")
+                            }
+                            "withdraw consent" => {
+                                tx.prepare_cached(
+                                    "UPDATE consents SET status = 'withdrawn', withdrawn_at = ?2, withdrawn_by_guardian_id = NULL WHERE id = ?1",
+                                )?
+                                .execute(params![consents[k], at])?;
+                                drain(&mut tx.prepare_cached(&open_sql)?.query(params![child])?)?;
+                                (
+                                    "update",
+                                    "consent",
+                                    consents[k].clone(),
+                                    "consent_management",
+                                )
+                            }
+                            "record consent" => {
+                                drain(&mut tx.prepare_cached(&facts_sql)?.query(params![child])?)?;
+                                let cid = blob(&Uuid::now_v7());
+                                tx.prepare_cached(
+                                    "INSERT INTO consents (id, child_id, purpose, recipient_organization_id, decision, method, information_version, \
+                                     valid_from, no_signs_of_disagreement, child_not_competent, status, recorded_by_subject, recorded_by_role, \
+                                     recorded_by_organization_id, recorded_at, region_code, organization_id, half_year, age_band) \
+                                     VALUES (?1, ?2, 'consultation', ?3, 'granted', 'oral', 'bench-1', '2026-01-01', 0, 0, 'active', \
+                                     'bench-mentor', 'mentor', ?4, ?5, 'JZ22', ?4, '2026-H2', '4-13')",
+                                )?
+                                .execute(params![cid, child, blob(&seed.youth), blob(&seed.org), at])?;
+                                tx.prepare_cached(
+                                    "INSERT INTO consent_givers (consent_id, guardian_id, is_child) SELECT ?1, id, 0 FROM guardians WHERE child_id = ?2",
+                                )?
+                                .execute(params![cid, child])?;
+                                tx.prepare_cached(
+                                    "UPDATE consents SET status = 'superseded', superseded_by = ?1 \
+                                     WHERE child_id = ?2 AND purpose = 'consultation' AND status = 'active' AND id <> ?1",
+                                )?
+                                .execute(params![cid, child])?;
+                                ("create", "consent", Some(cid), "consent_management")
+                            }
+                            "log visit" => {
+                                let (request, vchild, vstaff) =
+                                    seed.accepted[i % seed.accepted.len()];
+                                let vchild = blob(&vchild);
+                                drain(
+                                    &mut tx
+                                        .prepare_cached(&request_sql)?
+                                        .query(params![blob(&request)])?,
+                                )?;
+                                drain(&mut tx.prepare_cached(&child_sql)?.query(params![vchild])?)?;
+                                drain(&mut tx.prepare_cached(&facts_sql)?.query(params![vchild])?)?;
+                                let vid = blob(&Uuid::now_v7());
+                                tx.prepare_cached(
+                                    "INSERT INTO visits (id, consultation_id, child_id, specialist_id, date, duration_minutes, kind, participants, \
+                                     competences, status, notes_sealed, advice_sealed, notes_shared, version, created_at, updated_at, region_code, \
+                                     organization_id, half_year, age_band) VALUES (?1, ?2, ?3, ?4, '2026-11-20', 60, 'staff_coaching', \
+                                     'mentor,practitioner', 'striking_behaviour', 'held', 'sealed notes of about the length of real ones, sealed', \
+                                     'sealed advice, sealed', 0, 1, ?5, ?5, 'JZ22', ?6, '2026-H2', '4-13')",
+                                )?
+                                .execute(params![vid, blob(&request), vchild, blob(&vstaff), at, blob(&seed.org)])?;
+                                tx.prepare_cached(
+                                    "UPDATE consultations SET first_visit_on = '2026-11-20' WHERE id = ?1 \
+                                     AND (first_visit_on IS NULL OR first_visit_on > '2026-11-20')",
+                                )?
+                                .execute(params![blob(&request)])?;
+                                ("create", "visit", Some(vid), "consultation")
+                            }
+                            "read timeline (50)" => {
+                                let vchild = blob(&seed.accepted[i % seed.accepted.len()].1);
+                                drain(&mut tx.prepare_cached(&child_sql)?.query(params![vchild])?)?;
+                                drain(
+                                    &mut tx
+                                        .prepare_cached(&timeline_sql)?
+                                        .query(params![vchild])?,
+                                )?;
+                                ("read", "timeline", None, "consultation")
                             }
                             _ => {
                                 let cid = blob(&Uuid::now_v7());
@@ -517,5 +742,21 @@ const SQLITE_CEILINGS: &[(&str, &str)] = &[
     (
         "submit consultation",
         "the child's region, consent facts, the candidate, claim a slot, insert request + consents + routing decision + access-log row + outbox message and deliveries, one commit",
+    ),
+    (
+        "withdraw consent",
+        "the consent withdrawn, the child's open requests read, one access-log row, one commit",
+    ),
+    (
+        "record consent",
+        "consent facts, insert the record + both givers, supersede the active one, one access-log row, one commit",
+    ),
+    (
+        "log visit",
+        "the request, the child, consent facts, insert the visit, the request's first visit, one access-log row, one commit",
+    ),
+    (
+        "read timeline (50)",
+        "the child row, the 50 newest events of its timeline, one access-log row, one commit",
     ),
 ];
