@@ -5,10 +5,10 @@
 use super::calendar::{age_on, dutch_date};
 use super::consent::Purpose;
 use super::consultation::{Competence, ConsultationStatus, Outcome, Urgency};
-use super::disclosure::{percentile, Entry, Link};
+use super::disclosure::{Entry, Link, MIN_DENOMINATOR};
 use super::types::ConcernDomain;
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::str::FromStr;
 use uuid::Uuid;
@@ -252,6 +252,16 @@ pub enum ScopeKind {
 }
 
 impl ScopeKind {
+    pub fn parse(s: &str) -> Option<Self> {
+        [
+            ScopeKind::Region,
+            ScopeKind::Organization,
+            ScopeKind::Provider,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == s)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             ScopeKind::Region => "region",
@@ -343,6 +353,109 @@ pub struct TimingStats {
     pub p90_days: Option<i64>,
 }
 
+/// How often each value occurs (hours to acceptance, days to the first visit) in one cell. The
+/// summaries keep these instead of the medians alone, so a changed request is taken in by
+/// adding −1 at its old value and +1 at its new one, and the percentiles stay exact. Counts may
+/// be negative in a delta; a value whose count reaches zero is dropped.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Histogram(BTreeMap<i64, i64>);
+
+impl Histogram {
+    pub fn add(&mut self, value: i64, n: i64) {
+        let c = self.0.entry(value).or_default();
+        *c += n;
+        if *c == 0 {
+            self.0.remove(&value);
+        }
+    }
+
+    pub fn merge(&mut self, other: &Histogram) {
+        for (&v, &n) in &other.0 {
+            self.add(v, n);
+        }
+    }
+
+    /// How many values it holds.
+    pub fn len(&self) -> i64 {
+        self.0.values().sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The same pick as [`super::disclosure::percentile`] over the values one by one: the value
+    /// at index round((len − 1) · p) in order; none under the minimum denominator.
+    pub fn percentile(&self, p: f64) -> Option<i64> {
+        let len = self.len();
+        if len < MIN_DENOMINATOR as i64 {
+            return None;
+        }
+        let k = ((len as f64 - 1.0) * p).round() as i64;
+        let mut seen = 0;
+        for (&v, &n) in &self.0 {
+            seen += n;
+            if seen > k {
+                return Some(v);
+            }
+        }
+        None
+    }
+
+    /// `value:count` pairs, space-separated, in value order.
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        for (v, n) in &self.0 {
+            if !out.is_empty() {
+                out.push(' ');
+            }
+            out.push_str(&format!("{v}:{n}"));
+        }
+        out
+    }
+
+    pub fn decode(s: &str) -> Result<Self, String> {
+        let mut h = Histogram::default();
+        for pair in s.split_whitespace() {
+            let (v, n) = pair
+                .split_once(':')
+                .and_then(|(v, n)| Some((v.parse().ok()?, n.parse().ok()?)))
+                .ok_or_else(|| format!("not a histogram entry: {pair:?}"))?;
+            h.add(v, n);
+        }
+        Ok(h)
+    }
+}
+
+/// The response-time histograms of one cell.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Histograms {
+    pub hours: Histogram,
+    pub days: Histogram,
+}
+
+impl Histograms {
+    pub fn merge(&mut self, other: &Histograms) {
+        self.hours.merge(&other.hours);
+        self.days.merge(&other.days);
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.hours.is_empty() && self.days.is_empty()
+    }
+
+    pub fn stats(&self) -> TimingStats {
+        TimingStats {
+            accepted: self.hours.len(),
+            median_hours: self.hours.percentile(0.5),
+            p90_hours: self.hours.percentile(0.9),
+            visited: self.days.len(),
+            median_days: self.days.percentile(0.5),
+            p90_days: self.days.percentile(0.9),
+        }
+    }
+}
+
 /// Counts records into the summaries' cells. Every record counts only in the cells of its own
 /// half-year, so the summaries of one half-year can be recomputed from that half-year's records
 /// alone (what the incremental refresh relies on).
@@ -361,7 +474,7 @@ pub struct Tally {
     categories: HashMap<String, u32>,
     category_list: Vec<String>,
     counts: HashMap<(u32, CountFigure, u32), i64>,
-    timings: HashMap<u32, (Vec<i64>, Vec<i64>)>,
+    timings: HashMap<u32, Histograms>,
     /// Reused to build lookup keys.
     scratch: String,
 }
@@ -486,9 +599,9 @@ impl Tally {
         self.add(cells, CountFigure::Unassigned, unassigned, n);
     }
 
-    /// Takes an accepted request's hours to acceptance (and days to the first visit) into the
-    /// response times of its cells.
-    pub fn accepted(&mut self, a: &AcceptedFacts) {
+    /// Takes `n` accepted requests' hours to acceptance (and days to the first visit) into the
+    /// response times of their cells (`n` = −1 takes one out again).
+    pub fn accepted(&mut self, a: &AcceptedFacts, n: i64) {
         let (cells, k) = self.scopes(
             &a.region_code,
             &a.half_year,
@@ -502,8 +615,10 @@ impl Tally {
             .map(|d| (d - dutch_date(a.created_at)).num_days());
         for &c in &cells[..k] {
             let t = self.timings.entry(c).or_default();
-            t.0.push(hours);
-            t.1.extend(days);
+            t.hours.add(hours, n);
+            if let Some(days) = days {
+                t.days.add(days, n);
+            }
         }
     }
 
@@ -551,11 +666,12 @@ impl Tally {
         }
     }
 
-    /// The counts, sorted.
+    /// The counts, sorted (none of zero: a delta's +1 and −1 of one category cancel).
     pub fn counts(&self) -> Vec<(CellKey, CountFigure, String, i64)> {
         let mut out: Vec<_> = self
             .counts
             .iter()
+            .filter(|(_, n)| **n != 0)
             .map(|(&(cell, f, cat), n)| {
                 (
                     self.key(cell),
@@ -569,23 +685,13 @@ impl Tally {
         out
     }
 
-    /// The response times per cell, sorted.
-    pub fn timings(&self) -> Vec<(CellKey, TimingStats)> {
+    /// The response-time histograms per cell, sorted (`.stats()` gives the figures).
+    pub fn timings(&self) -> Vec<(CellKey, Histograms)> {
         let mut out: Vec<_> = self
             .timings
             .iter()
-            .map(|(cell, (hours, days))| {
-                let (mut hours, mut days) = (hours.clone(), days.clone());
-                let stats = TimingStats {
-                    accepted: hours.len() as i64,
-                    median_hours: percentile(&mut hours, 0.5),
-                    p90_hours: percentile(&mut hours, 0.9),
-                    visited: days.len() as i64,
-                    median_days: percentile(&mut days, 0.5),
-                    p90_days: percentile(&mut days, 0.9),
-                };
-                (self.key(*cell), stats)
-            })
+            .filter(|(_, h)| !h.is_empty())
+            .map(|(cell, h)| (self.key(*cell), h.clone()))
             .collect();
         out.sort_by(|a, b| a.0.cmp(&b.0));
         out
@@ -673,7 +779,7 @@ mod tests {
         for r in requests {
             t.requests(&r.facts, 1);
             if let Some(a) = &r.accepted {
-                t.accepted(a);
+                t.accepted(a, 1);
             }
         }
         visits.iter().for_each(|v| t.visits(v, 1));
@@ -774,7 +880,7 @@ mod tests {
             for r in &requests {
                 *request_groups.entry(r.facts.clone()).or_default() += 1;
                 if let Some(a) = &r.accepted {
-                    grouped.accepted(a);
+                    grouped.accepted(a, 1);
                 }
             }
             let mut visit_groups: HashMap<VisitFacts, i64> = HashMap::new();
@@ -785,6 +891,99 @@ mod tests {
             visit_groups.iter().for_each(|(f, n)| grouped.visits(f, *n));
             prop_assert_eq!(grouped.counts(), one_by_one.counts());
             prop_assert_eq!(grouped.timings(), one_by_one.timings());
+        }
+    }
+
+    proptest! {
+        /// A histogram's percentiles are those of its values one by one.
+        #[test]
+        fn histograms_give_the_percentiles_of_their_values(values in proptest::collection::vec(0..50i64, 0..40)) {
+            let mut h = Histogram::default();
+            values.iter().for_each(|v| h.add(*v, 1));
+            prop_assert_eq!(h.len(), values.len() as i64);
+            for p in [0.5, 0.9] {
+                let mut one_by_one = values.clone();
+                prop_assert_eq!(h.percentile(p), crate::domain::disclosure::percentile(&mut one_by_one, p));
+            }
+            prop_assert_eq!(Histogram::decode(&h.encode()).unwrap(), h);
+        }
+    }
+
+    /// Counts summed per key, zeros dropped.
+    fn merged_counts(parts: &[&Tally]) -> Vec<(CellKey, CountFigure, String, i64)> {
+        let mut sum: BTreeMap<(CellKey, CountFigure, String), i64> = BTreeMap::new();
+        for t in parts {
+            for (cell, f, cat, n) in t.counts() {
+                *sum.entry((cell, f, cat)).or_default() += n;
+            }
+        }
+        sum.into_iter()
+            .filter(|(_, n)| *n != 0)
+            .map(|((c, f, k), n)| (c, f, k, n))
+            .collect()
+    }
+
+    fn merged_timings(parts: &[&Tally]) -> Vec<(CellKey, Histograms)> {
+        let mut sum: BTreeMap<CellKey, Histograms> = BTreeMap::new();
+        for t in parts {
+            for (cell, h) in t.timings() {
+                sum.entry(cell).or_default().merge(&h);
+            }
+        }
+        sum.into_iter().filter(|(_, h)| !h.is_empty()).collect()
+    }
+
+    proptest! {
+        /// The refresh takes a change in as a delta (the record's facts before with −1, after with
+        /// +1) added to the stored summaries: that must give what counting all records after the
+        /// change gives.
+        #[test]
+        fn adding_the_delta_of_a_change_gives_the_summaries_after_it(
+            before in proptest::collection::vec(request(), 0..40),
+            replaced in proptest::collection::vec(proptest::option::of(request()), 0..40),
+            added in proptest::collection::vec(request(), 0..10),
+            visits_before in proptest::collection::vec(visit(), 0..20),
+            visits_replaced in proptest::collection::vec(proptest::option::of(visit()), 0..20),
+        ) {
+            let mut after = Vec::new();
+            let mut delta = Tally::default();
+            let take = |t: &mut Tally, r: &Req, n: i64| {
+                t.requests(&r.facts, n);
+                if let Some(a) = &r.accepted {
+                    t.accepted(a, n);
+                }
+            };
+            for (i, r) in before.iter().enumerate() {
+                match replaced.get(i) {
+                    Some(Some(new)) => {
+                        take(&mut delta, r, -1);
+                        take(&mut delta, new, 1);
+                        after.push(new.clone());
+                    }
+                    // a request cancelled for good (retention): only the −1
+                    Some(None) if i % 3 == 0 => take(&mut delta, r, -1),
+                    _ => after.push(r.clone()),
+                }
+            }
+            for r in &added {
+                take(&mut delta, r, 1);
+                after.push(r.clone());
+            }
+            let mut visits_after = Vec::new();
+            for (i, v) in visits_before.iter().enumerate() {
+                match visits_replaced.get(i) {
+                    Some(Some(new)) => {
+                        delta.visits(v, -1);
+                        delta.visits(new, 1);
+                        visits_after.push(new.clone());
+                    }
+                    _ => visits_after.push(v.clone()),
+                }
+            }
+            let old = tally(&before, &visits_before);
+            let new = tally(&after, &visits_after);
+            prop_assert_eq!(merged_counts(&[&old, &delta]), new.counts());
+            prop_assert_eq!(merged_timings(&[&old, &delta]), new.timings());
         }
     }
 
@@ -807,16 +1006,19 @@ mod tests {
         };
         let mut t = Tally::default();
         t.requests(&r, 1);
-        t.accepted(&AcceptedFacts {
-            region_code: r.region_code.clone(),
-            half_year: r.half_year.clone(),
-            age_band: r.age_band.clone(),
-            organization_id: r.organization_id,
-            provider_id: r.provider_id,
-            created_at: created,
-            accepted_at: created + chrono::Duration::hours(30),
-            first_visit_on: Some(d("2026-01-12")),
-        });
+        t.accepted(
+            &AcceptedFacts {
+                region_code: r.region_code.clone(),
+                half_year: r.half_year.clone(),
+                age_band: r.age_band.clone(),
+                organization_id: r.organization_id,
+                provider_id: r.provider_id,
+                created_at: created,
+                accepted_at: created + chrono::Duration::hours(30),
+                first_visit_on: Some(d("2026-01-12")),
+            },
+            1,
+        );
         t.consents(
             &ConsentFacts {
                 region_code: "JZ01".into(),
@@ -869,8 +1071,8 @@ mod tests {
         // one accepted request: its cell has a count but no median (fewer than 10)
         let timings = t.timings();
         assert_eq!(timings.len(), 3);
-        assert_eq!(timings[0].1.accepted, 1);
-        assert_eq!(timings[0].1.median_hours, None);
+        assert_eq!(timings[0].1.stats().accepted, 1);
+        assert_eq!(timings[0].1.stats().median_hours, None);
     }
 
     #[test]

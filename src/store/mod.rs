@@ -1031,8 +1031,13 @@ pub use crate::domain::figures::CountFigure;
 pub struct FigureRefresh {
     /// Every half-year was recomputed.
     pub full: bool,
-    /// The half-years recomputed (when not `full`).
+    /// The half-years whose summaries changed (when not `full`).
     pub half_years: Vec<String>,
+    /// Of those, the ones recomputed from their records (a bulk insert or delete noted only
+    /// its half-years); the others took in the changes as deltas.
+    pub recomputed: Vec<String>,
+    /// Changed records taken in as deltas (a change counts twice: before and after).
+    pub changes: u64,
     /// Summary rows written.
     pub rows: u64,
     /// Another refresh, from a newer snapshot, had written already.
@@ -1060,8 +1065,14 @@ impl std::fmt::Display for FigureRefresh {
         } else {
             write!(
                 f,
-                "{} ({} summary rows)",
+                "{} ({} changes added, {} recomputed; {} summary rows written)",
                 self.half_years.join(", "),
+                self.changes,
+                if self.recomputed.is_empty() {
+                    "none".to_string()
+                } else {
+                    self.recomputed.join(", ")
+                },
                 self.rows
             )
         }

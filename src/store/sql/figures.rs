@@ -1,43 +1,178 @@
 //! The summaries the policy figures are read from, and bulk loading. The statements both backends share; expanded per backend by `impl_store!`.
 
+use crate::domain::figures::{AcceptedFacts, ConsentFacts, RequestFacts, Tally, VisitFacts};
+use chrono::{DateTime, NaiveDate, Utc};
+use uuid::Uuid;
+
+/// A row of `figure_changes` (0015) with the provider it counts for: what the figures need of
+/// a record before (sign −1) or after (+1) a change, or (kind NULL) a mark that its half-year
+/// is to be recomputed. No child, no free text.
+#[derive(sqlx::FromRow)]
+pub(crate) struct FigureChange {
+    half_year: String,
+    kind: Option<String>,
+    sign: Option<i64>,
+    region_code: Option<String>,
+    age_band: Option<String>,
+    organization_id: Option<Uuid>,
+    /// The consent's recipient, or the provider of the request's or visit's specialist.
+    provider_id: Option<Uuid>,
+    expertise: Option<String>,
+    urgency: Option<String>,
+    status: Option<String>,
+    outcome: Option<String>,
+    reroutes: Option<i64>,
+    ever_unassigned: Option<bool>,
+    consent_delayed: Option<bool>,
+    created_at: Option<DateTime<Utc>>,
+    accepted_at: Option<DateTime<Utc>>,
+    first_visit_on: Option<NaiveDate>,
+    purpose: Option<String>,
+    decision: Option<String>,
+    competences: Option<String>,
+}
+
+/// A half-year with more noted changes than this is recomputed from its records instead.
+pub(crate) const FIGURE_DELTAS_AT_MOST: i64 = 100_000;
+
+impl FigureChange {
+    pub(crate) const SELECT: &'static str = "SELECT c.half_year, c.kind, c.sign, c.region_code, c.age_band, \
+         c.organization_id, CASE WHEN c.kind = 'consent' THEN c.other_id ELSE s.organization_id END AS provider_id, \
+         c.expertise, c.urgency, c.status, c.outcome, c.reroutes, c.ever_unassigned, c.consent_delayed, c.created_at, \
+         c.accepted_at, c.first_visit_on, c.purpose, c.decision, c.competences \
+         FROM figure_changes c LEFT JOIN staff s ON s.id = c.other_id";
+
+    /// Counts the change into a tally of deltas (a mark counts nothing: its half-year is
+    /// recomputed).
+    pub(crate) fn count_into(self, tally: &mut Tally) {
+        let (Some(kind), Some(n), Some(region_code), Some(age_band)) =
+            (self.kind, self.sign, self.region_code, self.age_band)
+        else {
+            return;
+        };
+        let half_year = self.half_year;
+        match kind.as_str() {
+            "request" => {
+                if let (Some(created_at), Some(accepted_at)) = (self.created_at, self.accepted_at) {
+                    tally.accepted(
+                        &AcceptedFacts {
+                            region_code: region_code.clone(),
+                            half_year: half_year.clone(),
+                            age_band: age_band.clone(),
+                            organization_id: self.organization_id,
+                            provider_id: self.provider_id,
+                            created_at,
+                            accepted_at,
+                            first_visit_on: self.first_visit_on,
+                        },
+                        n,
+                    );
+                }
+                tally.requests(
+                    &RequestFacts {
+                        region_code,
+                        half_year,
+                        age_band,
+                        organization_id: self.organization_id,
+                        provider_id: self.provider_id,
+                        expertise: self.expertise.unwrap_or_default(),
+                        urgency: self.urgency.unwrap_or_default(),
+                        status: self.status.unwrap_or_default(),
+                        outcome: self.outcome,
+                        reroutes: self.reroutes.unwrap_or(0),
+                        ever_unassigned: self.ever_unassigned.unwrap_or(false),
+                        consent_delayed: self.consent_delayed,
+                    },
+                    n,
+                );
+            }
+            "consent" => tally.consents(
+                &ConsentFacts {
+                    region_code,
+                    half_year,
+                    age_band,
+                    organization_id: self.organization_id,
+                    recipient_id: self.provider_id,
+                    purpose: self.purpose.unwrap_or_default(),
+                    decision: self.decision.unwrap_or_default(),
+                    status: self.status.unwrap_or_default(),
+                },
+                n,
+            ),
+            "visit" => tally.visits(
+                &VisitFacts {
+                    region_code,
+                    half_year,
+                    age_band,
+                    organization_id: self.organization_id,
+                    provider_id: self.provider_id,
+                    status: self.status.unwrap_or_default(),
+                    competences: self.competences.unwrap_or_default(),
+                },
+                n,
+            ),
+            _ => {}
+        }
+    }
+}
+
 macro_rules! impl_figures {
     ($store:ty, $db:ty) => {
         impl $store {
-            /// Recomputes the summaries of the half-years whose records changed since the last
-            /// refresh (all of them when `full` or the first time), from one snapshot.
+            /// Brings the summaries up to date from one snapshot: all of them when `full` or the
+            /// first time; otherwise the changes noted since the last refresh are added to them
+            /// as deltas, and the half-years a bulk statement only marked are recomputed.
             async fn refresh_figures_once(&self, now: DateTime<Utc>, full: bool) -> StoreResult<FigureRefresh> {
-                use $crate::domain::figures::{AcceptedFacts, ConsentFacts, RequestFacts, Tally, VisitFacts};
+                use $crate::domain::figures::{
+                    AcceptedFacts, ConsentFacts, Histogram, Histograms, RequestFacts, ScopeKind, Tally, VisitFacts,
+                };
+                use $crate::store::sql::FigureChange;
                 use futures::TryStreamExt;
+                let started = std::time::Instant::now();
                 let mut snap = self.begin_snapshot().await?;
                 let done: Option<i64> = sqlx::query_scalar("SELECT through_change FROM figure_refresh WHERE id = 1")
                     .fetch_optional(&mut *snap)
                     .await?;
                 let full = full || done.is_none();
-                let (through, half_years) = if full {
-                    let through: Option<i64> = sqlx::query_scalar("SELECT MAX(id) FROM figure_changes")
-                        .fetch_one(&mut *snap)
-                        .await?;
-                    (through, Vec::new())
+                // per half-year: the last change, how many, how many of them facts (not marks)
+                let noted: Vec<(String, i64, i64, i64)> = sqlx::query_as(
+                    "SELECT half_year, MAX(id), COUNT(*), COUNT(kind) FROM figure_changes GROUP BY half_year ORDER BY half_year",
+                )
+                .fetch_all(&mut *snap)
+                .await?;
+                let through = noted.iter().map(|c| c.1).max().unwrap_or(0).max(done.unwrap_or(0));
+                // a half-year some statement only marked, or with so many changes that counting
+                // its records again is cheaper, is recomputed; the others take deltas
+                let (recompute, delta_half_years): (Vec<String>, Vec<String>) = if full {
+                    (Vec::new(), Vec::new())
                 } else {
-                    let changed: Vec<(String, i64)> =
-                        sqlx::query_as("SELECT half_year, MAX(id) FROM figure_changes GROUP BY half_year ORDER BY half_year")
-                            .fetch_all(&mut *snap)
-                            .await?;
-                    (changed.iter().map(|c| c.1).max(), changed.into_iter().map(|c| c.0).collect())
+                    let (r, d): (Vec<_>, Vec<_>) =
+                        noted.into_iter().partition(|c| c.3 < c.2 || c.2 > $crate::store::sql::FIGURE_DELTAS_AT_MOST);
+                    (r.into_iter().map(|c| c.0).collect(), d.into_iter().map(|c| c.0).collect())
                 };
-                let through = through.unwrap_or(0).max(done.unwrap_or(0));
+                let mut delta = Tally::default();
+                let mut changes = 0u64;
+                if !delta_half_years.is_empty() {
+                    let mut qb: QueryBuilder<$db> = QueryBuilder::new(FigureChange::SELECT);
+                    Self::push_in(&mut qb, " WHERE c.half_year", &delta_half_years);
+                    let mut rows = qb.build_query_as::<FigureChange>().fetch(&mut *snap);
+                    while let Some(change) = rows.try_next().await? {
+                        changes += 1;
+                        change.count_into(&mut delta);
+                    }
+                }
                 // only what the figures count leaves the database: no child, no free text
                 let filter = |qb: &mut QueryBuilder<'_, $db>| {
                     if full {
                         qb.push(" WHERE t.half_year IS NOT NULL");
                     } else {
-                        Self::push_in(qb, " WHERE t.half_year", &half_years);
+                        Self::push_in(qb, " WHERE t.half_year", &recompute);
                     }
                 };
                 // the database groups equal facts and counts them (the counts need no single
                 // record); only the response times are read per accepted request
                 let mut tally = Tally::default();
-                if full || !half_years.is_empty() {
+                if full || !recompute.is_empty() {
                     type RequestTuple = (
                         Option<String>, String, Option<String>, Option<Uuid>, Option<Uuid>, String, String, String,
                         Option<String>, i64, bool, Option<bool>, i64,
@@ -75,7 +210,7 @@ macro_rules! impl_figures {
                         tally.accepted(&AcceptedFacts {
                             region_code, half_year: r.1, age_band, organization_id: r.3, provider_id: r.4,
                             created_at: r.5, accepted_at: r.6, first_visit_on: r.7,
-                        });
+                        }, 1);
                     }
                     drop(rows);
                     type ConsentTuple = (Option<String>, String, Option<String>, Option<Uuid>, Option<Uuid>, String, String, String, i64);
@@ -112,52 +247,96 @@ macro_rules! impl_figures {
                         }, r.7);
                     }
                 }
+                let counted = started.elapsed();
                 let counts = tally.counts();
                 let timings = tally.timings();
+                let delta_counts = delta.counts();
+                let delta_timings = delta.timings();
                 let mut tx = if Self::SUMMARIES_WRITTEN_IN_SNAPSHOT {
                     snap
                 } else {
                     snap.rollback().await?;
                     let mut tx = self.begin_write().await?;
-                    // a refresh that read a newer snapshot has written already: this one is older
+                    // another refresh wrote meanwhile: a full one from a newer snapshot makes this
+                    // one stale, and deltas are added only to the summaries they were counted for
                     let stored: Option<i64> = sqlx::query_scalar("SELECT through_change FROM figure_refresh WHERE id = 1")
                         .fetch_optional(&mut *tx)
                         .await?;
-                    if stored.is_some_and(|s| s > through) {
+                    if (full && stored.is_some_and(|s| s > through)) || (!full && stored != done) {
                         return Ok(FigureRefresh { skipped: true, ..FigureRefresh::default() });
                     }
                     tx
                 };
-                for table in ["figure_summary", "figure_timings"] {
-                    let mut qb: QueryBuilder<$db> = QueryBuilder::new(format!("DELETE FROM {table}"));
-                    if !full {
-                        Self::push_in(&mut qb, " WHERE half_year", &half_years);
+                // recomputed half-years: replaced
+                if full || !recompute.is_empty() {
+                    for table in ["figure_summary", "figure_timings"] {
+                        let mut qb: QueryBuilder<$db> = QueryBuilder::new(format!("DELETE FROM {table}"));
+                        if !full {
+                            Self::push_in(&mut qb, " WHERE half_year", &recompute);
+                        }
+                        qb.build().execute(&mut *tx).await?;
                     }
+                }
+                Self::write_counts(&mut tx, &counts, false).await?;
+                Self::write_timings(&mut tx, &timings).await?;
+                // delta half-years: counts added (a count that reaches zero goes), histograms
+                // merged into the stored ones
+                Self::write_counts(&mut tx, &delta_counts, true).await?;
+                if !delta_counts.is_empty() {
+                    let mut qb: QueryBuilder<$db> = QueryBuilder::new("DELETE FROM figure_summary WHERE n = 0");
+                    Self::push_in(&mut qb, " AND half_year", &delta_half_years);
                     qb.build().execute(&mut *tx).await?;
                 }
-                for chunk in counts.chunks(3000) {
+                let mut merged_timings = Vec::new();
+                if !delta_timings.is_empty() {
+                    let mut regions: Vec<String> = delta_timings.iter().map(|t| t.0.region_code.clone()).collect();
+                    regions.sort();
+                    regions.dedup();
                     let mut qb: QueryBuilder<$db> = QueryBuilder::new(
-                        "INSERT INTO figure_summary (scope_kind, scope_org, figure, region_code, half_year, age_band, category, n) ",
+                        "SELECT scope_kind, scope_org, region_code, half_year, age_band, hours_histogram, days_histogram \
+                         FROM figure_timings WHERE 1 = 1",
                     );
-                    qb.push_values(chunk, |mut b, (cell, figure, category, n)| {
-                        b.push_bind(cell.scope.as_str()).push_bind(cell.org).push_bind(figure.name())
-                            .push_bind(cell.region_code.clone()).push_bind(cell.half_year.clone())
-                            .push_bind(cell.age_band.clone()).push_bind(category.clone()).push_bind(*n);
-                    });
-                    qb.build().execute(&mut *tx).await?;
-                }
-                for chunk in timings.chunks(2000) {
-                    let mut qb: QueryBuilder<$db> = QueryBuilder::new(
-                        "INSERT INTO figure_timings (scope_kind, scope_org, region_code, half_year, age_band, accepted, \
-                         median_hours, p90_hours, visited, median_days, p90_days) ",
-                    );
-                    qb.push_values(chunk, |mut b, (cell, t)| {
-                        b.push_bind(cell.scope.as_str()).push_bind(cell.org).push_bind(cell.region_code.clone())
-                            .push_bind(cell.half_year.clone()).push_bind(cell.age_band.clone()).push_bind(t.accepted)
-                            .push_bind(t.median_hours).push_bind(t.p90_hours).push_bind(t.visited)
-                            .push_bind(t.median_days).push_bind(t.p90_days);
-                    });
-                    qb.build().execute(&mut *tx).await?;
+                    Self::push_in(&mut qb, " AND half_year", &delta_half_years);
+                    Self::push_in(&mut qb, " AND region_code", &regions);
+                    let stored: Vec<(String, Uuid, String, String, String, String, String)> =
+                        qb.build_query_as().fetch_all(&mut *tx).await?;
+                    let mut stored: std::collections::HashMap<$crate::domain::figures::CellKey, Histograms> = stored
+                        .into_iter()
+                        .filter_map(|r| {
+                            let cell = $crate::domain::figures::CellKey {
+                                scope: ScopeKind::parse(&r.0)?, org: r.1, region_code: r.2, half_year: r.3, age_band: r.4,
+                            };
+                            Some((cell, (Histogram::decode(&r.5), Histogram::decode(&r.6))))
+                        })
+                        .map(|(cell, h)| match h {
+                            (Ok(hours), Ok(days)) => Ok((cell, Histograms { hours, days })),
+                            // only the gateway writes these: a full refresh writes them anew
+                            _ => Err(StoreError::Unavailable(
+                                "figure_timings holds a histogram the gateway never writes: run a full refresh".into(),
+                            )),
+                        })
+                        .collect::<StoreResult<_>>()?;
+                    let mut emptied = Vec::new();
+                    for (cell, change) in delta_timings {
+                        let mut h = stored.remove(&cell).unwrap_or_default();
+                        h.merge(&change);
+                        if h.is_empty() {
+                            emptied.push(cell);
+                        } else {
+                            merged_timings.push((cell, h));
+                        }
+                    }
+                    for cell in &emptied {
+                        sqlx::query(
+                            "DELETE FROM figure_timings WHERE scope_kind = $1 AND scope_org = $2 AND region_code = $3 \
+                             AND half_year = $4 AND age_band = $5",
+                        )
+                        .bind(cell.scope.as_str()).bind(cell.org).bind(&cell.region_code).bind(&cell.half_year)
+                        .bind(&cell.age_band)
+                        .execute(&mut *tx)
+                        .await?;
+                    }
+                    Self::write_timings(&mut tx, &merged_timings).await?;
                 }
                 // in PostgreSQL this deletes only the changes the snapshot saw; in SQLite ids are
                 // in commit order, so those are all the changes up to `through`
@@ -177,14 +356,80 @@ macro_rules! impl_figures {
                         sqlx::query(&format!("ANALYZE {table}")).execute(self.writer()).await?;
                     }
                 }
+                let mut half_years: Vec<String> = recompute.iter().chain(&delta_half_years).cloned().collect();
+                half_years.sort();
+                tracing::debug!(
+                    counted_ms = counted.as_millis() as u64,
+                    written_ms = (started.elapsed() - counted).as_millis() as u64,
+                    full,
+                    changes,
+                    "figures refreshed"
+                );
                 Ok(FigureRefresh {
                     full,
                     half_years,
-                    rows: (counts.len() + timings.len()) as u64,
+                    recomputed: recompute,
+                    changes,
+                    rows: (counts.len() + timings.len() + delta_counts.len() + merged_timings.len()) as u64,
                     skipped: false,
                 })
             }
 
+            /// Inserts summary counts; with `add`, adds them to the stored ones instead.
+            async fn write_counts(
+                tx: &mut sqlx::Transaction<'static, $db>,
+                counts: &[($crate::domain::figures::CellKey, CountFigure, String, i64)],
+                add: bool,
+            ) -> StoreResult<()> {
+                for chunk in counts.chunks(3000) {
+                    let mut qb: QueryBuilder<$db> = QueryBuilder::new(
+                        "INSERT INTO figure_summary (scope_kind, scope_org, figure, region_code, half_year, age_band, category, n) ",
+                    );
+                    qb.push_values(chunk, |mut b, (cell, figure, category, n)| {
+                        b.push_bind(cell.scope.as_str()).push_bind(cell.org).push_bind(figure.name())
+                            .push_bind(cell.region_code.clone()).push_bind(cell.half_year.clone())
+                            .push_bind(cell.age_band.clone()).push_bind(category.clone()).push_bind(*n);
+                    });
+                    if add {
+                        qb.push(
+                            " ON CONFLICT (scope_kind, scope_org, figure, region_code, half_year, age_band, category) \
+                             DO UPDATE SET n = figure_summary.n + excluded.n",
+                        );
+                    }
+                    qb.build().execute(&mut **tx).await?;
+                }
+                Ok(())
+            }
+
+            /// Writes response-time cells (histograms and the figures read from them), replacing
+            /// a stored cell.
+            async fn write_timings(
+                tx: &mut sqlx::Transaction<'static, $db>,
+                timings: &[($crate::domain::figures::CellKey, $crate::domain::figures::Histograms)],
+            ) -> StoreResult<()> {
+                for chunk in timings.chunks(2000) {
+                    let mut qb: QueryBuilder<$db> = QueryBuilder::new(
+                        "INSERT INTO figure_timings (scope_kind, scope_org, region_code, half_year, age_band, accepted, \
+                         median_hours, p90_hours, visited, median_days, p90_days, hours_histogram, days_histogram) ",
+                    );
+                    qb.push_values(chunk, |mut b, (cell, h)| {
+                        let t = h.stats();
+                        b.push_bind(cell.scope.as_str()).push_bind(cell.org).push_bind(cell.region_code.clone())
+                            .push_bind(cell.half_year.clone()).push_bind(cell.age_band.clone()).push_bind(t.accepted)
+                            .push_bind(t.median_hours).push_bind(t.p90_hours).push_bind(t.visited)
+                            .push_bind(t.median_days).push_bind(t.p90_days)
+                            .push_bind(h.hours.encode()).push_bind(h.days.encode());
+                    });
+                    qb.push(
+                        " ON CONFLICT (scope_kind, scope_org, region_code, half_year, age_band) DO UPDATE SET \
+                         accepted = excluded.accepted, median_hours = excluded.median_hours, p90_hours = excluded.p90_hours, \
+                         visited = excluded.visited, median_days = excluded.median_days, p90_days = excluded.p90_days, \
+                         hours_histogram = excluded.hours_histogram, days_histogram = excluded.days_histogram",
+                    );
+                    qb.build().execute(&mut **tx).await?;
+                }
+                Ok(())
+            }
 
             /// A refresh that races another anyway (one that did not take its turn: an older
             /// binary during an upgrade) fails to serialise, or meets a summary row the other
@@ -313,6 +558,12 @@ macro_rules! impl_figures {
                 // SQLite takes at most 32,766 parameters a statement, PostgreSQL 65,535
                 let per = (30_000 / columns.len()).max(1);
                 let mut tx = self.begin_write().await?;
+                // a bulk load notes only the half-years it touched (they are recomputed), not
+                // what the figures need of every record (PostgreSQL's statement triggers do the
+                // same for statements of more than 1,000 rows; SQLite's are per row)
+                let before: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) FROM figure_changes")
+                    .fetch_one(&mut *tx)
+                    .await?;
                 for chunk in rows.chunks(per) {
                     let mut qb: QueryBuilder<$db> = QueryBuilder::new(format!("INSERT INTO {table} ({}) ", columns.join(", ")));
                     qb.push_values(chunk, |mut b, row| {
@@ -328,6 +579,19 @@ macro_rules! impl_figures {
                         }
                     });
                     qb.build().execute(&mut *tx).await.map_err(classify)?;
+                }
+                if rows.len() > 1000 {
+                    sqlx::query(
+                        "INSERT INTO figure_changes (half_year) SELECT DISTINCT half_year FROM figure_changes \
+                         WHERE id > $1 AND kind IS NOT NULL",
+                    )
+                    .bind(before)
+                    .execute(&mut *tx)
+                    .await?;
+                    sqlx::query("DELETE FROM figure_changes WHERE id > $1 AND kind IS NOT NULL")
+                        .bind(before)
+                        .execute(&mut *tx)
+                        .await?;
                 }
                 tx.commit().await?;
                 Ok(())

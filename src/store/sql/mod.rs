@@ -24,6 +24,7 @@ mod consent;
 mod consultations;
 #[macro_use]
 mod figures;
+pub(crate) use figures::{FigureChange, FIGURE_DELTAS_AT_MOST};
 #[macro_use]
 mod maintenance;
 #[macro_use]
