@@ -107,3 +107,18 @@ BEGIN
     INSERT INTO figure_changes (half_year, kind, sign, region_code, age_band, organization_id, other_id, status, competences)
         VALUES (OLD.half_year, 'visit', -1, OLD.region_code, OLD.age_band, OLD.organization_id, OLD.specialist_id, OLD.status, OLD.competences);
 END;
+
+-- The full build groups each table by the columns the figures count, in this order: SQLite
+-- aggregates while it walks a covering index in that order instead of sorting millions of rows.
+-- (They begin with half_year, so they also serve what the half_year indexes served.)
+DROP INDEX consultations_half_year;
+CREATE INDEX consultations_figures ON consultations (half_year, region_code, age_band, organization_id,
+    assigned_to, expertise, urgency, status, outcome, reroutes, ever_unassigned, consent_delayed);
+CREATE INDEX consultations_figures_accepted ON consultations (half_year, region_code, age_band,
+    organization_id, assigned_to, created_at, accepted_at, first_visit_on) WHERE accepted_at IS NOT NULL;
+DROP INDEX consents_half_year;
+CREATE INDEX consents_figures ON consents (half_year, region_code, age_band, organization_id,
+    recipient_organization_id, purpose, decision, status);
+DROP INDEX visits_half_year;
+CREATE INDEX visits_figures ON visits (half_year, region_code, age_band, organization_id, specialist_id,
+    status, competences);

@@ -698,6 +698,36 @@ impl Tally {
     }
 }
 
+/// Counts of several tallies (or a tally and the stored summaries) summed per key, sorted;
+/// a count that sums to zero is dropped.
+pub fn merge_counts(
+    parts: impl IntoIterator<Item = Vec<(CellKey, CountFigure, String, i64)>>,
+) -> Vec<(CellKey, CountFigure, String, i64)> {
+    let mut sum: BTreeMap<(CellKey, CountFigure, String), i64> = BTreeMap::new();
+    for part in parts {
+        for (cell, f, cat, n) in part {
+            *sum.entry((cell, f, cat)).or_default() += n;
+        }
+    }
+    sum.into_iter()
+        .filter(|(_, n)| *n != 0)
+        .map(|((c, f, k), n)| (c, f, k, n))
+        .collect()
+}
+
+/// Response-time histograms of several tallies merged per cell, sorted; empty cells dropped.
+pub fn merge_timings(
+    parts: impl IntoIterator<Item = Vec<(CellKey, Histograms)>>,
+) -> Vec<(CellKey, Histograms)> {
+    let mut sum: BTreeMap<CellKey, Histograms> = BTreeMap::new();
+    for part in parts {
+        for (cell, h) in part {
+            sum.entry(cell).or_default().merge(&h);
+        }
+    }
+    sum.into_iter().filter(|(_, h)| !h.is_empty()).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -909,30 +939,6 @@ mod tests {
         }
     }
 
-    /// Counts summed per key, zeros dropped.
-    fn merged_counts(parts: &[&Tally]) -> Vec<(CellKey, CountFigure, String, i64)> {
-        let mut sum: BTreeMap<(CellKey, CountFigure, String), i64> = BTreeMap::new();
-        for t in parts {
-            for (cell, f, cat, n) in t.counts() {
-                *sum.entry((cell, f, cat)).or_default() += n;
-            }
-        }
-        sum.into_iter()
-            .filter(|(_, n)| *n != 0)
-            .map(|((c, f, k), n)| (c, f, k, n))
-            .collect()
-    }
-
-    fn merged_timings(parts: &[&Tally]) -> Vec<(CellKey, Histograms)> {
-        let mut sum: BTreeMap<CellKey, Histograms> = BTreeMap::new();
-        for t in parts {
-            for (cell, h) in t.timings() {
-                sum.entry(cell).or_default().merge(&h);
-            }
-        }
-        sum.into_iter().filter(|(_, h)| !h.is_empty()).collect()
-    }
-
     proptest! {
         /// The refresh takes a change in as a delta (the record's facts before with −1, after with
         /// +1) added to the stored summaries: that must give what counting all records after the
@@ -982,8 +988,8 @@ mod tests {
             }
             let old = tally(&before, &visits_before);
             let new = tally(&after, &visits_after);
-            prop_assert_eq!(merged_counts(&[&old, &delta]), new.counts());
-            prop_assert_eq!(merged_timings(&[&old, &delta]), new.timings());
+            prop_assert_eq!(merge_counts([old.counts(), delta.counts()]), new.counts());
+            prop_assert_eq!(merge_timings([old.timings(), delta.timings()]), new.timings());
         }
     }
 

@@ -140,8 +140,34 @@ impl SqliteStore {
     /// database as of its first read. Its summaries are written afterwards by the writer.
     const SUMMARIES_WRITTEN_IN_SNAPSHOT: bool = false;
 
+    /// (The grouping passes stream covering indexes in their order: nothing to set.)
+    const FIGURE_PASS_SETTINGS: &'static [&'static str] = &[];
+
     async fn begin_snapshot(&self) -> Result<sqlx::Transaction<'static, Sqlite>, sqlx::Error> {
         self.read.begin().await
+    }
+
+    /// Two read transactions on one snapshot: both begin while this process's writer holds
+    /// the write lock (`BEGIN IMMEDIATE`), so no commit falls between their first reads.
+    async fn begin_snapshot_pair(
+        &self,
+    ) -> Result<
+        (
+            sqlx::Transaction<'static, Sqlite>,
+            sqlx::Transaction<'static, Sqlite>,
+        ),
+        sqlx::Error,
+    > {
+        let lock = self.write.begin_with("BEGIN IMMEDIATE").await?;
+        let mut first = self.begin_snapshot().await?;
+        let mut second = self.begin_snapshot().await?;
+        for tx in [&mut first, &mut second] {
+            sqlx::query("SELECT COUNT(*) FROM figure_refresh")
+                .fetch_one(&mut **tx)
+                .await?;
+        }
+        lock.rollback().await?;
+        Ok((first, second))
     }
 }
 

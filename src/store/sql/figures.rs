@@ -123,13 +123,12 @@ macro_rules! impl_figures {
             /// first time; otherwise the changes noted since the last refresh are added to them
             /// as deltas, and the half-years a bulk statement only marked are recomputed.
             async fn refresh_figures_once(&self, now: DateTime<Utc>, full: bool) -> StoreResult<FigureRefresh> {
-                use $crate::domain::figures::{
-                    AcceptedFacts, ConsentFacts, Histogram, Histograms, RequestFacts, ScopeKind, Tally, VisitFacts,
-                };
+                use $crate::domain::figures::{merge_counts, merge_timings, Histogram, Histograms, ScopeKind, Tally};
                 use $crate::store::sql::FigureChange;
                 use futures::TryStreamExt;
                 let started = std::time::Instant::now();
-                let mut snap = self.begin_snapshot().await?;
+                // two transactions on one snapshot: the full passes run on both at once
+                let (mut snap, second) = self.begin_snapshot_pair().await?;
                 let done: Option<i64> = sqlx::query_scalar("SELECT through_change FROM figure_refresh WHERE id = 1")
                     .fetch_optional(&mut *snap)
                     .await?;
@@ -161,95 +160,34 @@ macro_rules! impl_figures {
                         change.count_into(&mut delta);
                     }
                 }
-                // only what the figures count leaves the database: no child, no free text
-                let filter = |qb: &mut QueryBuilder<'_, $db>| {
-                    if full {
-                        qb.push(" WHERE t.half_year IS NOT NULL");
-                    } else {
-                        Self::push_in(qb, " WHERE t.half_year", &recompute);
-                    }
-                };
                 // the database groups equal facts and counts them (the counts need no single
-                // record); only the response times are read per accepted request
-                let mut tally = Tally::default();
+                // record); only the response times are read per accepted request. Two passes at
+                // once, one per core: requests and consents, accepted requests and visits.
+                let (mut counts, mut timings) = (Vec::new(), Vec::new());
                 if full || !recompute.is_empty() {
-                    type RequestTuple = (
-                        Option<String>, String, Option<String>, Option<Uuid>, Option<Uuid>, String, String, String,
-                        Option<String>, i64, bool, Option<bool>, i64,
+                    let scope = (!full).then(|| recompute.clone());
+                    let providers: std::sync::Arc<std::collections::HashMap<Uuid, Uuid>> = std::sync::Arc::new(
+                        sqlx::query_as::<_, (Uuid, Uuid)>("SELECT id, organization_id FROM staff")
+                            .fetch_all(&mut *snap)
+                            .await?
+                            .into_iter()
+                            .collect(),
                     );
-                    const REQUEST_FACTS: &str = "t.region_code, t.half_year, t.age_band, t.organization_id, s.organization_id, \
-                         t.expertise, t.urgency, t.status, t.outcome, t.reroutes, t.ever_unassigned, t.consent_delayed";
-                    let mut qb: QueryBuilder<$db> = QueryBuilder::new(format!(
-                        "SELECT {REQUEST_FACTS}, COUNT(*) FROM consultations t LEFT JOIN staff s ON s.id = t.assigned_to"
-                    ));
-                    filter(&mut qb);
-                    qb.push(format!(" GROUP BY {REQUEST_FACTS}"));
-                    let mut rows = qb.build_query_as::<RequestTuple>().fetch(&mut *snap);
-                    while let Some(r) = rows.try_next().await? {
-                        let (Some(region_code), Some(age_band)) = (r.0, r.2) else { continue };
-                        tally.requests(&RequestFacts {
-                            region_code, half_year: r.1, age_band, organization_id: r.3, provider_id: r.4, expertise: r.5,
-                            urgency: r.6, status: r.7, outcome: r.8, reroutes: r.9, ever_unassigned: r.10,
-                            consent_delayed: r.11,
-                        }, r.12);
-                    }
-                    drop(rows);
-                    type AcceptedTuple = (
-                        Option<String>, String, Option<String>, Option<Uuid>, Option<Uuid>, DateTime<Utc>, DateTime<Utc>,
-                        Option<NaiveDate>,
-                    );
-                    let mut qb: QueryBuilder<$db> = QueryBuilder::new(
-                        "SELECT t.region_code, t.half_year, t.age_band, t.organization_id, s.organization_id, t.created_at, \
-                         t.accepted_at, t.first_visit_on FROM consultations t LEFT JOIN staff s ON s.id = t.assigned_to",
-                    );
-                    filter(&mut qb);
-                    qb.push(" AND t.accepted_at IS NOT NULL");
-                    let mut rows = qb.build_query_as::<AcceptedTuple>().fetch(&mut *snap);
-                    while let Some(r) = rows.try_next().await? {
-                        let (Some(region_code), Some(age_band)) = (r.0, r.2) else { continue };
-                        tally.accepted(&AcceptedFacts {
-                            region_code, half_year: r.1, age_band, organization_id: r.3, provider_id: r.4,
-                            created_at: r.5, accepted_at: r.6, first_visit_on: r.7,
-                        }, 1);
-                    }
-                    drop(rows);
-                    type ConsentTuple = (Option<String>, String, Option<String>, Option<Uuid>, Option<Uuid>, String, String, String, i64);
-                    const CONSENT_FACTS: &str = "t.region_code, t.half_year, t.age_band, t.organization_id, \
-                         t.recipient_organization_id, t.purpose, t.decision, t.status";
-                    let mut qb: QueryBuilder<$db> =
-                        QueryBuilder::new(format!("SELECT {CONSENT_FACTS}, COUNT(*) FROM consents t"));
-                    filter(&mut qb);
-                    qb.push(format!(" GROUP BY {CONSENT_FACTS}"));
-                    let mut rows = qb.build_query_as::<ConsentTuple>().fetch(&mut *snap);
-                    while let Some(r) = rows.try_next().await? {
-                        let (Some(region_code), Some(age_band)) = (r.0, r.2) else { continue };
-                        tally.consents(&ConsentFacts {
-                            region_code, half_year: r.1, age_band, organization_id: r.3, recipient_id: r.4,
-                            purpose: r.5, decision: r.6, status: r.7,
-                        }, r.8);
-                    }
-                    drop(rows);
-                    type VisitTuple = (Option<String>, String, Option<String>, Option<Uuid>, Option<Uuid>, String, String, i64);
-                    const VISIT_FACTS: &str = "t.region_code, t.half_year, t.age_band, t.organization_id, s.organization_id, \
-                         t.status, t.competences";
-                    let mut qb: QueryBuilder<$db> = QueryBuilder::new(format!(
-                        "SELECT {VISIT_FACTS}, COUNT(*) FROM visits t LEFT JOIN staff s ON s.id = t.specialist_id"
-                    ));
-                    filter(&mut qb);
-                    qb.push(" AND t.status = 'held'");
-                    qb.push(format!(" GROUP BY {VISIT_FACTS}"));
-                    let mut rows = qb.build_query_as::<VisitTuple>().fetch(&mut *snap);
-                    while let Some(r) = rows.try_next().await? {
-                        let (Some(region_code), Some(age_band)) = (r.0, r.2) else { continue };
-                        tally.visits(&VisitFacts {
-                            region_code, half_year: r.1, age_band, organization_id: r.3, provider_id: r.4,
-                            status: r.5, competences: r.6,
-                        }, r.7);
-                    }
+                    let one = tokio::spawn(Self::count_requests_and_consents(snap, scope.clone(), providers.clone()));
+                    let two = tokio::spawn(Self::count_accepted_and_visits(second, scope, providers));
+                    let joined = |r: Result<StoreResult<(sqlx::Transaction<'static, $db>, Tally)>, tokio::task::JoinError>| {
+                        r.map_err(|e| StoreError::Unavailable(format!("a figures pass stopped: {e}")))?
+                    };
+                    let (one, two) = (joined(one.await), joined(two.await));
+                    let ((s, a), (other, b)) = (one?, two?);
+                    snap = s;
+                    other.rollback().await?;
+                    counts = merge_counts([a.counts(), b.counts()]);
+                    timings = merge_timings([a.timings(), b.timings()]);
+                } else {
+                    second.rollback().await?;
                 }
                 let counted = started.elapsed();
-                let counts = tally.counts();
-                let timings = tally.timings();
                 let delta_counts = delta.counts();
                 let delta_timings = delta.timings();
                 let mut tx = if Self::SUMMARIES_WRITTEN_IN_SNAPSHOT {
@@ -373,6 +311,125 @@ macro_rules! impl_figures {
                     rows: (counts.len() + timings.len() + delta_counts.len() + merged_timings.len()) as u64,
                     skipped: false,
                 })
+            }
+
+            /// `WHERE` of a pass: the half-years to recompute, or (None) all of them. Only what
+            /// the figures count leaves the database: no child, no free text.
+            fn push_figure_filter(qb: &mut QueryBuilder<'_, $db>, half_years: &Option<Vec<String>>) {
+                match half_years {
+                    None => {
+                        qb.push(" WHERE t.half_year IS NOT NULL");
+                    }
+                    Some(h) => Self::push_in(qb, " WHERE t.half_year", h),
+                }
+            }
+
+            /// Counts requests and consent records. Each pass groups by the table's own columns
+            /// in the order of its covering index (SQLite then aggregates while it walks the index,
+            /// without sorting); the specialist's provider comes from `providers` (staff → organisation).
+            async fn count_requests_and_consents(
+                mut snap: sqlx::Transaction<'static, $db>,
+                half_years: Option<Vec<String>>,
+                providers: std::sync::Arc<std::collections::HashMap<Uuid, Uuid>>,
+            ) -> StoreResult<(sqlx::Transaction<'static, $db>, $crate::domain::figures::Tally)> {
+                use $crate::domain::figures::{ConsentFacts, RequestFacts, Tally};
+                use futures::TryStreamExt;
+                for setting in Self::FIGURE_PASS_SETTINGS {
+                    sqlx::query(setting).execute(&mut *snap).await?;
+                }
+                let provider = |staff: Option<Uuid>| staff.and_then(|s| providers.get(&s).copied());
+                let mut tally = Tally::default();
+                type RequestTuple = (
+                    String, Option<String>, Option<String>, Option<Uuid>, Option<Uuid>, String, String, String,
+                    Option<String>, i64, bool, Option<bool>, i64,
+                );
+                const REQUEST_FACTS: &str = "t.half_year, t.region_code, t.age_band, t.organization_id, t.assigned_to, \
+                     t.expertise, t.urgency, t.status, t.outcome, t.reroutes, t.ever_unassigned, t.consent_delayed";
+                let mut qb: QueryBuilder<$db> =
+                    QueryBuilder::new(format!("SELECT {REQUEST_FACTS}, COUNT(*) FROM consultations t"));
+                Self::push_figure_filter(&mut qb, &half_years);
+                qb.push(format!(" GROUP BY {REQUEST_FACTS}"));
+                let mut rows = qb.build_query_as::<RequestTuple>().fetch(&mut *snap);
+                while let Some(r) = rows.try_next().await? {
+                    let (Some(region_code), Some(age_band)) = (r.1, r.2) else { continue };
+                    tally.requests(&RequestFacts {
+                        region_code, half_year: r.0, age_band, organization_id: r.3, provider_id: provider(r.4),
+                        expertise: r.5, urgency: r.6, status: r.7, outcome: r.8, reroutes: r.9, ever_unassigned: r.10,
+                        consent_delayed: r.11,
+                    }, r.12);
+                }
+                drop(rows);
+                type ConsentTuple = (String, Option<String>, Option<String>, Option<Uuid>, Option<Uuid>, String, String, String, i64);
+                const CONSENT_FACTS: &str = "t.half_year, t.region_code, t.age_band, t.organization_id, \
+                     t.recipient_organization_id, t.purpose, t.decision, t.status";
+                let mut qb: QueryBuilder<$db> =
+                    QueryBuilder::new(format!("SELECT {CONSENT_FACTS}, COUNT(*) FROM consents t"));
+                Self::push_figure_filter(&mut qb, &half_years);
+                qb.push(format!(" GROUP BY {CONSENT_FACTS}"));
+                let mut rows = qb.build_query_as::<ConsentTuple>().fetch(&mut *snap);
+                while let Some(r) = rows.try_next().await? {
+                    let (Some(region_code), Some(age_band)) = (r.1, r.2) else { continue };
+                    tally.consents(&ConsentFacts {
+                        region_code, half_year: r.0, age_band, organization_id: r.3, recipient_id: r.4,
+                        purpose: r.5, decision: r.6, status: r.7,
+                    }, r.8);
+                }
+                drop(rows);
+                Ok((snap, tally))
+            }
+
+            /// Takes accepted requests into the response times and counts visits (see
+            /// `count_requests_and_consents`).
+            async fn count_accepted_and_visits(
+                mut snap: sqlx::Transaction<'static, $db>,
+                half_years: Option<Vec<String>>,
+                providers: std::sync::Arc<std::collections::HashMap<Uuid, Uuid>>,
+            ) -> StoreResult<(sqlx::Transaction<'static, $db>, $crate::domain::figures::Tally)> {
+                use $crate::domain::figures::{AcceptedFacts, Tally, VisitFacts};
+                use futures::TryStreamExt;
+                for setting in Self::FIGURE_PASS_SETTINGS {
+                    sqlx::query(setting).execute(&mut *snap).await?;
+                }
+                let provider = |staff: Option<Uuid>| staff.and_then(|s| providers.get(&s).copied());
+                let mut tally = Tally::default();
+                type AcceptedTuple = (
+                    String, Option<String>, Option<String>, Option<Uuid>, Option<Uuid>, DateTime<Utc>, DateTime<Utc>,
+                    Option<NaiveDate>,
+                );
+                let mut qb: QueryBuilder<$db> = QueryBuilder::new(
+                    "SELECT t.half_year, t.region_code, t.age_band, t.organization_id, t.assigned_to, t.created_at, \
+                     t.accepted_at, t.first_visit_on FROM consultations t",
+                );
+                Self::push_figure_filter(&mut qb, &half_years);
+                qb.push(" AND t.accepted_at IS NOT NULL");
+                let mut rows = qb.build_query_as::<AcceptedTuple>().fetch(&mut *snap);
+                while let Some(r) = rows.try_next().await? {
+                    let (Some(region_code), Some(age_band)) = (r.1, r.2) else { continue };
+                    tally.accepted(&AcceptedFacts {
+                        region_code, half_year: r.0, age_band, organization_id: r.3, provider_id: provider(r.4),
+                        created_at: r.5, accepted_at: r.6, first_visit_on: r.7,
+                    }, 1);
+                }
+                drop(rows);
+                // (all statuses: the tally counts the held ones; a filter on status would make
+                // SQLite sort instead of walking the index)
+                type VisitTuple = (String, Option<String>, Option<String>, Option<Uuid>, Option<Uuid>, String, String, i64);
+                const VISIT_FACTS: &str = "t.half_year, t.region_code, t.age_band, t.organization_id, t.specialist_id, \
+                     t.status, t.competences";
+                let mut qb: QueryBuilder<$db> =
+                    QueryBuilder::new(format!("SELECT {VISIT_FACTS}, COUNT(*) FROM visits t"));
+                Self::push_figure_filter(&mut qb, &half_years);
+                qb.push(format!(" GROUP BY {VISIT_FACTS}"));
+                let mut rows = qb.build_query_as::<VisitTuple>().fetch(&mut *snap);
+                while let Some(r) = rows.try_next().await? {
+                    let (Some(region_code), Some(age_band)) = (r.1, r.2) else { continue };
+                    tally.visits(&VisitFacts {
+                        region_code, half_year: r.0, age_band, organization_id: r.3, provider_id: provider(r.4),
+                        status: r.5, competences: r.6,
+                    }, r.7);
+                }
+                drop(rows);
+                Ok((snap, tally))
             }
 
             /// Inserts summary counts; with `add`, adds them to the stored ones instead.

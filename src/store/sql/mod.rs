@@ -1,7 +1,7 @@
 //! The statements both backends share, written once. `impl_store!` expands to the trait
 //! implementations for one backend type; it relies on that type providing `reader()`,
-//! `writer()`, `begin_on(pool)`, `begin_snapshot()`, `migrator()`, `close_pools()`, an
-//! `audit: AuditQueue` field, the constant `SUMMARIES_WRITTEN_IN_SNAPSHOT`,
+//! `writer()`, `begin_on(pool)`, `begin_snapshot_pair()`, `migrator()`, `close_pools()`, an
+//! `audit: AuditQueue` field, the constants `SUMMARIES_WRITTEN_IN_SNAPSHOT` and `FIGURE_PASS_SETTINGS`,
 //! the constant `BACKEND`, the constants `LOCK_AUDIT_HEAD` and `LOCK_AUDIT_HEAD_OR_SKIP` (the
 //! statements that read the chain head and, in PostgreSQL, lock it, or skip it when locked)
 //! and `CHAIN_AFTER_COMMIT` (whether entries are appended unchained and chained after commit).
