@@ -8,6 +8,7 @@ pub mod consent;
 pub mod consultation;
 pub mod disclosure;
 pub mod figures;
+pub mod group_consultation;
 pub mod regions;
 pub mod registry;
 pub mod retention;
