@@ -376,8 +376,11 @@ pub fn percentage(numerator: &Shown, denominator: &Shown) -> Option<u64> {
 }
 
 /// A median or percentile is shown only over at least 10 values (otherwise a single child's
-/// value could show through).
-pub fn percentile(values: &mut [i64], p: f64) -> Option<i64> {
+/// value could show through). The figures keep histograms and read their percentiles with
+/// `figures::Histogram::percentile`; this one-by-one definition is the reference its tests
+/// compare against.
+#[cfg(test)]
+pub(crate) fn percentile(values: &mut [i64], p: f64) -> Option<i64> {
     if (values.len() as u64) < MIN_DENOMINATOR {
         return None;
     }

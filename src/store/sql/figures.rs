@@ -2,6 +2,7 @@
 
 use crate::domain::figures::{AcceptedFacts, ConsentFacts, RequestFacts, Tally, VisitFacts};
 use chrono::{DateTime, NaiveDate, Utc};
+use std::collections::HashMap;
 use uuid::Uuid;
 
 /// A row of `figure_changes` (0015) with the provider it counts for: what the figures need of
@@ -15,8 +16,8 @@ pub(crate) struct FigureChange {
     region_code: Option<String>,
     age_band: Option<String>,
     organization_id: Option<Uuid>,
-    /// The consent's recipient, or the provider of the request's or visit's specialist.
-    provider_id: Option<Uuid>,
+    /// The consent's recipient, or the request's or visit's specialist.
+    other_id: Option<Uuid>,
     expertise: Option<String>,
     urgency: Option<String>,
     status: Option<String>,
@@ -37,20 +38,20 @@ pub(crate) const FIGURE_DELTAS_AT_MOST: i64 = 100_000;
 
 impl FigureChange {
     pub(crate) const SELECT: &'static str = "SELECT c.half_year, c.kind, c.sign, c.region_code, c.age_band, \
-         c.organization_id, CASE WHEN c.kind = 'consent' THEN c.other_id ELSE s.organization_id END AS provider_id, \
-         c.expertise, c.urgency, c.status, c.outcome, c.reroutes, c.ever_unassigned, c.consent_delayed, c.created_at, \
-         c.accepted_at, c.first_visit_on, c.purpose, c.decision, c.competences \
-         FROM figure_changes c LEFT JOIN staff s ON s.id = c.other_id";
+         c.organization_id, c.other_id, c.expertise, c.urgency, c.status, c.outcome, c.reroutes, c.ever_unassigned, \
+         c.consent_delayed, c.created_at, c.accepted_at, c.first_visit_on, c.purpose, c.decision, c.competences \
+         FROM figure_changes c";
 
     /// Counts the change into a tally of deltas (a mark counts nothing: its half-year is
-    /// recomputed).
-    pub(crate) fn count_into(self, tally: &mut Tally) {
+    /// recomputed). `providers`: staff member → their youth-care organisation.
+    pub(crate) fn count_into(self, tally: &mut Tally, providers: &HashMap<Uuid, Uuid>) {
         let (Some(kind), Some(n), Some(region_code), Some(age_band)) =
             (self.kind, self.sign, self.region_code, self.age_band)
         else {
             return;
         };
         let half_year = self.half_year;
+        let provider = self.other_id.and_then(|s| providers.get(&s).copied());
         match kind.as_str() {
             "request" => {
                 if let (Some(created_at), Some(accepted_at)) = (self.created_at, self.accepted_at) {
@@ -60,7 +61,7 @@ impl FigureChange {
                             half_year: half_year.clone(),
                             age_band: age_band.clone(),
                             organization_id: self.organization_id,
-                            provider_id: self.provider_id,
+                            provider_id: provider,
                             created_at,
                             accepted_at,
                             first_visit_on: self.first_visit_on,
@@ -74,7 +75,7 @@ impl FigureChange {
                         half_year,
                         age_band,
                         organization_id: self.organization_id,
-                        provider_id: self.provider_id,
+                        provider_id: provider,
                         expertise: self.expertise.unwrap_or_default(),
                         urgency: self.urgency.unwrap_or_default(),
                         status: self.status.unwrap_or_default(),
@@ -92,7 +93,7 @@ impl FigureChange {
                     half_year,
                     age_band,
                     organization_id: self.organization_id,
-                    recipient_id: self.provider_id,
+                    recipient_id: self.other_id,
                     purpose: self.purpose.unwrap_or_default(),
                     decision: self.decision.unwrap_or_default(),
                     status: self.status.unwrap_or_default(),
@@ -105,7 +106,7 @@ impl FigureChange {
                     half_year,
                     age_band,
                     organization_id: self.organization_id,
-                    provider_id: self.provider_id,
+                    provider_id: provider,
                     status: self.status.unwrap_or_default(),
                     competences: self.competences.unwrap_or_default(),
                 },
@@ -149,6 +150,20 @@ macro_rules! impl_figures {
                         noted.into_iter().partition(|c| c.3 < c.2 || c.2 > $crate::store::sql::FIGURE_DELTAS_AT_MOST);
                     (r.into_iter().map(|c| c.0).collect(), d.into_iter().map(|c| c.0).collect())
                 };
+                // the youth-care organisation of each staff member (the provider a request's or
+                // visit's specialist counts for), read once for the deltas and the passes
+                let providers: std::sync::Arc<std::collections::HashMap<Uuid, Uuid>> =
+                    if full || !recompute.is_empty() || !delta_half_years.is_empty() {
+                        std::sync::Arc::new(
+                            sqlx::query_as::<_, (Uuid, Uuid)>("SELECT id, organization_id FROM staff")
+                                .fetch_all(&mut *snap)
+                                .await?
+                                .into_iter()
+                                .collect(),
+                        )
+                    } else {
+                        std::sync::Arc::default()
+                    };
                 let mut delta = Tally::default();
                 let mut changes = 0u64;
                 if !delta_half_years.is_empty() {
@@ -157,7 +172,7 @@ macro_rules! impl_figures {
                     let mut rows = qb.build_query_as::<FigureChange>().fetch(&mut *snap);
                     while let Some(change) = rows.try_next().await? {
                         changes += 1;
-                        change.count_into(&mut delta);
+                        change.count_into(&mut delta, &providers);
                     }
                 }
                 // the database groups equal facts and counts them (the counts need no single
@@ -166,13 +181,6 @@ macro_rules! impl_figures {
                 let (mut counts, mut timings) = (Vec::new(), Vec::new());
                 if full || !recompute.is_empty() {
                     let scope = (!full).then(|| recompute.clone());
-                    let providers: std::sync::Arc<std::collections::HashMap<Uuid, Uuid>> = std::sync::Arc::new(
-                        sqlx::query_as::<_, (Uuid, Uuid)>("SELECT id, organization_id FROM staff")
-                            .fetch_all(&mut *snap)
-                            .await?
-                            .into_iter()
-                            .collect(),
-                    );
                     let one = tokio::spawn(Self::count_requests_and_consents(snap, scope.clone(), providers.clone()));
                     let two = tokio::spawn(Self::count_accepted_and_visits(second, scope, providers));
                     let joined = |r: Result<StoreResult<(sqlx::Transaction<'static, $db>, Tally)>, tokio::task::JoinError>| {
